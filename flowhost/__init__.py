@@ -1,0 +1,20 @@
+"""flowhost: a flow runtime for LoRaWAN integrators, with a ThingPark-style MQTT connector.
+
+Plugin authors need only what this module exports.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+import pluggy
+
+from .message import Message
+from .node import Connection, ConnectionContext, Node, NodeContext
+
+hookimpl = pluggy.HookimplMarker("flowhost")
+
+try:
+    __version__ = version("flowhost")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = ["Connection", "ConnectionContext", "Message", "Node", "NodeContext", "__version__", "hookimpl"]

@@ -1,0 +1,63 @@
+"""Assembling flowhost: plugins, registry, runtime, web server and the embedded broker."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from aiohttp import web
+from jinja2.sandbox import SandboxedEnvironment
+
+from . import keys
+from .plugins import PluginHost, load_plugins
+from .registry import Registry
+from .resources import resource_dir
+from .runtime import Runtime
+from .templating import create_environment
+
+log = logging.getLogger(__name__)
+
+DATA_DIR_ENV = "FLOWHOST_DATA_DIR"
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get(DATA_DIR_ENV) or Path.home() / ".flowhost")
+
+
+def create_templates(plugins: PluginHost) -> SandboxedEnvironment:
+    def prepare(environment: SandboxedEnvironment) -> None:
+        for _ in plugins.call_each("flowhost_prepare_template_environment", environment=environment):
+            pass
+
+    return create_environment(prepare)
+
+
+def create_runtime(data_dir: Path, plugins: PluginHost | None = None) -> Runtime:
+    plugins = plugins or load_plugins()
+    registry = Registry.from_plugins(plugins)
+    return Runtime(plugins, registry, create_templates(plugins), data_dir)
+
+
+def create_web_app(runtime: Runtime, extra_routes: Iterable[web.AbstractRouteDef] = ()) -> web.Application:
+    """The aiohttp application: editor files, plugin routes and the nodes' HTTP endpoints."""
+    app = web.Application(client_max_size=4 * 1024 * 1024)
+    app[keys.RUNTIME] = runtime
+    web_dir = resource_dir("web")
+
+    async def index(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(web_dir / "index.html")
+
+    app.router.add_get("/", index)
+    app.router.add_static("/static/", web_dir, follow_symlinks=False)
+    app.router.add_routes(list(extra_routes))
+    for plugin_name, routes in runtime.plugins.call_each("flowhost_web_routes", runtime=runtime):
+        if routes:
+            try:
+                app.router.add_routes(list(routes))
+            except Exception as exc:
+                runtime.plugins.report(plugin_name, f"its routes cannot be added: {exc}")
+    # Registered last: node endpoints come and go while the server runs.
+    app.router.add_route("*", "/{path:.*}", runtime.http.dispatch)
+    return app

@@ -1,0 +1,208 @@
+"""The ``flowhost`` command: run, validate, broker, plugins."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from . import __version__
+from .app import create_runtime, create_web_app, default_data_dir
+from .broker import EmbeddedBroker
+from .flowfile import FlowSpec, FlowValidationError, load_flow_file
+from .plugins import load_plugins
+from .registry import Registry
+from .resources import demo_flow
+
+log = logging.getLogger("flowhost")
+
+STOP_TIMEOUT = 5.0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    return args.handler(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flowhost", description="A flow runtime for LoRaWAN integrators.")
+    parser.add_argument("--version", action="version", version=f"flowhost {__version__}")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run flows with the web server and the local test broker")
+    run.add_argument("flow_files", nargs="*", type=Path, metavar="FLOW_FILE", help="default: the demo flow")
+    run.add_argument("--host", default="127.0.0.1", help="web server address (default 127.0.0.1)")
+    run.add_argument("--port", type=int, default=8080, help="web server port (default 8080)")
+    run.add_argument("--broker-port", type=int, default=1883, help="local test broker port (default 1883)")
+    run.add_argument("--no-broker", action="store_true", help="do not start the local test broker")
+    run.add_argument("--data-dir", type=Path, default=None, help="default ~/.flowhost or $FLOWHOST_DATA_DIR")
+    run.set_defaults(handler=_run)
+
+    validate = commands.add_parser("validate", help="check flow files; print every error with FILE:LINE:COL")
+    validate.add_argument("flow_files", nargs="+", type=Path, metavar="FLOW_FILE")
+    validate.set_defaults(handler=_validate)
+
+    broker = commands.add_parser("broker", help="run the local test broker (amqtt) alone")
+    broker.add_argument("--host", default="127.0.0.1")
+    broker.add_argument("--port", type=int, default=1883)
+    broker.set_defaults(handler=_broker)
+
+    plugins = commands.add_parser("plugins", help="list plugins, their distributions and node types")
+    plugins.set_defaults(handler=_plugins)
+    return parser
+
+
+def _load_flows(paths: Sequence[Path], registry: Registry) -> tuple[list[FlowSpec], list[str]]:
+    flows, errors = [], []
+    for path in paths:
+        try:
+            flows.append(load_flow_file(path, registry))
+        except FlowValidationError as exc:
+            errors.extend(str(error) for error in exc.errors)
+    seen: dict[str, Path | None] = {}
+    for flow in flows:
+        if flow.id in seen:
+            errors.append(f"{flow.source}: flow id '{flow.id}' is also used by {seen[flow.id]}")
+        seen[flow.id] = flow.source
+    return flows, errors
+
+
+def _validate(args: argparse.Namespace) -> int:
+    plugins = load_plugins()
+    for problem in plugins.errors:
+        print(f"warning: {problem}", file=sys.stderr)
+    _, errors = _load_flows(args.flow_files, Registry.from_plugins(plugins))
+    for error in errors:
+        print(error, file=sys.stderr)
+    if errors:
+        print(f"{len(errors)} error(s)", file=sys.stderr)
+        return 1
+    print(f"{len(args.flow_files)} flow file(s) valid")
+    return 0
+
+
+def _plugins(args: argparse.Namespace) -> int:
+    plugins = load_plugins()
+    registry = Registry.from_plugins(plugins)
+    for name, info in sorted(plugins.plugins.items()):
+        loaded = plugins.manager.get_plugin(name) is not None
+        dist = f"{info.distribution} {info.version}" if info.distribution else "(not installed)"
+        print(f"{name}  [{dist}]{'' if loaded else '  NOT LOADED'}")
+        for provided in registry.types_of_plugin(name):
+            kind, type_name = provided.split(":", 1)
+            print(f"    {kind} type: {type_name}")
+    for problem in plugins.errors:
+        print(f"error: {problem}", file=sys.stderr)
+    return 1 if plugins.errors else 0
+
+
+def _broker(args: argparse.Namespace) -> int:
+    async def serve() -> None:
+        broker = EmbeddedBroker(args.host, args.port)
+        await broker.start()
+        print(f"local test broker (amqtt) on mqtt://{broker.address}  (Ctrl-C to stop)", flush=True)
+        try:
+            await _until_stopped()
+        finally:
+            await broker.stop()
+
+    return _run_async(serve())
+
+
+def _run(args: argparse.Namespace) -> int:
+    return _run_async(_serve(args))
+
+
+def _run_async(coro) -> int:
+    try:
+        return asyncio.run(coro) or 0
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    started_at = time.monotonic()
+    data_dir = args.data_dir or default_data_dir()
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    runtime = create_runtime(data_dir)
+    for problem in runtime.plugins.errors:
+        print(f"warning: {problem}", file=sys.stderr)
+    flow_files = args.flow_files or [demo_flow()]
+    flows, errors = _load_flows(flow_files, runtime.registry)
+    if errors:
+        for error in errors:
+            print(error, file=sys.stderr)
+        print(f"not started: {len(errors)} error(s) in the flow files", file=sys.stderr)
+        return 1
+
+    broker = None if args.no_broker else EmbeddedBroker("127.0.0.1", args.broker_port)
+    runner = web.AppRunner(create_web_app(runtime), access_log=None, handle_signals=False)
+    try:
+        if broker is not None:
+            await broker.start()
+        await runner.setup()
+        site = web.TCPSite(runner, args.host, args.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise OSError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+        await runtime.start()
+        for flow in flows:
+            await runtime.deploy(flow)
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        print(f"flowhost {__version__} ready in {time.monotonic() - started_at:.2f}s", flush=True)
+        print(f"  editor:  http://{host}:{args.port}/", flush=True)
+        if broker is not None:
+            print(f"  broker:  mqtt://{broker.address} (amqtt, local testing only)", flush=True)
+        for flow in flows:
+            print(f"  flow:    {flow.id} ({len(flow.nodes)} nodes) from {flow.source}", flush=True)
+        await _until_stopped()
+        print("stopping...", flush=True)
+    finally:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(_shutdown(runtime, runner, broker), STOP_TIMEOUT)
+    return 0
+
+
+async def _shutdown(runtime, runner: web.AppRunner, broker: EmbeddedBroker | None) -> None:
+    await runtime.stop()
+    await runner.cleanup()
+    if broker is not None:
+        await broker.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

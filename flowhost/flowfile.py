@@ -1,0 +1,504 @@
+"""Flow files: YAML in, a validated FlowSpec out, every error reported as ``FILE:LINE:COL: path: message``.
+
+The same validation serves JSON from the REST API, without positions.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import voluptuous as vol
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from .registry import Registry
+from .secrets import Secret, SecretNotFound, SecretRef, SecretResolver
+from .validation import closest, identifier
+
+FORMAT_VERSION = 1
+
+PathItem = str | int
+
+
+@dataclass(frozen=True)
+class FlowError:
+    path: tuple[PathItem, ...]
+    message: str
+    source: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+    @property
+    def dotted_path(self) -> str:
+        return format_path(self.path)
+
+    def __str__(self) -> str:
+        location = ""
+        if self.source:
+            location = f"{self.source}:{self.line}:{self.column}: " if self.line else f"{self.source}: "
+        path = self.dotted_path
+        return f"{location}{path}: {self.message}" if path else f"{location}{self.message}"
+
+    def as_json(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"path": self.dotted_path, "message": self.message}
+        if self.line:
+            result["line"], result["column"] = self.line, self.column
+        return result
+
+
+class FlowValidationError(Exception):
+    def __init__(self, errors: list[FlowError]) -> None:
+        super().__init__("\n".join(str(error) for error in errors))
+        self.errors = errors
+
+
+@dataclass
+class NodeSpec:
+    id: str
+    type: str
+    config: Mapping[str, Any]
+    raw_config: Mapping[str, Any]
+    wires: dict[str, list[str]]
+    name: str | None = None
+
+    def same_setup(self, other: NodeSpec) -> bool:
+        """Whether a redeploy can keep the running node (wiring changes do not need a restart)."""
+        return self.type == other.type and self.raw_config == other.raw_config and self.name == other.name
+
+
+@dataclass
+class ConnectionSpec:
+    id: str
+    connector_id: str
+    name: str
+    active: bool
+    configuration: Mapping[str, Any]
+    raw_configuration: Mapping[str, Any]
+    description: str | None = None
+
+    def same_setup(self, other: ConnectionSpec) -> bool:
+        return (
+            self.connector_id == other.connector_id
+            and self.active == other.active
+            and self.raw_configuration == other.raw_configuration
+        )
+
+
+@dataclass
+class FlowSpec:
+    id: str
+    label: str
+    nodes: list[NodeSpec]
+    connections: list[ConnectionSpec]
+    layout: dict[str, dict[str, float]] = field(default_factory=dict)
+    description: str | None = None
+    source: Path | None = None
+
+    def node(self, node_id: str) -> NodeSpec:
+        return next(node for node in self.nodes if node.id == node_id)
+
+
+def format_path(path: Sequence[PathItem]) -> str:
+    text = ""
+    for item in path:
+        if isinstance(item, int):
+            text += f"[{item}]"
+        else:
+            text += f".{item}" if text else str(item)
+    return text
+
+
+# ---- YAML reading -------------------------------------------------------------------------------------------
+
+
+def _yaml() -> YAML:
+    yaml = YAML()  # round-trip: keeps positions (and comments, for writing back)
+    yaml.constructor.add_constructor("!secret", lambda loader, node: SecretRef(loader.construct_scalar(node)))
+    return yaml
+
+
+def read_yaml(text: str, source: str) -> Any:
+    try:
+        return _yaml().load(io.StringIO(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or str(exc).splitlines()[0]
+        if exc.context and "duplicate key" in (exc.problem or ""):
+            problem = exc.problem
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        raise FlowValidationError([FlowError((), f"invalid YAML: {problem}", source, line, column)]) from None
+
+
+def position(root: Any, path: Sequence[PathItem], *, of_key: bool = False) -> tuple[int, int] | None:
+    """1-based (line, column) of the value at ``path`` (or of its key) in a round-trip-loaded document."""
+    node, found = root, None
+    for depth, item in enumerate(path):
+        last = depth == len(path) - 1
+        if isinstance(node, CommentedMap) and item in node:
+            found = node.lc.key(item) if (last and of_key) else node.lc.value(item)
+            node = node[item]
+        elif isinstance(node, CommentedSeq) and isinstance(item, int) and 0 <= item < len(node):
+            found = node.lc.item(item)
+            node = node[item]
+        else:
+            break
+    if found is None:
+        return None
+    return found[0] + 1, found[1] + 1
+
+
+# ---- validation ---------------------------------------------------------------------------------------------
+
+
+def _mapping(value: Any) -> dict:
+    if not isinstance(value, Mapping):
+        raise vol.Invalid("expected a mapping")
+    return dict(value)
+
+
+WIRES_SCHEMA = vol.Schema({str: vol.All(vol.Any([identifier], vol.All(identifier, lambda v: [v])))})
+
+NODE_SCHEMA = vol.Schema(
+    {
+        vol.Required("id"): identifier,
+        vol.Required("type"): str,
+        vol.Optional("name"): str,
+        vol.Optional("config", default=dict): vol.Any(None, _mapping),
+        vol.Optional("wires", default=dict): vol.Any(None, WIRES_SCHEMA),
+    }
+)
+
+CONNECTION_SCHEMA = vol.Schema(
+    {
+        vol.Required("id"): identifier,
+        vol.Required("connectorId"): str,
+        vol.Optional("name"): str,
+        vol.Optional("active", default=True): bool,
+        vol.Optional("configuration", default=dict): vol.Any(None, _mapping),
+    }
+)
+
+LAYOUT_SCHEMA = vol.Schema({str: {vol.Required("x"): vol.Coerce(float), vol.Required("y"): vol.Coerce(float)}})
+
+FLOW_SCHEMA = vol.Schema(
+    {
+        vol.Required("flowhost"): vol.All(
+            int, vol.In([FORMAT_VERSION], msg=f"unsupported format version; this flowhost reads {FORMAT_VERSION}")
+        ),
+        vol.Required("id"): identifier,
+        vol.Optional("label"): str,
+        vol.Optional("description"): str,
+        vol.Optional("connections", default=list): vol.Any(None, [object]),
+        vol.Optional("nodes", default=list): vol.Any(None, [object]),
+        vol.Optional("layout", default=dict): vol.Any(None, _mapping),
+    }
+)
+
+
+class _Collector:
+    """Gathers errors with their positions in the source document."""
+
+    def __init__(self, root: Any, source: str | None) -> None:
+        self.root, self.source = root, source
+        self.errors: list[FlowError] = []
+
+    def add(
+        self, path: Sequence[PathItem], message: str, *, at: Sequence[PathItem] | None = None, of_key: bool = False
+    ) -> None:
+        where = position(self.root, at if at is not None else path, of_key=of_key) if self.root is not None else None
+        line, column = where if where else (None, None)
+        self.errors.append(FlowError(tuple(path), message, self.source, line, column))
+
+    def add_invalid(self, prefix: Sequence[PathItem], error: vol.Invalid, schema: vol.Schema, data: Any) -> None:
+        errors = error.errors if isinstance(error, vol.MultipleInvalid) else [error]
+        for item in errors:
+            path = [*prefix, *item.path]
+            message = item.error_message
+            of_key = False
+            if message == "extra keys not allowed" and item.path:
+                key = item.path[-1]
+                valid = _keys_at(schema, list(item.path[:-1]), data)
+                suggestion = closest(str(key), valid) if valid else None
+                message = f"unknown key '{key}'" + (f" (did you mean '{suggestion}'?)" if suggestion else "")
+                if valid:
+                    message += f"; valid keys: {', '.join(sorted(valid))}"
+                of_key = True
+            elif message == "required key not provided":
+                message = "required key not provided"
+            elif message.startswith("expected ") and " for dictionary value" in message:
+                message = message.replace(" for dictionary value", "")
+            self.add(path, message, of_key=of_key)
+
+
+def _keys_at(schema: vol.Schema, path: list[PathItem], data: Any) -> list[str]:
+    """The keys a (nested) dict schema accepts at ``path``, for 'did you mean' suggestions."""
+    node: Any = schema.schema if isinstance(schema, vol.Schema) else schema
+    for item in path:
+        node = _as_dict_schema(node)
+        if node is None:
+            return []
+        if isinstance(item, int):
+            continue
+        match = next((value for key, value in node.items() if str(getattr(key, "schema", key)) == item), None)
+        if match is None:
+            return []
+        node = match.schema if isinstance(match, vol.Schema) else match
+    node = _as_dict_schema(node)
+    if node is None:
+        return []
+    return [str(getattr(key, "schema", key)) for key in node if isinstance(getattr(key, "schema", key), str)]
+
+
+def _as_dict_schema(node: Any) -> dict | None:
+    if isinstance(node, vol.Schema):
+        node = node.schema
+    if isinstance(node, dict):
+        return node
+    if isinstance(node, list) and len(node) == 1:
+        return _as_dict_schema(node[0])
+    for attribute in ("validators",):
+        for inner in getattr(node, attribute, ()) or ():
+            found = _as_dict_schema(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def _resolve_secrets(
+    value: Any, path: list[PathItem], resolver: SecretResolver | None, collector: _Collector
+) -> Any:
+    """A plain copy of the document with ``!secret`` references resolved (missing ones reported)."""
+    if isinstance(value, SecretRef):
+        if resolver is None:
+            collector.add(path, f"secret '{value.name}' cannot be resolved here")
+            return None
+        try:
+            return resolver.resolve(value)
+        except SecretNotFound as exc:
+            collector.add(path, str(exc))
+            return None
+    if isinstance(value, Mapping):
+        return {key: _resolve_secrets(item, [*path, key], resolver, collector) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_resolve_secrets(item, [*path, index], resolver, collector) for index, item in enumerate(value)]
+    return value
+
+
+def validate_flow(
+    document: Any,
+    registry: Registry,
+    *,
+    source: str | None = None,
+    root: Any = None,
+    resolver: SecretResolver | None = None,
+    external_connections: Iterable[str] = (),
+) -> FlowSpec:
+    """Validate a flow document (parsed YAML or JSON) completely, collecting every error.
+
+    ``root`` is the round-trip YAML document, for positions; ``external_connections`` are connection ids
+    defined outside this flow (through the REST API) that its nodes may use.
+    """
+    collector = _Collector(root if root is not None else document, source)
+    if not isinstance(document, Mapping):
+        collector.add((), "a flow file must be a mapping with the keys flowhost, id, nodes...")
+        raise FlowValidationError(collector.errors)
+    plain = _resolve_secrets(document, [], resolver, collector)
+    try:
+        top = FLOW_SCHEMA(plain)
+    except vol.Invalid as exc:
+        collector.add_invalid([], exc, FLOW_SCHEMA, plain)
+        top = {key: plain.get(key) for key in ("id", "label", "description", "connections", "nodes", "layout")}
+        top["id"] = top["id"] if isinstance(top["id"], str) else "?"
+        for key in ("connections", "nodes"):
+            top[key] = top[key] if isinstance(top[key], list) else []
+        top["layout"] = top["layout"] if isinstance(top["layout"], Mapping) else {}
+
+    connections = _validate_connections(top.get("connections") or [], registry, collector)
+    connection_ids = {connection.id for connection in connections} | set(external_connections)
+    nodes = _validate_nodes(top.get("nodes") or [], registry, connection_ids, collector)
+
+    layout: dict[str, dict[str, float]] = {}
+    try:
+        layout = LAYOUT_SCHEMA(dict(top.get("layout") or {}))
+    except vol.Invalid as exc:
+        collector.add_invalid(["layout"], exc, LAYOUT_SCHEMA, top.get("layout"))
+
+    if collector.errors:
+        raise FlowValidationError(collector.errors)
+    known = {node.id for node in nodes}
+    return FlowSpec(
+        id=top["id"],
+        label=top.get("label") or top["id"],
+        nodes=nodes,
+        connections=connections,
+        layout={node_id: position for node_id, position in layout.items() if node_id in known},
+        description=top.get("description"),
+        source=Path(source) if source else None,
+    )
+
+
+def _validate_connections(items: list, registry: Registry, collector: _Collector) -> list[ConnectionSpec]:
+    result, seen = [], set()
+    for index, item in enumerate(items):
+        path: list[PathItem] = ["connections", index]
+        try:
+            entry = CONNECTION_SCHEMA(item)
+        except vol.Invalid as exc:
+            collector.add_invalid(path, exc, CONNECTION_SCHEMA, item)
+            continue
+        if entry["id"] in seen:
+            collector.add([*path, "id"], f"connection id '{entry['id']}' is defined twice")
+            continue
+        seen.add(entry["id"])
+        connection_class = registry.connection_types.get(entry["connectorId"])
+        if connection_class is None:
+            installed = ", ".join(sorted(registry.connection_types)) or "none"
+            suggestion = closest(entry["connectorId"], registry.connection_types)
+            hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
+            collector.add(
+                [*path, "connectorId"],
+                f"unknown connector '{entry['connectorId']}'{hint}; installed: {installed}",
+            )
+            continue
+        raw = entry["configuration"] or {}
+        try:
+            configuration = connection_class.config_schema(raw)
+        except vol.Invalid as exc:
+            collector.add_invalid([*path, "configuration"], exc, connection_class.config_schema, raw)
+            continue
+        result.append(
+            ConnectionSpec(
+                id=entry["id"],
+                connector_id=entry["connectorId"],
+                name=entry.get("name") or entry["id"],
+                active=entry["active"],
+                configuration=configuration,
+                raw_configuration=raw,
+            )
+        )
+    return result
+
+
+def _validate_nodes(
+    items: list, registry: Registry, connection_ids: set[str], collector: _Collector
+) -> list[NodeSpec]:
+    entries: list[tuple[int, dict]] = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        path: list[PathItem] = ["nodes", index]
+        try:
+            entry = NODE_SCHEMA(item)
+        except vol.Invalid as exc:
+            collector.add_invalid(path, exc, NODE_SCHEMA, item)
+            if isinstance(item, Mapping) and isinstance(item.get("id"), str):
+                seen.add(item["id"])
+            continue
+        if entry["id"] in seen:
+            collector.add([*path, "id"], f"node id '{entry['id']}' is used twice")
+            continue
+        seen.add(entry["id"])
+        entries.append((index, entry))
+
+    known_ids = ", ".join(sorted(seen))
+    types = registry.node_types
+    result = []
+    for index, entry in entries:
+        path = ["nodes", index]
+        node_class = types.get(entry["type"])
+        if node_class is None:
+            suggestion = closest(entry["type"], types)
+            hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
+            collector.add(
+                [*path, "type"],
+                f"unknown node type '{entry['type']}'{hint}; installed: {', '.join(sorted(types)) or 'none'}",
+            )
+            continue
+        raw_config = entry["config"] or {}
+        config = None
+        try:
+            config = node_class.config_schema(raw_config)
+        except vol.Invalid as exc:
+            collector.add_invalid([*path, "config"], exc, node_class.config_schema, raw_config)
+        for field_name in node_class.connection_fields:
+            connection_id = (config or raw_config).get(field_name)
+            if connection_id is not None and connection_id not in connection_ids:
+                defined = ", ".join(sorted(connection_ids)) or "none"
+                collector.add(
+                    [*path, "config", field_name], f"unknown connection '{connection_id}' (defined: {defined})"
+                )
+        wires = entry["wires"] or {}
+        for port, targets in wires.items():
+            port_path = [*path, "wires", port]
+            if port not in node_class.outputs:
+                ports = ", ".join(node_class.outputs) or "none"
+                collector.add(port_path, f"node type '{entry['type']}' has no output '{port}' (outputs: {ports})",
+                              of_key=True)
+                continue
+            for target_index, target in enumerate(targets):
+                target_at = [*port_path, target_index] if isinstance(_raw_at(collector.root, port_path), list) else None
+                if target not in seen:
+                    collector.add(port_path, f"unknown node '{target}' (known: {known_ids})", at=target_at)
+                else:
+                    target_entry = next((e for _, e in entries if e["id"] == target), None)
+                    target_class = types.get(target_entry["type"]) if target_entry else None
+                    if target_class is not None and not target_class.has_input:
+                        collector.add(
+                            port_path, f"node '{target}' ({target_class.type}) has no input", at=target_at
+                        )
+        if config is not None:
+            result.append(
+                NodeSpec(entry["id"], entry["type"], config, raw_config, wires, entry.get("name"))
+            )
+    return result
+
+
+def _raw_at(root: Any, path: Sequence[PathItem]) -> Any:
+    node = root
+    for item in path:
+        try:
+            node = node[item]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def load_flow_file(
+    path: Path | str,
+    registry: Registry,
+    *,
+    environ: dict[str, str] | None = None,
+    external_connections: Iterable[str] = (),
+) -> FlowSpec:
+    """Read and validate a flow file; raises FlowValidationError with every error."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FlowValidationError([FlowError((), f"cannot read flow file: {exc}", source)]) from None
+    root = read_yaml(text, source)
+    return validate_flow(
+        root,
+        registry,
+        source=source,
+        root=root,
+        resolver=SecretResolver(path.parent, environ),
+        external_connections=external_connections,
+    )
+
+
+__all__ = [
+    "ConnectionSpec",
+    "FlowError",
+    "FlowSpec",
+    "FlowValidationError",
+    "NodeSpec",
+    "Secret",
+    "load_flow_file",
+    "validate_flow",
+]

@@ -1,0 +1,50 @@
+"""HTTP endpoints that running nodes serve on flowhost's web server (``http-uplink`` and plugins' nodes).
+
+aiohttp freezes its router when the server starts, while nodes come and go with deployments; so one
+catch-all route dispatches to this table, which nodes fill and empty at run time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class EndpointConflict(ValueError):
+    pass
+
+
+class HttpEndpoints:
+    def __init__(self) -> None:
+        self._routes: dict[tuple[str, str], tuple[str, Handler]] = {}
+
+    def add(self, method: str, path: str, handler: Handler, owner: str) -> None:
+        if not path.startswith("/") or path.startswith("/api/") or path == "/api":
+            raise EndpointConflict(f"path must start with '/' and must not be under /api/, got {path!r}")
+        key = (method.upper(), path)
+        if key in self._routes and self._routes[key][0] != owner:
+            raise EndpointConflict(f"{method.upper()} {path} is already served by node '{self._routes[key][0]}'")
+        self._routes[key] = (owner, handler)
+
+    def remove_owner(self, owner: str) -> None:
+        for key in [key for key, (route_owner, _) in self._routes.items() if route_owner == owner]:
+            del self._routes[key]
+
+    def find(self, method: str, path: str) -> Handler | None:
+        entry = self._routes.get((method, path))
+        return entry[1] if entry else None
+
+    def allowed_methods(self, path: str) -> list[str]:
+        return sorted(method for method, route_path in self._routes if route_path == path)
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        handler = self.find(request.method, request.path)
+        if handler is not None:
+            return await handler(request)
+        allowed = self.allowed_methods(request.path)
+        if allowed:
+            raise web.HTTPMethodNotAllowed(request.method, allowed)
+        raise web.HTTPNotFound()

@@ -1,0 +1,106 @@
+"""The message that travels between nodes: immutable, so fan-out can share one instance safely."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["FrozenDict", "Message", "freeze"]
+
+# A per-process prefix keeps ids unique across restarts without paying for uuid4 on every message.
+_ID_PREFIX = os.urandom(4).hex()
+_next_number = itertools.count(1).__next__
+
+
+def new_message_id() -> str:
+    return f"{_ID_PREFIX}-{_next_number():x}"
+
+
+class FrozenDict(dict):
+    """A dict that refuses changes after construction.
+
+    It stays a real ``dict`` subclass so that ``json``/``orjson`` serialise it without a conversion step.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("message payloads are immutable; build a new payload and call msg.derive(payload=...)")
+
+    __setitem__ = __delitem__ = _refuse  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+    __ior__ = _refuse  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenDict, (dict(self),))
+
+    def __copy__(self) -> FrozenDict:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenDict:
+        return self
+
+    def thaw(self) -> dict[str, Any]:
+        """A mutable deep copy, for building a changed payload."""
+        return thaw(self)
+
+
+def freeze(value: Any) -> Any:
+    """Deep-freeze JSON-like data: dicts become FrozenDict, lists become tuples."""
+    if type(value) is dict:
+        return FrozenDict({key: freeze(item) for key, item in value.items()})
+    if type(value) is list:
+        return tuple(freeze(item) for item in value)
+    if isinstance(value, FrozenDict | tuple | str | int | float | bool | bytes) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return FrozenDict({key: freeze(item) for key, item in value.items()})
+    if isinstance(value, list | set | frozenset):
+        return tuple(freeze(item) for item in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """The mutable deep copy of frozen data."""
+    if isinstance(value, Mapping):
+        return {key: thaw(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return [thaw(item) for item in value]
+    return value
+
+
+_EMPTY = FrozenDict()
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """What nodes pass to each other.
+
+    ``payload`` is deep-frozen JSON-like data (or bytes); ``topic`` is optional routing information;
+    ``meta`` carries extra facts (received topic, QoS, HTTP headers...). ``id`` is unique per process run and
+    ``parent_id`` links a derived message to the one it came from, so errors can name both.
+    """
+
+    payload: Any
+    topic: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    id: str = field(default_factory=new_message_id)
+    parent_id: str | None = None
+
+    @classmethod
+    def create(cls, payload: Any, topic: str | None = None, meta: Mapping[str, Any] | None = None) -> Message:
+        """A new root message; payload and meta are frozen (copied) here."""
+        return cls(freeze(payload), topic, freeze(meta) if meta else _EMPTY, new_message_id(), None)
+
+    def derive(self, payload: Any = ..., topic: str | None = ..., meta: Mapping[str, Any] | None = ...) -> Message:
+        """A child message: unchanged fields are shared, ``parent_id`` points at this message."""
+        return Message(
+            self.payload if payload is ... else freeze(payload),
+            self.topic if topic is ... else topic,
+            self.meta if meta is ... else (freeze(meta) if meta else _EMPTY),
+            new_message_id(),
+            self.id,
+        )

@@ -1,0 +1,155 @@
+"""The base classes plugin authors subclass: Node (a step in a flow) and Connection (a shared link)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import voluptuous as vol
+
+if TYPE_CHECKING:
+    from aiohttp import web
+    from jinja2.sandbox import SandboxedEnvironment
+
+    from .message import Message
+
+__all__ = ["Connection", "ConnectionContext", "Node", "NodeContext", "StatusLevel"]
+
+StatusLevel = Literal["ok", "info", "warning", "error"]
+
+
+class NodeContext:
+    """What the runtime gives a node: sending, status, logging, owned tasks, connections and HTTP endpoints.
+
+    The runtime builds one per node; nodes never build their own.
+    """
+
+    node_id: str
+    flow_id: str
+    log: logging.Logger
+    templates: SandboxedEnvironment
+    """The sandboxed Jinja environment, with the filters plugins added; compile templates once, in start()."""
+
+    async def send(self, msg: Message, port: str = "out") -> None:
+        """Deliver ``msg`` to every node wired to ``port``; waits while a receiver's inbox is full."""
+        raise NotImplementedError
+
+    def status(self, text: str, level: StatusLevel = "info") -> None:
+        """Show a short status under the node in the editor and in the API (``connected``, ``3 errors``)."""
+        raise NotImplementedError
+
+    def count(self, name: str, amount: int = 1) -> None:
+        """Add to one of the node's counters (shown by the API and the editor)."""
+        raise NotImplementedError
+
+    def create_task(self, coro: Awaitable[Any], name: str) -> Any:
+        """Start a task the runtime owns: cancelled when the node closes, its failure reported."""
+        raise NotImplementedError
+
+    def connection(self, connection_id: str) -> Connection:
+        """The started connection object with this id (validated to exist before the node starts)."""
+        raise NotImplementedError
+
+    def add_http_route(
+        self, method: str, path: str, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> None:
+        """Serve ``method path`` on flowhost's web server while the node runs (removed when it closes)."""
+        raise NotImplementedError
+
+    def report_error(self, error: BaseException | str, msg: Message | None = None) -> None:
+        """Count and report an error about one message without stopping the node."""
+        raise NotImplementedError
+
+    def show_debug(self, msg: Message, text: str) -> None:
+        """Show a message in the editor's debug panel (``text`` is its payload rendered for people)."""
+        raise NotImplementedError
+
+
+class Node:
+    """A step in a flow. Subclasses set the class attributes and override the async methods they need.
+
+    ``config_schema`` validates the ``config`` mapping of the node in the flow file; the validated result is
+    ``self.config``. A node with ``has_input = True`` gets one bounded inbox and one worker that calls
+    ``on_input`` for each message in order; an exception there is caught, counted and reported with the node
+    id and message id, and the node keeps running.
+    """
+
+    type: ClassVar[str]
+    """The name used in flow files (``type: debug``): lower case, digits and dashes."""
+    category: ClassVar[str] = "function"
+    """Palette group in the editor: ``input``, ``output``, ``function``, ``network``..."""
+    description: ClassVar[str] = ""
+    config_schema: ClassVar[vol.Schema] = vol.Schema({})
+    has_input: ClassVar[bool] = True
+    outputs: ClassVar[tuple[str, ...]] = ("out",)
+    """Named output ports, in the order the editor draws them."""
+    inbox_size: ClassVar[int] = 1000
+    close_timeout: ClassVar[float] = 5.0
+    connection_fields: ClassVar[tuple[str, ...]] = ()
+    """Config keys whose value is a connection id; the flow validator checks they exist."""
+
+    def __init__(self, node_id: str, config: Mapping[str, Any], context: NodeContext) -> None:
+        self.id = node_id
+        self.config = config
+        self.context = context
+
+    async def start(self) -> None:
+        """Called once before the first message; sources start their owned tasks here."""
+
+    async def on_input(self, msg: Message) -> None:
+        """Handle one message from the inbox."""
+
+    async def close(self) -> None:
+        """Release what ``start`` acquired. Runs under ``close_timeout``."""
+
+
+class ConnectionContext:
+    """What the runtime gives a connection: a logger, owned tasks and a way to announce state changes."""
+
+    connection_id: str
+    log: logging.Logger
+    templates: SandboxedEnvironment
+
+    def state_changed(self, state: str, error: str | None = None) -> None:
+        """Announce a new state (``OPENED``, ``UNREACHABLE``...) with the last error, if any."""
+        raise NotImplementedError
+
+    def create_task(self, coro: Awaitable[Any], name: str) -> Any:
+        """Start a task the runtime owns: cancelled when the connection stops, its failure reported."""
+        raise NotImplementedError
+
+
+class Connection:
+    """A long-lived link shared by the nodes that name it, keyed by ``connector_id`` (ThingPark's
+    ``connectorId``). It starts before the nodes that use it and stops after them.
+    """
+
+    connector_id: ClassVar[str]
+    description: ClassVar[str] = ""
+    config_schema: ClassVar[vol.Schema] = vol.Schema({})
+    """Validates the ``configuration`` mapping."""
+    secret_fields: ClassVar[frozenset[str]] = frozenset()
+    """Configuration keys that hold secrets: masked in the API, encrypted at rest, never logged."""
+    stop_timeout: ClassVar[float] = 5.0
+
+    def __init__(
+        self, connection_id: str, name: str, configuration: Mapping[str, Any], context: ConnectionContext
+    ) -> None:
+        self.id = connection_id
+        self.name = name
+        self.configuration = configuration
+        self.context = context
+        self.state = "CLOSED"
+        self.last_error: str | None = None
+        self.counters: dict[str, int] = {}
+
+    async def start(self) -> None:
+        """Begin connecting. Should return quickly; connecting goes on in an owned task."""
+
+    async def stop(self) -> None:
+        """Disconnect and release everything. Runs under ``stop_timeout``."""
+
+    def snapshot(self) -> dict[str, Any]:
+        """State, last error and counters, for the API and the editor."""
+        return {"state": self.state, "lastError": self.last_error, "counters": dict(self.counters)}

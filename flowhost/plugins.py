@@ -1,0 +1,134 @@
+"""Loading plugins: built-in and third-party alike come from the ``flowhost`` entry-point group.
+
+There is no global plugin manager: :func:`load_plugins` builds one and the caller passes it around.
+A plugin that fails to import, implements an unknown hook or registers a bad type is reported with its
+name and distribution; the other plugins still load.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+
+ENTRY_POINT_GROUP = "flowhost"
+LOAD_PLUGINS_ENV = "FLOWHOST_LOAD_PLUGINS"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    distribution: str | None
+    version: str | None
+
+    def describe(self) -> str:
+        if self.distribution:
+            return f"plugin '{self.name}' (distribution {self.distribution} {self.version})"
+        return f"plugin '{self.name}'"
+
+
+@dataclass
+class PluginHost:
+    """The plugin manager together with what was learnt while loading it."""
+
+    manager: pluggy.PluginManager
+    plugins: dict[str, PluginInfo] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def hook(self) -> Any:
+        return self.manager.hook
+
+    def info(self, plugin_name: str) -> PluginInfo:
+        return self.plugins.get(plugin_name) or PluginInfo(plugin_name, None, None)
+
+    def report(self, plugin_name: str, problem: str) -> None:
+        message = f"{self.info(plugin_name).describe()}: {problem}"
+        self.errors.append(message)
+        log.error("%s", message)
+
+    def call_each(self, hook_name: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
+        """Call every implementation of a hook on its own, so that one failing plugin cannot abort the rest.
+
+        Yields ``(plugin_name, result)`` for the implementations that returned; failures are reported.
+        """
+        caller = getattr(self.manager.hook, hook_name)
+        for impl in reversed(caller.get_hookimpls()):
+            arguments = {name: kwargs[name] for name in impl.argnames}
+            try:
+                yield impl.plugin_name, impl.function(**arguments)
+            except Exception as exc:
+                self.report(impl.plugin_name, f"hook {hook_name} failed: {type(exc).__name__}: {exc}")
+
+    async def call_each_async(self, hook_name: str, **kwargs: Any) -> None:
+        """Like :meth:`call_each`, awaiting the awaitables the implementations return."""
+        for plugin_name, result in list(self.call_each(hook_name, **kwargs)):
+            if inspect.isawaitable(result):
+                try:
+                    await result
+                except Exception as exc:
+                    self.report(plugin_name, f"hook {hook_name} failed: {type(exc).__name__}: {exc}")
+
+
+def requested_plugins(environ: dict[str, str] | None = None) -> set[str] | None:
+    """The plugin names ``FLOWHOST_LOAD_PLUGINS`` restricts loading to, or None for all."""
+    value = (environ if environ is not None else os.environ).get(LOAD_PLUGINS_ENV)
+    if value is None:
+        return None
+    return {name.strip() for name in value.split(",") if name.strip()}
+
+
+def load_plugins(
+    only: Iterable[str] | None = None, extra: Iterable[tuple[str, ModuleType | object]] = ()
+) -> PluginHost:
+    """Build a plugin manager from the ``flowhost`` entry points (restricted to ``only`` when given,
+    else to ``FLOWHOST_LOAD_PLUGINS``) plus ``extra`` ``(name, plugin)`` pairs, used by tests.
+    """
+    manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    manager.add_hookspecs(hookspecs)
+    host = PluginHost(manager)
+    wanted = set(only) if only is not None else requested_plugins()
+
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        if wanted is not None and entry_point.name not in wanted:
+            continue
+        dist = entry_point.dist
+        host.plugins[entry_point.name] = PluginInfo(
+            entry_point.name, dist.name if dist else None, dist.version if dist else None
+        )
+        try:
+            plugin = entry_point.load()
+        except Exception as exc:
+            host.report(entry_point.name, f"cannot be imported: {type(exc).__name__}: {exc}")
+            continue
+        _register(host, entry_point.name, plugin)
+
+    for name, plugin in extra:
+        host.plugins.setdefault(name, PluginInfo(name, None, None))
+        _register(host, name, plugin)
+
+    if wanted is not None:
+        for missing in sorted(wanted - set(host.plugins)):
+            host.errors.append(f"{LOAD_PLUGINS_ENV} names '{missing}', but no such plugin is installed")
+    return host
+
+
+def _register(host: PluginHost, name: str, plugin: object) -> None:
+    try:
+        host.manager.register(plugin, name=name)
+        host.manager.check_pending()
+    except (pluggy.PluginValidationError, ValueError) as exc:
+        if host.manager.is_registered(plugin):
+            host.manager.unregister(plugin)
+        host.report(name, f"was not loaded: {exc}")

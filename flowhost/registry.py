@@ -1,0 +1,95 @@
+"""The node-type and connection-type registry, filled through the plugins' ``register`` callbacks."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+
+import voluptuous as vol
+
+from .node import Connection, Node
+from .plugins import PluginHost
+
+TYPE_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+class RegistrationError(ValueError):
+    """A plugin registered something the host cannot use; the message says what and how to fix it."""
+
+
+@dataclass
+class Registry:
+    node_types: dict[str, type[Node]] = field(default_factory=dict)
+    connection_types: dict[str, type[Connection]] = field(default_factory=dict)
+    provided_by: dict[str, str] = field(default_factory=dict)
+    """``"node:<type>"`` / ``"connection:<connectorId>"`` -> plugin name."""
+
+    @classmethod
+    def from_plugins(cls, plugins: PluginHost) -> Registry:
+        registry = cls()
+        for hook_name, register in (
+            ("flowhost_register_node_types", registry.register_node_type),
+            ("flowhost_register_connection_types", registry.register_connection_type),
+        ):
+            for impl in reversed(getattr(plugins.hook, hook_name).get_hookimpls()):
+                plugin_name = impl.plugin_name
+
+                def register_from_plugin(item: type, _name: str = plugin_name, _register=register) -> None:
+                    try:
+                        _register(item, _name)
+                    except RegistrationError as exc:
+                        plugins.report(_name, str(exc))
+
+                try:
+                    impl.function(register=register_from_plugin)
+                except Exception as exc:
+                    plugins.report(plugin_name, f"hook {hook_name} failed: {type(exc).__name__}: {exc}")
+        return registry
+
+    def register_node_type(self, node_class: type, plugin_name: str) -> None:
+        if not (inspect.isclass(node_class) and issubclass(node_class, Node)):
+            raise RegistrationError(f"registered {node_class!r}, which is not a flowhost.Node subclass")
+        type_name = getattr(node_class, "type", None)
+        _check_type_name(type_name, node_class, "type")
+        if not isinstance(node_class.config_schema, vol.Schema):
+            raise RegistrationError(f"node type '{type_name}': config_schema must be a voluptuous Schema")
+        outputs = node_class.outputs
+        if not isinstance(outputs, tuple) or not all(isinstance(p, str) and p for p in outputs):
+            raise RegistrationError(f"node type '{type_name}': outputs must be a tuple of port names")
+        if len(set(outputs)) != len(outputs):
+            raise RegistrationError(f"node type '{type_name}': output port names repeat: {outputs}")
+        for method in ("start", "on_input", "close"):
+            if not inspect.iscoroutinefunction(getattr(node_class, method)):
+                raise RegistrationError(f"node type '{type_name}': {method} must be an async method")
+        self._claim(f"node:{type_name}", plugin_name, f"node type '{type_name}'")
+        self.node_types[type_name] = node_class
+
+    def register_connection_type(self, connection_class: type, plugin_name: str) -> None:
+        if not (inspect.isclass(connection_class) and issubclass(connection_class, Connection)):
+            raise RegistrationError(f"registered {connection_class!r}, which is not a flowhost.Connection subclass")
+        connector_id = getattr(connection_class, "connector_id", None)
+        _check_type_name(connector_id, connection_class, "connector_id")
+        if not isinstance(connection_class.config_schema, vol.Schema):
+            raise RegistrationError(f"connection type '{connector_id}': config_schema must be a voluptuous Schema")
+        for method in ("start", "stop"):
+            if not inspect.iscoroutinefunction(getattr(connection_class, method)):
+                raise RegistrationError(f"connection type '{connector_id}': {method} must be an async method")
+        self._claim(f"connection:{connector_id}", plugin_name, f"connection type '{connector_id}'")
+        self.connection_types[connector_id] = connection_class
+
+    def _claim(self, key: str, plugin_name: str, what: str) -> None:
+        owner = self.provided_by.get(key)
+        if owner is not None:
+            raise RegistrationError(f"{what} is already registered by plugin '{owner}'")
+        self.provided_by[key] = plugin_name
+
+    def types_of_plugin(self, plugin_name: str) -> list[str]:
+        return sorted(key for key, owner in self.provided_by.items() if owner == plugin_name)
+
+
+def _check_type_name(name: object, cls: type, attribute: str) -> None:
+    if not isinstance(name, str) or not TYPE_NAME.match(name):
+        raise RegistrationError(
+            f"{cls.__qualname__}.{attribute} must be lower-case letters, digits and dashes, got {name!r}"
+        )

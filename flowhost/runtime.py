@@ -1,0 +1,407 @@
+"""Starting, redeploying and stopping flows: per-node inboxes and workers, owned tasks, error isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from jinja2.sandbox import SandboxedEnvironment
+
+from .events import RuntimeEvent
+from .flowfile import ConnectionSpec, FlowSpec, NodeSpec
+from .http_endpoints import Handler, HttpEndpoints
+from .message import Message
+from .node import Connection, ConnectionContext, Node, NodeContext, StatusLevel
+from .plugins import PluginHost
+from .registry import Registry
+
+log = logging.getLogger("flowhost.runtime")
+node_log = logging.getLogger("flowhost.node")
+
+EventListener = Callable[[RuntimeEvent], None]
+
+
+class OwnedTasks:
+    """Tasks that belong to a node or connection: cancelled together, failures reported."""
+
+    def __init__(self, owner: str, on_failure: Callable[[BaseException], None]) -> None:
+        self._owner = owner
+        self._on_failure = on_failure
+        self._tasks: set[asyncio.Task] = set()
+
+    def create(self, coro: Awaitable[Any], name: str) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        task.set_name(f"{self._owner}:{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._on_failure(task.exception())
+
+    async def cancel_all(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+
+
+class NodeRunner(NodeContext):
+    """Runs one node: its context, inbox, worker and counters."""
+
+    def __init__(self, runtime: Runtime, flow_id: str, spec: NodeSpec, node_class: type[Node]) -> None:
+        self.runtime = runtime
+        self.flow_id = flow_id
+        self.node_id = spec.id
+        self.spec = spec
+        self.node_class = node_class
+        self.log = node_log.getChild(f"{flow_id}.{spec.id}")
+        self.templates = runtime.templates
+        self.counters: Counter[str] = Counter()
+        self.status_text: str | None = None
+        self.status_level: StatusLevel = "info"
+        self.targets: dict[str, list[NodeRunner]] = {}
+        self.inbox: asyncio.Queue[Message] | None = (
+            asyncio.Queue(node_class.inbox_size) if node_class.has_input else None
+        )
+        self._tasks = OwnedTasks(f"{flow_id}.{spec.id}", self._task_failed)
+        self._worker: asyncio.Task | None = None
+        self.node: Node = node_class(spec.id, spec.config, self)
+
+    # -- NodeContext ------------------------------------------------------------------------------------------
+    async def send(self, msg: Message, port: str = "out") -> None:
+        targets = self.targets.get(port)
+        if targets is None:
+            if port not in self.node_class.outputs:
+                raise ValueError(f"node '{self.node_id}' has no output port '{port}'")
+            return
+        for target in targets:
+            inbox = target.inbox
+            if inbox.full():
+                target.counters["backpressure"] += 1
+                await inbox.put(msg)
+            else:
+                inbox.put_nowait(msg)
+
+    def status(self, text: str, level: StatusLevel = "info") -> None:
+        if (text, level) == (self.status_text, self.status_level):
+            return
+        self.status_text, self.status_level = text, level
+        self.runtime.emit(RuntimeEvent("status", self.flow_id, self.node_id, data={"text": text, "level": level}))
+
+    def count(self, name: str, amount: int = 1) -> None:
+        self.counters[name] += amount
+
+    def create_task(self, coro: Awaitable[Any], name: str) -> asyncio.Task:
+        return self._tasks.create(coro, name)
+
+    def connection(self, connection_id: str) -> Connection:
+        return self.runtime.connections[connection_id].connection
+
+    def add_http_route(self, method: str, path: str, handler: Handler) -> None:
+        self.runtime.http.add(method, path, handler, owner=f"{self.flow_id}/{self.node_id}")
+
+    def report_error(self, error: BaseException | str, msg: Message | None = None) -> None:
+        self.counters["errors"] += 1
+        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        message_id = msg.id if msg is not None else None
+        self.log.error(
+            "node %s/%s failed%s: %s", self.flow_id, self.node_id, f" on message {message_id}" if msg else "", text,
+            exc_info=error if isinstance(error, BaseException) else None,
+        )
+        self.runtime.emit(
+            RuntimeEvent("error", self.flow_id, self.node_id, data={"error": text, "message_id": message_id})
+        )
+
+    def show_debug(self, msg: Message, text: str) -> None:
+        self.runtime.emit(
+            RuntimeEvent(
+                "debug", self.flow_id, self.node_id, data={"topic": msg.topic, "payload": text, "message_id": msg.id}
+            )
+        )
+
+    # -- lifecycle --------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.node.start()
+        if self.inbox is not None:
+            self._worker = asyncio.create_task(self._work(), name=f"{self.flow_id}.{self.node_id}:worker")
+
+    async def _work(self) -> None:
+        inbox, on_input, counters = self.inbox, self.node.on_input, self.counters
+        while True:
+            msg = await inbox.get()
+            try:
+                await on_input(msg)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.report_error(exc, msg)
+            else:
+                counters["processed"] += 1
+
+    def _task_failed(self, error: BaseException) -> None:
+        self.report_error(error)
+
+    async def close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        try:
+            await asyncio.wait_for(self.node.close(), self.node_class.close_timeout)
+        except TimeoutError:
+            self.report_error(f"close() did not finish within {self.node_class.close_timeout:g}s")
+        except Exception as exc:
+            self.report_error(exc)
+        await self._tasks.cancel_all()
+        self.runtime.http.remove_owner(f"{self.flow_id}/{self.node_id}")
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "status": {"text": self.status_text, "level": self.status_level} if self.status_text else None,
+            "counters": dict(self.counters),
+            "queued": self.inbox.qsize() if self.inbox is not None else 0,
+        }
+
+
+class ConnectionRunner(ConnectionContext):
+    def __init__(self, runtime: Runtime, spec: ConnectionSpec, connection_class: type[Connection]) -> None:
+        self.runtime = runtime
+        self.connection_id = spec.id
+        self.spec = spec
+        self.connection_class = connection_class
+        self.log = logging.getLogger("flowhost.connection").getChild(spec.id)
+        self._tasks = OwnedTasks(f"connection {spec.id}", self._task_failed)
+        self.templates = runtime.templates
+        self.connection = connection_class(spec.id, spec.name, spec.configuration, self)
+
+    def state_changed(self, state: str, error: str | None = None) -> None:
+        self.connection.state = state
+        self.connection.last_error = error
+        if error:
+            self.log.warning("connection %s: %s (%s)", self.connection_id, state, error)
+        else:
+            self.log.info("connection %s: %s", self.connection_id, state)
+        self.runtime.emit(
+            RuntimeEvent("connection_state", connection_id=self.connection_id, data={"state": state, "error": error})
+        )
+
+    def create_task(self, coro: Awaitable[Any], name: str) -> asyncio.Task:
+        return self._tasks.create(coro, name)
+
+    def _task_failed(self, error: BaseException) -> None:
+        self.log.error("connection %s: task failed: %s", self.connection_id, error, exc_info=error)
+        self.state_changed(self.connection.state, f"{type(error).__name__}: {error}")
+
+    async def start(self) -> None:
+        await self.connection.start()
+
+    async def stop(self) -> None:
+        try:
+            await asyncio.wait_for(self.connection.stop(), self.connection_class.stop_timeout)
+        except TimeoutError:
+            self.log.error("connection %s did not stop within %gs", self.connection_id, self.connection_class.stop_timeout)
+        except Exception as exc:
+            self.log.error("connection %s failed to stop: %s", self.connection_id, exc, exc_info=exc)
+        await self._tasks.cancel_all()
+
+
+class RunningFlow:
+    def __init__(self, spec: FlowSpec) -> None:
+        self.spec = spec
+        self.nodes: dict[str, NodeRunner] = {}
+
+
+class Runtime:
+    """Owns the running flows and connections. Built by a factory, passed around, never global."""
+
+    def __init__(
+        self,
+        plugins: PluginHost,
+        registry: Registry,
+        templates: SandboxedEnvironment,
+        data_dir: Path,
+    ) -> None:
+        self.plugins = plugins
+        self.registry = registry
+        self.templates = templates
+        self.data_dir = data_dir
+        self.http = HttpEndpoints()
+        self.flows: dict[str, RunningFlow] = {}
+        self.connections: dict[str, ConnectionRunner] = {}
+        self._connection_owner: dict[str, str | None] = {}
+        self._listeners: set[EventListener] = set()
+        self._lock = asyncio.Lock()
+
+    # -- events ---------------------------------------------------------------------------------------------
+    def add_listener(self, listener: EventListener) -> None:
+        self._listeners.add(listener)
+
+    def remove_listener(self, listener: EventListener) -> None:
+        self._listeners.discard(listener)
+
+    def emit(self, event: RuntimeEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("event listener failed")
+        for _ in self.plugins.call_each("flowhost_runtime_event", event=event):
+            pass
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.plugins.call_each_async("flowhost_startup", runtime=self)
+
+    async def stop(self) -> None:
+        async with self._lock:
+            for flow_id in list(self.flows):
+                await self._stop_flow(flow_id)
+            for connection_id in list(self.connections):
+                await self._stop_connection(connection_id)
+        try:
+            await asyncio.wait_for(self.plugins.call_each_async("flowhost_shutdown", runtime=self), 5)
+        except TimeoutError:
+            log.error("shutdown hooks did not finish within 5s")
+
+    async def deploy(self, spec: FlowSpec) -> list[str]:
+        """Start a flow, or redeploy it restarting only the nodes (and connections) whose setup changed.
+
+        Returns the ids of the nodes that were (re)started.
+        """
+        async with self._lock:
+            previous = self.flows.get(spec.id)
+            changed_connections = await self._apply_connections(spec, previous)
+            running = previous or RunningFlow(spec)
+            old_specs = {node.id: node for node in previous.spec.nodes} if previous else {}
+            new_ids = {node.id for node in spec.nodes}
+            to_restart = [
+                node.id
+                for node in spec.nodes
+                if node.id not in old_specs
+                or not node.same_setup(old_specs[node.id])
+                or _uses_any(node, running.nodes.get(node.id), changed_connections)
+            ]
+            for node_id in [*(set(old_specs) - new_ids), *[n for n in to_restart if n in running.nodes]]:
+                await running.nodes.pop(node_id).close()
+            running.spec = spec
+            self.flows[spec.id] = running
+            for node_id in to_restart:
+                node_spec = spec.node(node_id)
+                running.nodes[node_id] = NodeRunner(self, spec.id, node_spec, self.registry.node_types[node_spec.type])
+            for node_spec in spec.nodes:
+                running.nodes[node_spec.id].spec = node_spec
+            self._wire(running)
+            # Receivers start before senders so that nothing is sent to a node that is not listening yet.
+            for node_id in sorted(to_restart, key=lambda n: running.nodes[n].node_class.has_input, reverse=True):
+                runner = running.nodes[node_id]
+                try:
+                    await runner.start()
+                except Exception as exc:
+                    runner.report_error(exc)
+                    runner.status(f"failed to start: {exc}", "error")
+            await self._stop_unused_connections()
+            self.emit(RuntimeEvent("deployed", spec.id, data={"changed": to_restart}))
+            log.info("flow %s deployed (%d nodes, %d started)", spec.id, len(spec.nodes), len(to_restart))
+            return to_restart
+
+    async def remove_flow(self, flow_id: str) -> None:
+        async with self._lock:
+            await self._stop_flow(flow_id)
+            await self._stop_unused_connections()
+
+    async def _stop_flow(self, flow_id: str) -> None:
+        running = self.flows.pop(flow_id, None)
+        if running is None:
+            return
+        sources_first = sorted(running.nodes.values(), key=lambda runner: runner.node_class.has_input)
+        for runner in sources_first:
+            await runner.close()
+        self.emit(RuntimeEvent("stopped", flow_id))
+
+    # -- connections ----------------------------------------------------------------------------------------
+    async def add_connection(self, spec: ConnectionSpec) -> None:
+        """Start (or restart with a new setup) a connection defined outside any flow (REST API)."""
+        async with self._lock:
+            await self._start_or_replace_connection(spec, owner=None)
+
+    async def _apply_connections(self, spec: FlowSpec, previous: RunningFlow | None) -> set[str]:
+        changed: set[str] = set()
+        for connection in spec.connections:
+            owner = self._connection_owner.get(connection.id, spec.id)
+            if connection.id in self.connections and owner != spec.id:
+                raise ValueError(f"connection '{connection.id}' is already defined by {owner or 'the API'}")
+            if await self._start_or_replace_connection(connection, owner=spec.id):
+                changed.add(connection.id)
+        if previous is not None:
+            gone = {c.id for c in previous.spec.connections} - {c.id for c in spec.connections}
+            changed |= gone
+        return changed
+
+    async def _start_or_replace_connection(self, spec: ConnectionSpec, owner: str | None) -> bool:
+        current = self.connections.get(spec.id)
+        if current is not None and current.spec.same_setup(spec):
+            current.spec = spec
+            return False
+        if current is not None:
+            await self._stop_connection(spec.id)
+        runner = ConnectionRunner(self, spec, self.registry.connection_types[spec.connector_id])
+        self.connections[spec.id] = runner
+        self._connection_owner[spec.id] = owner
+        if spec.active:
+            await runner.start()
+        else:
+            runner.state_changed("DEACTIVATED")
+        return True
+
+    async def _stop_connection(self, connection_id: str) -> None:
+        runner = self.connections.pop(connection_id, None)
+        self._connection_owner.pop(connection_id, None)
+        if runner is not None:
+            await runner.stop()
+
+    async def _stop_unused_connections(self) -> None:
+        defined = {c.id for flow in self.flows.values() for c in flow.spec.connections}
+        for connection_id, owner in list(self._connection_owner.items()):
+            if owner is not None and connection_id not in defined:
+                await self._stop_connection(connection_id)
+
+    def flows_using_connection(self, connection_id: str) -> list[str]:
+        return sorted(
+            flow_id
+            for flow_id, flow in self.flows.items()
+            if any(_connection_ids(runner) & {connection_id} for runner in flow.nodes.values())
+        )
+
+    def _wire(self, running: RunningFlow) -> None:
+        for runner in running.nodes.values():
+            runner.targets = {
+                port: [running.nodes[target] for target in targets if target in running.nodes]
+                for port, targets in runner.spec.wires.items()
+            }
+
+    # -- lookups ------------------------------------------------------------------------------------------------
+    def node(self, flow_id: str, node_id: str) -> NodeRunner:
+        return self.flows[flow_id].nodes[node_id]
+
+    def iter_nodes(self) -> Iterable[NodeRunner]:
+        for flow in self.flows.values():
+            yield from flow.nodes.values()
+
+
+def _connection_ids(runner: NodeRunner) -> set[str]:
+    return {runner.spec.config.get(name) for name in runner.node_class.connection_fields} - {None}
+
+
+def _uses_any(spec: NodeSpec, runner: NodeRunner | None, connection_ids: set[str]) -> bool:
+    if runner is None or not connection_ids:
+        return False
+    return bool({spec.config.get(name) for name in runner.node_class.connection_fields} & connection_ids)

@@ -1,0 +1,90 @@
+"""``debug`` and ``filter``: the nodes every flow needs for looking at and choosing uplinks."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+import voluptuous as vol
+
+from flowhost import Message, Node, hookimpl
+from flowhost.validation import dev_eui
+
+from .thingpark import matches, uplink_fields
+
+debug_log = logging.getLogger("flowhost.debug")
+
+_PREVIEW_LIMIT = 2000
+
+
+def _to_json(payload: Any) -> str:
+    if isinstance(payload, bytes | bytearray):
+        try:
+            return payload.decode("utf-8")
+        except UnicodeDecodeError:
+            return payload.hex()
+    return orjson.dumps(payload, default=str).decode()
+
+
+class DebugNode(Node):
+    type = "debug"
+    category = "output"
+    description = "Logs each message and shows it in the editor's debug panel."
+    outputs = ()
+    config_schema = vol.Schema({vol.Optional("active", default=True): bool, vol.Optional("log", default=True): bool})
+
+    async def on_input(self, msg: Message) -> None:
+        if not self.config["active"]:
+            return
+        text = _to_json(msg.payload)
+        if self.config["log"]:
+            debug_log.info("[%s] %s %s", self.id, msg.topic or "-", text[:_PREVIEW_LIMIT])
+        self.context.count("seen")
+        self.context.show_debug(msg, text)
+
+
+def _at_least_one_matcher(config: dict) -> dict:
+    if not config:
+        raise vol.Invalid("give at least one of devEUIs, fPorts, tags")
+    return config
+
+
+class FilterNode(Node):
+    type = "filter"
+    category = "function"
+    description = (
+        "Passes uplinks whose DevEUI, FPort or CustomerData tag matches (ThingPark's flow matchers); "
+        "the others go to 'unmatched'."
+    )
+    outputs = ("out", "unmatched")
+    config_schema = vol.Schema(
+        vol.All(
+            {
+                vol.Optional("devEUIs"): vol.All([dev_eui], vol.Length(min=1)),
+                vol.Optional("fPorts"): vol.All([vol.All(int, vol.Range(min=0, max=255))], vol.Length(min=1)),
+                vol.Optional("tags"): vol.All([str], vol.Length(min=1)),
+            },
+            _at_least_one_matcher,
+        )
+    )
+
+    async def start(self) -> None:
+        config = self.config
+        self._dev_euis = set(config["devEUIs"]) if "devEUIs" in config else None
+        self._fports = set(config["fPorts"]) if "fPorts" in config else None
+        self._tags = set(config["tags"]) if "tags" in config else None
+
+    async def on_input(self, msg: Message) -> None:
+        payload = msg.payload
+        fields = uplink_fields(payload) if isinstance(payload, dict) else None
+        if fields is not None and matches(fields, self._dev_euis, self._fports, self._tags):
+            await self.context.send(msg, "out")
+        else:
+            await self.context.send(msg, "unmatched")
+
+
+@hookimpl
+def flowhost_register_node_types(register):
+    register(DebugNode)
+    register(FilterNode)

@@ -1,0 +1,132 @@
+"""``http-uplink`` receives uplinks POSTed by a network server; ``http-downlink`` POSTs downlinks to a URL."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from typing import Any
+
+import aiohttp
+import orjson
+import voluptuous as vol
+from aiohttp import web
+
+from flowhost import Message, Node, hookimpl
+from flowhost.validation import duration
+
+from .thingpark import DocumentError, parse_uplink
+
+MAX_UPLINK_BYTES = 256 * 1024
+
+
+def _endpoint_path(value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith("/") or value.startswith("/api/") or " " in value:
+        raise vol.Invalid(f"path must start with '/', contain no spaces and not be under /api/, got {value!r}")
+    return value
+
+
+def _http_url(value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        raise vol.Invalid(f"url must start with http:// or https://, got {value!r}")
+    return value
+
+
+class HttpUplink(Node):
+    type = "http-uplink"
+    category = "input"
+    description = (
+        "Receives ThingPark uplink documents POSTed by a network server at 'path' on flowhost's web server "
+        "(wrapped DevEUI_uplink or legacy). Answers 202 when accepted, 400 with the reason otherwise."
+    )
+    has_input = False
+    outputs = ("out",)
+    config_schema = vol.Schema(
+        {
+            vol.Required("path"): _endpoint_path,
+            vol.Optional("token"): vol.All(str, vol.Length(min=8, msg="token must be at least 8 characters")),
+        }
+    )
+
+    async def start(self) -> None:
+        token = self.config.get("token")
+        self._expected_authorization = f"Bearer {token}".encode() if token else None
+        self.context.add_http_route("POST", self.config["path"], self._receive)
+        self.context.status(f"POST {self.config['path']}", "ok")
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        if self._expected_authorization is not None:
+            given = request.headers.get("Authorization", "").encode()
+            if not hmac.compare_digest(given, self._expected_authorization):
+                self.context.count("unauthorized")
+                return _json_response(401, {"error": "missing or wrong bearer token"})
+        if request.content_length is not None and request.content_length > MAX_UPLINK_BYTES:
+            self.context.count("rejected")
+            return _json_response(413, {"error": f"uplink larger than {MAX_UPLINK_BYTES} bytes"})
+        body = await request.read()
+        try:
+            document = parse_uplink(body)
+        except DocumentError as exc:
+            self.context.count("rejected")
+            return _json_response(400, {"error": str(exc)})
+        msg = Message.create(document, meta={"remote": request.remote or ""})
+        await self.context.send(msg)
+        self.context.count("accepted")
+        return _json_response(202, {"accepted": True, "id": msg.id})
+
+
+def _json_response(status: int, body: dict) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
+
+
+class HttpDownlink(Node):
+    type = "http-downlink"
+    category = "output"
+    description = "POSTs each downlink document as JSON to 'url', with a timeout and bounded retries."
+    outputs = ()
+    config_schema = vol.Schema(
+        {
+            vol.Required("url"): _http_url,
+            vol.Optional("timeout", default="5s"): vol.All(duration, vol.Range(min=0.01, max=300)),
+            vol.Optional("retries", default=3): vol.All(int, vol.Range(min=0, max=20)),
+            vol.Optional("retryDelay", default="1s"): vol.All(duration, vol.Range(min=0, max=600)),
+            vol.Optional("headers", default=dict): {str: str},
+        }
+    )
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.config["timeout"]),
+            headers={"Content-Type": "application/json", **self.config["headers"]},
+        )
+
+    async def on_input(self, msg: Message) -> None:
+        body = msg.payload if isinstance(msg.payload, bytes) else orjson.dumps(msg.payload)
+        attempts = self.config["retries"] + 1
+        last_problem = ""
+        for attempt in range(attempts):
+            if attempt:
+                self.context.count("retries")
+                await asyncio.sleep(self.config["retryDelay"] * attempt)
+            try:
+                async with self._session.post(self.config["url"], data=body) as response:
+                    if response.status < 400:
+                        self.context.count("sent")
+                        return
+                    last_problem = f"HTTP {response.status}"
+                    if response.status < 500 and response.status not in (408, 429):
+                        break  # the sink refused this document; sending it again will not help
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                last_problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        self.context.count("failed")
+        self.context.report_error(f"downlink not delivered to {self.config['url']}: {last_problem}", msg)
+
+    async def close(self) -> None:
+        session = getattr(self, "_session", None)
+        if session is not None:
+            await session.close()
+
+
+@hookimpl
+def flowhost_register_node_types(register):
+    register(HttpUplink)
+    register(HttpDownlink)

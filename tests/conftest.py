@@ -1,0 +1,1 @@
+pytest_plugins = ["tests.support.brokers", "tests.support.flowhost_fixtures"]
