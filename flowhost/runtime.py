@@ -69,12 +69,12 @@ class NodeRunner(NodeContext):
         self.status_text: str | None = None
         self.status_level: StatusLevel = "info"
         self.targets: dict[str, list[NodeRunner]] = {}
-        self.inbox: asyncio.Queue[Message] | None = (
-            asyncio.Queue(node_class.inbox_size) if node_class.has_input else None
-        )
         self._tasks = OwnedTasks(f"{flow_id}.{spec.id}", self._task_failed)
         self._worker: asyncio.Task | None = None
+        self.inbox: asyncio.Queue[Message] | None = None
         self.node: Node = node_class(spec.id, spec.config, self)
+        if node_class.has_input:
+            self.inbox = asyncio.Queue(self.node.inbox_size)
 
     # -- NodeContext ------------------------------------------------------------------------------------------
     async def send(self, msg: Message, port: str = "out") -> None:

@@ -1,0 +1,116 @@
+"""Node and connection types used only by the tests, registered as the plugin 'test-nodes'."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import ClassVar
+
+import voluptuous as vol
+
+from flowhost import Connection, Message, Node, hookimpl
+from flowhost.validation import duration
+
+EVENTS: list[str] = []
+"""What test nodes and connections did, in order, across one test (cleared by the tests that read it)."""
+
+
+class Collector(Node):
+    """Keeps every message it receives, per node id, and can be told to be slow or to fail."""
+
+    type = "test-collect"
+    outputs = ()
+    received: ClassVar[dict[str, list[Message]]] = defaultdict(list)
+    config_schema = vol.Schema(
+        {
+            vol.Optional("delay", default="0s"): duration,
+            vol.Optional("fail_on"): str,
+            vol.Optional("inbox", default=1000): int,
+            vol.Optional("connection"): str,
+        }
+    )
+    connection_fields = ("connection",)
+
+    def __init__(self, node_id, config, context):
+        super().__init__(node_id, config, context)
+        self.inbox_size = config["inbox"]
+
+    async def start(self) -> None:
+        EVENTS.append(f"start {self.id}")
+
+    async def on_input(self, msg: Message) -> None:
+        if self.config["delay"]:
+            await asyncio.sleep(self.config["delay"])
+        if self.config.get("fail_on") is not None and msg.payload == self.config["fail_on"]:
+            raise ValueError(f"cannot handle {msg.payload!r}")
+        self.received[self.id].append(msg)
+
+    async def close(self) -> None:
+        EVENTS.append(f"close {self.id}")
+
+
+class Emitter(Node):
+    """Sends the configured payloads once, as fast as the receivers allow."""
+
+    type = "test-emit"
+    has_input = False
+    outputs = ("out", "second")
+    config_schema = vol.Schema({vol.Required("payloads"): [object], vol.Optional("port", default="out"): str})
+
+    async def start(self) -> None:
+        EVENTS.append(f"start {self.id}")
+        self.context.create_task(self._emit(), "emit")
+
+    async def _emit(self) -> None:
+        for payload in self.config["payloads"]:
+            await self.context.send(Message.create(payload), self.config["port"])
+        EVENTS.append(f"emitted {self.id}")
+
+    async def close(self) -> None:
+        EVENTS.append(f"close {self.id}")
+
+
+class Relay(Node):
+    """Passes messages on unchanged (to check that fan-out shares them)."""
+
+    type = "test-relay"
+    outputs = ("out",)
+
+    async def on_input(self, msg: Message) -> None:
+        await self.context.send(msg)
+
+
+class Stubborn(Node):
+    """A node whose close() never finishes, to check the close timeout."""
+
+    type = "test-stubborn"
+    close_timeout = 0.2
+
+    async def close(self) -> None:
+        await asyncio.sleep(3600)
+
+
+class Loopback(Connection):
+    """A connection that only records when it starts and stops."""
+
+    connector_id = "test-loopback"
+    config_schema = vol.Schema({vol.Optional("label", default=""): str})
+
+    async def start(self) -> None:
+        EVENTS.append(f"connection start {self.id}")
+        self.context.state_changed("OPENED")
+
+    async def stop(self) -> None:
+        EVENTS.append(f"connection stop {self.id}")
+        self.context.state_changed("CLOSED")
+
+
+@hookimpl
+def flowhost_register_node_types(register):
+    for node_type in (Collector, Emitter, Relay, Stubborn):
+        register(node_type)
+
+
+@hookimpl
+def flowhost_register_connection_types(register):
+    register(Loopback)

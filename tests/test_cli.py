@@ -1,0 +1,165 @@
+"""The flowhost command, run as a real process: run, validate, broker, plugins."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.support.flowhost_fixtures import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+FLOWHOST = [sys.executable, "-m", "flowhost"]
+
+
+async def run_command(*args: str, timeout: float = 30) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        *FLOWHOST, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
+    return process.returncode, stdout.decode(), stderr.decode()
+
+
+class FlowhostProcess:
+    """``flowhost run`` in a child process, with its output collected line by line."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.args = args
+        self.env = {**os.environ, **(env or {})}
+        self.lines: list[str] = []
+        self.process: asyncio.subprocess.Process | None = None
+        self._readers: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            *FLOWHOST, "run", *self.args, env=self.env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        self._readers = [asyncio.create_task(self._read(stream)) for stream in (self.process.stdout,
+                                                                               self.process.stderr)]
+
+    async def _read(self, stream: asyncio.StreamReader) -> None:
+        async for line in stream:
+            self.lines.append(line.decode(errors="replace").rstrip())
+
+    async def wait_for_line(self, text: str, timeout: float = 20) -> str:
+        async with asyncio.timeout(timeout):
+            while True:
+                for line in self.lines:
+                    if text in line:
+                        return line
+                if self.process.returncode is not None:
+                    raise AssertionError("flowhost exited:\n" + "\n".join(self.lines))
+                await asyncio.sleep(0.05)
+
+    async def stop(self, signum: int = signal.SIGTERM, timeout: float = 10) -> int:
+        if self.process.returncode is None:
+            self.process.send_signal(signum)
+        try:
+            return await asyncio.wait_for(self.process.wait(), timeout)
+        finally:
+            if self.process.returncode is None:
+                self.process.kill()
+                await self.process.wait()
+            await asyncio.gather(*self._readers, return_exceptions=True)
+
+
+@pytest.fixture
+async def flowhost_process():
+    started: list[FlowhostProcess] = []
+
+    async def start(*args: str, env: dict[str, str] | None = None) -> FlowhostProcess:
+        process = FlowhostProcess(*args, env=env)
+        started.append(process)
+        await process.start()
+        return process
+
+    yield start
+    for process in started:
+        if process.process and process.process.returncode is None:
+            await process.stop(signal.SIGKILL)
+
+
+async def test_run_serves_the_demo_flow_and_stops_on_sigterm(flowhost_process, tmp_path):
+    port, broker_port = free_port(), free_port()
+    process = await flowhost_process(
+        "--port", str(port), "--broker-port", str(broker_port), "--data-dir", str(tmp_path / "data")
+    )
+    ready = await process.wait_for_line("ready in")
+    await process.wait_for_line(f"editor:  http://127.0.0.1:{port}/")
+    await process.wait_for_line(f"broker:  mqtt://127.0.0.1:{broker_port}")
+    await process.wait_for_line("flow:    demo (2 nodes)")
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/") as response:
+        assert response.status == 200 and "flowhost" in await response.text()
+    # the simulator's uplinks reach the debug node
+    line = await process.wait_for_line("[console] 78AF58030000034")
+    assert '"DevEUI_uplink"' in line and '"FCntUp":0' in line
+    stopping_at = time.monotonic()
+    assert await process.stop(timeout=10) == 0
+    assert time.monotonic() - stopping_at < 5, "Ctrl-C / SIGTERM must stop everything within 5 s"
+    assert float(ready.split("ready in ")[1].rstrip("s")) > 0
+
+
+async def test_run_refuses_an_invalid_flow_with_every_error(tmp_path):
+    flow = tmp_path / "bad.yaml"
+    flow.write_text("flowhost: 1\nid: bad\nnodes:\n  - {id: a, type: debugg}\n  - {id: b, type: filter}\n")
+    code, _, stderr = await run_command("run", str(flow), "--no-broker", "--port", str(free_port()))
+    assert code == 1
+    assert f"{flow}:4:19: nodes[0].type: unknown node type 'debugg' (did you mean 'debug'?)" in stderr
+    assert f"{flow}:5:5: nodes[1].config: give at least one of devEUIs, fPorts, tags" in stderr
+    assert "not started: 2 error(s)" in stderr
+
+
+async def test_validate_reports_errors_with_file_and_line(tmp_path):
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text((ROOT / "flows" / "demo.yaml").read_text())
+    bad.write_text("flowhost: 1\nid: x\nnodes:\n  - id: a\n    type: lorawan-simulator\n    config: {count: 0}\n")
+    assert (await run_command("validate", str(good)))[0] == 0
+    code, _, stderr = await run_command("validate", str(good), str(bad))
+    assert code == 1
+    assert f"{bad}:6:21: nodes[0].config.count: value must be at least 1" in stderr
+
+
+async def test_every_example_flow_is_valid():
+    flows = sorted(str(path) for path in (ROOT / "flows").glob("*.yaml"))
+    code, stdout, stderr = await run_command("validate", *flows)
+    assert code == 0, stderr
+
+
+async def test_plugins_lists_distributions_and_types():
+    code, stdout, _ = await run_command("plugins")
+    assert code == 0
+    assert "example-decoder  [flowhost-example-decoder 1.0.0]" in stdout
+    assert "    node type: temp-hum-decoder" in stdout
+    assert "core-nodes  [flowhost " in stdout and "    node type: debug" in stdout
+
+
+async def test_broker_command_relays_messages(tmp_path):
+    port = free_port()
+    broker = await asyncio.create_subprocess_exec(
+        *FLOWHOST, "broker", "--port", str(port), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        line = await asyncio.wait_for(broker.stdout.readline(), 20)
+        assert f"mqtt://127.0.0.1:{port}" in line.decode()
+        subscriber = await asyncio.create_subprocess_exec(
+            "mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", "mqtt/things/+/uplink", "-C", "1",
+            "-W", "10", stdout=asyncio.subprocess.PIPE,
+        )
+        await asyncio.sleep(0.5)
+        publish = await asyncio.create_subprocess_exec(
+            "mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", "mqtt/things/78AF580300000345/uplink",
+            "-m", '{"DevEUI_uplink": {}}', "-q", "1",
+        )
+        assert await publish.wait() == 0
+        received, _ = await asyncio.wait_for(subscriber.communicate(), 15)
+        assert received.decode().strip() == '{"DevEUI_uplink": {}}'
+    finally:
+        broker.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(broker.wait(), 10) == 0

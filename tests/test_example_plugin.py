@@ -1,0 +1,60 @@
+"""The example third-party plugin, installed as its own distribution, used by a flow."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from flowhost.app import create_web_app
+from tests.support.sample_nodes import Collector
+
+FLOW = """
+flowhost: 1
+id: decoded
+nodes:
+  - id: devices
+    type: lorawan-simulator
+    config: {devEUIs: [78AF580300000345], interval: 10ms, payloadHex: 0100e7022d, limit: 3}
+    wires: {out: [decoder]}
+  - id: decoder
+    type: temp-hum-decoder
+    wires: {out: [sink]}
+  - id: sink
+    type: test-collect
+"""
+
+
+@pytest.fixture(autouse=True)
+def _clean():
+    Collector.received.clear()
+
+
+async def wait_until(condition, timeout=5.0):
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def test_flowhost_register_node_types_of_an_installed_distribution_decodes_uplinks(runtime, load_flow):
+    await runtime.deploy(load_flow(FLOW))
+    await wait_until(lambda: len(Collector.received["sink"]) == 3)
+    fields = Collector.received["sink"][0].payload["DevEUI_uplink"]
+    assert fields["payload"] == {"temperature": 23.1, "humidity": 45}
+    assert fields["DriverCfg"] == {"id": "example:temp-hum:1"}
+    assert [m.payload["DevEUI_uplink"]["FCntUp"] for m in Collector.received["sink"]] == [0, 1, 2]
+
+
+async def test_flowhost_prepare_template_environment_adds_the_plugins_filter(runtime):
+    template = runtime.templates.from_string("{{ t | celsius_band }}")
+    assert [template.render(t=t) for t in (3, 20, 30)] == ["cold", "mild", "hot"]
+
+
+@pytest.mark.expect_node_errors
+async def test_flowhost_web_routes_and_flowhost_runtime_event_of_the_plugin(runtime, load_flow, aiohttp_client):
+    client = await aiohttp_client(create_web_app(runtime))
+    await runtime.deploy(load_flow(FLOW.replace("0100e7022d", "ffff")))  # not a temp/hum frame: 3 errors
+    await wait_until(lambda: runtime.node("decoded", "decoder").counters["errors"] == 3)
+    response = await client.get("/plugins/example-decoder/stats")
+    assert response.status == 200
+    assert (await response.json())["errors seen"] == 3

@@ -1,0 +1,171 @@
+"""The runtime: order, back-pressure, error isolation, close timeouts, connection lifetimes, redeploys."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from flowhost.message import FrozenDict, Message
+from tests.support.sample_nodes import EVENTS, Collector
+
+
+@pytest.fixture(autouse=True)
+def _clean_sample_state():
+    EVENTS.clear()
+    Collector.received.clear()
+    yield
+    Collector.received.clear()
+
+
+async def wait_for(condition, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+def flow_text(emit_payloads: list, collector_config: str = "{}", extra_nodes: str = "") -> str:
+    return f"""
+    flowhost: 1
+    id: t
+    nodes:
+      - {{id: source, type: test-emit, config: {{payloads: {emit_payloads}}}, wires: {{out: [sink]}}}}
+      - {{id: sink, type: test-collect, config: {collector_config}}}
+    {extra_nodes}
+    """
+
+
+async def test_messages_arrive_in_order(runtime, load_flow):
+    payloads = list(range(2000))
+    await runtime.deploy(load_flow(flow_text(payloads)))
+    await wait_for(lambda: len(Collector.received["sink"]) == 2000)
+    assert [msg.payload for msg in Collector.received["sink"]] == payloads
+
+
+async def test_a_full_inbox_makes_the_sender_wait(runtime, load_flow):
+    await runtime.deploy(load_flow(flow_text(list(range(30)), "{inbox: 2, delay: 20ms}")))
+    sink = runtime.node("t", "sink")
+    await wait_for(lambda: sink.counters["backpressure"] > 0)
+    assert sink.inbox.qsize() <= 2 and "emitted source" not in EVENTS
+    await wait_for(lambda: len(Collector.received["sink"]) == 30)
+    assert [msg.payload for msg in Collector.received["sink"]] == list(range(30))
+
+
+@pytest.mark.expect_node_errors
+async def test_a_failing_message_is_counted_and_the_flow_keeps_running(runtime, load_flow, fail_on_node_error):
+    errors = []
+    runtime.add_listener(lambda event: errors.append(event) if event.kind == "error" else None)
+    await runtime.deploy(load_flow(flow_text(["a", "bad", "c"], "{fail_on: bad}")))
+    await wait_for(lambda: len(Collector.received["sink"]) == 2)
+    assert [msg.payload for msg in Collector.received["sink"]] == ["a", "c"]
+    sink = runtime.node("t", "sink")
+    assert sink.counters["errors"] == 1 and sink.counters["processed"] == 2
+    [event] = errors
+    assert event.node_id == "sink" and event.flow_id == "t"
+    assert event.data["error"] == "ValueError: cannot handle 'bad'" and event.data["message_id"]
+    [record] = fail_on_node_error.records
+    assert "t/sink" in record.getMessage() and event.data["message_id"] in record.getMessage()
+
+
+async def test_fan_out_shares_one_immutable_message(runtime, load_flow):
+    text = """
+    flowhost: 1
+    id: t
+    nodes:
+      - {id: source, type: test-emit, config: {payloads: [{a: [1, 2]}]}, wires: {out: [one, two]}}
+      - {id: one, type: test-collect}
+      - {id: two, type: test-collect}
+    """
+    await runtime.deploy(load_flow(text))
+    await wait_for(lambda: Collector.received["one"] and Collector.received["two"])
+    [first], [second] = Collector.received["one"], Collector.received["two"]
+    assert first is second
+    assert isinstance(first.payload, FrozenDict) and first.payload["a"] == (1, 2)
+    with pytest.raises(TypeError):
+        first.payload["a"] = 3
+    with pytest.raises(AttributeError):
+        first.topic = "changed"
+
+
+async def test_derived_messages_point_at_their_parent():
+    parent = Message.create({"n": 1}, topic="t")
+    child = parent.derive(payload={"n": 2})
+    assert child.parent_id == parent.id and child.id != parent.id
+    assert child.topic == "t" and child.payload == {"n": 2} and parent.payload == {"n": 1}
+
+
+@pytest.mark.expect_node_errors
+async def test_close_runs_under_a_timeout(runtime, load_flow):
+    await runtime.deploy(load_flow("flowhost: 1\nid: t\nnodes: [{id: s, type: test-stubborn}]\n"))
+    async with asyncio.timeout(3):
+        await runtime.remove_flow("t")
+    assert "t" not in runtime.flows
+
+
+async def test_connections_start_before_their_nodes_and_stop_after(runtime, load_flow):
+    text = """
+    flowhost: 1
+    id: t
+    connections:
+      - {id: link, connectorId: test-loopback}
+    nodes:
+      - {id: sink, type: test-collect, config: {connection: link}}
+    """
+    await runtime.deploy(load_flow(text))
+    assert runtime.connections["link"].connection.state == "OPENED"
+    await runtime.remove_flow("t")
+    assert EVENTS == ["connection start link", "start sink", "close sink", "connection stop link"]
+    assert "link" not in runtime.connections
+
+
+async def test_redeploy_restarts_only_what_changed(runtime, load_flow):
+    text = """
+    flowhost: 1
+    id: t
+    connections:
+      - {id: link, connectorId: test-loopback, configuration: {label: one}}
+    nodes:
+      - {id: a, type: test-collect, config: {connection: link}}
+      - {id: b, type: test-collect}
+      - {id: c, type: test-collect, config: {delay: 1ms}}
+    layout: {a: {x: 1, y: 1}}
+    """
+    await runtime.deploy(load_flow(text))
+    EVENTS.clear()
+    moved = text.replace("{x: 1, y: 1}", "{x: 500, y: 9}")
+    assert await runtime.deploy(load_flow(moved)) == []
+    changed = moved.replace("delay: 1ms", "delay: 2ms")
+    assert await runtime.deploy(load_flow(changed)) == ["c"]
+    assert EVENTS == ["close c", "start c"]
+    EVENTS.clear()
+    relabelled = changed.replace("label: one", "label: two")
+    assert await runtime.deploy(load_flow(relabelled)) == ["a"]
+    assert EVENTS == ["connection stop link", "connection start link", "close a", "start a"]
+
+
+async def test_rewiring_does_not_restart_nodes(runtime, load_flow):
+    text = """
+    flowhost: 1
+    id: t
+    nodes:
+      - {id: relay, type: test-relay}
+      - {id: one, type: test-collect}
+      - {id: two, type: test-collect}
+    """
+    await runtime.deploy(load_flow(text))
+    wired = text.replace("type: test-relay}", "type: test-relay, wires: {out: [two]}}")
+    assert await runtime.deploy(load_flow(wired)) == []
+    await runtime.node("t", "relay").inbox.put(Message.create("hello"))
+    await wait_for(lambda: Collector.received["two"])
+    assert not Collector.received["one"]
+
+
+async def test_status_changes_are_events(runtime, load_flow):
+    seen = []
+    runtime.add_listener(seen.append)
+    await runtime.deploy(load_flow("flowhost: 1\nid: t\nnodes: [{id: a, type: test-collect}]\n"))
+    runtime.node("t", "a").status("connected", "ok")
+    runtime.node("t", "a").status("connected", "ok")  # unchanged: no second event
+    statuses = [event for event in seen if event.kind == "status"]
+    assert [(event.node_id, event.data) for event in statuses] == [("a", {"text": "connected", "level": "ok"})]
+    assert [event.kind for event in seen][0] == "deployed"
