@@ -1,0 +1,695 @@
+"""The MQTT client: session state (in-flight messages, subscriptions) that outlives each connection.
+
+Reconnecting is the caller's policy: call `connect()` again on the same object. What the client guarantees:
+
+- Every QoS 1/2 publish returns a future: its result is the broker's reason code (0 unless MQTT 5 said
+  otherwise); it fails with `PublishTimeoutError`, `PublishRefusedError` or `ConnectionLostError`.
+- A QoS 1/2 message that was not acknowledged when the connection dropped is kept. On the next `connect()`:
+  if the broker resumed the session (CONNACK session present) it is resent in order with DUP=1; if not, it is
+  handed back in `ConnectResult.undelivered` (in publish order) so that the caller can publish it again.
+  A `ConnectionLostError` on a publish future therefore means "outcome unknown yet", not "lost".
+- Subscriptions are remembered and sent again by `connect()` when the broker did not resume the session
+  (a resumed session keeps them on the broker; resubscribing would replay retained messages).
+- Inbound QoS 1: PUBACK is queued after `on_message` returns (still in the same write as other packets), so a
+  message whose handler was interrupted by a crash is redelivered. Inbound QoS 2 is delivered exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from . import packets as p
+from .errors import (
+    AckTimeoutError,
+    ConnectionFailedError,
+    ConnectionLostError,
+    ConnectTimeoutError,
+    MQTTError,
+    NotConnectedError,
+    ProtocolError,
+    PublishRefusedError,
+    PublishTimeoutError,
+    ServerDisconnectedError,
+    SubscribeRefusedError,
+    UnsubscribeRefusedError,
+    connect_refused,
+)
+from .packets import MQTT_5, Message, Properties, Subscription, Will
+from .protocol import MQTTProtocol, PacketHandler
+
+# Leaves packet identifiers free for SUBSCRIBE/UNSUBSCRIBE while the publish window is full.
+MAX_INFLIGHT_LIMIT = 65_000
+_TOPIC_CACHE_SIZE = 4096
+# Fixed-header first bytes of PUBLISH by [qos][retain].
+_PUBLISH_FIRST = [[0x30 | qos << 1 | retain for retain in (0, 1)] for qos in range(3)]
+
+
+class Endpoint(Protocol):
+    """Where to connect: `TcpEndpoint` or `WebSocketEndpoint` (flowhost.mqtt.transports)."""
+
+    async def open(self, protocol_factory: Callable[[], asyncio.Protocol]) -> asyncio.Protocol: ...
+
+
+@dataclass(slots=True)
+class ConnectResult:
+    session_present: bool
+    reason_code: int
+    properties: Properties
+    receive_maximum: int
+    """The broker's Receive Maximum (65535 when it did not announce one); the publish window is the smaller of
+    this and the client's `max_inflight`."""
+    undelivered: list[Message] = field(default_factory=list)
+    """QoS 1/2 messages not acknowledged when the broker lost the session; publish them again if needed."""
+
+
+class _Outgoing:
+    """A QoS 1/2 publish from the moment it is accepted until it is acknowledged or handed back."""
+
+    __slots__ = (
+        "deadline",
+        "future",
+        "packet",
+        "packet_id",
+        "payload",
+        "properties",
+        "properties_field",
+        "qos",
+        "released",
+        "retain",
+        "topic",
+        "topic_field",
+    )
+
+    def __init__(
+        self,
+        topic: str,
+        topic_field: bytes,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        properties: Properties | None,
+        properties_field: bytes,
+        future: asyncio.Future[int],
+    ) -> None:
+        self.topic = topic
+        self.topic_field = topic_field
+        self.payload = payload
+        self.qos = qos
+        self.retain = retain
+        self.properties = properties
+        self.properties_field = properties_field
+        self.future = future
+        self.packet = b""
+        self.packet_id = 0
+        self.deadline = 0.0
+        # QoS 2: PUBREC received and PUBREL sent; only PUBCOMP is missing.
+        self.released = False
+
+    def as_message(self) -> Message:
+        return Message(
+            self.topic, self.payload, self.qos, self.retain, False, None, dict(self.properties or {})
+        )
+
+
+def _fail(future: asyncio.Future, exc: BaseException) -> None:
+    """Fail a future that the caller may never await, without 'exception was never retrieved' noise: the
+    failure is also reported through `ConnectResult.undelivered` or `disconnect_reason`."""
+    if not future.done():
+        future.set_exception(exc)
+        future.exception()
+
+
+class MQTTClient:
+    """An asyncio MQTT 3.1.1 / 5 client. See the module docstring for the delivery guarantees.
+
+    Callbacks run on the event loop and must not block: `on_message(message)` for each inbound message,
+    `on_connection_lost(exc)` when a connection ends without `disconnect()` being called.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        client_id: str = "",
+        *,
+        protocol_version: int = MQTT_5,
+        username: str | None = None,
+        password: str | bytes | None = None,
+        keep_alive: int = 60,
+        clean_start: bool = True,
+        session_expiry_interval: int = 0,
+        will: Will | None = None,
+        connect_properties: Properties | None = None,
+        max_inflight: int = 1000,
+        connect_timeout: float = 10.0,
+        action_timeout: float = 30.0,
+        on_message: Callable[[Message], None] | None = None,
+        on_connection_lost: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        if protocol_version not in (p.MQTT_311, MQTT_5):
+            raise ValueError("protocol_version must be 4 (MQTT 3.1.1) or 5")
+        if not 1 <= max_inflight <= MAX_INFLIGHT_LIMIT:
+            raise ValueError(f"max_inflight must be between 1 and {MAX_INFLIGHT_LIMIT}")
+        self.endpoint = endpoint
+        self.client_id = client_id
+        self.protocol_version = protocol_version
+        self.username = username
+        self.password = password.encode() if isinstance(password, str) else password
+        self.keep_alive = keep_alive
+        self.clean_start = clean_start
+        self.session_expiry_interval = session_expiry_interval
+        self.will = will
+        self.connect_properties = dict(connect_properties or {})
+        self.max_inflight = max_inflight
+        self.connect_timeout = connect_timeout
+        self.action_timeout = action_timeout
+        self.on_message = on_message or (lambda message: None)
+        self.on_connection_lost = on_connection_lost
+        self.disconnect_reason: BaseException | None = None
+        """Why the last connection ended: None after `disconnect()` (or before any), else a
+        `ConnectionLostError` (or its subclass `KeepAliveTimeoutError`, `ProtocolError`,
+        `ServerDisconnectedError`)."""
+        self.receive_maximum = 65535
+        self.subscriptions: dict[str, Subscription] = {}
+
+        self._v5 = protocol_version >= MQTT_5
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._connection: MQTTProtocol | None = None
+        self._connecting: MQTTProtocol | None = None
+        self._connack: asyncio.Future[ConnectResult] | None = None
+        self._closed: asyncio.Future[BaseException | None] | None = None
+        self._disconnecting = False
+        self._window = max_inflight
+        self._inflight: dict[int, _Outgoing] = {}
+        self._backlog: deque[_Outgoing] = deque()
+        self._window_waiters: deque[asyncio.Future[None]] = deque()
+        self._requests: dict[int, asyncio.Future] = {}
+        self._inbound_qos2: set[int] = set()
+        self._last_packet_id = 0
+        self._topic_fields: dict[str, bytes] = {}
+        self._timeout_timer: asyncio.TimerHandle | None = None
+        self._handlers = self._build_handlers()
+
+    # --- state ------------------------------------------------------------------------------------
+
+    @property
+    def is_connected(self) -> bool:
+        return self._connection is not None
+
+    @property
+    def inflight_count(self) -> int:
+        """QoS 1/2 messages sent and not yet acknowledged."""
+        return len(self._inflight)
+
+    @property
+    def backlog_count(self) -> int:
+        """QoS 1/2 messages accepted by `publish_nowait` while the window was full, not yet sent."""
+        return len(self._backlog)
+
+    # --- connecting -------------------------------------------------------------------------------
+
+    async def connect(self) -> ConnectResult:
+        """Open the transport, send CONNECT, wait for CONNACK and restore the session, all within
+        `connect_timeout`. Raises `ConnectTimeoutError`, `ConnectionFailedError`, a `ConnectRefusedError`
+        subclass, or `SubscribeRefusedError` when a remembered subscription is now refused (the connection is
+        then closed)."""
+        if self._connection is not None or self._connecting is not None:
+            raise MQTTError("already connected or connecting")
+        loop = self._loop = asyncio.get_running_loop()
+        self._connack = loop.create_future()
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                self._connecting = await self.endpoint.open(lambda: MQTTProtocol(self, loop))
+                self._connecting.write(self._connect_packet())
+                result = await self._connack
+                if not result.session_present and self.subscriptions:
+                    await self._resubscribe()
+        except TimeoutError as exc:
+            self._abort_connecting(exc)
+            raise ConnectTimeoutError(
+                f"no connection to {self.endpoint!r} within {self.connect_timeout} s"
+            ) from exc
+        except BaseException as exc:
+            self._abort_connecting(exc)
+            raise
+        return result
+
+    def _connect_packet(self) -> bytes:
+        properties = dict(self.connect_properties)
+        if self._v5 and self.session_expiry_interval:
+            properties["session_expiry_interval"] = self.session_expiry_interval
+        packet = p.Connect(
+            self.client_id,
+            self.protocol_version,
+            self.clean_start,
+            self.keep_alive,
+            self.username,
+            self.password,
+            self.will,
+            properties,
+        )
+        return packet.encode()
+
+    def _abort_connecting(self, exc: BaseException) -> None:
+        connection = self._connecting or self._connection
+        self._connecting = None
+        self._disconnecting = True
+        if connection is not None:
+            connection.fail(exc)
+
+    def _start_session(self, connack: p.Connack) -> ConnectResult:
+        """CONNACK accepted: the connection is live. Runs synchronously inside the CONNACK handler so that
+        packets arriving in the same read (queued messages of a resumed session) find the session ready."""
+        connection = self._connecting
+        assert connection is not None
+        self._connecting = None
+        self._connection = connection
+        self._disconnecting = False
+        self.disconnect_reason = None
+        self._closed = self._loop.create_future()
+        properties = connack.properties
+        self.receive_maximum = properties.get("receive_maximum", 65535)
+        self._window = min(self.max_inflight, self.receive_maximum)
+        if "assigned_client_identifier" in properties:
+            self.client_id = properties["assigned_client_identifier"]
+        connection.start_keep_alive(properties.get("server_keep_alive", self.keep_alive))
+        result = ConnectResult(connack.session_present, connack.reason_code, properties, self.receive_maximum)
+        if connack.session_present:
+            self._resend_session(connection)
+        else:
+            result.undelivered = self._hand_back_session()
+        self._schedule_timeout_check()
+        return result
+
+    def _resend_session(self, connection: MQTTProtocol) -> None:
+        """Resend unacknowledged messages in their original order, with DUP=1 (PUBREL for released QoS 2)."""
+        now = self._loop.time()
+        pending = list(self._inflight.values())
+        self._inflight.clear()
+        for out in pending:
+            out.deadline = now + self.action_timeout
+            self._inflight[out.packet_id] = out
+            if out.released:
+                connection.write(p.encode_ack(p.PUBREL, out.packet_id))
+            else:
+                packet = out.packet
+                connection.write(bytes((packet[0] | 0x08,)) + packet[1:])
+        self._send_backlog()
+
+    def _hand_back_session(self) -> list[Message]:
+        self._inbound_qos2.clear()
+        undelivered = [out.as_message() for out in self._inflight.values()]
+        undelivered += (out.as_message() for out in self._backlog)
+        self._inflight.clear()
+        self._backlog.clear()
+        return undelivered
+
+    async def _resubscribe(self) -> None:
+        subscriptions = list(self.subscriptions.values())
+        try:
+            await self._subscribe(subscriptions, ack_timeout=None)
+        except SubscribeRefusedError:
+            await self.disconnect()
+            raise
+
+    # --- disconnecting ----------------------------------------------------------------------------
+
+    async def disconnect(self, reason_code: int = 0, properties: Properties | None = None) -> None:
+        """Send DISCONNECT and close. On MQTT 5, reason code 0x04 asks the broker to publish the will."""
+        connection = self._connection
+        if connection is None:
+            return
+        self._disconnecting = True
+        connection.write(p.Disconnect(reason_code, properties or {}).encode(self.protocol_version))
+        connection.close()
+        try:
+            async with asyncio.timeout(self.action_timeout):
+                await connection.wait_closed()
+        except TimeoutError:
+            connection.fail(ConnectionLostError("DISCONNECT was not followed by a close"))
+            await connection.wait_closed()
+
+    async def wait_closed(self) -> BaseException | None:
+        """Wait until the current connection ends; return `disconnect_reason` (None after `disconnect()`)."""
+        if self._closed is None:
+            return self.disconnect_reason
+        return await asyncio.shield(self._closed)
+
+    def connection_ended(self, connection: MQTTProtocol, reason: BaseException | None) -> None:
+        """Called by the protocol exactly once per connection."""
+        if connection is self._connecting:
+            self._connecting = None
+            if not self._connack.done():
+                failure = ConnectionFailedError(
+                    f"connection closed before CONNACK: {reason or 'closed by peer'}"
+                )
+                failure.__cause__ = reason
+                _fail(self._connack, failure)
+            return
+        if connection is not self._connection:
+            return
+        self._connection = None
+        if self._timeout_timer is not None:
+            self._timeout_timer.cancel()
+        if self._disconnecting:
+            reason = None
+        elif reason is None:
+            reason = ConnectionLostError("connection closed by the broker")
+        self.disconnect_reason = reason
+        lost = ConnectionLostError(f"connection lost: {reason or 'disconnected by the client'}")
+        lost.__cause__ = reason
+        for out in self._inflight.values():
+            _fail(out.future, lost)
+        for out in self._backlog:
+            _fail(out.future, lost)
+        for future in self._requests.values():
+            _fail(future, lost)
+        self._requests.clear()
+        while self._window_waiters:
+            _fail(self._window_waiters.popleft(), lost)
+        self._closed.set_result(reason)
+        if reason is not None and self.on_connection_lost is not None:
+            self.on_connection_lost(reason)
+
+    # --- publishing -------------------------------------------------------------------------------
+
+    def publish_nowait(
+        self,
+        topic: str,
+        payload: bytes | str = b"",
+        qos: int = 0,
+        retain: bool = False,
+        properties: Properties | None = None,
+    ) -> asyncio.Future[int] | None:
+        """Queue a publish without waiting. QoS 0 returns None; QoS 1/2 a future of the acknowledgement.
+
+        When the in-flight window is full the message waits in the client's backlog (no limit: use
+        `publish()` for back-pressure) and goes out as acknowledgements free the window.
+        """
+        connection = self._connection
+        if connection is None:
+            raise NotConnectedError("not connected")
+        if type(payload) is str:
+            payload = payload.encode()
+        topic_field = self._topic_fields.get(topic)
+        if topic_field is None:
+            topic_field = self._cache_topic(topic)
+        if self._v5:
+            properties_field = p.encode_properties(properties) if properties else p.EMPTY_PROPERTIES
+        else:
+            properties_field = b""
+        if not qos:
+            connection.write(
+                p.encode_publish(_PUBLISH_FIRST[0][retain], topic_field, 0, properties_field, payload)
+            )
+            return None
+        if qos not in (1, 2):
+            raise ValueError(f"qos must be 0, 1 or 2, not {qos!r}")
+        future = self._loop.create_future()
+        out = _Outgoing(topic, topic_field, payload, qos, retain, properties, properties_field, future)
+        if len(self._inflight) < self._window and not self._backlog:
+            self._send(out, connection)
+        else:
+            self._backlog.append(out)
+        return future
+
+    async def publish(
+        self,
+        topic: str,
+        payload: bytes | str = b"",
+        qos: int = 0,
+        retain: bool = False,
+        properties: Properties | None = None,
+    ) -> asyncio.Future[int] | None:
+        """Like `publish_nowait`, but first wait for room in the in-flight window (QoS 1/2) and for the
+        transport's write buffer to drain. Never raises because the window is full."""
+        connection = self._connection
+        if connection is None:
+            raise NotConnectedError("not connected")
+        await connection.drain()
+        if qos and (len(self._inflight) >= self._window or self._backlog):
+            waiter = self._loop.create_future()
+            self._window_waiters.append(waiter)
+            await waiter
+        return self.publish_nowait(topic, payload, qos, retain, properties)
+
+    async def publish_and_wait(
+        self,
+        topic: str,
+        payload: bytes | str = b"",
+        qos: int = 1,
+        retain: bool = False,
+        properties: Properties | None = None,
+    ) -> int:
+        """Publish and wait for PUBACK (QoS 1) / PUBCOMP (QoS 2); return the broker's reason code."""
+        future = await self.publish(topic, payload, qos, retain, properties)
+        return 0 if future is None else await future
+
+    def _cache_topic(self, topic: str) -> bytes:
+        if len(self._topic_fields) >= _TOPIC_CACHE_SIZE:
+            self._topic_fields.clear()
+        field_ = self._topic_fields[topic] = p.encode_string(topic)
+        return field_
+
+    def _next_packet_id(self) -> int:
+        packet_id = self._last_packet_id
+        inflight, requests = self._inflight, self._requests
+        while True:
+            packet_id = packet_id + 1 if packet_id < 65535 else 1
+            if packet_id not in inflight and packet_id not in requests:
+                self._last_packet_id = packet_id
+                return packet_id
+
+    def _send(self, out: _Outgoing, connection: MQTTProtocol) -> None:
+        packet_id = out.packet_id = self._next_packet_id()
+        out.packet = p.encode_publish(
+            _PUBLISH_FIRST[out.qos][out.retain], out.topic_field, packet_id, out.properties_field, out.payload
+        )
+        out.deadline = self._loop.time() + self.action_timeout
+        self._inflight[packet_id] = out
+        connection.write(out.packet)
+
+    def _window_freed(self) -> None:
+        if self._backlog:
+            self._send_backlog()
+        while self._window_waiters and len(self._inflight) < self._window:
+            waiter = self._window_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _send_backlog(self) -> None:
+        connection = self._connection
+        backlog, inflight, window = self._backlog, self._inflight, self._window
+        while backlog and len(inflight) < window:
+            self._send(backlog.popleft(), connection)
+
+    def _schedule_timeout_check(self) -> None:
+        interval = min(max(self.action_timeout / 4, 0.05), 1.0)
+        self._timeout_timer = self._loop.call_later(interval, self._check_timeouts)
+
+    def _check_timeouts(self) -> None:
+        """Fail the futures of publishes older than `action_timeout`. They stay in flight: the packet id
+        is freed by a late acknowledgement or when the session ends, never reused while the broker has it."""
+        now = self._loop.time()
+        for out in self._inflight.values():
+            if out.deadline > now:
+                break
+            if not out.future.done():
+                _fail(
+                    out.future,
+                    PublishTimeoutError(
+                        f"no acknowledgement for {out.topic!r} within {self.action_timeout} s"
+                    ),
+                )
+        self._schedule_timeout_check()
+
+    # --- subscribing ------------------------------------------------------------------------------
+
+    async def subscribe(
+        self,
+        topic_filter: str,
+        qos: int = 0,
+        *,
+        no_local: bool = False,
+        retain_as_published: bool = False,
+        retain_handling: int = 0,
+    ) -> int:
+        """Subscribe and return the granted QoS; raises `SubscribeRefusedError`. `$share/<group>/<filter>`
+        makes a shared subscription (MQTT 5)."""
+        subscription = Subscription(topic_filter, qos, no_local, retain_as_published, retain_handling)
+        return (await self.subscribe_many([subscription]))[0]
+
+    async def subscribe_many(self, subscriptions: Sequence[Subscription]) -> list[int]:
+        """One SUBSCRIBE for several filters; returns the granted QoS of each. Accepted filters are
+        remembered even if another one is refused (then `SubscribeRefusedError` names the first refused)."""
+        return await self._subscribe(list(subscriptions), ack_timeout=self.action_timeout)
+
+    async def _subscribe(self, subscriptions: list[Subscription], ack_timeout: float | None) -> list[int]:
+        packet_id = self._next_packet_id()
+        packet = p.Subscribe(packet_id, subscriptions).encode(self.protocol_version)
+        suback: p.Suback = await self._request(packet_id, packet, ack_timeout)
+        if len(suback.reason_codes) != len(subscriptions):
+            raise ProtocolError("SUBACK does not answer every topic filter")
+        refused = None
+        for subscription, code in zip(subscriptions, suback.reason_codes, strict=True):
+            if code >= 0x80:
+                self.subscriptions.pop(subscription.topic_filter, None)
+                refused = refused or SubscribeRefusedError(subscription.topic_filter, code)
+            else:
+                self.subscriptions[subscription.topic_filter] = subscription
+        if refused is not None:
+            raise refused
+        return suback.reason_codes
+
+    async def unsubscribe(self, *topic_filters: str) -> None:
+        """Unsubscribe and forget the filters; raises `UnsubscribeRefusedError` (MQTT 5 failure codes)."""
+        for topic_filter in topic_filters:
+            self.subscriptions.pop(topic_filter, None)
+        packet_id = self._next_packet_id()
+        packet = p.Unsubscribe(packet_id, list(topic_filters)).encode(self.protocol_version)
+        unsuback: p.Unsuback = await self._request(packet_id, packet, self.action_timeout)
+        for topic_filter, code in zip(topic_filters, unsuback.reason_codes, strict=False):
+            if code >= 0x80:
+                raise UnsubscribeRefusedError(topic_filter, code)
+
+    async def _request(self, packet_id: int, packet: bytes, ack_timeout: float | None) -> p.Packet:
+        connection = self._connection
+        if connection is None:
+            raise NotConnectedError("not connected")
+        future = self._requests[packet_id] = self._loop.create_future()
+        connection.write(packet)
+        try:
+            async with asyncio.timeout(ack_timeout):
+                return await future
+        except TimeoutError:
+            raise AckTimeoutError(f"packet {packet_id} not acknowledged within {ack_timeout} s") from None
+        finally:
+            self._requests.pop(packet_id, None)
+
+    # --- inbound packets --------------------------------------------------------------------------
+
+    def packet_handlers(self) -> Sequence[PacketHandler]:
+        return self._handlers
+
+    def _build_handlers(self) -> list[PacketHandler]:
+        handlers: list[PacketHandler] = [self._on_unexpected] * 16
+        handlers[p.CONNACK] = self._on_connack
+        handlers[p.PUBLISH] = self._on_publish
+        handlers[p.PUBACK] = self._on_puback
+        handlers[p.PUBREC] = self._on_pubrec
+        handlers[p.PUBREL] = self._on_pubrel
+        handlers[p.PUBCOMP] = self._on_pubcomp
+        handlers[p.SUBACK] = self._on_request_ack
+        handlers[p.UNSUBACK] = self._on_request_ack
+        handlers[p.PINGRESP] = self._on_pingresp
+        handlers[p.DISCONNECT] = self._on_disconnect
+        return handlers
+
+    def _on_unexpected(self, first: int, buf: bytes, start: int, end: int) -> None:
+        raise ProtocolError(f"unexpected packet type {first >> 4} from the broker")
+
+    def _on_connack(self, first: int, buf: bytes, start: int, end: int) -> None:
+        if self._connecting is None or self._connack.done():
+            raise ProtocolError("unexpected CONNACK")
+        connack = p.decode_packet(first, buf, start, end, self.protocol_version)
+        if connack.reason_code:
+            reason = connack.properties.get("reason_string")
+            _fail(self._connack, connect_refused(connack.reason_code, self.protocol_version, reason))
+            return
+        self._connack.set_result(self._start_session(connack))
+
+    def _on_publish(self, first: int, buf: bytes, start: int, end: int) -> None:
+        message = Message.decode(first, buf, start, end, self.protocol_version)
+        qos = message.qos
+        connection = self._connection
+        if connection is None:
+            raise ProtocolError("PUBLISH before CONNACK")
+        if qos == 2:
+            packet_id = message.packet_id
+            if packet_id not in self._inbound_qos2:
+                self._inbound_qos2.add(packet_id)
+                self._deliver(message)
+            connection.write(p.encode_ack(p.PUBREC, packet_id))
+            return
+        self._deliver(message)
+        if qos:
+            connection.write(p.encode_ack(p.PUBACK, message.packet_id))
+
+    def _deliver(self, message: Message) -> None:
+        try:
+            self.on_message(message)
+        except Exception as exc:
+            self._loop.call_exception_handler(
+                {"message": f"on_message failed for a message on {message.topic!r}", "exception": exc}
+            )
+
+    def _ack_fields(self, first: int, buf: bytes, start: int, end: int) -> tuple[int, int]:
+        if first & 0x0F != (0x02 if first >> 4 == p.PUBREL else 0) or end - start < 2:
+            raise ProtocolError(f"malformed acknowledgement 0x{first:02X}")
+        return buf[start] << 8 | buf[start + 1], buf[start + 2] if end - start > 2 else 0
+
+    def _on_puback(self, first: int, buf: bytes, start: int, end: int) -> None:
+        packet_id, reason_code = self._ack_fields(first, buf, start, end)
+        out = self._inflight.get(packet_id)
+        if out is None or out.qos != 1:
+            return
+        del self._inflight[packet_id]
+        self._complete(out, reason_code)
+        self._window_freed()
+
+    def _on_pubrec(self, first: int, buf: bytes, start: int, end: int) -> None:
+        packet_id, reason_code = self._ack_fields(first, buf, start, end)
+        out = self._inflight.get(packet_id)
+        if out is None or out.qos != 2:
+            # Answering an unknown PUBREC with PUBREL lets the broker finish the exchange.
+            self._connection.write(p.encode_ack(p.PUBREL, packet_id))
+            return
+        if reason_code >= 0x80:
+            del self._inflight[packet_id]
+            self._complete(out, reason_code)
+            self._window_freed()
+            return
+        out.released = True
+        self._connection.write(p.encode_ack(p.PUBREL, packet_id))
+
+    def _on_pubcomp(self, first: int, buf: bytes, start: int, end: int) -> None:
+        packet_id, reason_code = self._ack_fields(first, buf, start, end)
+        out = self._inflight.get(packet_id)
+        if out is None or out.qos != 2:
+            return
+        del self._inflight[packet_id]
+        self._complete(out, reason_code)
+        self._window_freed()
+
+    def _on_pubrel(self, first: int, buf: bytes, start: int, end: int) -> None:
+        packet_id, _ = self._ack_fields(first, buf, start, end)
+        self._inbound_qos2.discard(packet_id)
+        self._connection.write(p.encode_ack(p.PUBCOMP, packet_id))
+
+    def _complete(self, out: _Outgoing, reason_code: int) -> None:
+        future = out.future
+        if future.done():
+            return
+        if reason_code >= 0x80:
+            _fail(future, PublishRefusedError(reason_code, out.topic))
+        else:
+            future.set_result(reason_code)
+
+    def _on_request_ack(self, first: int, buf: bytes, start: int, end: int) -> None:
+        packet = p.decode_packet(first, buf, start, end, self.protocol_version)
+        future = self._requests.get(packet.packet_id)
+        if future is not None and not future.done():
+            future.set_result(packet)
+
+    def _on_pingresp(self, first: int, buf: bytes, start: int, end: int) -> None:
+        if first != 0xD0 or end != start:
+            raise ProtocolError("malformed PINGRESP")
+
+    def _on_disconnect(self, first: int, buf: bytes, start: int, end: int) -> None:
+        packet = p.decode_packet(first, buf, start, end, self.protocol_version)
+        connection = self._connection or self._connecting
+        connection.fail(ServerDisconnectedError(packet.reason_code, packet.properties.get("reason_string")))

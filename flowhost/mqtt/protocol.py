@@ -1,0 +1,181 @@
+"""One MQTT connection as an `asyncio.Protocol`: stream framing, coalesced writes and keep-alive.
+
+What the packets mean is the client's business; this module only moves bytes. It calls one handler per packet
+type with `(first_byte, buffer, body_start, body_end)` so that bodies are not copied before they are decoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from .errors import ConnectionLostError, KeepAliveTimeoutError, ProtocolError
+from .packets import PINGREQ_BYTES, frame_at
+
+PacketHandler = Callable[[int, bytes, int, int], None]
+
+
+class ConnectionOwner(Protocol):
+    """What `MQTTProtocol` needs from the object that owns the session (the client)."""
+
+    def packet_handlers(self) -> Sequence[PacketHandler]: ...
+
+    def connection_ended(self, connection: MQTTProtocol, reason: BaseException | None) -> None: ...
+
+
+class MQTTProtocol(asyncio.Protocol):
+    __slots__ = (
+        "_closed",
+        "_drain_waiter",
+        "_handlers",
+        "_inbuf",
+        "_keep_alive",
+        "_keep_alive_timer",
+        "_loop",
+        "_owner",
+        "_pending",
+        "_reason",
+        "last_received",
+        "last_sent",
+        "transport",
+    )
+
+    def __init__(self, owner: ConnectionOwner, loop: asyncio.AbstractEventLoop) -> None:
+        self._owner = owner
+        self._loop = loop
+        self._handlers = owner.packet_handlers()
+        self.transport: asyncio.BaseTransport | None = None
+        # Outbound packets of this event-loop iteration, written together by _flush.
+        self._pending: list[bytes] = []
+        self._inbuf = bytearray()
+        self._reason: BaseException | None = None
+        self._closed: asyncio.Future[None] = loop.create_future()
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._keep_alive = 0.0
+        self._keep_alive_timer: asyncio.TimerHandle | None = None
+        self.last_received = self.last_sent = loop.time()
+
+    # --- asyncio.Protocol -------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.last_received = self._loop.time()
+        inbuf = self._inbuf
+        if inbuf:
+            inbuf += data
+            buf: bytes | bytearray = inbuf
+        else:
+            buf = data
+        pos, end = 0, len(buf)
+        handlers = self._handlers
+        try:
+            while (frame := frame_at(buf, pos, end)) is not None:
+                first, start, pos = frame
+                handlers[first >> 4](first, buf, start, pos)
+                if self._reason is not None:
+                    return
+        except ProtocolError as exc:
+            self.fail(exc)
+            return
+        except (IndexError, ValueError) as exc:
+            self.fail(ProtocolError(f"malformed packet: {exc}"))
+            return
+        if inbuf:
+            del inbuf[:pos]
+        elif pos < end:
+            inbuf += buf[pos:]
+
+    def eof_received(self) -> bool:
+        return False
+
+    def pause_writing(self) -> None:
+        if self._drain_waiter is None:
+            self._drain_waiter = self._loop.create_future()
+
+    def resume_writing(self) -> None:
+        waiter, self._drain_waiter = self._drain_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._keep_alive_timer is not None:
+            self._keep_alive_timer.cancel()
+        self._pending.clear()
+        reason = self._reason
+        if reason is None and isinstance(exc, ConnectionLostError):
+            reason = exc
+        elif reason is None and exc is not None:
+            reason = ConnectionLostError(f"connection lost: {exc}")
+            reason.__cause__ = exc
+        self.resume_writing()
+        if not self._closed.done():
+            self._closed.set_result(None)
+        self._owner.connection_ended(self, reason)
+
+    # --- writing ----------------------------------------------------------------------------------
+
+    def write(self, packet: bytes) -> None:
+        """Queue a packet; every packet queued in this loop iteration goes out in one transport write."""
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(packet)
+
+    def _flush(self) -> None:
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.writelines(pending)
+            self.last_sent = self._loop.time()
+
+    async def drain(self) -> None:
+        """Wait while the transport's write buffer is above its high-water mark."""
+        if self._drain_waiter is not None:
+            await self._drain_waiter
+
+    # --- life -------------------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self.transport is not None and not self._closed.done() and not self.transport.is_closing()
+
+    def start_keep_alive(self, seconds: float) -> None:
+        """PINGREQ when either direction was quiet for half the interval; a connection that received nothing
+        for the whole interval is dead. Four checks per interval detect that within 1.25 x keep-alive."""
+        self._keep_alive = seconds
+        if seconds > 0:
+            self._keep_alive_timer = self._loop.call_later(seconds / 4, self._keep_alive_tick)
+
+    def _keep_alive_tick(self) -> None:
+        now = self._loop.time()
+        interval = self._keep_alive
+        if now - self.last_received >= interval:
+            self.fail(
+                KeepAliveTimeoutError(f"no packet from the broker for {now - self.last_received:.1f} s")
+            )
+            return
+        if now - self.last_received >= interval / 2 or now - self.last_sent >= interval / 2:
+            self.write(PINGREQ_BYTES)
+        self._keep_alive_timer = self._loop.call_later(interval / 4, self._keep_alive_tick)
+
+    def close(self) -> None:
+        """Send what is queued, then close."""
+        self._flush()
+        if self.transport is not None:
+            self.transport.close()
+
+    def fail(self, reason: BaseException) -> None:
+        """Drop the connection at once because of `reason` (reported to the owner as the cause)."""
+        if self._reason is None:
+            self._reason = reason
+        self._pending.clear()
+        if self.transport is not None:
+            self.transport.abort()
+
+    async def wait_closed(self) -> None:
+        await asyncio.shield(self._closed)
