@@ -1,0 +1,441 @@
+"""ThingPark X IoT Flow documents: uplinks in, downlink commands out. Pure functions, no I/O.
+
+Uplinks arrive wrapped (``{"DevEUI_uplink": {...}}``) or in the legacy shape (the same fields without the root
+node); both keep their shape here. Numbers often arrive as strings, so every numeric field accepts both.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import orjson
+
+from flowhost.validation import closest
+
+__all__ = [
+    "DOWNLINK_ROOT",
+    "MAX_DOWNLINK_BYTES",
+    "MAX_DOWNLINK_DEPTH",
+    "UPLINK_ROOT",
+    "DocumentError",
+    "DownlinkResult",
+    "make_uplink",
+    "matches",
+    "parse_downlink",
+    "parse_uplink",
+    "uplink_age",
+    "uplink_fields",
+    "uplink_time",
+]
+
+UPLINK_ROOT = "DevEUI_uplink"
+DOWNLINK_ROOT = "DevEUI_downlink"
+MAX_DOWNLINK_BYTES = 64 * 1024
+"""A LoRaWAN downlink carries at most 242 bytes; 64 KiB leaves room for decoded payload objects."""
+MAX_DOWNLINK_DEPTH = 32
+"""Nesting of arrays and objects in a downlink document; decoded payloads are a few levels deep."""
+
+_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})*").fullmatch
+_EUI64 = re.compile(r"[0-9A-Fa-f]{16}").fullmatch
+_INTEGER = re.compile(r"-?[0-9]{1,10}").fullmatch
+_DOWNLINK_FIELDS = (
+    "DevEUI",
+    "FPort",
+    "payload_hex",
+    "payload",
+    "Confirmed",
+    "FlushDownlinkQueue",
+    "ValidityTime",
+    "CorrelationID",
+    "Time",
+)
+_EXCERPT = 40
+
+
+class DocumentError(ValueError):
+    """A document that cannot be accepted; the message is the reason, fit for an HTTP 400 body."""
+
+
+def _excerpt(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _EXCERPT else text[:_EXCERPT] + "..."
+
+
+def _load_json(raw: bytes | str, what: str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if isinstance(raw, bytes | bytearray | memoryview):
+            try:
+                bytes(raw).decode("utf-8")
+            except UnicodeDecodeError as decode_error:
+                raise DocumentError(
+                    f"{what} is not UTF-8 text (bad byte at offset {decode_error.start})"
+                ) from None
+        raise DocumentError(f"{what} is not JSON: {exc}") from None
+
+
+# ---------------------------------------------------------------------------------------------- uplinks
+
+
+def uplink_fields(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The uplink's fields: inside ``DevEUI_uplink`` when present, else the legacy document itself."""
+    inner = document.get(UPLINK_ROOT)
+    return inner if isinstance(inner, Mapping) else document
+
+
+def parse_uplink(raw: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
+    """A checked uplink document with its DevEUI upper-cased, in the shape it came in (wrapped or legacy).
+
+    Raises DocumentError when it is not UTF-8 JSON, not an object, or has no valid DevEUI.
+    """
+    document = raw if isinstance(raw, Mapping) else _load_json(raw, "uplink")
+    if not isinstance(document, Mapping):
+        raise DocumentError(f"uplink must be a JSON object, got {_json_type(document)}")
+    wrapped = UPLINK_ROOT in document
+    fields = document[UPLINK_ROOT] if wrapped else document
+    if not isinstance(fields, Mapping):
+        raise DocumentError(f"{UPLINK_ROOT} must be an object, got {_json_type(fields)}")
+    if "DevEUI" not in fields:
+        raise DocumentError("uplink has no DevEUI")
+    fields = {**fields, "DevEUI": _dev_eui(fields["DevEUI"], "DevEUI")}
+    return {**document, UPLINK_ROOT: fields} if wrapped else fields
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    return "a number"
+
+
+def _dev_eui(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not _EUI64(value):
+        raise DocumentError(f"{where} must be 16 hexadecimal digits, got {_excerpt(value)}")
+    return value.upper()
+
+
+def uplink_time(fields: Mapping[str, Any]) -> datetime | None:
+    """When the base station emitted the uplink (ThingPark ``Time``); None when absent or unreadable.
+
+    A time without an offset is taken as UTC.
+    """
+    text = fields.get("Time")
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def uplink_age(fields: Mapping[str, Any], now: datetime, arrival: datetime) -> float:
+    """Seconds since the uplink was emitted (its ``Time``), or since it arrived when it has no usable Time."""
+    return (now - (uplink_time(fields) or arrival)).total_seconds()
+
+
+def matches(
+    fields: Mapping[str, Any],
+    dev_euis: set[str] | frozenset[str] | None,
+    fports: set[int] | frozenset[int] | None,
+    tags: set[str] | frozenset[str] | None,
+) -> bool:
+    """ThingPark's flow matchers: each given set must match (DevEUIs upper-case, FPorts as ints, any tag)."""
+    if dev_euis is not None:
+        dev_eui = fields.get("DevEUI")
+        if not isinstance(dev_eui, str) or dev_eui.upper() not in dev_euis:
+            return False
+    if fports is not None:
+        try:
+            fport = _integer(fields.get("FPort"), "FPort")
+        except DocumentError:
+            return False
+        if fport not in fports:
+            return False
+    if tags is not None:
+        customer_data = fields.get("CustomerData")
+        device_tags = customer_data.get("tags") if isinstance(customer_data, Mapping) else None
+        if not isinstance(device_tags, list | tuple) or tags.isdisjoint(
+            tag for tag in device_tags if isinstance(tag, str)
+        ):
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------- downlinks
+
+
+@dataclass(frozen=True, slots=True)
+class DownlinkResult:
+    """What arrived on the downlink topic.
+
+    ``kind == "downlink"``: ``document`` is a normalised ``{"DevEUI_downlink": {...}}`` command.
+    ``kind == "other"``: any other valid JSON, which ThingPark forwards to rules untouched.
+    """
+
+    kind: Literal["downlink", "other"]
+    document: Any
+
+    @property
+    def command(self) -> dict[str, Any]:
+        """The fields of a downlink command."""
+        return self.document[DOWNLINK_ROOT]
+
+
+def parse_downlink(raw: bytes, topic_values: Mapping[str, str], default_fport: int | None) -> DownlinkResult:
+    """Read a document received on the downlink topic.
+
+    ``topic_values`` are the placeholders read from the topic (``DevEUI``, ``FPort``); the document's own
+    values win for FPort, and a DevEUI given in both places must agree. ``default_fport`` (the connection's
+    ``downlinkPort``) applies when neither gives an FPort. Raises DocumentError with the reason otherwise.
+    """
+    if len(raw) > MAX_DOWNLINK_BYTES:
+        raise DocumentError(f"downlink document is larger than {MAX_DOWNLINK_BYTES // 1024} KiB")
+    document = _load_json(raw, "downlink document")
+    _check_depth(document)
+    if type(document) is not dict or DOWNLINK_ROOT not in document:
+        return DownlinkResult("other", document)
+    if len(document) != 1:
+        extra = next(key for key in document if key != DOWNLINK_ROOT)
+        raise DocumentError(f"a downlink document holds only {DOWNLINK_ROOT}, found {_excerpt(extra)} too")
+    command = document[DOWNLINK_ROOT]
+    if type(command) is not dict:
+        raise DocumentError(f"{DOWNLINK_ROOT} must be an object, got {_json_type(command)}")
+    return DownlinkResult(
+        "downlink", {DOWNLINK_ROOT: _normalised_command(command, topic_values, default_fport)}
+    )
+
+
+def _check_depth(document: Any) -> None:
+    if type(document) is not dict and type(document) is not list:
+        return
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DOWNLINK_DEPTH:
+            raise DocumentError(f"downlink document is nested deeper than {MAX_DOWNLINK_DEPTH} levels")
+        children = value.values() if type(value) is dict else value
+        stack.extend((child, depth + 1) for child in children if type(child) is dict or type(child) is list)
+
+
+def _normalised_command(
+    command: dict[str, Any], topic_values: Mapping[str, str], default_fport: int | None
+) -> dict[str, Any]:
+    for key in command:
+        if key not in _DOWNLINK_FIELDS:
+            suggestion = closest(key, _DOWNLINK_FIELDS)
+            hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+            raise DocumentError(f"unknown field {_excerpt(key)} in {DOWNLINK_ROOT}{hint}")
+    normalised: dict[str, Any] = {"DevEUI": _downlink_dev_eui(command, topic_values)}
+    normalised["FPort"] = _downlink_fport(command, topic_values, default_fport)
+    has_hex, has_object = "payload_hex" in command, "payload" in command
+    if has_hex == has_object:
+        raise DocumentError(
+            "a downlink needs exactly one of payload_hex or payload, got "
+            + ("both" if has_hex else "neither")
+        )
+    if has_hex:
+        payload_hex = command["payload_hex"]
+        if not isinstance(payload_hex, str) or not _HEX(payload_hex):
+            raise DocumentError(
+                f"payload_hex must be an even number of hexadecimal digits, got {_excerpt(payload_hex)}"
+            )
+        normalised["payload_hex"] = payload_hex.lower()
+    else:
+        if type(command["payload"]) is not dict:
+            raise DocumentError(f"payload must be an object, got {_json_type(command['payload'])}")
+        normalised["payload"] = command["payload"]
+    for flag in ("Confirmed", "FlushDownlinkQueue"):
+        if flag in command:
+            normalised[flag] = _flag(command[flag], flag)
+    if "ValidityTime" in command:
+        normalised["ValidityTime"] = _timestamp(command["ValidityTime"], "ValidityTime")
+    if "CorrelationID" in command:
+        correlation_id = command["CorrelationID"]
+        if not isinstance(correlation_id, str) or not _EUI64(correlation_id):
+            raise DocumentError(
+                f"CorrelationID must be 16 hexadecimal digits, got {_excerpt(correlation_id)}"
+            )
+        normalised["CorrelationID"] = correlation_id
+    if "Time" in command:
+        normalised["Time"] = _timestamp(command["Time"], "Time")
+    return normalised
+
+
+def _downlink_dev_eui(command: Mapping[str, Any], topic_values: Mapping[str, str]) -> str:
+    from_topic = topic_values.get("DevEUI")
+    topic_dev_eui = _dev_eui(from_topic, "DevEUI in the topic") if from_topic is not None else None
+    if "DevEUI" not in command:
+        if topic_dev_eui is None:
+            raise DocumentError("downlink has no DevEUI, in the document or in the topic")
+        return topic_dev_eui
+    dev_eui = _dev_eui(command["DevEUI"], "DevEUI")
+    if topic_dev_eui is not None and dev_eui != topic_dev_eui:
+        raise DocumentError(f"DevEUI {dev_eui} in the document does not match {topic_dev_eui} in the topic")
+    return dev_eui
+
+
+def _downlink_fport(
+    command: Mapping[str, Any], topic_values: Mapping[str, str], default_fport: int | None
+) -> int:
+    if "FPort" in command:
+        value, where = command["FPort"], "FPort"
+    elif "FPort" in topic_values:
+        value, where = topic_values["FPort"], "FPort in the topic"
+    elif default_fport is not None:
+        value, where = default_fport, "downlinkPort"
+    else:
+        raise DocumentError("downlink has no FPort and the connection has no downlinkPort")
+    fport = _integer(value, where)
+    if not 1 <= fport <= 224:
+        raise DocumentError(f"{where} must be 1..224 (application ports), got {fport}")
+    return fport
+
+
+def _integer(value: Any, name: str) -> int:
+    """An int from a JSON number or a string of digits, as ThingPark sends both."""
+    if type(value) is int:
+        return value
+    if isinstance(value, str) and _INTEGER(value):
+        return int(value)
+    if type(value) is float and value.is_integer():
+        return int(value)
+    raise DocumentError(f"{name} must be a whole number, got {_excerpt(value)}")
+
+
+def _flag(value: Any, name: str) -> int:
+    if value is True or value is False:
+        return int(value)
+    number = _integer(value, name)
+    if number not in (0, 1):
+        raise DocumentError(f"{name} must be 0 or 1, got {number}")
+    return number
+
+
+def _timestamp(value: Any, name: str) -> str:
+    if isinstance(value, str):
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return value
+    raise DocumentError(
+        f"{name} must be an ISO 8601 time such as 2022-06-08T15:50:00.882+02:00, got {_excerpt(value)}"
+    )
+
+
+# ---------------------------------------------------------------------------------------------- simulation
+
+# EU868: the three default channels then five more, as ThingPark names them (LC1..LC8) with their sub-bands.
+_EU868_CHANNELS = (
+    ("LC1", "G1", 868.1),
+    ("LC2", "G1", 868.3),
+    ("LC3", "G1", 868.5),
+    ("LC4", "G0", 867.1),
+    ("LC5", "G0", 867.3),
+    ("LC6", "G0", 867.5),
+    ("LC7", "G0", 867.7),
+    ("LC8", "G0", 867.9),
+)
+_SITE = (45.1885, 5.7245)  # gateways scattered around Grenoble
+
+
+def make_uplink(
+    dev_eui: str, fcnt: int, fport: int, payload_hex: str, now: datetime, rng: random.Random
+) -> dict[str, Any]:
+    """A realistic ``DevEUI_uplink`` document for the simulator, with radio values drawn from ``rng``.
+
+    Fields have the types ThingPark uses in its default document (many numbers as strings). ``now`` should be
+    timezone-aware; the document's Time keeps its offset.
+    """
+    dev_eui = _dev_eui(dev_eui, "DevEUI")
+    if not 0 <= fport <= 255 or not _HEX(payload_hex):
+        raise ValueError(
+            f"FPort must be 0..255 and payload_hex even-length hex, got {fport}, {payload_hex!r}"
+        )
+    channel, sub_band, frequency = rng.choice(_EU868_CHANNELS)
+    gateways = [_gateway(rng) for _ in range(rng.choice((1, 1, 1, 2, 3)))]
+    gateways.sort(key=lambda gateway: float(gateway["LrrRSSI"]), reverse=True)
+    best = gateways[0]
+    spreading_factor = _spreading_factor(float(best["LrrSNR"]))
+    emitted = now - timedelta(milliseconds=rng.uniform(20, 400))  # the network takes a moment to report
+    return {
+        UPLINK_ROOT: {
+            "Time": emitted.isoformat(timespec="milliseconds"),
+            "DevEUI": dev_eui,
+            "FPort": str(fport),
+            "FCntUp": str(fcnt),
+            "ADRbit": "1",
+            "MType": "2",
+            "FCntDn": str(fcnt // 10),
+            "payload_hex": payload_hex.lower(),
+            "mic_hex": f"{rng.getrandbits(32):08x}",
+            "Lrcid": "00000211",
+            "LrrRSSI": best["LrrRSSI"],
+            "LrrSNR": best["LrrSNR"],
+            "LrrESP": best["LrrESP"],
+            "SpFact": str(spreading_factor),
+            "SubBand": sub_band,
+            "Channel": channel,
+            "DevLrrCnt": str(len(gateways)),
+            "Lrrid": best["Lrrid"],
+            "Late": "0",
+            "LrrLAT": best.pop("_lat"),
+            "LrrLON": best.pop("_lon"),
+            "Lrrs": {
+                "Lrr": [{key: value for key, value in g.items() if not key.startswith("_")} for g in gateways]
+            },
+            "CustomerID": "1100000077",
+            "CustomerData": {
+                "alr": {"pro": "LORA/Generic", "ver": "1"},
+                "tags": ["simulated"],
+                "name": f"Simulated {dev_eui[-4:]}",
+            },
+            "ModelCfg": "0",
+            "InstantPER": 0.0,
+            "MeanPER": round(rng.uniform(0, 0.05), 3),
+            "DevAddr": dev_eui[-8:],
+            "AckRequested": 0,
+            "TxPower": 14.0,
+            "NbTrans": 1,
+            "Frequency": frequency,
+            "DynamicClass": "A",
+        }
+    }
+
+
+def _gateway(rng: random.Random) -> dict[str, str]:
+    rssi = rng.uniform(-120.0, -60.0)
+    snr = max(-20.0, min(12.0, (rssi + 120.0) / 4.0 - 5.0 + rng.gauss(0, 2)))
+    return {
+        "Lrrid": f"{rng.getrandbits(32):08X}",
+        "Chain": "0",
+        "LrrRSSI": f"{rssi:.6f}",
+        "LrrSNR": f"{snr:.6f}",
+        "LrrESP": f"{rssi - 0.79:.6f}",
+        "_lat": f"{_SITE[0] + rng.uniform(-0.05, 0.05):.6f}",
+        "_lon": f"{_SITE[1] + rng.uniform(-0.05, 0.05):.6f}",
+    }
+
+
+def _spreading_factor(snr: float) -> int:
+    """The spreading factor ADR would settle on: the demodulation floor (-7.5 dB at SF7, 2.5 dB lower per
+    step) plus a 5 dB margin."""
+    for spreading_factor, needed_snr in ((7, -2.5), (8, -5.0), (9, -7.5), (10, -10.0), (11, -12.5)):
+        if snr >= needed_snr:
+            return spreading_factor
+    return 12
