@@ -1,0 +1,365 @@
+"""The ``actility-mqtt-iot`` connection: one MQTT client per connection, shared by every node that names it.
+
+It owns the reconnect loop (exponential back-off with jitter), the ordered outbox of uplinks, the downlink
+subscription and the routing of inbound messages to ``mqtt-connector`` and ``mqtt-in`` nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from flowhost import Connection
+from flowhost.mqtt import (
+    MQTT_5,
+    MQTT_311,
+    BadCredentialsError,
+    ConnectionFailedError,
+    ConnectionLostError,
+    ConnectRefusedError,
+    ConnectTimeoutError,
+    MQTTClient,
+    MQTTError,
+    NotAuthorizedError,
+    NotConnectedError,
+    PublishRefusedError,
+    PublishTimeoutError,
+    SubscribeRefusedError,
+    TcpEndpoint,
+    WebSocketEndpoint,
+)
+from flowhost.mqtt import Message as MqttMessage
+from flowhost.templating import TopicRenderError, compile_topic_pattern, subscription_for_pattern
+
+from .mqtt_connection_config import (
+    CONFIGURATION_SCHEMA,
+    SECRET_FIELDS,
+    MqttConnectionSettings,
+    build_ssl_context,
+    settings_from_configuration,
+)
+from .thingpark import DocumentError, parse_downlink, uplink_age, uplink_fields
+from .topics import topic_matches
+from .uplink_outbox import Outbox, OutboxEntry
+
+log = logging.getLogger(__name__)
+
+INITIAL_RECONNECT_DELAY = 1.0
+
+InboundHandler = Callable[[MqttMessage], None]
+
+
+class UplinkRejected(ValueError):
+    """This uplink cannot be published (bad topic value, expired...); the reason is the message."""
+
+
+@dataclass(frozen=True, slots=True)
+class Downlink:
+    kind: str  # "downlink" (a valid DevEUI_downlink) or "other" (any other JSON document)
+    document: Any
+    topic: str
+
+
+class MqttIotConnection(Connection):
+    connector_id = "actility-mqtt-iot"
+    description = (
+        "ThingPark's MQTT connector: publishes uplinks on a topic pattern and receives downlinks from "
+        "AWS IoT Core, Amazon MQ, Mosquitto, EMQX... over SSL, WSS or TCP."
+    )
+    config_schema = CONFIGURATION_SCHEMA
+    secret_fields = SECRET_FIELDS
+
+    def __init__(self, connection_id, name, configuration, context) -> None:
+        super().__init__(connection_id, name, configuration, context)
+        self.settings: MqttConnectionSettings = settings_from_configuration(connection_id, configuration)
+        self.counters = dict.fromkeys(
+            (
+                "uplinksPublished",
+                "uplinksExpired",
+                "uplinksRejected",
+                "uplinksDropped",
+                "publishFailures",
+                "downlinksReceived",
+                "downlinksRejected",
+                "reconnections",
+            ),
+            0,
+        )
+        self._uplink_topic = compile_topic_pattern(
+            self.settings.uplink_topic_pattern, context.templates, field_name="uplinkTopicPattern"
+        )
+        self._downlink_topic = (
+            subscription_for_pattern(self.settings.downlink_topic_pattern)
+            if self.settings.downlink_topic_pattern and self.settings.downlink_enabled
+            else None
+        )
+        self._outbox = Outbox(self.settings.outbox_size)
+        self._outbox_ready = asyncio.Event()
+        self._downlink_listeners: list[Callable[[Downlink], None]] = []
+        self._subscriptions: dict[str, tuple[int, list[InboundHandler]]] = {}
+        self._client: MQTTClient | None = None
+        self._supervisor: asyncio.Task | None = None
+        self._stopping = False
+
+    # -- what nodes use ---------------------------------------------------------------------------------------
+    def submit_uplink(self, document: Mapping[str, Any], arrival: float) -> None:
+        """Queue one uplink for publishing; raises UplinkRejected with the reason when it cannot be."""
+        settings = self.settings
+        try:
+            fields = uplink_fields(document)
+        except DocumentError as exc:
+            self._reject(str(exc))
+        remaining = None
+        if settings.uplink_time_validity is not None:
+            age = uplink_age(fields, time.time(), arrival)
+            remaining = settings.uplink_time_validity - age
+            if remaining <= 0:
+                self.counters["uplinksExpired"] += 1
+                raise UplinkRejected(
+                    f"uplink of {fields.get('DevEUI')} is {age:.0f}s old, older than uplinkTimeValidity "
+                    f"({settings.uplink_time_validity:g}s): not published"
+                )
+        try:
+            topic = self._uplink_topic.render(document)
+        except TopicRenderError as exc:
+            self._reject(str(exc))
+        payload = orjson.dumps(self._published_document(document, fields))
+        expires_at = time.monotonic() + remaining if remaining is not None else None
+        dropped = self._outbox.add(topic, payload, expires_at)
+        if dropped is not None:
+            self.counters["uplinksDropped"] += 1
+            self.context.log.warning(
+                "connection %s: outbox full (%d uplinks), dropped the oldest one for %s",
+                self.id, self._outbox.capacity, dropped.topic,
+            )
+        self._outbox_ready.set()
+
+    def _reject(self, reason: str):
+        self.counters["uplinksRejected"] += 1
+        raise UplinkRejected(reason)
+
+    def _published_document(self, document: Mapping[str, Any], fields: Mapping[str, Any]) -> Any:
+        if self.settings.send_raw_decoded_format and isinstance(fields.get("payload"), Mapping):
+            return fields["payload"]
+        if self.settings.send_metadata:
+            return fields
+        if "DevEUI_uplink" in document:
+            return document
+        return {"DevEUI_uplink": fields}
+
+    def add_downlink_listener(self, listener: Callable[[Downlink], None]) -> None:
+        self._downlink_listeners.append(listener)
+
+    def remove_downlink_listener(self, listener: Callable[[Downlink], None]) -> None:
+        if listener in self._downlink_listeners:
+            self._downlink_listeners.remove(listener)
+
+    def add_subscription(self, topic_filter: str, qos: int, handler: InboundHandler) -> None:
+        """Route messages matching ``topic_filter`` to ``handler``; subscribed now and after every reconnect."""
+        qos_now, handlers = self._subscriptions.get(topic_filter, (qos, []))
+        handlers.append(handler)
+        self._subscriptions[topic_filter] = (max(qos_now, qos), handlers)
+        client = self._client
+        if client is not None and client.is_connected:
+            self.context.create_task(self._subscribe(client, topic_filter), f"subscribe {topic_filter}")
+
+    def remove_subscription(self, topic_filter: str, handler: InboundHandler) -> None:
+        entry = self._subscriptions.get(topic_filter)
+        if entry is None or handler not in entry[1]:
+            return
+        entry[1].remove(handler)
+        if not entry[1]:
+            del self._subscriptions[topic_filter]
+            client = self._client
+            if client is not None and client.is_connected:
+                self.context.create_task(client.unsubscribe(topic_filter), f"unsubscribe {topic_filter}")
+
+    @property
+    def queued(self) -> int:
+        return len(self._outbox)
+
+    def snapshot(self) -> dict[str, Any]:
+        snapshot = super().snapshot()
+        snapshot["counters"]["uplinksQueued"] = len(self._outbox)
+        return snapshot
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._downlink_topic is not None:
+            self._subscriptions[self._downlink_filter()] = (1, [self._on_downlink_message])
+        self._client = self._build_client()
+        self._supervisor = self.context.create_task(self._supervise(), "reconnect loop")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+        client = self._client
+        if client is not None and client.is_connected:
+            try:
+                await client.disconnect()
+            except MQTTError as exc:
+                self.context.log.info("connection %s: disconnect: %s", self.id, exc)
+        if self._outbox:
+            self.context.log.warning(
+                "connection %s stopped with %d uplinks not yet published", self.id, len(self._outbox)
+            )
+        self.context.state_changed("CLOSED")
+
+    def _downlink_filter(self) -> str:
+        topic_filter = self._downlink_topic.topic_filter
+        group = self.settings.shared_subscription_group
+        return f"$share/{group}/{topic_filter}" if group else topic_filter
+
+    def _build_client(self) -> MQTTClient:
+        settings = self.settings
+        ssl_context = build_ssl_context(settings) if settings.protocol in ("SSL", "WSS") else None
+        if settings.protocol == "WSS":
+            host = f"[{settings.host}]" if ":" in settings.host else settings.host
+            endpoint = WebSocketEndpoint(f"wss://{host}:{settings.port}{settings.ws_path}", ssl=ssl_context)
+        else:
+            endpoint = TcpEndpoint(settings.host, settings.port, ssl=ssl_context, server_hostname=None)
+        return MQTTClient(
+            endpoint,
+            settings.client_id,
+            protocol_version=MQTT_5 if settings.mqtt_version == "5" else MQTT_311,
+            username=settings.username,
+            password=settings.password,
+            keep_alive=int(settings.keep_alive),
+            clean_start=True,
+            connect_timeout=settings.connection_timeout,
+            action_timeout=settings.action_timeout,
+            on_message=self._on_message,
+        )
+
+    async def _supervise(self) -> None:
+        """Connect, publish and listen; on failure wait (exponential back-off with jitter) and connect again."""
+        client = self._client
+        delay = INITIAL_RECONNECT_DELAY
+        cap = self.settings.reconnect_max_delay
+        connected_before = False
+        while not self._stopping:
+            self.context.state_changed("OPENING")
+            try:
+                await client.connect()
+                for topic_filter in self._subscriptions:
+                    if topic_filter not in client.subscriptions:
+                        await self._subscribe(client, topic_filter, raise_errors=True)
+            except (BadCredentialsError, NotAuthorizedError) as exc:
+                self.context.state_changed("AUTHENTICATION_FAILED", _describe(exc))
+                delay = cap  # refused credentials will not get better by asking often
+            except (ConnectRefusedError, SubscribeRefusedError) as exc:
+                self.context.state_changed("UNREACHABLE", _describe(exc))
+                await _disconnect_quietly(client)
+            except (ConnectTimeoutError, ConnectionFailedError, ConnectionLostError, OSError, ssl.SSLError) as exc:
+                self.context.state_changed("UNREACHABLE", _describe(exc))
+            else:
+                if connected_before:
+                    self.counters["reconnections"] += 1
+                connected_before = True
+                delay = INITIAL_RECONNECT_DELAY
+                self.context.state_changed("OPENED")
+                sender = self.context.create_task(self._publish_outbox(client), "publish outbox")
+                reason = await client.wait_closed()
+                sender.cancel()
+                if self._stopping:
+                    return
+                self.context.state_changed("UNREACHABLE", _describe(reason) if reason else "disconnected")
+            wait = delay * random.uniform(0.8, 1.2)
+            await asyncio.sleep(wait)
+            delay = min(delay * 2, cap)
+
+    async def _subscribe(self, client: MQTTClient, topic_filter: str, raise_errors: bool = False) -> None:
+        qos = self._subscriptions.get(topic_filter, (1, []))[0]
+        try:
+            await client.subscribe(topic_filter, qos)
+        except MQTTError as exc:
+            if raise_errors:
+                raise
+            self.context.log.warning("connection %s: subscribing to %s failed: %s", self.id, topic_filter, exc)
+
+    async def _publish_outbox(self, client: MQTTClient) -> None:
+        outbox, ready, counters = self._outbox, self._outbox_ready, self.counters
+        qos, retain = self.settings.qos, self.settings.retain
+        while True:
+            entry = outbox.next_waiting()
+            if entry is None:
+                ready.clear()
+                await ready.wait()
+                continue
+            if entry.expires_at is not None and time.monotonic() > entry.expires_at:
+                outbox.remove(entry)
+                counters["uplinksExpired"] += 1
+                self.context.log.warning(
+                    "connection %s: uplink for %s expired while waiting (uplinkTimeValidity): not published",
+                    self.id, entry.topic,
+                )
+                continue
+            try:
+                future = await client.publish(entry.topic, entry.payload, qos, retain)
+            except (NotConnectedError, ConnectionLostError):
+                outbox.retry(entry)
+                return
+            if future is None:
+                outbox.acknowledged(entry)
+                counters["uplinksPublished"] += 1
+            else:
+                future.add_done_callback(lambda done, entry=entry: self._publish_done(entry, done))
+
+    def _publish_done(self, entry: OutboxEntry, future: asyncio.Future) -> None:
+        error = future.exception() if not future.cancelled() else ConnectionLostError("cancelled")
+        if error is None:
+            self._outbox.acknowledged(entry)
+            self.counters["uplinksPublished"] += 1
+            return
+        if isinstance(error, PublishRefusedError):
+            self._outbox.remove(entry)
+            self.counters["publishFailures"] += 1
+            self.context.log.error("connection %s: broker refused uplink on %s: %s", self.id, entry.topic, error)
+            return
+        if isinstance(error, PublishTimeoutError):
+            self.counters["publishFailures"] += 1
+        self._outbox.retry(entry)  # published again, in order, now or after reconnecting
+        self._outbox_ready.set()
+
+    # -- inbound ------------------------------------------------------------------------------------------------
+    def _on_message(self, message: MqttMessage) -> None:
+        for topic_filter, (_, handlers) in self._subscriptions.items():
+            if topic_matches(topic_filter, message.topic):
+                for handler in handlers:
+                    handler(message)
+
+    def _on_downlink_message(self, message: MqttMessage) -> None:
+        values = self._downlink_topic.match(message.topic)
+        if values is None:
+            return
+        self.counters["downlinksReceived"] += 1
+        try:
+            result = parse_downlink(message.payload, values, self.settings.downlink_port)
+        except DocumentError as exc:
+            self.counters["downlinksRejected"] += 1
+            self.context.log.warning("connection %s: downlink on %s rejected: %s", self.id, message.topic, exc)
+            return
+        downlink = Downlink(result.kind, result.document, message.topic)
+        for listener in list(self._downlink_listeners):
+            listener(downlink)
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+async def _disconnect_quietly(client: MQTTClient) -> None:
+    try:
+        await client.disconnect()
+    except MQTTError:
+        pass

@@ -1,0 +1,154 @@
+"""``mqtt-connector`` (uplinks out, downlinks in, through an ``actility-mqtt-iot`` connection) and ``mqtt-in``
+(any topic of a broker into a flow, e.g. a network server's own broker)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+import voluptuous as vol
+
+from flowhost import Message, Node, hookimpl
+from flowhost.mqtt import Message as MqttMessage
+from flowhost.validation import identifier
+
+from .mqtt_connection import Downlink, MqttIotConnection, UplinkRejected
+
+INBOUND_QUEUE_SIZE = 10_000
+
+
+def _connection_of(node: Node) -> MqttIotConnection:
+    connection = node.context.connection(node.config["connection"])
+    if not isinstance(connection, MqttIotConnection):
+        raise TypeError(
+            f"connection '{node.config['connection']}' is a {type(connection).connector_id} connection; "
+            f"{node.type} needs an {MqttIotConnection.connector_id} connection"
+        )
+    return connection
+
+
+class _InboundPump:
+    """Moves messages from the connection's callbacks (synchronous) into the flow (which may make us wait)."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.queue: asyncio.Queue[tuple[Message, str]] = asyncio.Queue(INBOUND_QUEUE_SIZE)
+
+    def offer(self, msg: Message, port: str) -> None:
+        try:
+            self.queue.put_nowait((msg, port))
+        except asyncio.QueueFull:
+            self.node.context.count("dropped")
+            self.node.context.log.warning(
+                "node %s: %d inbound messages waiting; dropped one from %s", self.node.id, INBOUND_QUEUE_SIZE,
+                msg.topic,
+            )
+
+    async def run(self) -> None:
+        queue, send = self.queue, self.node.context.send
+        while True:
+            msg, port = await queue.get()
+            await send(msg, port)
+
+
+class MqttConnector(Node):
+    type = "mqtt-connector"
+    category = "network"
+    description = (
+        "ThingPark's MQTT connector: each uplink in is published on the connection's uplinkTopicPattern; "
+        "downlinks received on its downlinkTopicPattern come out on 'downlink', other JSON on 'other'."
+    )
+    outputs = ("downlink", "other")
+    connection_fields = ("connection",)
+    config_schema = vol.Schema({vol.Required("connection"): identifier})
+
+    async def start(self) -> None:
+        self._connection = _connection_of(self)
+        self._pump = _InboundPump(self)
+        self._connection.add_downlink_listener(self._on_downlink)
+        self.context.create_task(self._pump.run(), "downlinks")
+
+    def _on_downlink(self, downlink: Downlink) -> None:
+        self.context.count("downlinks" if downlink.kind == "downlink" else "other")
+        self._pump.offer(Message.create(downlink.document, topic=downlink.topic), downlink.kind)
+
+    async def on_input(self, msg: Message) -> None:
+        try:
+            self._connection.submit_uplink(msg.payload, time.time())
+        except UplinkRejected as exc:
+            self.context.count("rejected")
+            self.context.log.warning("node %s: uplink %s rejected: %s", self.id, msg.id, exc)
+        else:
+            self.context.count("uplinks")
+
+    async def close(self) -> None:
+        connection = getattr(self, "_connection", None)
+        if connection is not None:
+            connection.remove_downlink_listener(self._on_downlink)
+
+
+def _subscribe_filter(value: Any) -> str:
+    if not isinstance(value, str) or not value or "\x00" in value or len(value.encode()) > 65535:
+        raise vol.Invalid(f"topic must be a non-empty MQTT topic filter, got {value!r}")
+    levels = value.split("/")
+    for index, level in enumerate(levels):
+        if "#" in level and (level != "#" or index != len(levels) - 1):
+            raise vol.Invalid(f"'#' must be a whole level and the last one: {value!r}")
+        if "+" in level and level != "+":
+            raise vol.Invalid(f"'+' must be a whole level: {value!r}")
+    return value
+
+
+class MqttIn(Node):
+    type = "mqtt-in"
+    category = "input"
+    description = (
+        "Subscribes to a topic filter on a connection's broker and emits each message (JSON parsed when it is "
+        "JSON). For bridging a network server's broker: ChirpStack application/+/device/+/event/up, "
+        "The Things Stack v3/+/devices/+/up."
+    )
+    has_input = False
+    outputs = ("out",)
+    connection_fields = ("connection",)
+    config_schema = vol.Schema(
+        {
+            vol.Required("connection"): identifier,
+            vol.Required("topic"): _subscribe_filter,
+            vol.Optional("qos", default=1): vol.In([0, 1, 2]),
+        }
+    )
+
+    async def start(self) -> None:
+        self._connection = _connection_of(self)
+        self._pump = _InboundPump(self)
+        self._connection.add_subscription(self.config["topic"], self.config["qos"], self._on_message)
+        self.context.create_task(self._pump.run(), "messages")
+
+    def _on_message(self, message: MqttMessage) -> None:
+        payload: Any = message.payload
+        try:
+            payload = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            payload = bytes(payload)
+        self.context.count("received")
+        self._pump.offer(
+            Message.create(payload, topic=message.topic, meta={"qos": message.qos, "retain": message.retain}), "out"
+        )
+
+    async def close(self) -> None:
+        connection = getattr(self, "_connection", None)
+        if connection is not None:
+            connection.remove_subscription(self.config["topic"], self._on_message)
+
+
+@hookimpl
+def flowhost_register_node_types(register):
+    register(MqttConnector)
+    register(MqttIn)
+
+
+@hookimpl
+def flowhost_register_connection_types(register):
+    register(MqttIotConnection)
