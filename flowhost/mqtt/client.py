@@ -332,6 +332,14 @@ class MQTTClient:
             connection.fail(ConnectionLostError("DISCONNECT was not followed by a close"))
             await connection.wait_closed()
 
+    def abort(self) -> None:
+        """Drop the connection without DISCONNECT, as a crash would: the broker publishes the will. In-flight
+        messages are kept as after any connection loss; `on_connection_lost` is not called."""
+        connection = self._connection
+        if connection is not None:
+            self._disconnecting = True
+            connection.fail(ConnectionLostError("aborted by the client"))
+
     async def wait_closed(self) -> BaseException | None:
         """Wait until the current connection ends; return `disconnect_reason` (None after `disconnect()`)."""
         if self._closed is None:
