@@ -206,10 +206,14 @@ class _Collector:
     def __init__(self, root: Any, source: str | None) -> None:
         self.root, self.source = root, source
         self.errors: list[FlowError] = []
+        self.unresolved_secrets: set[tuple[PathItem, ...]] = set()
+        """Where a secret could not be resolved: the schema's complaint about the empty value there is noise."""
 
     def add(
         self, path: Sequence[PathItem], message: str, *, at: Sequence[PathItem] | None = None, of_key: bool = False
     ) -> None:
+        if tuple(path) in self.unresolved_secrets:
+            return
         where = position(self.root, at if at is not None else path, of_key=of_key) if self.root is not None else None
         line, column = where if where else (None, None)
         self.errors.append(FlowError(tuple(path), message, self.source, line, column))
@@ -276,12 +280,14 @@ def _resolve_secrets(
     if isinstance(value, SecretRef):
         if resolver is None:
             collector.add(path, f"secret '{value.name}' cannot be resolved here")
-            return None
+            collector.unresolved_secrets.add(tuple(path))
+            return Secret("", value.name)
         try:
             return resolver.resolve(value)
         except SecretNotFound as exc:
             collector.add(path, str(exc))
-            return None
+            collector.unresolved_secrets.add(tuple(path))
+            return Secret("", value.name)
     if isinstance(value, Mapping):
         return {key: _resolve_secrets(item, [*path, key], resolver, collector) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -319,7 +325,10 @@ def validate_flow(
         top["layout"] = top["layout"] if isinstance(top["layout"], Mapping) else {}
 
     connections = _validate_connections(top.get("connections") or [], registry, collector)
-    connection_ids = {connection.id for connection in connections} | set(external_connections)
+    # Ids of connections with errors count as defined: one mistake should give one error, not a cascade.
+    connection_ids = {
+        item["id"] for item in top.get("connections") or [] if isinstance(item, Mapping) and isinstance(item.get("id"), str)
+    } | set(external_connections)
     nodes = _validate_nodes(top.get("nodes") or [], registry, connection_ids, collector)
 
     layout: dict[str, dict[str, float]] = {}
@@ -329,7 +338,7 @@ def validate_flow(
         collector.add_invalid(["layout"], exc, LAYOUT_SCHEMA, top.get("layout"))
 
     if collector.errors:
-        raise FlowValidationError(collector.errors)
+        raise FlowValidationError(sorted(collector.errors, key=lambda error: (error.line or 0, error.column or 0)))
     known = {node.id for node in nodes}
     return FlowSpec(
         id=top["id"],

@@ -42,7 +42,7 @@ async def test_flowhost_register_node_types_of_an_installed_distribution_decodes
     fields = Collector.received["sink"][0].payload["DevEUI_uplink"]
     assert fields["payload"] == {"temperature": 23.1, "humidity": 45}
     assert fields["DriverCfg"] == {"id": "example:temp-hum:1"}
-    assert [m.payload["DevEUI_uplink"]["FCntUp"] for m in Collector.received["sink"]] == [0, 1, 2]
+    assert [int(m.payload["DevEUI_uplink"]["FCntUp"]) for m in Collector.received["sink"]] == [0, 1, 2]
 
 
 async def test_flowhost_prepare_template_environment_adds_the_plugins_filter(runtime):

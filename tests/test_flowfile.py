@@ -48,7 +48,7 @@ async def test_unknown_wire_target_names_file_line_column_and_known_nodes(load_f
     text = VALID.replace("unmatched: [console]", "unmatched: [sink2]")
     [error] = errors_of(load_flow, text)
     assert error == (
-        f"{tmp_path / 'flow.yaml'}:12:44: nodes[1].wires.unmatched: unknown node 'sink2' "
+        f"{tmp_path / 'flow.yaml'}:12:41: nodes[1].wires.unmatched: unknown node 'sink2' "
         "(known: console, devices, pick)"
     )
 
@@ -80,9 +80,9 @@ async def test_every_error_is_reported_at_once(load_flow):
     )
     assert "nodes[1].config.interval: '5 minutes' is not a duration; use a number and a unit" in joined
     assert "nodes[1].wires.sideways: node type 'lorawan-simulator' has no output 'sideways' (outputs: out)" in joined
-    assert "11:9: nodes[3].id: node id 'b' is used twice" in joined
-    assert "15:14: nodes[4].config.fport: unknown key 'fport' (did you mean 'fPorts'?)" in joined
-    assert len(errors) == 5, joined
+    assert "11:9: nodes[2].id: node id 'b' is used twice" in joined
+    assert "15:14: nodes[3].config.fport: unknown key 'fport' (did you mean 'fPorts'?)" in joined
+    assert len(errors) == 6, joined
 
 
 async def test_yaml_syntax_errors_carry_their_position(load_flow):
@@ -121,7 +121,7 @@ async def test_unknown_connector_and_connection_ids_are_named(load_flow):
     joined = "\n".join(errors)
     assert "connections[0].connectorId: unknown connector 'test-loopbak' (did you mean 'test-loopback'?)" in joined
     assert "connections[1].configuration.labl: unknown key 'labl' (did you mean 'label'?)" in joined
-    assert "8:50: nodes[0].config.connection: unknown connection 'remote' (defined: other)" in joined
+    assert "7:54: nodes[0].config.connection: unknown connection 'remote' (defined: local, other)" in joined
 
 
 async def test_unsupported_format_version_and_missing_id(load_flow):
