@@ -14,7 +14,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
@@ -551,7 +551,7 @@ class DownlinkTopic:
     pattern: str
     filter: str
     placeholders: tuple[str, ...]
-    _levels: tuple[tuple[str, str], ...]
+    _levels: tuple[tuple[str, str], ...] = field(repr=False)
 
     def match(self, topic: str) -> dict[str, str] | None:
         """The placeholder values in a received topic (DevEUI upper-cased), or None when it does not match."""

@@ -1,0 +1,541 @@
+"""The ``configuration`` of an ``actility-mqtt-iot`` connection: schema, typed settings and TLS context.
+
+Keys keep ThingPark's names (including its ``trustedCaCertficate`` spelling); flowhost's extensions sit beside
+them. Certificates and keys are checked while validating, so a mistake shows up when the flow is saved rather
+than as a failed TLS handshake later. Key material never appears in an error message.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import secrets
+import ssl
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import voluptuous as vol
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from jinja2.sandbox import SandboxedEnvironment
+
+from flowhost.templating import (
+    DownlinkTopic,
+    TemplateError,
+    TopicTemplate,
+    compile_topic_pattern,
+    create_environment,
+    patterns_overlap,
+    subscription_for_pattern,
+)
+from flowhost.validation import closest, duration, duration_between
+
+__all__ = [
+    "CONFIGURATION_SCHEMA",
+    "CONNECTOR_ID",
+    "DEFAULT_PORTS",
+    "SECRET_FIELDS",
+    "MqttConnectionSettings",
+    "build_ssl_context",
+    "configuration_schema",
+    "settings_from_configuration",
+    "split_host_name",
+]
+
+CONNECTOR_ID = "actility-mqtt-iot"
+SECRET_FIELDS = frozenset({"password", "privateKey"})
+DEFAULT_PORTS = {"TCP": 1883, "SSL": 8883, "WSS": 443}
+CA_KEY = "trustedCaCertficate"
+"""ThingPark's spelling; ``trustedCaCertificate`` is accepted too and stored under this key."""
+CA_KEY_CORRECTED = "trustedCaCertificate"
+TLS_KEYS = (CA_KEY, "certificate", "privateKey")
+AWS_IOT_ALPN = "x-amzn-mqtt-ca"
+
+_TO_PKCS8 = "convert it with: openssl pkcs8 -topk8 -nocrypt -in key.pem -out key.pk8"
+_AWS_IOT_HOST = re.compile(r"[^.]+\.iot\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?", re.IGNORECASE).fullmatch
+_HOST = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?").fullmatch
+_PORT = re.compile(r"[0-9]{1,5}").fullmatch
+_TOPIC_UNSAFE = re.compile(r"[/+#\x00-\x1f\x7f]").search
+_DATE_FORMAT = "%Y-%m-%d %H:%M UTC"
+
+
+# ---------------------------------------------------------------------------------------------- fields
+
+
+def split_host_name(value: str) -> tuple[str, int | None]:
+    """``host:port``, ``host``, ``[v6addr]:port`` or ``[v6addr]`` -> (host, port or None)."""
+    text = value.strip()
+    if "://" in text:
+        raise vol.Invalid(
+            f"hostName is host:port without a scheme; remove {text.split('://')[0]}:// from {text!r}"
+        )
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise vol.Invalid(f"hostName {text!r} has no ']' after the IPv6 address")
+        host, rest = text[1:end], text[end + 1 :]
+        if rest and not rest.startswith(":"):
+            raise vol.Invalid(f"hostName {text!r}: only ':port' may follow the bracketed address")
+        port_text = rest[1:] if rest else None
+        if host:
+            try:
+                ipaddress.IPv6Address(host)
+            except ValueError:
+                raise vol.Invalid(f"hostName {text!r}: {host!r} is not an IPv6 address") from None
+    elif text.count(":") > 1:
+        raise vol.Invalid(f"hostName {text!r}: put an IPv6 address in brackets, e.g. [2001:db8::1]:8883")
+    else:
+        host, colon, port_text = text.partition(":")
+        port_text = port_text if colon else None
+        if host and not _HOST(host):
+            raise vol.Invalid(f"hostName {text!r}: {host!r} is not a host name or an IP address")
+    if not host:
+        raise vol.Invalid(f"hostName {text!r} has no host; write host:port, e.g. broker.example.com:8883")
+    if port_text is None:
+        return host, None
+    if not _PORT(port_text) or not 1 <= int(port_text) <= 65535:
+        raise vol.Invalid(f"hostName {text!r}: the port must be a number from 1 to 65535")
+    return host, int(port_text)
+
+
+def _host_name(value: Any) -> str:
+    if not isinstance(value, str):
+        raise vol.Invalid("hostName must be text such as broker.example.com:8883")
+    split_host_name(value)
+    return value.strip()
+
+
+def _protocol(value: Any) -> str:
+    protocol = value.upper() if isinstance(value, str) else value
+    if protocol not in DEFAULT_PORTS:
+        raise vol.Invalid(f"protocol must be SSL, WSS or TCP, got {value!r}")
+    return protocol
+
+
+def _whole_number(name: str, minimum: int, maximum: int, unit: str = "") -> Any:
+    def validate(value: Any) -> int:
+        number = int(value) if isinstance(value, str) and value.strip().isdigit() else value
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise vol.Invalid(f"{name} must be a whole number{unit}, got {value!r}")
+        if not minimum <= number <= maximum:
+            raise vol.Invalid(f"{name} must be between {minimum} and {maximum}{unit}, got {number}")
+        return number
+
+    return validate
+
+
+def _milliseconds(name: str) -> Any:
+    return _whole_number(name, 100, 10_000, " ms")
+
+
+def _positive_duration(value: Any) -> float:
+    seconds = duration(value)
+    if seconds <= 0:
+        raise vol.Invalid(f"must be longer than 0s, got {value!r}")
+    return seconds
+
+
+def _mqtt_version(value: Any) -> str:
+    version = {"3.1.1": "3.1.1", "5": "5", "5.0": "5"}.get(str(value).strip())
+    if version is None or isinstance(value, bool):
+        raise vol.Invalid(f"mqttVersion must be '3.1.1' or '5', got {value!r}")
+    return version
+
+
+def _ws_path(value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith("/") or any(char.isspace() for char in value):
+        raise vol.Invalid(f"wsPath must start with '/' and hold no spaces, got {value!r}")
+    return value
+
+
+def _share_group(value: Any) -> str:
+    if not isinstance(value, str) or not value or _TOPIC_UNSAFE(value):
+        raise vol.Invalid(f"sharedSubscriptionGroup must be a name without '/', '+' or '#', got {value!r}")
+    return value
+
+
+def _text(name: str) -> Any:
+    def validate(value: Any) -> str:
+        if not isinstance(value, str):
+            raise vol.Invalid(f"{name} must be text")  # the value may be a password: never echo it
+        return value
+
+    return validate
+
+
+def _uplink_pattern(environment: SandboxedEnvironment) -> Any:
+    def validate(value: Any) -> str:
+        try:
+            compile_topic_pattern(value, environment)
+        except TemplateError as exc:
+            raise vol.Invalid(str(exc)) from None
+        return value
+
+    return validate
+
+
+def _downlink_pattern(value: Any) -> str:
+    try:
+        subscription_for_pattern(value)
+    except TemplateError as exc:
+        raise vol.Invalid(str(exc)) from None
+    return value
+
+
+# ---------------------------------------------------------------------------------------------- PEM
+
+
+def _load_certificates(value: Any, key: str) -> list[x509.Certificate]:
+    if not isinstance(value, str) or "-----BEGIN CERTIFICATE-----" not in value:
+        raise vol.Invalid(
+            f"{key} must be PEM text from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----"
+        )
+    try:
+        return x509.load_pem_x509_certificates(value.encode())
+    except ValueError:
+        raise vol.Invalid(f"{key} could not be read: the PEM text is damaged or incomplete") from None
+
+
+def _ca_certificates(value: Any) -> str:
+    _load_certificates(value, CA_KEY)
+    return value
+
+
+def _client_certificate(value: Any) -> str:
+    certificate = _load_certificates(value, "certificate")[0]
+    now = datetime.now(UTC)
+    valid_from, valid_until = certificate.not_valid_before_utc, certificate.not_valid_after_utc
+    period = f"valid from {valid_from:{_DATE_FORMAT}} to {valid_until:{_DATE_FORMAT}}"
+    if now > valid_until:
+        raise vol.Invalid(
+            f"certificate expired on {valid_until:{_DATE_FORMAT}} ({period}); give a renewed certificate"
+        )
+    if now < valid_from:
+        raise vol.Invalid(f"certificate is not valid yet ({period}); check the clock or the certificate")
+    return value
+
+
+def _private_key(value: Any) -> str:
+    if not isinstance(value, str):
+        raise vol.Invalid("privateKey must be PEM text (-----BEGIN PRIVATE KEY-----)")
+    if "-----BEGIN ENCRYPTED PRIVATE KEY-----" in value or "Proc-Type: 4,ENCRYPTED" in value:
+        raise vol.Invalid(f"privateKey is encrypted; give it unencrypted in PKCS#8 form: {_TO_PKCS8}")
+    for header, form in (("RSA PRIVATE KEY", "PKCS#1"), ("EC PRIVATE KEY", "SEC1")):
+        if f"-----BEGIN {header}-----" in value:
+            raise vol.Invalid(
+                f"privateKey must be PKCS#8 (-----BEGIN PRIVATE KEY-----), this is {form} "
+                f"(-----BEGIN {header}-----); {_TO_PKCS8}"
+            )
+    if "-----BEGIN PRIVATE KEY-----" not in value:
+        raise vol.Invalid("privateKey must be a PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----)")
+    _load_private_key(value)
+    return value
+
+
+def _load_private_key(value: str) -> Any:
+    try:
+        return serialization.load_pem_private_key(value.encode(), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise vol.Invalid("privateKey could not be read: the PEM text is damaged or incomplete") from None
+
+
+def _public_key_bytes(key: Any) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+# ---------------------------------------------------------------------------------------------- schema
+
+
+def _fields(environment: SandboxedEnvironment) -> dict[Any, Any]:
+    return {
+        vol.Required("uplinkTopicPattern"): _uplink_pattern(environment),
+        vol.Optional("downlinkTopicPattern"): _downlink_pattern,
+        vol.Required("hostName"): _host_name,
+        vol.Optional("protocol", default="SSL"): _protocol,
+        vol.Optional("username"): _text("username"),
+        vol.Optional("password"): _text("password"),
+        vol.Optional(CA_KEY): _ca_certificates,
+        vol.Optional("certificate"): _client_certificate,
+        vol.Optional("privateKey"): _private_key,
+        vol.Optional("connectionTimeout", default=5000): _milliseconds("connectionTimeout"),
+        vol.Optional("actionTimeout", default=1000): _milliseconds("actionTimeout"),
+        vol.Optional("uplinkTimeValidity"): _positive_duration,
+        vol.Optional("description", default=""): _text("description"),
+        vol.Optional("qos", default=1): _whole_number("qos", 0, 2),
+        vol.Optional("retain", default=False): vol.Boolean(),
+        vol.Optional("clientId"): vol.All(_text("clientId"), vol.Length(min=1, max=256)),
+        vol.Optional("keepAlive", default="60s"): duration_between(0, 65535),
+        vol.Optional("mqttVersion", default="3.1.1"): _mqtt_version,
+        vol.Optional("wsPath", default="/mqtt"): _ws_path,
+        vol.Optional("outboxSize", default=10_000): _whole_number("outboxSize", 1, 1_000_000),
+        vol.Optional("reconnectMaxDelay", default="60s"): duration_between(1, 3600),
+        vol.Optional("sharedSubscriptionGroup"): _share_group,
+        vol.Optional("downlinkEnabled", default=True): vol.Boolean(),
+        vol.Optional("downlinkPort"): _whole_number("downlinkPort", 1, 224),
+        vol.Optional("sendMetadata", default=False): vol.Boolean(),
+        vol.Optional("sendRawDecodedFormat", default=False): vol.Boolean(),
+    }
+
+
+def _known_keys(known: frozenset[str]) -> Any:
+    def validate(value: Any) -> dict[str, Any]:
+        """Refuse unknown keys (naming the closest valid one) and store the CA under ThingPark's spelling."""
+        if not isinstance(value, Mapping):
+            raise vol.Invalid("configuration must be a mapping of keys to values")
+        errors = []
+        for key in value:
+            if key not in known:
+                suggestion = closest(str(key), known)
+                hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+                errors.append(vol.Invalid(f"unknown key {key!r}{hint}", path=[key]))
+        if errors:
+            raise vol.MultipleInvalid(errors)
+        configuration = dict(value)
+        if CA_KEY_CORRECTED in configuration:
+            certificates = configuration.pop(CA_KEY_CORRECTED)
+            if configuration.setdefault(CA_KEY, certificates) != certificates:
+                raise vol.Invalid(
+                    f"{CA_KEY} and {CA_KEY_CORRECTED} are the same setting with different values; keep one",
+                    path=[CA_KEY_CORRECTED],
+                )
+        return configuration
+
+    return validate
+
+
+def _combination(configuration: dict[str, Any]) -> dict[str, Any]:
+    """Checks that involve several keys."""
+    errors: list[vol.Invalid] = []
+    if configuration["protocol"] == "TCP":
+        errors.extend(
+            vol.Invalid(f"{key} applies only to the SSL and WSS protocols; remove it or use SSL", path=[key])
+            for key in TLS_KEYS
+            if key in configuration
+        )
+    has_certificate, has_key = "certificate" in configuration, "privateKey" in configuration
+    if has_certificate and not has_key:
+        errors.append(
+            vol.Invalid("certificate is given without its privateKey; give both", path=["privateKey"])
+        )
+    elif has_key and not has_certificate:
+        errors.append(
+            vol.Invalid("privateKey is given without its certificate; give both", path=["certificate"])
+        )
+    elif has_key and not _key_matches_certificate(configuration["privateKey"], configuration["certificate"]):
+        errors.append(
+            vol.Invalid(
+                "privateKey does not belong to certificate (their public keys differ); give the pair",
+                path=["privateKey"],
+            )
+        )
+    downlink = configuration.get("downlinkTopicPattern")
+    if downlink is not None and patterns_overlap(configuration["uplinkTopicPattern"], downlink):
+        errors.append(
+            vol.Invalid(
+                f"downlinkTopicPattern {downlink!r} would also match uplink topics of "
+                f"{configuration['uplinkTopicPattern']!r}; the connection would receive its own uplinks",
+                path=["downlinkTopicPattern"],
+            )
+        )
+    if "sharedSubscriptionGroup" in configuration and configuration["mqttVersion"] != "5":
+        errors.append(
+            vol.Invalid("sharedSubscriptionGroup needs mqttVersion 5", path=["sharedSubscriptionGroup"])
+        )
+    if errors:
+        raise vol.MultipleInvalid(errors)
+    return configuration
+
+
+def _key_matches_certificate(private_key: str, certificate: str) -> bool:
+    leaf = x509.load_pem_x509_certificates(certificate.encode())[0]
+    return _public_key_bytes(_load_private_key(private_key).public_key()) == _public_key_bytes(
+        leaf.public_key()
+    )
+
+
+def configuration_schema(environment: SandboxedEnvironment | None = None) -> vol.Schema:
+    """The schema, compiling ``uplinkTopicPattern`` with ``environment`` (the host's, with plugin filters)."""
+    fields = _fields(environment or create_environment())
+    known = frozenset([*(key.schema for key in fields), CA_KEY_CORRECTED])
+    return vol.Schema(vol.All(_known_keys(known), vol.Schema(fields), _combination))
+
+
+CONFIGURATION_SCHEMA = configuration_schema()
+"""Validates with a plain environment; patterns using plugins' filters need ``configuration_schema``."""
+
+
+# ---------------------------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True, slots=True)
+class MqttConnectionSettings:
+    """A validated configuration as typed values; durations in seconds."""
+
+    connection_id: str
+    host: str
+    port: int
+    protocol: Literal["SSL", "WSS", "TCP"]
+    uplink_topic: TopicTemplate
+    downlink_topic: DownlinkTopic | None
+    """None when ``downlinkEnabled`` is false or there is no downlink pattern."""
+    client_id: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    trusted_ca_certificates: str | None = None
+    certificate: str | None = None
+    private_key: str | None = field(default=None, repr=False)
+    connection_timeout: float = 5.0
+    action_timeout: float = 1.0
+    uplink_time_validity: float | None = None
+    qos: int = 1
+    retain: bool = False
+    keep_alive: float = 60.0
+    mqtt_version: Literal["3.1.1", "5"] = "3.1.1"
+    ws_path: str = "/mqtt"
+    outbox_size: int = 10_000
+    reconnect_max_delay: float = 60.0
+    shared_subscription_group: str | None = None
+    downlink_enabled: bool = True
+    downlink_port: int | None = None
+    send_metadata: bool = False
+    send_raw_decoded_format: bool = False
+    description: str = ""
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.protocol != "TCP"
+
+    @property
+    def downlink_subscription(self) -> str | None:
+        """The filter to subscribe to: ``$share/<group>/<filter>`` with a shared subscription group."""
+        if self.downlink_topic is None:
+            return None
+        if self.shared_subscription_group:
+            return f"$share/{self.shared_subscription_group}/{self.downlink_topic.filter}"
+        return self.downlink_topic.filter
+
+    @property
+    def websocket_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"wss://{host}:{self.port}{self.ws_path}"
+
+    @property
+    def alpn_protocols(self) -> tuple[str, ...]:
+        """AWS IoT takes MQTT with client certificates on port 443 only when asked by ALPN."""
+        if self.port == 443 and self.protocol == "SSL" and _AWS_IOT_HOST(self.host):
+            return (AWS_IOT_ALPN,)
+        return ()
+
+
+def settings_from_configuration(
+    connection_id: str,
+    configuration: Mapping[str, Any],
+    environment: SandboxedEnvironment | None = None,
+) -> MqttConnectionSettings:
+    """Typed settings from a configuration that ``CONFIGURATION_SCHEMA`` has validated."""
+    host, port = split_host_name(configuration["hostName"])
+    protocol = configuration["protocol"]
+    downlink_pattern = configuration.get("downlinkTopicPattern")
+    downlink_enabled = configuration["downlinkEnabled"]
+    return MqttConnectionSettings(
+        connection_id=connection_id,
+        host=host,
+        port=port or DEFAULT_PORTS[protocol],
+        protocol=protocol,
+        uplink_topic=compile_topic_pattern(
+            configuration["uplinkTopicPattern"], environment or create_environment()
+        ),
+        downlink_topic=subscription_for_pattern(downlink_pattern)
+        if downlink_enabled and downlink_pattern
+        else None,
+        client_id=configuration.get("clientId") or f"flowhost-{connection_id}",
+        username=configuration.get("username"),
+        password=configuration.get("password"),
+        trusted_ca_certificates=configuration.get(CA_KEY),
+        certificate=configuration.get("certificate"),
+        private_key=configuration.get("privateKey"),
+        connection_timeout=configuration["connectionTimeout"] / 1000,
+        action_timeout=configuration["actionTimeout"] / 1000,
+        uplink_time_validity=configuration.get("uplinkTimeValidity"),
+        qos=configuration["qos"],
+        retain=configuration["retain"],
+        keep_alive=configuration["keepAlive"],
+        mqtt_version=configuration["mqttVersion"],
+        ws_path=configuration["wsPath"],
+        outbox_size=configuration["outboxSize"],
+        reconnect_max_delay=configuration["reconnectMaxDelay"],
+        shared_subscription_group=configuration.get("sharedSubscriptionGroup"),
+        downlink_enabled=downlink_enabled,
+        downlink_port=configuration.get("downlinkPort"),
+        send_metadata=configuration["sendMetadata"],
+        send_raw_decoded_format=configuration["sendRawDecodedFormat"],
+        description=configuration["description"],
+    )
+
+
+# ---------------------------------------------------------------------------------------------- TLS
+
+
+def build_ssl_context(settings: MqttConnectionSettings) -> ssl.SSLContext:
+    """A client context: TLS 1.2 or later, the server always verified (the configured CA, else the system's),
+    the client certificate loaded without an unencrypted key ever reaching the disk."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=settings.trusted_ca_certificates)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if settings.certificate and settings.private_key:
+        _load_client_certificate(context, settings.certificate, settings.private_key)
+    if settings.alpn_protocols:
+        context.set_alpn_protocols(list(settings.alpn_protocols))
+    return context
+
+
+def _load_client_certificate(context: ssl.SSLContext, certificate: str, private_key: str) -> None:
+    # load_cert_chain only reads files. An anonymous memory file (Linux) keeps the key off the disk; elsewhere
+    # the key goes to a private temporary file encrypted with a one-time password.
+    if not _load_from_memory_file(context, certificate, private_key):
+        _load_from_encrypted_file(context, certificate, private_key)
+
+
+def _load_from_memory_file(context: ssl.SSLContext, certificate: str, private_key: str) -> bool:
+    memfd_create = getattr(os, "memfd_create", None)
+    if memfd_create is None:
+        return False
+    try:
+        descriptor = memfd_create("flowhost-client-certificate", os.MFD_CLOEXEC)
+    except OSError:  # refused by the kernel or a seccomp policy
+        return False
+    try:
+        path = f"/proc/self/fd/{descriptor}"
+        if not os.path.exists(path):  # /proc not mounted
+            return False
+        _write_all(descriptor, f"{certificate.strip()}\n{private_key.strip()}\n".encode())
+        context.load_cert_chain(path)
+        return True
+    finally:
+        os.close(descriptor)
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
+
+
+def _load_from_encrypted_file(context: ssl.SSLContext, certificate: str, private_key: str) -> None:
+    password = secrets.token_urlsafe(32).encode()
+    encrypted_key = _load_private_key(private_key).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(password),
+    )
+    descriptor, path = tempfile.mkstemp(prefix="flowhost-client-", suffix=".pem")  # mode 0600
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(certificate.strip().encode() + b"\n" + encrypted_key)
+        context.load_cert_chain(path, password=password)
+    finally:
+        os.unlink(path)
