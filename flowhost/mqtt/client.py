@@ -41,6 +41,9 @@ from .errors import (
 from .packets import MQTT_5, Message, Properties, Subscription, Will
 from .protocol import MQTTProtocol, PacketHandler
 
+# MQTT 3.1.1 has no Receive Maximum; Mosquitto's default window is 20 and Mosquitto 2.0.11 acknowledges but
+# silently drops inbound QoS 2 messages beyond it (seen in tests here), so 3.1.1 stays within 20 by default.
+MQTT_311_DEFAULT_INFLIGHT = 20
 # Leaves packet identifiers free for SUBSCRIBE/UNSUBSCRIBE while the publish window is full.
 MAX_INFLIGHT_LIMIT = 65_000
 _TOPIC_CACHE_SIZE = 4096
@@ -128,6 +131,9 @@ class MQTTClient:
 
     Callbacks run on the event loop and must not block: `on_message(message)` for each inbound message,
     `on_connection_lost(exc)` when a connection ends without `disconnect()` being called.
+
+    The QoS 1/2 publish window is min(`max_inflight`, the broker's Receive Maximum). `max_inflight` defaults
+    to no client-side limit on MQTT 5 and to 20 on MQTT 3.1.1, which cannot learn the broker's limit.
     """
 
     def __init__(
@@ -143,7 +149,7 @@ class MQTTClient:
         session_expiry_interval: int = 0,
         will: Will | None = None,
         connect_properties: Properties | None = None,
-        max_inflight: int = 1000,
+        max_inflight: int | None = None,
         connect_timeout: float = 10.0,
         action_timeout: float = 30.0,
         on_message: Callable[[Message], None] | None = None,
@@ -151,6 +157,8 @@ class MQTTClient:
     ) -> None:
         if protocol_version not in (p.MQTT_311, MQTT_5):
             raise ValueError("protocol_version must be 4 (MQTT 3.1.1) or 5")
+        if max_inflight is None:
+            max_inflight = MAX_INFLIGHT_LIMIT if protocol_version >= MQTT_5 else MQTT_311_DEFAULT_INFLIGHT
         if not 1 <= max_inflight <= MAX_INFLIGHT_LIMIT:
             raise ValueError(f"max_inflight must be between 1 and {MAX_INFLIGHT_LIMIT}")
         self.endpoint = endpoint
