@@ -13,6 +13,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -37,7 +38,7 @@ from flowhost.mqtt import (
     WebSocketEndpoint,
 )
 from flowhost.mqtt import Message as MqttMessage
-from flowhost.templating import TopicRenderError, compile_topic_pattern, subscription_for_pattern
+from flowhost.templating import TopicRenderError
 
 from .mqtt_connection_config import (
     CONFIGURATION_SCHEMA,
@@ -79,7 +80,9 @@ class MqttIotConnection(Connection):
 
     def __init__(self, connection_id, name, configuration, context) -> None:
         super().__init__(connection_id, name, configuration, context)
-        self.settings: MqttConnectionSettings = settings_from_configuration(connection_id, configuration)
+        self.settings: MqttConnectionSettings = settings_from_configuration(
+            connection_id, configuration, context.templates
+        )
         self.counters = dict.fromkeys(
             (
                 "uplinksPublished",
@@ -93,14 +96,8 @@ class MqttIotConnection(Connection):
             ),
             0,
         )
-        self._uplink_topic = compile_topic_pattern(
-            self.settings.uplink_topic_pattern, context.templates, field_name="uplinkTopicPattern"
-        )
-        self._downlink_topic = (
-            subscription_for_pattern(self.settings.downlink_topic_pattern)
-            if self.settings.downlink_topic_pattern and self.settings.downlink_enabled
-            else None
-        )
+        self._uplink_topic = self.settings.uplink_topic
+        self._downlink_topic = self.settings.downlink_topic
         self._outbox = Outbox(self.settings.outbox_size)
         self._outbox_ready = asyncio.Event()
         self._downlink_listeners: list[Callable[[Downlink], None]] = []
@@ -119,7 +116,7 @@ class MqttIotConnection(Connection):
             self._reject(str(exc))
         remaining = None
         if settings.uplink_time_validity is not None:
-            age = uplink_age(fields, time.time(), arrival)
+            age = uplink_age(fields, datetime.now(UTC), datetime.fromtimestamp(arrival, UTC))
             remaining = settings.uplink_time_validity - age
             if remaining <= 0:
                 self.counters["uplinksExpired"] += 1
@@ -193,8 +190,8 @@ class MqttIotConnection(Connection):
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
     async def start(self) -> None:
-        if self._downlink_topic is not None:
-            self._subscriptions[self._downlink_filter()] = (1, [self._on_downlink_message])
+        if self.settings.downlink_subscription is not None:
+            self._subscriptions[self.settings.downlink_subscription] = (1, [self._on_downlink_message])
         self._client = self._build_client()
         self._supervisor = self.context.create_task(self._supervise(), "reconnect loop")
 
@@ -214,17 +211,11 @@ class MqttIotConnection(Connection):
             )
         self.context.state_changed("CLOSED")
 
-    def _downlink_filter(self) -> str:
-        topic_filter = self._downlink_topic.topic_filter
-        group = self.settings.shared_subscription_group
-        return f"$share/{group}/{topic_filter}" if group else topic_filter
-
     def _build_client(self) -> MQTTClient:
         settings = self.settings
         ssl_context = build_ssl_context(settings) if settings.protocol in ("SSL", "WSS") else None
         if settings.protocol == "WSS":
-            host = f"[{settings.host}]" if ":" in settings.host else settings.host
-            endpoint = WebSocketEndpoint(f"wss://{host}:{settings.port}{settings.ws_path}", ssl=ssl_context)
+            endpoint = WebSocketEndpoint(settings.websocket_url, ssl=ssl_context)
         else:
             endpoint = TcpEndpoint(settings.host, settings.port, ssl=ssl_context, server_hostname=None)
         return MQTTClient(

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import orjson
 
+from flowhost.templating import UPLINK_ROOT, uplink_fields
 from flowhost.validation import closest
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
     "uplink_time",
 ]
 
-UPLINK_ROOT = "DevEUI_uplink"
 DOWNLINK_ROOT = "DevEUI_downlink"
 MAX_DOWNLINK_BYTES = 64 * 1024
 """A LoRaWAN downlink carries at most 242 bytes; 64 KiB leaves room for decoded payload objects."""
@@ -81,12 +81,6 @@ def _load_json(raw: bytes | str, what: str) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------- uplinks
-
-
-def uplink_fields(document: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The uplink's fields: inside ``DevEUI_uplink`` when present, else the legacy document itself."""
-    inner = document.get(UPLINK_ROOT)
-    return inner if isinstance(inner, Mapping) else document
 
 
 def parse_uplink(raw: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
