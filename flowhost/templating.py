@@ -22,6 +22,7 @@ import jinja2.meta
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 __all__ = [
+    "UPLINK_ROOT",
     "DownlinkTopic",
     "TemplateError",
     "TopicRenderError",
@@ -30,6 +31,7 @@ __all__ = [
     "create_environment",
     "patterns_overlap",
     "subscription_for_pattern",
+    "uplink_fields",
 ]
 
 UPLINK_ROOT = "DevEUI_uplink"
