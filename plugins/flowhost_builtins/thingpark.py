@@ -43,16 +43,18 @@ MAX_DOWNLINK_DEPTH = 32
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})*").fullmatch
 _EUI64 = re.compile(r"[0-9A-Fa-f]{16}").fullmatch
 _INTEGER = re.compile(r"-?[0-9]{1,10}").fullmatch
-_DOWNLINK_FIELDS = (
-    "DevEUI",
-    "FPort",
-    "payload_hex",
-    "payload",
-    "Confirmed",
-    "FlushDownlinkQueue",
-    "ValidityTime",
-    "CorrelationID",
-    "Time",
+_DOWNLINK_FIELDS = frozenset(
+    {
+        "DevEUI",
+        "FPort",
+        "payload_hex",
+        "payload",
+        "Confirmed",
+        "FlushDownlinkQueue",
+        "ValidityTime",
+        "CorrelationID",
+        "Time",
+    }
 )
 _EXCERPT = 40
 
@@ -214,15 +216,20 @@ def parse_downlink(raw: bytes, topic_values: Mapping[str, str], default_fport: i
 
 
 def _check_depth(document: Any) -> None:
-    if type(document) is not dict and type(document) is not list:
-        return
-    stack = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > MAX_DOWNLINK_DEPTH:
-            raise DocumentError(f"downlink document is nested deeper than {MAX_DOWNLINK_DEPTH} levels")
-        children = value.values() if type(value) is dict else value
-        stack.extend((child, depth + 1) for child in children if type(child) is dict or type(child) is list)
+    if (type(document) is dict or type(document) is list) and _nested_deeper(
+        document, MAX_DOWNLINK_DEPTH - 1
+    ):
+        raise DocumentError(f"downlink document is nested deeper than {MAX_DOWNLINK_DEPTH} levels")
+
+
+def _nested_deeper(container: dict | list, levels_left: int) -> bool:
+    """Whether containers nest more than ``levels_left`` further levels (recursion bounded by the limit)."""
+    for child in container.values() if type(container) is dict else container:
+        if (type(child) is dict or type(child) is list) and (
+            levels_left == 0 or _nested_deeper(child, levels_left - 1)
+        ):
+            return True
+    return False
 
 
 def _normalised_command(
