@@ -98,14 +98,20 @@ async def fake_broker(
     script: Callable[[FakeConnection], Awaitable[None]], version: int = MQTT_5
 ) -> AsyncIterator[TcpEndpoint]:
     """A TCP server on a free loopback port that runs `script` for each connection; yields the endpoint.
-    Scripts still running at the end are cancelled."""
+    Scripts still running at the end are cancelled; a script that failed (other than by the client leaving)
+    fails the test when the block ends."""
     tasks: set[asyncio.Task] = set()
+    failures: list[BaseException] = []
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         tasks.add(task)
         try:
             await script(FakeConnection(reader, writer, version))
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        except BaseException as exc:
+            failures.append(exc)
         finally:
             tasks.discard(task)
             writer.close()
@@ -119,13 +125,16 @@ async def fake_broker(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await server.wait_closed()
+    if failures:
+        raise failures[0]
 
 
 @contextlib.asynccontextmanager
 async def websocket_server(
     handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
 ) -> AsyncIterator[str]:
-    """An aiohttp server on a free loopback port with `handler` at /mqtt; yields the ws:// URL."""
+    """An aiohttp server on a free loopback port with `handler` at /mqtt; yields the ws:// URL. Exceptions
+    that the handler kept in a `failures` attribute are raised at the end."""
     app = web.Application()
     app.router.add_get("/mqtt", handler)
     runner = web.AppRunner(app, shutdown_timeout=1.0)
@@ -137,3 +146,6 @@ async def websocket_server(
         yield f"ws://127.0.0.1:{port}/mqtt"
     finally:
         await runner.cleanup()
+    failures = getattr(handler, "failures", [])
+    if failures:
+        raise failures[0]
