@@ -410,7 +410,7 @@ class _PlainTopicTemplate(TopicTemplate):
 
 
 def _plain_parts(tokens: Sequence[_Literal | _Placeholder]) -> tuple[str | _Level, ...]:
-    """Constant text (separators included) and dynamic levels, in order; adjacent constants merged."""
+    """The pattern as constant text (separators included) and dynamic levels; adjacent constants merged."""
     levels: list[list[str | _Placeholder]] = [[]]
     for token in tokens:
         if isinstance(token, _Placeholder):
@@ -421,21 +421,22 @@ def _plain_parts(tokens: Sequence[_Literal | _Placeholder]) -> tuple[str | _Leve
         levels.extend([text] for text in rest)
     parts: list[str | _Level] = []
     for index, level in enumerate(levels):
-        separator = "/" if index else ""
-        pieces = tuple(piece for piece in level if piece != "")
-        if all(type(piece) is str for piece in pieces):
-            parts.append(separator + "".join(pieces))  # type: ignore[arg-type]
+        if index:
+            _append_text(parts, "/")
+        if all(isinstance(piece, str) for piece in level):
+            _append_text(parts, "".join(level))  # type: ignore[arg-type]
             continue
-        parts.append(separator)
-        sources = "".join(piece if type(piece) is str else piece.source for piece in pieces)  # type: ignore[union-attr]
+        pieces = tuple(piece for piece in level if piece != "")
+        sources = "".join(piece if isinstance(piece, str) else piece.source for piece in pieces)
         parts.append(_Level(pieces, sources))
-    merged: list[str | _Level] = []
-    for part in parts:
-        if merged and type(part) is str and type(merged[-1]) is str:
-            merged[-1] += part  # type: ignore[operator]
-        elif part != "":
-            merged.append(part)
-    return tuple(merged)
+    return tuple(parts)
+
+
+def _append_text(parts: list[str | _Level], text: str) -> None:
+    if parts and isinstance(parts[-1], str):
+        parts[-1] += text
+    elif text:
+        parts.append(text)
 
 
 class _JinjaTopicTemplate(TopicTemplate):

@@ -81,8 +81,10 @@ def test_dev_eui_that_is_not_an_eui64_is_refused() -> None:
         render("d/{DevEUI}", {"DevEUI": "12345"})
 
 
-def test_literal_text_stays_as_written_with_leading_slash() -> None:
+def test_literal_text_stays_as_written() -> None:
     assert render("/lora/{DevEUI}/up", sample("uplink.json")) == "/lora/0018B20000000B20/up"
+    assert render("lora//{DevEUI}/", sample("uplink.json")) == "lora//0018B20000000B20/"
+    assert render("lora/uplink", sample("uplink.json")) == "lora/uplink"
 
 
 def test_placeholder_may_share_a_level_with_text() -> None:
