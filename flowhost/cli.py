@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import time
@@ -25,6 +26,7 @@ from .resources import demo_flow
 log = logging.getLogger("flowhost")
 
 STOP_TIMEOUT = 5.0
+BROKER_ADDRESS_ENV = "FLOWHOST_BROKER_ADDRESS"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -160,6 +162,9 @@ async def _serve(args: argparse.Namespace) -> int:
     runtime = create_runtime(data_dir)
     for problem in runtime.plugins.errors:
         print(f"warning: {problem}", file=sys.stderr)
+    if not args.no_broker:
+        # Flows reach the embedded broker through `!env_var FLOWHOST_BROKER_ADDRESS` (see flows/demo.yaml).
+        os.environ[BROKER_ADDRESS_ENV] = f"127.0.0.1:{args.broker_port}"
     flow_files = args.flow_files or [demo_flow()]
     flows, errors = _load_flows(flow_files, runtime.registry)
     if errors:

@@ -17,7 +17,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from .registry import Registry
-from .secrets import Secret, SecretNotFound, SecretRef, SecretResolver
+from .secrets import EnvRef, Secret, SecretNotFound, SecretRef, SecretResolver
 from .validation import closest, identifier
 
 FORMAT_VERSION = 1
@@ -119,6 +119,7 @@ def format_path(path: Sequence[PathItem]) -> str:
 def _yaml() -> YAML:
     yaml = YAML()  # round-trip: keeps positions (and comments, for writing back)
     yaml.constructor.add_constructor("!secret", lambda loader, node: SecretRef(loader.construct_scalar(node)))
+    yaml.constructor.add_constructor("!env_var", lambda loader, node: EnvRef.parse(loader.construct_scalar(node)))
     return yaml
 
 
@@ -277,6 +278,13 @@ def _resolve_secrets(
     value: Any, path: list[PathItem], resolver: SecretResolver | None, collector: _Collector
 ) -> Any:
     """A plain copy of the document with ``!secret`` references resolved (missing ones reported)."""
+    if isinstance(value, EnvRef):
+        try:
+            return (resolver or SecretResolver(None)).resolve_env(value)
+        except SecretNotFound as exc:
+            collector.add(path, str(exc))
+            collector.unresolved_secrets.add(tuple(path))
+            return ""
     if isinstance(value, SecretRef):
         if resolver is None:
             collector.add(path, f"secret '{value.name}' cannot be resolved here")

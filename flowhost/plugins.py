@@ -64,7 +64,7 @@ class PluginHost:
         Yields ``(plugin_name, result)`` for the implementations that returned; failures are reported.
         """
         caller = getattr(self.manager.hook, hook_name)
-        for impl in reversed(caller.get_hookimpls()):
+        for impl in caller.get_hookimpls():
             arguments = {name: kwargs[name] for name in impl.argnames}
             try:
                 yield impl.plugin_name, impl.function(**arguments)

@@ -32,7 +32,7 @@ class Registry:
             ("flowhost_register_node_types", registry.register_node_type),
             ("flowhost_register_connection_types", registry.register_connection_type),
         ):
-            for impl in reversed(getattr(plugins.hook, hook_name).get_hookimpls()):
+            for impl in getattr(plugins.hook, hook_name).get_hookimpls():
                 plugin_name = impl.plugin_name
 
                 def register_from_plugin(item: type, _name: str = plugin_name, _register=register) -> None:

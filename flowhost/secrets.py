@@ -23,6 +23,19 @@ class SecretRef:
     name: str
 
 
+@dataclass(frozen=True)
+class EnvRef:
+    """A ``!env_var NAME [default]`` as read from a file: a value from the environment, not a secret."""
+
+    name: str
+    default: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> EnvRef:
+        name, _, default = text.strip().partition(" ")
+        return cls(name, default.strip() or None)
+
+
 class Secret(str):
     """A resolved secret value; it knows the reference it came from."""
 
@@ -58,6 +71,12 @@ class SecretResolver:
             return Secret(str(values[ref.name]), ref.name)
         where = f" or add '{ref.name}: ...' to {self._file}" if self._file else ""
         raise SecretNotFound(f"secret '{ref.name}' is not set: define the environment variable {env_name}{where}")
+
+    def resolve_env(self, ref: EnvRef) -> str:
+        value = self._environ.get(ref.name, ref.default)
+        if value is None:
+            raise SecretNotFound(f"environment variable {ref.name} is not set and '!env_var' gives no default")
+        return value
 
     def _load_file(self) -> dict[str, str]:
         if self._file_values is None:

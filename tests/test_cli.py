@@ -94,12 +94,26 @@ async def test_run_serves_the_demo_flow_and_stops_on_sigterm(flowhost_process, t
     ready = await process.wait_for_line("ready in")
     await process.wait_for_line(f"editor:  http://127.0.0.1:{port}/")
     await process.wait_for_line(f"broker:  mqtt://127.0.0.1:{broker_port}")
-    await process.wait_for_line("flow:    demo (2 nodes)")
+    await process.wait_for_line("flow:    demo (3 nodes)")
     async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/") as response:
         assert response.status == 200 and "flowhost" in await response.text()
-    # the simulator's uplinks reach the debug node
-    line = await process.wait_for_line("[console] 78AF58030000034")
-    assert '"DevEUI_uplink"' in line and '"FCntUp":0' in line
+    # the demo round trip: uplinks on the embedded broker, a downlink back into the debug output
+    subscriber = await asyncio.create_subprocess_exec(
+        "mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker_port), "-t", "mqtt/things/+/uplink", "-v", "-C", "2",
+        "-W", "15", stdout=asyncio.subprocess.PIPE,
+    )
+    uplinks, _ = await asyncio.wait_for(subscriber.communicate(), 20)
+    for line in uplinks.decode().splitlines():
+        topic, document = line.split(" ", 1)
+        assert topic.startswith("mqtt/things/78AF58030000034") and '"DevEUI_uplink"' in document
+    downlink = '{"DevEUI_downlink": {"DevEUI": "78AF580300000346", "FPort": 2, "payload_hex": "01ff"}}'
+    publisher = await asyncio.create_subprocess_exec(
+        "mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker_port), "-q", "1",
+        "-t", "mqtt/things/78AF580300000346/downlink", "-m", downlink,
+    )
+    assert await publisher.wait() == 0
+    line = await process.wait_for_line("[console] mqtt/things/78AF580300000346/downlink")
+    assert '"payload_hex":"01ff"' in line and '"FPort":2' in line
     stopping_at = time.monotonic()
     assert await process.stop(timeout=10) == 0
     assert time.monotonic() - stopping_at < 5, "Ctrl-C / SIGTERM must stop everything within 5 s"

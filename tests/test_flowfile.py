@@ -180,3 +180,22 @@ async def test_durations(load_flow, value, seconds):
 async def test_a_file_that_is_not_a_mapping(load_flow):
     [error] = errors_of(load_flow, "- just\n- a list\n")
     assert "a flow file must be a mapping" in error
+
+
+async def test_env_var_takes_a_value_from_the_environment_or_its_default(write_flow, runtime):
+    path = write_flow("""
+    flowhost: 1
+    id: x
+    connections:
+      - {id: local, connectorId: test-loopback, configuration: {label: !env_var BROKER_LABEL fallback}}
+      - {id: other, connectorId: test-loopback, configuration: {label: !env_var NOT_SET_ANYWHERE}}
+    """)
+    with pytest.raises(FlowValidationError) as caught:
+        load_flow_file(path, runtime.registry, environ={"BROKER_LABEL": "from-env"})
+    [error] = caught.value.errors
+    assert "5:68: connections[1].configuration.label: environment variable NOT_SET_ANYWHERE is not set" in str(error)
+    path.write_text(path.read_text().replace(" !env_var NOT_SET_ANYWHERE", " plain"))
+    flow = load_flow_file(path, runtime.registry, environ={"BROKER_LABEL": "from-env"})
+    assert flow.connections[0].configuration["label"] == "from-env"
+    flow = load_flow_file(path, runtime.registry, environ={})
+    assert flow.connections[0].configuration["label"] == "fallback"
