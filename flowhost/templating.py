@@ -182,7 +182,7 @@ def _scan(pattern: Any, field_name: str) -> list[_Token]:
         elif pattern[position] == "{":
             end = _closing(pattern, position + 1, "}")
             if end < 0:
-                raise _compile_error(field_name, pattern, position, "unbalanced '{' (no closing '}')")
+                raise _compile_error(field_name, pattern, position, _unclosed_placeholder(pattern, position))
             tokens.append(_parse_placeholder(pattern, position, end, field_name))
             position = end
         elif pattern[position] == "}":
@@ -213,6 +213,13 @@ def _closing(pattern: str, start: int, closer: str) -> int:
             return -1
         index += 1
     return -1
+
+
+def _unclosed_placeholder(pattern: str, start: int) -> str:
+    close = pattern.find("}", start)
+    if close >= 0 and not set(pattern[start + 1 : close]).isdisjoint("'\""):
+        return "unclosed quote in placeholder"
+    return "unbalanced '{' (no closing '}')"
 
 
 def _next_brace(pattern: str, start: int) -> int:

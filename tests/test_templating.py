@@ -132,6 +132,7 @@ def test_topic_longer_than_mqtt_allows_is_rejected() -> None:
     [
         ("a/{DevEUI", r"unbalanced '\{' \(no closing '\}'\) at character 3 of 'a/\{DevEUI'"),
         ("a/DevEUI}", r"unbalanced '\}' \(no opening '\{'\) at character 9"),
+        ("a/{X|'b}/c", r"unclosed quote in placeholder at character 3"),
         ("a/{}/b", r"empty placeholder '\{\}' at character 3"),
         ("a/{ }/b", r"empty placeholder"),
         ("a/{Dev$EUI}", r"bad field name 'Dev\$EUI'"),
