@@ -119,7 +119,9 @@ def format_path(path: Sequence[PathItem]) -> str:
 def _yaml() -> YAML:
     yaml = YAML()  # round-trip: keeps positions (and comments, for writing back)
     yaml.constructor.add_constructor("!secret", lambda loader, node: SecretRef(loader.construct_scalar(node)))
-    yaml.constructor.add_constructor("!env_var", lambda loader, node: EnvRef.parse(loader.construct_scalar(node)))
+    yaml.constructor.add_constructor(
+        "!env_var", lambda loader, node: EnvRef.parse(loader.construct_scalar(node))
+    )
     return yaml
 
 
@@ -184,12 +186,15 @@ CONNECTION_SCHEMA = vol.Schema(
     }
 )
 
-LAYOUT_SCHEMA = vol.Schema({str: {vol.Required("x"): vol.Coerce(float), vol.Required("y"): vol.Coerce(float)}})
+LAYOUT_SCHEMA = vol.Schema(
+    {str: {vol.Required("x"): vol.Coerce(float), vol.Required("y"): vol.Coerce(float)}}
+)
 
 FLOW_SCHEMA = vol.Schema(
     {
         vol.Required("flowhost"): vol.All(
-            int, vol.In([FORMAT_VERSION], msg=f"unsupported format version; this flowhost reads {FORMAT_VERSION}")
+            int,
+            vol.In([FORMAT_VERSION], msg=f"unsupported format version; this flowhost reads {FORMAT_VERSION}"),
         ),
         vol.Required("id"): identifier,
         vol.Optional("label"): str,
@@ -211,15 +216,26 @@ class _Collector:
         """Where a secret could not be resolved: the schema's complaint about the empty value there is noise."""
 
     def add(
-        self, path: Sequence[PathItem], message: str, *, at: Sequence[PathItem] | None = None, of_key: bool = False
+        self,
+        path: Sequence[PathItem],
+        message: str,
+        *,
+        at: Sequence[PathItem] | None = None,
+        of_key: bool = False,
     ) -> None:
         if tuple(path) in self.unresolved_secrets:
             return
-        where = position(self.root, at if at is not None else path, of_key=of_key) if self.root is not None else None
+        where = (
+            position(self.root, at if at is not None else path, of_key=of_key)
+            if self.root is not None
+            else None
+        )
         line, column = where if where else (None, None)
         self.errors.append(FlowError(tuple(path), message, self.source, line, column))
 
-    def add_invalid(self, prefix: Sequence[PathItem], error: vol.Invalid, schema: vol.Schema, data: Any) -> None:
+    def add_invalid(
+        self, prefix: Sequence[PathItem], error: vol.Invalid, schema: vol.Schema, data: Any
+    ) -> None:
         errors = error.errors if isinstance(error, vol.MultipleInvalid) else [error]
         for item in errors:
             path = [*prefix, *item.path]
@@ -299,7 +315,9 @@ def _resolve_secrets(
     if isinstance(value, Mapping):
         return {key: _resolve_secrets(item, [*path, key], resolver, collector) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_resolve_secrets(item, [*path, index], resolver, collector) for index, item in enumerate(value)]
+        return [
+            _resolve_secrets(item, [*path, index], resolver, collector) for index, item in enumerate(value)
+        ]
     return value
 
 
@@ -326,7 +344,9 @@ def validate_flow(
         top = FLOW_SCHEMA(plain)
     except vol.Invalid as exc:
         collector.add_invalid([], exc, FLOW_SCHEMA, plain)
-        top = {key: plain.get(key) for key in ("id", "label", "description", "connections", "nodes", "layout")}
+        top = {
+            key: plain.get(key) for key in ("id", "label", "description", "connections", "nodes", "layout")
+        }
         top["id"] = top["id"] if isinstance(top["id"], str) else "?"
         for key in ("connections", "nodes"):
             top[key] = top[key] if isinstance(top[key], list) else []
@@ -335,7 +355,9 @@ def validate_flow(
     connections = _validate_connections(top.get("connections") or [], registry, collector)
     # Ids of connections with errors count as defined: one mistake should give one error, not a cascade.
     connection_ids = {
-        item["id"] for item in top.get("connections") or [] if isinstance(item, Mapping) and isinstance(item.get("id"), str)
+        item["id"]
+        for item in top.get("connections") or []
+        if isinstance(item, Mapping) and isinstance(item.get("id"), str)
     } | set(external_connections)
     nodes = _validate_nodes(top.get("nodes") or [], registry, connection_ids, collector)
 
@@ -346,7 +368,9 @@ def validate_flow(
         collector.add_invalid(["layout"], exc, LAYOUT_SCHEMA, top.get("layout"))
 
     if collector.errors:
-        raise FlowValidationError(sorted(collector.errors, key=lambda error: (error.line or 0, error.column or 0)))
+        raise FlowValidationError(
+            sorted(collector.errors, key=lambda error: (error.line or 0, error.column or 0))
+        )
     known = {node.id for node in nodes}
     return FlowSpec(
         id=top["id"],
@@ -446,18 +470,26 @@ def _validate_nodes(
             if connection_id is not None and connection_id not in connection_ids:
                 defined = ", ".join(sorted(connection_ids)) or "none"
                 collector.add(
-                    [*path, "config", field_name], f"unknown connection '{connection_id}' (defined: {defined})"
+                    [*path, "config", field_name],
+                    f"unknown connection '{connection_id}' (defined: {defined})",
                 )
         wires = entry["wires"] or {}
         for port, targets in wires.items():
             port_path = [*path, "wires", port]
             if port not in node_class.outputs:
                 ports = ", ".join(node_class.outputs) or "none"
-                collector.add(port_path, f"node type '{entry['type']}' has no output '{port}' (outputs: {ports})",
-                              of_key=True)
+                collector.add(
+                    port_path,
+                    f"node type '{entry['type']}' has no output '{port}' (outputs: {ports})",
+                    of_key=True,
+                )
                 continue
             for target_index, target in enumerate(targets):
-                target_at = [*port_path, target_index] if isinstance(_raw_at(collector.root, port_path), list) else None
+                target_at = (
+                    [*port_path, target_index]
+                    if isinstance(_raw_at(collector.root, port_path), list)
+                    else None
+                )
                 if target not in seen:
                     collector.add(port_path, f"unknown node '{target}' (known: {known_ids})", at=target_at)
                 else:
@@ -468,9 +500,7 @@ def _validate_nodes(
                             port_path, f"node '{target}' ({target_class.type}) has no input", at=target_at
                         )
         if config is not None:
-            result.append(
-                NodeSpec(entry["id"], entry["type"], config, raw_config, wires, entry.get("name"))
-            )
+            result.append(NodeSpec(entry["id"], entry["type"], config, raw_config, wires, entry.get("name")))
     return result
 
 

@@ -26,7 +26,9 @@ class HttpEndpoints:
             raise EndpointConflict(f"path must start with '/' and must not be under /api/, got {path!r}")
         key = (method.upper(), path)
         if key in self._routes and self._routes[key][0] != owner:
-            raise EndpointConflict(f"{method.upper()} {path} is already served by node '{self._routes[key][0]}'")
+            raise EndpointConflict(
+                f"{method.upper()} {path} is already served by node '{self._routes[key][0]}'"
+            )
         self._routes[key] = (owner, handler)
 
     def remove_owner(self, owner: str) -> None:

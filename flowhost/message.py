@@ -28,7 +28,9 @@ class FrozenDict(dict):
     __slots__ = ()
 
     def _refuse(self, *args: object, **kwargs: object) -> None:
-        raise TypeError("message payloads are immutable; build a new payload and call msg.derive(payload=...)")
+        raise TypeError(
+            "message payloads are immutable; build a new payload and call msg.derive(payload=...)"
+        )
 
     __setitem__ = __delitem__ = _refuse  # type: ignore[assignment]
     clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
@@ -95,7 +97,9 @@ class Message:
         """A new root message; payload and meta are frozen (copied) here."""
         return cls(freeze(payload), topic, freeze(meta) if meta else _EMPTY, new_message_id(), None)
 
-    def derive(self, payload: Any = ..., topic: str | None = ..., meta: Mapping[str, Any] | None = ...) -> Message:
+    def derive(
+        self, payload: Any = ..., topic: str | None = ..., meta: Mapping[str, Any] | None = ...
+    ) -> Message:
         """A child message: unchanged fields are shared, ``parent_id`` points at this message."""
         return Message(
             self.payload if payload is ... else freeze(payload),

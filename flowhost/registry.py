@@ -67,11 +67,15 @@ class Registry:
 
     def register_connection_type(self, connection_class: type, plugin_name: str) -> None:
         if not (inspect.isclass(connection_class) and issubclass(connection_class, Connection)):
-            raise RegistrationError(f"registered {connection_class!r}, which is not a flowhost.Connection subclass")
+            raise RegistrationError(
+                f"registered {connection_class!r}, which is not a flowhost.Connection subclass"
+            )
         connector_id = getattr(connection_class, "connector_id", None)
         _check_type_name(connector_id, connection_class, "connector_id")
         if not isinstance(connection_class.config_schema, vol.Schema):
-            raise RegistrationError(f"connection type '{connector_id}': config_schema must be a voluptuous Schema")
+            raise RegistrationError(
+                f"connection type '{connector_id}': config_schema must be a voluptuous Schema"
+            )
         for method in ("start", "stop"):
             if not inspect.iscoroutinefunction(getattr(connection_class, method)):
                 raise RegistrationError(f"connection type '{connector_id}': {method} must be an async method")

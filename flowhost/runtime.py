@@ -95,7 +95,9 @@ class NodeRunner(NodeContext):
         if (text, level) == (self.status_text, self.status_level):
             return
         self.status_text, self.status_level = text, level
-        self.runtime.emit(RuntimeEvent("status", self.flow_id, self.node_id, data={"text": text, "level": level}))
+        self.runtime.emit(
+            RuntimeEvent("status", self.flow_id, self.node_id, data={"text": text, "level": level})
+        )
 
     def count(self, name: str, amount: int = 1) -> None:
         self.counters[name] += amount
@@ -114,7 +116,11 @@ class NodeRunner(NodeContext):
         text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
         message_id = msg.id if msg is not None else None
         self.log.error(
-            "node %s/%s failed%s: %s", self.flow_id, self.node_id, f" on message {message_id}" if msg else "", text,
+            "node %s/%s failed%s: %s",
+            self.flow_id,
+            self.node_id,
+            f" on message {message_id}" if msg else "",
+            text,
             exc_info=error if isinstance(error, BaseException) else None,
         )
         self.runtime.emit(
@@ -124,7 +130,10 @@ class NodeRunner(NodeContext):
     def show_debug(self, msg: Message, text: str) -> None:
         self.runtime.emit(
             RuntimeEvent(
-                "debug", self.flow_id, self.node_id, data={"topic": msg.topic, "payload": text, "message_id": msg.id}
+                "debug",
+                self.flow_id,
+                self.node_id,
+                data={"topic": msg.topic, "payload": text, "message_id": msg.id},
             )
         )
 
@@ -191,7 +200,9 @@ class ConnectionRunner(ConnectionContext):
         else:
             self.log.info("connection %s: %s", self.connection_id, state)
         self.runtime.emit(
-            RuntimeEvent("connection_state", connection_id=self.connection_id, data={"state": state, "error": error})
+            RuntimeEvent(
+                "connection_state", connection_id=self.connection_id, data={"state": state, "error": error}
+            )
         )
 
     def create_task(self, coro: Awaitable[Any], name: str) -> asyncio.Task:
@@ -208,7 +219,11 @@ class ConnectionRunner(ConnectionContext):
         try:
             await asyncio.wait_for(self.connection.stop(), self.connection_class.stop_timeout)
         except TimeoutError:
-            self.log.error("connection %s did not stop within %gs", self.connection_id, self.connection_class.stop_timeout)
+            self.log.error(
+                "connection %s did not stop within %gs",
+                self.connection_id,
+                self.connection_class.stop_timeout,
+            )
         except Exception as exc:
             self.log.error("connection %s failed to stop: %s", self.connection_id, exc, exc_info=exc)
         await self._tasks.cancel_all()
@@ -296,12 +311,16 @@ class Runtime:
             self.flows[spec.id] = running
             for node_id in to_restart:
                 node_spec = spec.node(node_id)
-                running.nodes[node_id] = NodeRunner(self, spec.id, node_spec, self.registry.node_types[node_spec.type])
+                running.nodes[node_id] = NodeRunner(
+                    self, spec.id, node_spec, self.registry.node_types[node_spec.type]
+                )
             for node_spec in spec.nodes:
                 running.nodes[node_spec.id].spec = node_spec
             self._wire(running)
             # Receivers start before senders so that nothing is sent to a node that is not listening yet.
-            for node_id in sorted(to_restart, key=lambda n: running.nodes[n].node_class.has_input, reverse=True):
+            for node_id in sorted(
+                to_restart, key=lambda n: running.nodes[n].node_class.has_input, reverse=True
+            ):
                 runner = running.nodes[node_id]
                 try:
                     await runner.start()

@@ -38,11 +38,16 @@ class FlowhostProcess:
 
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
-            *FLOWHOST, "run", *self.args, env=self.env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            *FLOWHOST,
+            "run",
+            *self.args,
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
-        self._readers = [asyncio.create_task(self._read(stream)) for stream in (self.process.stdout,
-                                                                               self.process.stderr)]
+        self._readers = [
+            asyncio.create_task(self._read(stream)) for stream in (self.process.stdout, self.process.stderr)
+        ]
 
     async def _read(self, stream: asyncio.StreamReader) -> None:
         async for line in stream:
@@ -99,8 +104,19 @@ async def test_run_serves_the_demo_flow_and_stops_on_sigterm(flowhost_process, t
         assert response.status == 200 and "flowhost" in await response.text()
     # the demo round trip: uplinks on the embedded broker, a downlink back into the debug output
     subscriber = await asyncio.create_subprocess_exec(
-        "mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker_port), "-t", "mqtt/things/+/uplink", "-v", "-C", "2",
-        "-W", "15", stdout=asyncio.subprocess.PIPE,
+        "mosquitto_sub",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(broker_port),
+        "-t",
+        "mqtt/things/+/uplink",
+        "-v",
+        "-C",
+        "2",
+        "-W",
+        "15",
+        stdout=asyncio.subprocess.PIPE,
     )
     uplinks, _ = await asyncio.wait_for(subscriber.communicate(), 20)
     for line in uplinks.decode().splitlines():
@@ -108,8 +124,17 @@ async def test_run_serves_the_demo_flow_and_stops_on_sigterm(flowhost_process, t
         assert topic.startswith("mqtt/things/78AF58030000034") and '"DevEUI_uplink"' in document
     downlink = '{"DevEUI_downlink": {"DevEUI": "78AF580300000346", "FPort": 2, "payload_hex": "01ff"}}'
     publisher = await asyncio.create_subprocess_exec(
-        "mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker_port), "-q", "1",
-        "-t", "mqtt/things/78AF580300000346/downlink", "-m", downlink,
+        "mosquitto_pub",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(broker_port),
+        "-q",
+        "1",
+        "-t",
+        "mqtt/things/78AF580300000346/downlink",
+        "-m",
+        downlink,
     )
     assert await publisher.wait() == 0
     line = await process.wait_for_line("[console] mqtt/things/78AF580300000346/downlink")
@@ -133,7 +158,9 @@ async def test_run_refuses_an_invalid_flow_with_every_error(tmp_path):
 async def test_validate_reports_errors_with_file_and_line(tmp_path):
     good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
     good.write_text((ROOT / "flows" / "demo.yaml").read_text())
-    bad.write_text("flowhost: 1\nid: x\nnodes:\n  - id: a\n    type: lorawan-simulator\n    config: {count: 0}\n")
+    bad.write_text(
+        "flowhost: 1\nid: x\nnodes:\n  - id: a\n    type: lorawan-simulator\n    config: {count: 0}\n"
+    )
     assert (await run_command("validate", str(good)))[0] == 0
     code, _, stderr = await run_command("validate", str(good), str(bad))
     assert code == 1
@@ -142,7 +169,7 @@ async def test_validate_reports_errors_with_file_and_line(tmp_path):
 
 async def test_every_example_flow_is_valid():
     flows = sorted(str(path) for path in (ROOT / "flows").glob("*.yaml"))
-    code, stdout, stderr = await run_command("validate", *flows)
+    code, _, stderr = await run_command("validate", *flows)
     assert code == 0, stderr
 
 
@@ -157,19 +184,43 @@ async def test_plugins_lists_distributions_and_types():
 async def test_broker_command_relays_messages(tmp_path):
     port = free_port()
     broker = await asyncio.create_subprocess_exec(
-        *FLOWHOST, "broker", "--port", str(port), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        *FLOWHOST,
+        "broker",
+        "--port",
+        str(port),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         line = await asyncio.wait_for(broker.stdout.readline(), 20)
         assert f"mqtt://127.0.0.1:{port}" in line.decode()
         subscriber = await asyncio.create_subprocess_exec(
-            "mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", "mqtt/things/+/uplink", "-C", "1",
-            "-W", "10", stdout=asyncio.subprocess.PIPE,
+            "mosquitto_sub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-t",
+            "mqtt/things/+/uplink",
+            "-C",
+            "1",
+            "-W",
+            "10",
+            stdout=asyncio.subprocess.PIPE,
         )
         await asyncio.sleep(0.5)
         publish = await asyncio.create_subprocess_exec(
-            "mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", "mqtt/things/78AF580300000345/uplink",
-            "-m", '{"DevEUI_uplink": {}}', "-q", "1",
+            "mosquitto_pub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-t",
+            "mqtt/things/78AF580300000345/uplink",
+            "-m",
+            '{"DevEUI_uplink": {}}',
+            "-q",
+            "1",
         )
         assert await publish.wait() == 0
         received, _ = await asyncio.wait_for(subscriber.communicate(), 15)

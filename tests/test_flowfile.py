@@ -79,7 +79,10 @@ async def test_every_error_is_reported_at_once(load_flow):
         in joined
     )
     assert "nodes[1].config.interval: '5 minutes' is not a duration; use a number and a unit" in joined
-    assert "nodes[1].wires.sideways: node type 'lorawan-simulator' has no output 'sideways' (outputs: out)" in joined
+    assert (
+        "nodes[1].wires.sideways: node type 'lorawan-simulator' has no output 'sideways' (outputs: out)"
+        in joined
+    )
     assert "11:9: nodes[2].id: node id 'b' is used twice" in joined
     assert "15:14: nodes[3].config.fport: unknown key 'fport' (did you mean 'fPorts'?)" in joined
     assert len(errors) == 6, joined
@@ -119,7 +122,10 @@ async def test_unknown_connector_and_connection_ids_are_named(load_flow):
     """
     errors = errors_of(load_flow, text)
     joined = "\n".join(errors)
-    assert "connections[0].connectorId: unknown connector 'test-loopbak' (did you mean 'test-loopback'?)" in joined
+    assert (
+        "connections[0].connectorId: unknown connector 'test-loopbak' (did you mean 'test-loopback'?)"
+        in joined
+    )
     assert "connections[1].configuration.labl: unknown key 'labl' (did you mean 'label'?)" in joined
     assert "7:54: nodes[0].config.connection: unknown connection 'remote' (defined: local, other)" in joined
 
@@ -170,8 +176,9 @@ async def test_bad_durations_are_refused(load_flow, value):
     assert "nodes[0].config.interval:" in error and "duration" in error
 
 
-@pytest.mark.parametrize(("value", "seconds"), [("500ms", 0.5), ("30s", 30), ("10m", 600), ("72h", 259200),
-                                                ("1d", 86400)])
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("500ms", 0.5), ("30s", 30), ("10m", 600), ("72h", 259200), ("1d", 86400)]
+)
 async def test_durations(load_flow, value, seconds):
     text = f"flowhost: 1\nid: x\nnodes: [{{id: a, type: lorawan-simulator, config: {{count: 1, interval: {value}}}}}]\n"
     assert load_flow(text).node("a").config["interval"] == seconds
@@ -193,7 +200,10 @@ async def test_env_var_takes_a_value_from_the_environment_or_its_default(write_f
     with pytest.raises(FlowValidationError) as caught:
         load_flow_file(path, runtime.registry, environ={"BROKER_LABEL": "from-env"})
     [error] = caught.value.errors
-    assert "5:68: connections[1].configuration.label: environment variable NOT_SET_ANYWHERE is not set" in str(error)
+    assert (
+        "5:68: connections[1].configuration.label: environment variable NOT_SET_ANYWHERE is not set"
+        in str(error)
+    )
     path.write_text(path.read_text().replace(" !env_var NOT_SET_ANYWHERE", " plain"))
     flow = load_flow_file(path, runtime.registry, environ={"BROKER_LABEL": "from-env"})
     assert flow.connections[0].configuration["label"] == "from-env"

@@ -22,9 +22,14 @@ def test_built_in_and_third_party_plugins_load_through_the_same_entry_point_grou
     assert host.plugins["core-nodes"].distribution == "flowhost"
     assert host.plugins["example-decoder"].distribution == "flowhost-example-decoder"
     registry = Registry.from_plugins(host)
-    assert {"debug", "filter", "lorawan-simulator", "http-uplink", "http-downlink", "temp-hum-decoder"} <= set(
-        registry.node_types
-    )
+    assert {
+        "debug",
+        "filter",
+        "lorawan-simulator",
+        "http-uplink",
+        "http-downlink",
+        "temp-hum-decoder",
+    } <= set(registry.node_types)
     assert registry.provided_by["node:temp-hum-decoder"] == "example-decoder"
 
 
@@ -61,7 +66,9 @@ def test_unknown_hooks_are_refused_and_named():
     plugin = SimpleNamespace(flowhost_register_node_typez=hookimpl(lambda register: None))
     host = load_plugins(only=["core-nodes"], extra=[("typo-plugin", plugin)])
     [error] = host.errors
-    assert error.startswith("plugin 'typo-plugin': was not loaded:") and "flowhost_register_node_typez" in error
+    assert (
+        error.startswith("plugin 'typo-plugin': was not loaded:") and "flowhost_register_node_typez" in error
+    )
 
 
 class NotANode:
@@ -101,7 +108,9 @@ def test_invalid_and_duplicate_types_are_reported_and_the_rest_registers():
     plugin = SimpleNamespace(flowhost_register_node_types=hookimpl(register_all))
     host = load_plugins(only=["core-nodes"], extra=[("sloppy", plugin)])
     registry = Registry.from_plugins(host)
-    assert "good-node" in registry.node_types and registry.node_types["debug"].__module__.endswith("core_nodes")
+    assert "good-node" in registry.node_types and registry.node_types["debug"].__module__.endswith(
+        "core_nodes"
+    )
     assert host.errors == [
         f"plugin 'sloppy': registered {NotANode!r}, which is not a flowhost.Node subclass",
         "plugin 'sloppy': BadName.type must be lower-case letters, digits and dashes, got 'Bad Name'",
@@ -155,5 +164,3 @@ async def test_lifecycle_hooks_may_be_sync_or_async_and_failures_are_isolated(ho
     await runtime.stop()
     assert calls == [("async", runtime)]
     assert host.errors == [f"plugin 'failing-one': hook {hook_name} failed: RuntimeError: nope"]
-
-

@@ -52,7 +52,9 @@ async def test_a_full_inbox_makes_the_sender_wait(runtime, load_flow):
 
 
 @pytest.mark.expect_node_errors
-async def test_a_failing_message_is_counted_and_the_flow_keeps_running(runtime, load_flow, fail_on_node_error):
+async def test_a_failing_message_is_counted_and_the_flow_keeps_running(
+    runtime, load_flow, fail_on_node_error
+):
     errors = []
     runtime.add_listener(lambda event: errors.append(event) if event.kind == "error" else None)
     await runtime.deploy(load_flow(flow_text(["a", "bad", "c"], "{fail_on: bad}")))
@@ -167,5 +169,7 @@ async def test_status_changes_are_events(runtime, load_flow):
     runtime.node("t", "a").status("connected", "ok")
     runtime.node("t", "a").status("connected", "ok")  # unchanged: no second event
     statuses = [event for event in seen if event.kind == "status"]
-    assert [(event.node_id, event.data) for event in statuses] == [("a", {"text": "connected", "level": "ok"})]
-    assert [event.kind for event in seen][0] == "deployed"
+    assert [(event.node_id, event.data) for event in statuses] == [
+        ("a", {"text": "connected", "level": "ok"})
+    ]
+    assert seen[0].kind == "deployed"

@@ -32,7 +32,9 @@ class DebugNode(Node):
     category = "output"
     description = "Logs each message and shows it in the editor's debug panel."
     outputs = ()
-    config_schema = vol.Schema({vol.Optional("active", default=True): bool, vol.Optional("log", default=True): bool})
+    config_schema = vol.Schema(
+        {vol.Optional("active", default=True): bool, vol.Optional("log", default=True): bool}
+    )
 
     async def on_input(self, msg: Message) -> None:
         if not self.config["active"]:

@@ -21,7 +21,9 @@ MAX_UPLINK_BYTES = 256 * 1024
 
 def _endpoint_path(value: Any) -> str:
     if not isinstance(value, str) or not value.startswith("/") or value.startswith("/api/") or " " in value:
-        raise vol.Invalid(f"path must start with '/', contain no spaces and not be under /api/, got {value!r}")
+        raise vol.Invalid(
+            f"path must start with '/', contain no spaces and not be under /api/, got {value!r}"
+        )
     return value
 
 

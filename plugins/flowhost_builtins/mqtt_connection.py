@@ -110,6 +110,10 @@ class MqttIotConnection(Connection):
     def submit_uplink(self, document: Mapping[str, Any], arrival: float) -> None:
         """Queue one uplink for publishing; raises UplinkRejected with the reason when it cannot be."""
         settings = self.settings
+        if not isinstance(document, Mapping):
+            self._reject(
+                f"an uplink must be a JSON object (DevEUI_uplink document), got {type(document).__name__}"
+            )
         try:
             fields = uplink_fields(document)
         except DocumentError as exc:
@@ -135,7 +139,9 @@ class MqttIotConnection(Connection):
             self.counters["uplinksDropped"] += 1
             self.context.log.warning(
                 "connection %s: outbox full (%d uplinks), dropped the oldest one for %s",
-                self.id, self._outbox.capacity, dropped.topic,
+                self.id,
+                self._outbox.capacity,
+                dropped.topic,
             )
         self._outbox_ready.set()
 
@@ -250,7 +256,13 @@ class MqttIotConnection(Connection):
             except (ConnectRefusedError, SubscribeRefusedError) as exc:
                 self.context.state_changed("UNREACHABLE", _describe(exc))
                 await _disconnect_quietly(client)
-            except (ConnectTimeoutError, ConnectionFailedError, ConnectionLostError, OSError, ssl.SSLError) as exc:
+            except (
+                ConnectTimeoutError,
+                ConnectionFailedError,
+                ConnectionLostError,
+                OSError,
+                ssl.SSLError,
+            ) as exc:
                 self.context.state_changed("UNREACHABLE", _describe(exc))
             else:
                 if connected_before:
@@ -275,7 +287,9 @@ class MqttIotConnection(Connection):
         except MQTTError as exc:
             if raise_errors:
                 raise
-            self.context.log.warning("connection %s: subscribing to %s failed: %s", self.id, topic_filter, exc)
+            self.context.log.warning(
+                "connection %s: subscribing to %s failed: %s", self.id, topic_filter, exc
+            )
 
     async def _publish_outbox(self, client: MQTTClient) -> None:
         outbox, ready, counters = self._outbox, self._outbox_ready, self.counters
@@ -291,7 +305,8 @@ class MqttIotConnection(Connection):
                 counters["uplinksExpired"] += 1
                 self.context.log.warning(
                     "connection %s: uplink for %s expired while waiting (uplinkTimeValidity): not published",
-                    self.id, entry.topic,
+                    self.id,
+                    entry.topic,
                 )
                 continue
             try:
@@ -314,7 +329,9 @@ class MqttIotConnection(Connection):
         if isinstance(error, PublishRefusedError):
             self._outbox.remove(entry)
             self.counters["publishFailures"] += 1
-            self.context.log.error("connection %s: broker refused uplink on %s: %s", self.id, entry.topic, error)
+            self.context.log.error(
+                "connection %s: broker refused uplink on %s: %s", self.id, entry.topic, error
+            )
             return
         if isinstance(error, PublishTimeoutError):
             self.counters["publishFailures"] += 1
@@ -337,7 +354,9 @@ class MqttIotConnection(Connection):
             result = parse_downlink(message.payload, values, self.settings.downlink_port)
         except DocumentError as exc:
             self.counters["downlinksRejected"] += 1
-            self.context.log.warning("connection %s: downlink on %s rejected: %s", self.id, message.topic, exc)
+            self.context.log.warning(
+                "connection %s: downlink on %s rejected: %s", self.id, message.topic, exc
+            )
             return
         downlink = Downlink(result.kind, result.document, message.topic)
         for listener in list(self._downlink_listeners):

@@ -42,7 +42,9 @@ class _InboundPump:
         except asyncio.QueueFull:
             self.node.context.count("dropped")
             self.node.context.log.warning(
-                "node %s: %d inbound messages waiting; dropped one from %s", self.node.id, INBOUND_QUEUE_SIZE,
+                "node %s: %d inbound messages waiting; dropped one from %s",
+                self.node.id,
+                INBOUND_QUEUE_SIZE,
                 msg.topic,
             )
 
@@ -134,7 +136,8 @@ class MqttIn(Node):
             payload = bytes(payload)
         self.context.count("received")
         self._pump.offer(
-            Message.create(payload, topic=message.topic, meta={"qos": message.qos, "retain": message.retain}), "out"
+            Message.create(payload, topic=message.topic, meta={"qos": message.qos, "retain": message.retain}),
+            "out",
         )
 
     async def close(self) -> None:

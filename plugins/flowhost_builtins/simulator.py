@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import voluptuous as vol
 
@@ -81,7 +81,7 @@ class LorawanSimulator(Node):
         self._frame_counters[device] = frame_counter + 1
         payload_hex = self.config.get("payloadHex") or self._sensor_payload()
         document = make_uplink(
-            device, frame_counter, self.config["fPort"], payload_hex, datetime.now(timezone.utc), self._rng
+            device, frame_counter, self.config["fPort"], payload_hex, datetime.now(UTC), self._rng
         )
         self.context.count("sent")
         return Message.create(document, topic=device)

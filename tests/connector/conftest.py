@@ -12,15 +12,22 @@ DEVICES = ["78AF580300000345", "78AF580300000346"]
 
 def connector_flow(configuration: dict, *, source: dict | None = None, flow_id: str = "c") -> dict:
     """source -> mqtt-connector (connection 'broker') -> test-collect nodes 'downlinks' and 'others'."""
-    source = source or {"type": "lorawan-simulator", "config": {"devEUIs": DEVICES, "interval": "50ms", "limit": 4}}
+    source = source or {
+        "type": "lorawan-simulator",
+        "config": {"devEUIs": DEVICES, "interval": "50ms", "limit": 4},
+    }
     return {
         "flowhost": 1,
         "id": flow_id,
         "connections": [{"id": "broker", "connectorId": "actility-mqtt-iot", "configuration": configuration}],
         "nodes": [
             {"id": "source", **source, "wires": {"out": ["connector"]}},
-            {"id": "connector", "type": "mqtt-connector", "config": {"connection": "broker"},
-             "wires": {"downlink": ["downlinks"], "other": ["others"]}},
+            {
+                "id": "connector",
+                "type": "mqtt-connector",
+                "config": {"connection": "broker"},
+                "wires": {"downlink": ["downlinks"], "other": ["others"]},
+            },
             {"id": "downlinks", "type": "test-collect"},
             {"id": "others", "type": "test-collect"},
         ],
@@ -49,7 +56,10 @@ def states(runtime):
     """Connection states in the order they were announced: [(state, error), ...]."""
     seen: list[tuple[str, str | None]] = []
     runtime.add_listener(
-        lambda event: seen.append((event.data["state"], event.data["error"]))
-        if event.kind == "connection_state" else None
+        lambda event: (
+            seen.append((event.data["state"], event.data["error"]))
+            if event.kind == "connection_state"
+            else None
+        )
     )
     return seen

@@ -41,8 +41,9 @@ async def test_thingpark_samples_are_published_on_their_rendered_topic(
     mosquitto, deploy, pattern, document, expected_topic
 ):
     async with Subscriber(mosquitto.host, mosquitto.tcp_port, "#", client_id="docs-subscriber") as subscriber:
-        connection = await deploy(connector_flow(tcp(mosquitto, uplinkTopicPattern=pattern),
-                                                 source=emitting(sample(document))))
+        connection = await deploy(
+            connector_flow(tcp(mosquitto, uplinkTopicPattern=pattern), source=emitting(sample(document)))
+        )
         [message] = await subscriber.wait_for(1)
         assert message.topic == expected_topic
         published = orjson.loads(message.payload)
@@ -53,20 +54,32 @@ async def test_thingpark_samples_are_published_on_their_rendered_topic(
 
 async def test_send_metadata_and_raw_decoded_format(mosquitto, deploy, runtime):
     decoded = sample("uplink-decoded.json")
-    async with Subscriber(mosquitto.host, mosquitto.tcp_port, "legacy/#", "raw/#", client_id="fmt") as subscriber:
-        await deploy(connector_flow(
-            tcp(mosquitto, uplinkTopicPattern="legacy/{DevEUI}", sendMetadata=True), source=emitting(decoded),
-            flow_id="legacy",
-        ))
+    async with Subscriber(
+        mosquitto.host, mosquitto.tcp_port, "legacy/#", "raw/#", client_id="fmt"
+    ) as subscriber:
+        await deploy(
+            connector_flow(
+                tcp(mosquitto, uplinkTopicPattern="legacy/{DevEUI}", sendMetadata=True),
+                source=emitting(decoded),
+                flow_id="legacy",
+            )
+        )
         [legacy] = await subscriber.wait_for(1)
         assert orjson.loads(legacy.payload) == decoded["DevEUI_uplink"]
         await runtime.remove_flow("legacy")
-        await deploy(connector_flow(
-            tcp(mosquitto, uplinkTopicPattern="raw/{DevEUI}", sendRawDecodedFormat=True), source=emitting(decoded),
-            flow_id="raw",
-        ))
+        await deploy(
+            connector_flow(
+                tcp(mosquitto, uplinkTopicPattern="raw/{DevEUI}", sendRawDecodedFormat=True),
+                source=emitting(decoded),
+                flow_id="raw",
+            )
+        )
         await subscriber.wait_for(2)
-        assert orjson.loads(subscriber.messages[1].payload) == {"temperature": 25.6, "humidity": 40, "battery": "ok"}
+        assert orjson.loads(subscriber.messages[1].payload) == {
+            "temperature": 25.6,
+            "humidity": 40,
+            "battery": "ok",
+        }
 
 
 HOSTILE = [
@@ -83,9 +96,11 @@ async def test_hostile_topic_values_reject_only_their_uplink(mosquitto, deploy, 
     good = {"DevEUI_uplink": {"DevEUI": "78af580300000345", "FPort": 3}}
     documents = [document for document, _ in HOSTILE] + [good]
     async with Subscriber(mosquitto.host, mosquitto.tcp_port, "hostile/#", client_id="hostile") as subscriber:
-        connection = await deploy(connector_flow(
-            tcp(mosquitto, uplinkTopicPattern="hostile/{DevEUI}/{FPort}"), source=emitting(*documents)
-        ))
+        connection = await deploy(
+            connector_flow(
+                tcp(mosquitto, uplinkTopicPattern="hostile/{DevEUI}/{FPort}"), source=emitting(*documents)
+            )
+        )
         [message] = await subscriber.wait_for(1)
         await wait_until(lambda: connection.counters["uplinksRejected"] == len(HOSTILE))
     assert message.topic == "hostile/78AF580300000345/3"
@@ -99,11 +114,15 @@ async def test_hostile_topic_values_reject_only_their_uplink(mosquitto, deploy, 
 
 async def test_template_syntax_in_a_value_is_never_executed(mosquitto, deploy):
     injection = "{{ ''.__class__.__mro__ }}"
-    document = {"DevEUI_uplink": {"DevEUI": "78AF580300000345", "FPort": 1, "CustomerData": {"name": injection}}}
+    document = {
+        "DevEUI_uplink": {"DevEUI": "78AF580300000345", "FPort": 1, "CustomerData": {"name": injection}}
+    }
     async with Subscriber(mosquitto.host, mosquitto.tcp_port, "inject/#", client_id="inject") as subscriber:
-        await deploy(connector_flow(
-            tcp(mosquitto, uplinkTopicPattern="inject/{CustomerData.name}"), source=emitting(document)
-        ))
+        await deploy(
+            connector_flow(
+                tcp(mosquitto, uplinkTopicPattern="inject/{CustomerData.name}"), source=emitting(document)
+            )
+        )
         [message] = await subscriber.wait_for(1)
     assert message.topic == f"inject/{injection}"
 
@@ -112,15 +131,21 @@ DOWNLINK_TOPIC = "mqtt/things/{DevEUI}/downlink"
 
 
 async def test_downlinks_are_normalised_others_forwarded_and_bad_ones_counted(mosquitto, deploy, caplog):
-    configuration = tcp(mosquitto, uplinkTopicPattern="mqtt/things/{DevEUI}/uplink",
-                        downlinkTopicPattern=DOWNLINK_TOPIC, downlinkPort=5)
+    configuration = tcp(
+        mosquitto,
+        uplinkTopicPattern="mqtt/things/{DevEUI}/uplink",
+        downlinkTopicPattern=DOWNLINK_TOPIC,
+        downlinkPort=5,
+    )
     connection = await deploy(connector_flow(configuration, source=emitting()))
     await wait_until(lambda: connection.state == "OPENED")
     await wait_until(lambda: "mqtt/things/+/downlink" in connection._client.subscriptions)
     topic = "mqtt/things/A81758FFFE04F27E/downlink"
     host, port = mosquitto.host, mosquitto.tcp_port
     await publish(host, port, topic, (SAMPLES / "downlink.json").read_bytes())
-    await publish(host, port, topic, b'{"DevEUI_downlink": {"DevEUI": "A81758FFFE04F27E", "payload_hex": "aa"}}')
+    await publish(
+        host, port, topic, b'{"DevEUI_downlink": {"DevEUI": "A81758FFFE04F27E", "payload_hex": "aa"}}'
+    )
     await publish(host, port, topic, b'{"DevEUI_downlink_Sent": {"DevEUI": "A81758FFFE04F27E"}}')
     for bad in (
         b"not json",
@@ -133,7 +158,9 @@ async def test_downlinks_are_normalised_others_forwarded_and_bad_ones_counted(mo
     ):
         await publish(host, port, topic, bad)
     await wait_until(lambda: connection.counters["downlinksRejected"] == 7)
-    await wait_until(lambda: len(Collector.received["downlinks"]) == 2 and len(Collector.received["others"]) == 1)
+    await wait_until(
+        lambda: len(Collector.received["downlinks"]) == 2 and len(Collector.received["others"]) == 1
+    )
     first, second = (message.payload["DevEUI_downlink"] for message in Collector.received["downlinks"])
     assert first["FPort"] == 8 and first["Confirmed"] == 1 and first["FlushDownlinkQueue"] == 1
     assert second["FPort"] == 5  # downlinkPort fills in a missing FPort

@@ -56,7 +56,8 @@ async def test_uplinks_out_and_a_downlink_back(protocol, mosquitto, pki, deploy,
         await publish(mosquitto.host, mosquitto.tcp_port, "mqtt/things/78AF580300000345/downlink", downlink)
         await wait_until(lambda: Collector.received["downlinks"])
         [received] = Collector.received["downlinks"]
-        assert received.payload == {"DevEUI_downlink": {"DevEUI": "78AF580300000345", "FPort": 8,
-                                                        "payload_hex": "0100"}}
+        assert received.payload == {
+            "DevEUI_downlink": {"DevEUI": "78AF580300000345", "FPort": 8, "payload_hex": "0100"}
+        }
         assert connection.counters["uplinksPublished"] == 4
         assert connection.counters["downlinksReceived"] == 1

@@ -16,8 +16,20 @@ DEVICES = [f"70B3D5E75E00{index:04X}" for index in range(5)]
 async def persistent_subscriber(broker, topic_filter: str) -> asyncio.subprocess.Process:
     """mosquitto_sub with a persistent QoS 1 session: it reconnects by itself and gets what was queued."""
     process = await asyncio.create_subprocess_exec(
-        "mosquitto_sub", "-h", broker.host, "-p", str(broker.tcp_port), "-i", "reliability-subscriber", "-c",
-        "-q", "1", "-t", topic_filter, "-v", stdout=asyncio.subprocess.PIPE,
+        "mosquitto_sub",
+        "-h",
+        broker.host,
+        "-p",
+        str(broker.tcp_port),
+        "-i",
+        "reliability-subscriber",
+        "-c",
+        "-q",
+        "1",
+        "-t",
+        topic_filter,
+        "-v",
+        stdout=asyncio.subprocess.PIPE,
     )
     await asyncio.sleep(0.5)
     return process
@@ -52,8 +64,10 @@ async def run_outage(mosquitto_factory, deploy, *, total: int, outage: float, va
     lines: list[str] = []
     reader = asyncio.create_task(read_lines(subscriber, lines))
     try:
-        source = {"type": "lorawan-simulator",
-                  "config": {"devEUIs": DEVICES, "interval": "100ms", "limit": total}}  # 50 uplinks/s
+        source = {
+            "type": "lorawan-simulator",
+            "config": {"devEUIs": DEVICES, "interval": "100ms", "limit": total},
+        }  # 50 uplinks/s
         connection = await deploy(connector_flow(configuration, source=source))
         await wait_until(lambda: connection.counters["uplinksPublished"] >= 20)
         broker.stop()
@@ -74,7 +88,9 @@ async def run_outage(mosquitto_factory, deploy, *, total: int, outage: float, va
 
 async def test_a_broker_restart_loses_nothing_and_keeps_order(mosquitto_factory, deploy):
     total = 200
-    connection, per_device = await run_outage(mosquitto_factory, deploy, total=total, outage=2.0, validity=None)
+    connection, per_device = await run_outage(
+        mosquitto_factory, deploy, total=total, outage=2.0, validity=None
+    )
     for dev_eui in DEVICES:
         received = per_device[dev_eui]
         deduplicated = list(dict.fromkeys(received))  # at-least-once: a resend may repeat one
@@ -85,7 +101,9 @@ async def test_a_broker_restart_loses_nothing_and_keeps_order(mosquitto_factory,
 
 async def test_uplinks_that_expire_during_an_outage_are_dropped_and_counted(mosquitto_factory, deploy):
     total = 200
-    connection, per_device = await run_outage(mosquitto_factory, deploy, total=total, outage=3.0, validity="1s")
+    connection, per_device = await run_outage(
+        mosquitto_factory, deploy, total=total, outage=3.0, validity="1s"
+    )
     received = {(dev_eui, counter) for dev_eui, counters in per_device.items() for counter in counters}
     expired = connection.counters["uplinksExpired"]
     assert expired > 0

@@ -44,7 +44,9 @@ class Subscriber:
         return [orjson.loads(message.payload) for message in self.messages]
 
     async def wait_for(self, count: int, timeout: float = 10.0) -> list[MqttMessage]:
-        await wait_until(lambda: len(self.messages) >= count, timeout, f"{count} messages (have {len(self.messages)})")
+        await wait_until(
+            lambda: len(self.messages) >= count, timeout, f"{count} messages (have {len(self.messages)})"
+        )
         return self.messages
 
 
