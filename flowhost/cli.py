@@ -19,7 +19,7 @@ from . import __version__
 from .app import create_runtime, create_web_app, default_data_dir
 from .broker import EmbeddedBroker
 from .flowfile import FlowSpec, FlowValidationError, load_flow_file
-from .plugins import load_plugins
+from .plugins import PluginHost, load_plugins
 from .registry import Registry
 from .resources import demo_flow
 
@@ -30,8 +30,10 @@ BROKER_ADDRESS_ENV = "FLOWHOST_BROKER_ADDRESS"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+    plugins = load_plugins()
+    parser = _parser(plugins)
     args = parser.parse_args(argv)
+    args.plugins = plugins
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
@@ -43,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return args.handler(args)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(plugins: PluginHost) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowhost", description="A flow runtime for LoRaWAN integrators.")
     parser.add_argument("--version", action="version", version=f"flowhost {__version__}")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -67,8 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     broker.add_argument("--port", type=int, default=1883)
     broker.set_defaults(handler=_broker)
 
-    plugins = commands.add_parser("plugins", help="list plugins, their distributions and node types")
-    plugins.set_defaults(handler=_plugins)
+    listing = commands.add_parser("plugins", help="list plugins, their distributions and node types")
+    listing.set_defaults(handler=_plugins)
+
+    for _ in plugins.call_each("flowhost_register_commands", subcommands=commands):
+        pass
     return parser
 
 
@@ -88,7 +93,7 @@ def _load_flows(paths: Sequence[Path], registry: Registry) -> tuple[list[FlowSpe
 
 
 def _validate(args: argparse.Namespace) -> int:
-    plugins = load_plugins()
+    plugins = args.plugins
     for problem in plugins.errors:
         print(f"warning: {problem}", file=sys.stderr)
     _, errors = _load_flows(args.flow_files, Registry.from_plugins(plugins))
@@ -102,7 +107,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _plugins(args: argparse.Namespace) -> int:
-    plugins = load_plugins()
+    plugins = args.plugins
     registry = Registry.from_plugins(plugins)
     for name, info in sorted(plugins.plugins.items()):
         loaded = plugins.manager.get_plugin(name) is not None
@@ -159,7 +164,7 @@ async def _serve(args: argparse.Namespace) -> int:
     started_at = time.monotonic()
     data_dir = args.data_dir or default_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    runtime = create_runtime(data_dir)
+    runtime = create_runtime(data_dir, args.plugins)
     for problem in runtime.plugins.errors:
         print(f"warning: {problem}", file=sys.stderr)
     if not args.no_broker:

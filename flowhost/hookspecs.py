@@ -7,6 +7,7 @@ per-message path never goes through a hook: hooks register things, node methods 
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -66,6 +67,19 @@ def flowhost_web_routes(runtime: Runtime) -> Iterable[web.AbstractRouteDef] | No
     a plugin's paths should start with ``/plugins/<plugin-name>/``. Return ``None`` for no routes.
 
     :param runtime: the running :class:`flowhost.runtime.Runtime`, for handlers that need flows or connections.
+    """
+
+
+@hookspec
+def flowhost_register_commands(subcommands: argparse._SubParsersAction) -> None:
+    """Add subcommands to the ``flowhost`` command line.
+
+    Call ``parser = subcommands.add_parser(name, help=...)``, add arguments, then
+    ``parser.set_defaults(handler=function)``: flowhost calls ``function(args)`` and exits with the ``int`` it
+    returns. ``args.plugins`` is the loaded plugin host. Choose names that cannot clash with flowhost's own
+    commands (``run``, ``validate``, ``broker``, ``plugins``); a clash is reported and the command skipped.
+
+    :param subcommands: the ``argparse`` subparsers object of the ``flowhost`` command.
     """
 
 

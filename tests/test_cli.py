@@ -228,3 +228,10 @@ async def test_broker_command_relays_messages(tmp_path):
     finally:
         broker.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(broker.wait(), 10) == 0
+
+
+async def test_flowhost_register_commands_adds_the_example_plugins_command():
+    code, stdout, _ = await run_command("decode-temp-hum", "0100e7022d")
+    assert code == 0 and stdout.strip() == '{"temperature": 23.1, "humidity": 45}'
+    code, _, stderr = await run_command("decode-temp-hum", "ffff")
+    assert code == 1 and "not a temperature/humidity frame" in stderr

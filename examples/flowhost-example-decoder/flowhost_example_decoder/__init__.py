@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from collections import Counter
 
 import voluptuous as vol
@@ -52,6 +54,22 @@ async def stats(request: web.Request) -> web.Response:
 @hookimpl
 def flowhost_register_node_types(register):
     register(TempHumDecoder)
+
+
+def _decode_command(args) -> int:
+    try:
+        print(json.dumps(decode(args.payload_hex)))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+@hookimpl
+def flowhost_register_commands(subcommands):
+    parser = subcommands.add_parser("decode-temp-hum", help="decode a temperature/humidity payload_hex")
+    parser.add_argument("payload_hex")
+    parser.set_defaults(handler=_decode_command)
 
 
 @hookimpl
