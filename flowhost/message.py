@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FrozenDict", "Message", "freeze"]
+__all__ = ["FrozenDict", "Message", "Receipt", "Refusal", "freeze"]
 
 # A per-process prefix keeps ids unique across restarts without paying for uuid4 on every message.
 _ID_PREFIX = os.urandom(4).hex()
@@ -78,6 +79,54 @@ _EMPTY = FrozenDict()
 
 
 @dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a node did not take a message: ``retryable`` when the sender may try again later (a full outbox)."""
+
+    reason: str
+    retryable: bool
+    node_id: str | None = None
+
+
+class Receipt:
+    """Tells the source of a message when every node it reached has handled it, and whether one refused it.
+
+    A source that must answer its own sender (the HTTP 202 of ``http-uplink``) creates one, sends messages that
+    carry it, releases its own hold and awaits :meth:`wait`. The runtime holds the receipt once for every inbox
+    a carrying message enters and releases it when the node's ``on_input`` returned; derived messages carry it
+    on. A node that stores the message durably calls :meth:`mark_durable`; one that cannot take it calls
+    :meth:`refuse`.
+    """
+
+    __slots__ = ("_future", "_pending", "durable", "refusal")
+
+    def __init__(self) -> None:
+        self._pending = 1  # the source's own hold, released when it has sent everything
+        self._future: asyncio.Future[Refusal | None] = asyncio.get_running_loop().create_future()
+        self.durable = False
+        self.refusal: Refusal | None = None
+
+    def hold(self, count: int = 1) -> None:
+        self._pending += count
+
+    def release(self) -> None:
+        self._pending -= 1
+        if self._pending <= 0 and not self._future.done():
+            self._future.set_result(self.refusal)
+
+    def refuse(self, reason: str, *, retryable: bool, node_id: str | None = None) -> None:
+        if self.refusal is None:
+            self.refusal = Refusal(reason, retryable, node_id)
+
+    def mark_durable(self) -> None:
+        self.durable = True
+
+    async def wait(self, timeout: float) -> Refusal | None:
+        """None when every node took the message; the first refusal otherwise. Raises TimeoutError."""
+        async with asyncio.timeout(timeout):
+            return await asyncio.shield(self._future)
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """What nodes pass to each other.
 
@@ -91,11 +140,19 @@ class Message:
     meta: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     id: str = field(default_factory=new_message_id)
     parent_id: str | None = None
+    receipt: Receipt | None = field(default=None, compare=False, repr=False)
+    """Set by sources that need to know when the message was taken (see :class:`Receipt`)."""
 
     @classmethod
-    def create(cls, payload: Any, topic: str | None = None, meta: Mapping[str, Any] | None = None) -> Message:
+    def create(
+        cls,
+        payload: Any,
+        topic: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+        receipt: Receipt | None = None,
+    ) -> Message:
         """A new root message; payload and meta are frozen (copied) here."""
-        return cls(freeze(payload), topic, freeze(meta) if meta else _EMPTY, new_message_id(), None)
+        return cls(freeze(payload), topic, freeze(meta) if meta else _EMPTY, new_message_id(), None, receipt)
 
     def derive(
         self, payload: Any = ..., topic: str | None = ..., meta: Mapping[str, Any] | None = ...
@@ -107,4 +164,5 @@ class Message:
             self.meta if meta is ... else (freeze(meta) if meta else _EMPTY),
             new_message_id(),
             self.id,
+            self.receipt,
         )

@@ -83,6 +83,8 @@ class NodeRunner(NodeContext):
             if port not in self.node_class.outputs:
                 raise ValueError(f"node '{self.node_id}' has no output port '{port}'")
             return
+        if msg.receipt is not None:
+            msg.receipt.hold(len(targets))
         for target in targets:
             inbox = target.inbox
             if inbox.full():
@@ -150,11 +152,21 @@ class NodeRunner(NodeContext):
             try:
                 await on_input(msg)
             except asyncio.CancelledError:
+                self._refuse(msg, "the node stopped")
                 raise
             except Exception as exc:
                 self.report_error(exc, msg)
+                if msg.receipt is not None:
+                    msg.receipt.refuse(f"node {self.node_id} failed: {exc}", retryable=True, node_id=self.node_id)
             else:
                 counters["processed"] += 1
+            if msg.receipt is not None:
+                msg.receipt.release()
+
+    def _refuse(self, msg: Message, reason: str) -> None:
+        if msg.receipt is not None:
+            msg.receipt.refuse(reason, retryable=True, node_id=self.node_id)
+            msg.receipt.release()
 
     def _task_failed(self, error: BaseException) -> None:
         self.report_error(error)
@@ -164,6 +176,8 @@ class NodeRunner(NodeContext):
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
+            while not self.inbox.empty():
+                self._refuse(self.inbox.get_nowait(), "the node stopped")
         try:
             await asyncio.wait_for(self.node.close(), self.node_class.close_timeout)
         except TimeoutError:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from flowhost.message import FrozenDict, Message
+from flowhost.message import FrozenDict, Message, Receipt
 from tests.support.sample_nodes import EVENTS, Collector
 
 
@@ -173,3 +173,39 @@ async def test_status_changes_are_events(runtime, load_flow):
         ("a", {"text": "connected", "level": "ok"})
     ]
     assert seen[0].kind == "deployed"
+
+
+async def test_a_receipt_resolves_when_every_receiver_handled_the_message(runtime, load_flow):
+    text = """
+    flowhost: 1
+    id: t
+    nodes:
+      - {id: relay, type: test-relay, wires: {out: [fast, slow]}}
+      - {id: fast, type: test-collect}
+      - {id: slow, type: test-collect, config: {delay: 100ms}}
+    """
+    await runtime.deploy(load_flow(text))
+    receipt = Receipt()
+    await runtime.node("t", "relay").send(Message.create("hello", receipt=receipt), "out")
+    receipt.release()  # the source's own hold
+    assert await receipt.wait(timeout=5) is None
+    assert Collector.received["slow"] and Collector.received["fast"]
+
+
+@pytest.mark.expect_node_errors
+async def test_a_receipt_reports_the_first_refusal(runtime, load_flow):
+    text = """
+    flowhost: 1
+    id: t
+    nodes:
+      - {id: relay, type: test-relay, wires: {out: [picky, fine]}}
+      - {id: picky, type: test-collect, config: {fail_on: bad}}
+      - {id: fine, type: test-collect}
+    """
+    await runtime.deploy(load_flow(text))
+    receipt = Receipt()
+    await runtime.node("t", "relay").send(Message.create("bad", receipt=receipt), "out")
+    receipt.release()
+    refusal = await receipt.wait(timeout=5)
+    assert refusal.node_id == "picky" and refusal.retryable and "cannot handle 'bad'" in refusal.reason
+    assert Collector.received["fine"]
