@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import voluptuous as vol
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from aiohttp import web
     from jinja2.sandbox import SandboxedEnvironment
 
@@ -110,6 +112,8 @@ class ConnectionContext:
     connection_id: str
     log: logging.Logger
     templates: SandboxedEnvironment
+    data_dir: Path
+    """A directory of this connection's own in flowhost's data dir (created on first use by the connection)."""
 
     def state_changed(self, state: str, error: str | None = None) -> None:
         """Announce a new state (``OPENED``, ``UNREACHABLE``...) with the last error, if any."""

@@ -204,6 +204,7 @@ class ConnectionRunner(ConnectionContext):
         self.log = logging.getLogger("flowhost.connection").getChild(spec.id)
         self._tasks = OwnedTasks(f"connection {spec.id}", self._task_failed)
         self.templates = runtime.templates
+        self.data_dir = runtime.data_dir / "connections" / spec.id
         self.connection = connection_class(spec.id, spec.name, spec.configuration, self)
 
     def state_changed(self, state: str, error: str | None = None) -> None:
