@@ -7,7 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import pluggy
 
-from .message import Message
+from .message import Message, Receipt, Refusal
 from .node import Connection, ConnectionContext, Node, NodeContext
 
 hookimpl = pluggy.HookimplMarker("flowhost")
@@ -17,4 +17,14 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = ["Connection", "ConnectionContext", "Message", "Node", "NodeContext", "__version__", "hookimpl"]
+__all__ = [
+    "Connection",
+    "ConnectionContext",
+    "Message",
+    "Node",
+    "NodeContext",
+    "Receipt",
+    "Refusal",
+    "__version__",
+    "hookimpl",
+]

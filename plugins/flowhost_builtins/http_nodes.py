@@ -11,19 +11,19 @@ import orjson
 import voluptuous as vol
 from aiohttp import web
 
-from flowhost import Message, Node, hookimpl
+from flowhost import Message, Node, Receipt, hookimpl
 from flowhost.validation import duration
 
 from .thingpark import DocumentError, parse_uplink
 
 MAX_UPLINK_BYTES = 256 * 1024
+ACCEPT_TIMEOUT = 30.0
+"""How long a POST waits for the flow to take its uplink (written to a connector's outbox) before a 503."""
 
 
 def _endpoint_path(value: Any) -> str:
     if not isinstance(value, str) or not value.startswith("/") or value.startswith("/api/") or " " in value:
-        raise vol.Invalid(
-            f"path must start with '/', contain no spaces and not be under /api/, got {value!r}"
-        )
+        raise vol.Invalid(f"path must start with '/', contain no spaces and not be under /api/, got {value!r}")
     return value
 
 
@@ -38,7 +38,8 @@ class HttpUplink(Node):
     category = "input"
     description = (
         "Receives ThingPark uplink documents POSTed by a network server at 'path' on flowhost's web server "
-        "(wrapped DevEUI_uplink or legacy). Answers 202 when accepted, 400 with the reason otherwise."
+        "(wrapped DevEUI_uplink or legacy). Answers 202 once the flow took it (an MQTT connector wrote it to "
+        "its durable outbox), 400 with the reason when it is invalid, 503 when it cannot be taken now."
     )
     has_input = False
     outputs = ("out",)
@@ -70,14 +71,28 @@ class HttpUplink(Node):
         except DocumentError as exc:
             self.context.count("rejected")
             return _json_response(400, {"error": str(exc)})
-        msg = Message.create(document, meta={"remote": request.remote or ""})
+        receipt = Receipt()
+        msg = Message.create(document, meta={"remote": request.remote or ""}, receipt=receipt)
         await self.context.send(msg)
+        receipt.release()
+        try:
+            refusal = await receipt.wait(ACCEPT_TIMEOUT)
+        except TimeoutError:
+            self.context.count("refused")
+            return _json_response(503, {"error": f"not accepted within {ACCEPT_TIMEOUT:g}s"}, retry_after=5)
+        if refusal is not None:
+            if refusal.retryable:
+                self.context.count("refused")
+                return _json_response(503, {"error": refusal.reason}, retry_after=5)
+            self.context.count("rejected")
+            return _json_response(400, {"error": refusal.reason})
         self.context.count("accepted")
-        return _json_response(202, {"accepted": True, "id": msg.id})
+        return _json_response(202, {"accepted": True, "id": msg.id, "durable": receipt.durable})
 
 
-def _json_response(status: int, body: dict) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
+def _json_response(status: int, body: dict, retry_after: int | None = None) -> web.Response:
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json", headers=headers)
 
 
 class HttpDownlink(Node):

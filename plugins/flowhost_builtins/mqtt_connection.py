@@ -49,7 +49,7 @@ from .mqtt_connection_config import (
 )
 from .thingpark import DocumentError, parse_downlink, uplink_age, uplink_fields
 from .topics import topic_matches
-from .uplink_outbox import Outbox, OutboxEntry
+from .uplink_outbox import Outbox, OutboxEntry, OutboxFull, SqliteStore, StoredCallback
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,8 @@ class MqttIotConnection(Connection):
                 "uplinksExpired",
                 "uplinksRejected",
                 "uplinksDropped",
+                "uplinksRefused",
+                "uplinksRecovered",
                 "publishFailures",
                 "downlinksReceived",
                 "downlinksRejected",
@@ -98,7 +100,10 @@ class MqttIotConnection(Connection):
         )
         self._uplink_topic = self.settings.uplink_topic
         self._downlink_topic = self.settings.downlink_topic
-        self._outbox = Outbox(self.settings.outbox_size)
+        store = SqliteStore(context.data_dir / "outbox.sqlite3") if self.settings.durable_outbox else None
+        self._outbox = Outbox(
+            self.settings.outbox_size, store, drop_oldest=self.settings.outbox_overflow == "dropOldest"
+        )
         self._outbox_ready = asyncio.Event()
         self._downlink_listeners: list[Callable[[Downlink], None]] = []
         self._subscriptions: dict[str, tuple[int, list[InboundHandler]]] = {}
@@ -107,8 +112,11 @@ class MqttIotConnection(Connection):
         self._stopping = False
 
     # -- what nodes use ---------------------------------------------------------------------------------------
-    def submit_uplink(self, document: Mapping[str, Any], arrival: float) -> None:
-        """Queue one uplink for publishing; raises UplinkRejected with the reason when it cannot be."""
+    def submit_uplink(
+        self, document: Mapping[str, Any], arrival: float, on_stored: StoredCallback | None = None
+    ) -> None:
+        """Queue one uplink for publishing. Raises UplinkRejected with the reason when it cannot be published,
+        OutboxFull when there is no room now; ``on_stored(error)`` is called once it is on disk."""
         settings = self.settings
         if not isinstance(document, Mapping):
             self._reject(
@@ -133,8 +141,16 @@ class MqttIotConnection(Connection):
         except TopicRenderError as exc:
             self._reject(str(exc))
         payload = orjson.dumps(self._published_document(document, fields))
-        expires_at = time.monotonic() + remaining if remaining is not None else None
-        dropped = self._outbox.add(topic, payload, expires_at)
+        if settings.uplink_limits is not None:
+            problem = settings.uplink_limits.check(topic, payload)
+            if problem is not None:
+                self._reject(problem)
+        expires_at = time.time() + remaining if remaining is not None else None
+        try:
+            dropped = self._outbox.add(topic, payload, expires_at, on_stored)
+        except OutboxFull:
+            self.counters["uplinksRefused"] += 1
+            raise
         if dropped is not None:
             self.counters["uplinksDropped"] += 1
             self.context.log.warning(
@@ -196,6 +212,10 @@ class MqttIotConnection(Connection):
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
     async def start(self) -> None:
+        recovered = await self._outbox.open()
+        if recovered:
+            self.counters["uplinksRecovered"] = recovered
+            self.context.log.info("connection %s: %d uplinks pending from the last run", self.id, recovered)
         if self.settings.downlink_subscription is not None:
             self._subscriptions[self.settings.downlink_subscription] = (1, [self._on_downlink_message])
         self._client = self._build_client()
@@ -212,9 +232,11 @@ class MqttIotConnection(Connection):
             except MQTTError as exc:
                 self.context.log.info("connection %s: disconnect: %s", self.id, exc)
         if self._outbox:
+            kept = "kept on disk for the next start" if self.settings.durable_outbox else "lost"
             self.context.log.warning(
-                "connection %s stopped with %d uplinks not yet published", self.id, len(self._outbox)
+                "connection %s stopped with %d uplinks not yet published (%s)", self.id, len(self._outbox), kept
             )
+        await self._outbox.close()
         self.context.state_changed("CLOSED")
 
     def _build_client(self) -> MQTTClient:
@@ -300,7 +322,7 @@ class MqttIotConnection(Connection):
                 ready.clear()
                 await ready.wait()
                 continue
-            if entry.expires_at is not None and time.monotonic() > entry.expires_at:
+            if outbox.is_expired(entry):
                 outbox.remove(entry)
                 counters["uplinksExpired"] += 1
                 self.context.log.warning(

@@ -35,6 +35,8 @@ from flowhost.templating import (
 )
 from flowhost.validation import closest, duration, duration_between
 
+from .aws_iot import UplinkLimits, configuration_problems, is_aws_iot_host, uplink_limits_for
+
 __all__ = [
     "CONFIGURATION_SCHEMA",
     "CONNECTOR_ID",
@@ -57,7 +59,6 @@ TLS_KEYS = (CA_KEY, "certificate", "privateKey")
 AWS_IOT_ALPN = "x-amzn-mqtt-ca"
 
 _TO_PKCS8 = "convert it with: openssl pkcs8 -topk8 -nocrypt -in key.pem -out key.pk8"
-_AWS_IOT_HOST = re.compile(r"[^.]+\.iot\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?", re.IGNORECASE).fullmatch
 _HOST = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?").fullmatch
 _PORT = re.compile(r"[0-9]{1,5}").fullmatch
 _TOPIC_UNSAFE = re.compile(r"[/+#\x00-\x1f\x7f]").search
@@ -273,6 +274,10 @@ def _fields(environment: SandboxedEnvironment) -> dict[Any, Any]:
         vol.Optional("mqttVersion", default="3.1.1"): _mqtt_version,
         vol.Optional("wsPath", default="/mqtt"): _ws_path,
         vol.Optional("outboxSize", default=10_000): _whole_number("outboxSize", 1, 1_000_000),
+        vol.Optional("outboxOverflow", default="refuse"): vol.In(
+            ["refuse", "dropOldest"], msg="outboxOverflow must be 'refuse' (new uplinks) or 'dropOldest'"
+        ),
+        vol.Optional("durableOutbox", default=True): vol.Boolean(),
         vol.Optional("reconnectMaxDelay", default="60s"): duration_between(1, 3600),
         vol.Optional("sharedSubscriptionGroup"): _share_group,
         vol.Optional("downlinkEnabled", default=True): vol.Boolean(),
@@ -346,6 +351,13 @@ def _combination(configuration: dict[str, Any]) -> dict[str, Any]:
         errors.append(
             vol.Invalid("sharedSubscriptionGroup needs mqttVersion 5", path=["sharedSubscriptionGroup"])
         )
+    host, port = split_host_name(configuration["hostName"])
+    errors.extend(
+        vol.Invalid(message, path=[key])
+        for key, message in configuration_problems(
+            configuration, host, port or DEFAULT_PORTS[configuration["protocol"]]
+        )
+    )
     if errors:
         raise vol.MultipleInvalid(errors)
     return configuration
@@ -398,6 +410,8 @@ class MqttConnectionSettings:
     mqtt_version: Literal["3.1.1", "5"] = "3.1.1"
     ws_path: str = "/mqtt"
     outbox_size: int = 10_000
+    outbox_overflow: Literal["refuse", "dropOldest"] = "refuse"
+    durable_outbox: bool = True
     reconnect_max_delay: float = 60.0
     shared_subscription_group: str | None = None
     downlink_enabled: bool = True
@@ -405,6 +419,8 @@ class MqttConnectionSettings:
     send_metadata: bool = False
     send_raw_decoded_format: bool = False
     description: str = ""
+    uplink_limits: UplinkLimits | None = field(default=None, repr=False, compare=False)
+    """AWS IoT Core's per-message limits for an AWS IoT host, checked on every uplink; None for other hosts."""
 
     @property
     def uses_tls(self) -> bool:
@@ -427,7 +443,7 @@ class MqttConnectionSettings:
     @property
     def alpn_protocols(self) -> tuple[str, ...]:
         """AWS IoT takes MQTT with client certificates on port 443 only when asked by ALPN."""
-        if self.port == 443 and self.protocol == "SSL" and _AWS_IOT_HOST(self.host):
+        if self.port == 443 and self.protocol == "SSL" and is_aws_iot_host(self.host):
             return (AWS_IOT_ALPN,)
         return ()
 
@@ -468,6 +484,8 @@ def settings_from_configuration(
         mqtt_version=configuration["mqttVersion"],
         ws_path=configuration["wsPath"],
         outbox_size=configuration["outboxSize"],
+        outbox_overflow=configuration["outboxOverflow"],
+        durable_outbox=configuration["durableOutbox"],
         reconnect_max_delay=configuration["reconnectMaxDelay"],
         shared_subscription_group=configuration.get("sharedSubscriptionGroup"),
         downlink_enabled=downlink_enabled,
@@ -475,6 +493,7 @@ def settings_from_configuration(
         send_metadata=configuration["sendMetadata"],
         send_raw_decoded_format=configuration["sendRawDecodedFormat"],
         description=configuration["description"],
+        uplink_limits=uplink_limits_for(host),
     )
 
 

@@ -15,6 +15,7 @@ from flowhost.mqtt import Message as MqttMessage
 from flowhost.validation import identifier
 
 from .mqtt_connection import Downlink, MqttIotConnection, UplinkRejected
+from .uplink_outbox import OutboxFull
 
 INBOUND_QUEUE_SIZE = 10_000
 
@@ -77,13 +78,33 @@ class MqttConnector(Node):
         self._pump.offer(Message.create(downlink.document, topic=downlink.topic), downlink.kind)
 
     async def on_input(self, msg: Message) -> None:
+        receipt = msg.receipt
+        on_stored = None
+        if receipt is not None:
+            receipt.hold()  # released once the uplink is on disk: the source may then say "accepted"
+
+            def on_stored(error: BaseException | None) -> None:
+                if error is None:
+                    receipt.mark_durable()
+                else:
+                    receipt.refuse(f"the outbox cannot store uplinks: {error}", retryable=True, node_id=self.id)
+                receipt.release()
+
         try:
-            self._connection.submit_uplink(msg.payload, time.time())
+            self._connection.submit_uplink(msg.payload, time.time(), on_stored)
         except UplinkRejected as exc:
-            self.context.count("rejected")
-            self.context.log.warning("node %s: uplink %s rejected: %s", self.id, msg.id, exc)
+            self._refuse(msg, str(exc), retryable=False)
+        except OutboxFull as exc:
+            self._refuse(msg, str(exc), retryable=True)
         else:
             self.context.count("uplinks")
+
+    def _refuse(self, msg: Message, reason: str, *, retryable: bool) -> None:
+        self.context.count("rejected" if not retryable else "refused")
+        self.context.log.warning("node %s: uplink %s not taken: %s", self.id, msg.id, reason)
+        if msg.receipt is not None:
+            msg.receipt.refuse(reason, retryable=retryable, node_id=self.id)
+            msg.receipt.release()
 
     async def close(self) -> None:
         connection = getattr(self, "_connection", None)
