@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.support.brokers", "tests.support.flowhost_fixtures"]
+pytest_plugins = ["tests.support.brokers", "tests.support.flowhost_fixtures", "tests.support.processes"]
