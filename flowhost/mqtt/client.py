@@ -113,9 +113,7 @@ class _Outgoing:
         self.released = False
 
     def as_message(self) -> Message:
-        return Message(
-            self.topic, self.payload, self.qos, self.retain, False, None, dict(self.properties or {})
-        )
+        return Message(self.topic, self.payload, self.qos, self.retain, False, None, dict(self.properties or {}))
 
 
 def _fail(future: asyncio.Future, exc: BaseException) -> None:
@@ -237,9 +235,7 @@ class MQTTClient:
                     await self._resubscribe()
         except TimeoutError as exc:
             self._abort_connecting(exc)
-            raise ConnectTimeoutError(
-                f"no connection to {self.endpoint!r} within {self.connect_timeout} s"
-            ) from exc
+            raise ConnectTimeoutError(f"no connection to {self.endpoint!r} within {self.connect_timeout} s") from exc
         except BaseException as exc:
             self._abort_connecting(exc)
             raise
@@ -359,9 +355,7 @@ class MQTTClient:
         if connection is self._connecting:
             self._connecting = None
             if not self._connack.done():
-                failure = ConnectionFailedError(
-                    f"connection closed before CONNACK: {reason or 'closed by peer'}"
-                )
+                failure = ConnectionFailedError(f"connection closed before CONNACK: {reason or 'closed by peer'}")
                 failure.__cause__ = reason
                 _fail(self._connack, failure)
             return
@@ -418,9 +412,7 @@ class MQTTClient:
         else:
             properties_field = b""
         if not qos:
-            connection.write(
-                p.encode_publish(_PUBLISH_FIRST[0][retain], topic_field, 0, properties_field, payload)
-            )
+            connection.write(p.encode_publish(_PUBLISH_FIRST[0][retain], topic_field, 0, properties_field, payload))
             return None
         if qos not in (1, 2):
             raise ValueError(f"qos must be 0, 1 or 2, not {qos!r}")
@@ -517,9 +509,7 @@ class MQTTClient:
             if not out.future.done():
                 _fail(
                     out.future,
-                    PublishTimeoutError(
-                        f"no acknowledgement for {out.topic!r} within {self.action_timeout} s"
-                    ),
+                    PublishTimeoutError(f"no acknowledgement for {out.topic!r} within {self.action_timeout} s"),
                 )
         self._schedule_timeout_check()
 

@@ -129,9 +129,7 @@ _CONNECT_REFUSED_V5: dict[int, type[ConnectRefusedError]] = {
 }
 
 
-def connect_refused(
-    reason_code: int, protocol_version: int, reason_string: str | None = None
-) -> ConnectRefusedError:
+def connect_refused(reason_code: int, protocol_version: int, reason_string: str | None = None) -> ConnectRefusedError:
     """The most specific `ConnectRefusedError` subclass for a CONNACK code."""
     table = _CONNECT_REFUSED_V311 if protocol_version < 5 else _CONNECT_REFUSED_V5
     return table.get(reason_code, ConnectRefusedError)(reason_code, protocol_version, reason_string)
@@ -188,9 +186,7 @@ class SubscribeRefusedError(MQTTError):
     def __init__(self, topic_filter: str, reason_code: int) -> None:
         self.topic_filter = topic_filter
         self.reason_code = reason_code
-        super().__init__(
-            f"subscription to {topic_filter!r} refused ({reason_code:#04x} {reason_name(reason_code)})"
-        )
+        super().__init__(f"subscription to {topic_filter!r} refused ({reason_code:#04x} {reason_name(reason_code)})")
 
 
 class UnsubscribeRefusedError(MQTTError):
@@ -199,6 +195,4 @@ class UnsubscribeRefusedError(MQTTError):
     def __init__(self, topic_filter: str, reason_code: int) -> None:
         self.topic_filter = topic_filter
         self.reason_code = reason_code
-        super().__init__(
-            f"unsubscribe from {topic_filter!r} refused ({reason_code:#04x} {reason_name(reason_code)})"
-        )
+        super().__init__(f"unsubscribe from {topic_filter!r} refused ({reason_code:#04x} {reason_name(reason_code)})")

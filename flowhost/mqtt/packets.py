@@ -409,14 +409,10 @@ class Message:
         properties: Properties = {}
         if version >= MQTT_5:
             properties, pos = decode_properties(buf, pos, end)
-        return cls(
-            topic, bytes(buf[pos:end]), qos, bool(first & 0x01), bool(first & 0x08), packet_id, properties
-        )
+        return cls(topic, bytes(buf[pos:end]), qos, bool(first & 0x01), bool(first & 0x08), packet_id, properties)
 
 
-def encode_publish(
-    first: int, topic_field: bytes, packet_id: int, properties: bytes, payload: bytes
-) -> bytes:
+def encode_publish(first: int, topic_field: bytes, packet_id: int, properties: bytes, payload: bytes) -> bytes:
     """The hot-path PUBLISH encoder: `topic_field` is the length-prefixed topic, cached by the caller;
     `packet_id` 0 means none (QoS 0); `properties` is b"" on 3.1.1 or the encoded property block on 5."""
     pid = packet_id.to_bytes(2, "big") if packet_id else b""
@@ -482,9 +478,7 @@ class PubComp(_Ack):
 
 def encode_ack(packet_type: int, packet_id: int) -> bytes:
     """A success acknowledgement without reason code or properties; the same bytes on 3.1.1 and 5."""
-    return bytes(
-        (packet_type << 4 | _REQUIRED_FLAGS.get(packet_type, 0), 2, packet_id >> 8, packet_id & 0xFF)
-    )
+    return bytes((packet_type << 4 | _REQUIRED_FLAGS.get(packet_type, 0), 2, packet_id >> 8, packet_id & 0xFF))
 
 
 @dataclass(slots=True)
@@ -535,9 +529,7 @@ class Subscribe:
             if options & 0xC0 or options & 0x03 == 3 or options >> 4 & 0x03 == 3:
                 raise ProtocolError("bad subscription options")
             subscriptions.append(
-                Subscription(
-                    topic_filter, options & 0x03, bool(options & 0x04), bool(options & 0x08), options >> 4 & 3
-                )
+                Subscription(topic_filter, options & 0x03, bool(options & 0x04), bool(options & 0x08), options >> 4 & 3)
             )
         if not subscriptions:
             raise ProtocolError("SUBSCRIBE without topic filters")
@@ -719,7 +711,7 @@ Packet = (
     | Auth
 )
 
-PACKET_CLASSES: dict[int, Callable[..., Any]] = {
+_DECODERS: dict[int, Callable[..., Any]] = {
     cls.packet_type: cls.decode
     for cls in (
         Connect,
@@ -753,7 +745,7 @@ def check_flags(first: int) -> int:
 
 def decode_packet(first: int, buf: bytes, start: int, end: int, version: int) -> Packet:
     """Decode one framed packet (see `frame_at`)."""
-    decode = PACKET_CLASSES[check_flags(first)]
+    decode = _DECODERS[check_flags(first)]
     try:
         return decode(first, buf, start, end, version)
     except (IndexError, ValueError) as exc:

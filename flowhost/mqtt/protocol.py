@@ -15,6 +15,8 @@ from .packets import PINGREQ_BYTES, frame_at
 
 PacketHandler = Callable[[int, bytes, int, int], None]
 
+FLUSH_SIZE = 65536
+
 
 class ConnectionOwner(Protocol):
     """What `MQTTProtocol` needs from the object that owns the session (the client)."""
@@ -35,6 +37,7 @@ class MQTTProtocol(asyncio.Protocol):
         "_loop",
         "_owner",
         "_pending",
+        "_pending_size",
         "_reason",
         "last_received",
         "last_sent",
@@ -48,6 +51,7 @@ class MQTTProtocol(asyncio.Protocol):
         self.transport: asyncio.BaseTransport | None = None
         # Outbound packets of this event-loop iteration, written together by _flush.
         self._pending: list[bytes] = []
+        self._pending_size = 0
         self._inbuf = bytearray()
         self._reason: BaseException | None = None
         self._closed: asyncio.Future[None] = loop.create_future()
@@ -88,9 +92,6 @@ class MQTTProtocol(asyncio.Protocol):
         elif pos < end:
             inbuf += buf[pos:]
 
-    def eof_received(self) -> bool:
-        return False
-
     def pause_writing(self) -> None:
         if self._drain_waiter is None:
             self._drain_waiter = self._loop.create_future()
@@ -104,6 +105,7 @@ class MQTTProtocol(asyncio.Protocol):
         if self._keep_alive_timer is not None:
             self._keep_alive_timer.cancel()
         self._pending.clear()
+        self._pending_size = 0
         reason = self._reason
         if reason is None and isinstance(exc, ConnectionLostError):
             reason = exc
@@ -118,16 +120,23 @@ class MQTTProtocol(asyncio.Protocol):
     # --- writing ----------------------------------------------------------------------------------
 
     def write(self, packet: bytes) -> None:
-        """Queue a packet; every packet queued in this loop iteration goes out in one transport write."""
-        if not self._pending:
+        """Queue a packet; the packets queued in one loop iteration go out in one transport write, or in
+        several of about FLUSH_SIZE bytes during a burst, so that the bytes flow while the burst lasts and the
+        transport's flow control (pause_writing) can hold the publisher back."""
+        pending = self._pending
+        if not pending:
             self._loop.call_soon(self._flush)
-        self._pending.append(packet)
+        pending.append(packet)
+        self._pending_size += len(packet)
+        if self._pending_size >= FLUSH_SIZE:
+            self._flush()
 
     def _flush(self) -> None:
         pending = self._pending
         if not pending:
             return
         self._pending = []
+        self._pending_size = 0
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.writelines(pending)
@@ -140,10 +149,6 @@ class MQTTProtocol(asyncio.Protocol):
 
     # --- life -------------------------------------------------------------------------------------
 
-    @property
-    def is_open(self) -> bool:
-        return self.transport is not None and not self._closed.done() and not self.transport.is_closing()
-
     def start_keep_alive(self, seconds: float) -> None:
         """PINGREQ when either direction was quiet for half the interval; a connection that received nothing
         for the whole interval is dead. Four checks per interval detect that within 1.25 x keep-alive."""
@@ -155,9 +160,7 @@ class MQTTProtocol(asyncio.Protocol):
         now = self._loop.time()
         interval = self._keep_alive
         if now - self.last_received >= interval:
-            self.fail(
-                KeepAliveTimeoutError(f"no packet from the broker for {now - self.last_received:.1f} s")
-            )
+            self.fail(KeepAliveTimeoutError(f"no packet from the broker for {now - self.last_received:.1f} s"))
             return
         if now - self.last_received >= interval / 2 or now - self.last_sent >= interval / 2:
             self.write(PINGREQ_BYTES)
@@ -174,6 +177,7 @@ class MQTTProtocol(asyncio.Protocol):
         if self._reason is None:
             self._reason = reason
         self._pending.clear()
+        self._pending_size = 0
         if self.transport is not None:
             self.transport.abort()
 
