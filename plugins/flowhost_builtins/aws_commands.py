@@ -1,0 +1,164 @@
+"""``flowhost aws endpoint`` and ``flowhost aws policy``: the AWS IoT Core side of an MQTT connection.
+
+flowhost aws endpoint --account-prefix d4g5d321sd465d-ats --region eu-central-1
+flowhost aws policy --account-id 123456789012 flow.yaml [--connection ID] [--region R] [--explain]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+from flowhost import hookimpl
+from flowhost.flowfile import ConnectionSpec, FlowValidationError, load_flow_file
+from flowhost.registry import Registry
+
+from .aws_iot import (
+    AwsIotError,
+    account_prefix_warning,
+    configuration_warnings,
+    endpoint_host,
+    is_aws_iot_host,
+    policy_for_connection,
+    policy_statements,
+)
+from .mqtt_connection_config import CONNECTOR_ID, settings_from_configuration
+
+USAGE_ERROR = 2
+
+
+@hookimpl
+def flowhost_register_commands(subcommands):
+    aws = subcommands.add_parser(
+        "aws",
+        help="AWS IoT Core: the endpoint hostName and the least-privilege policy of a connection",
+        description="AWS IoT Core helpers for actility-mqtt-iot connections.",
+    )
+    commands = aws.add_subparsers(dest="aws_command", metavar="AWS_COMMAND", required=True)
+
+    endpoint = commands.add_parser(
+        "endpoint",
+        help="print the hostName of an account's AWS IoT Core endpoint",
+        description="Print the hostName (host:port) for the account prefix and region shown in the AWS IoT "
+        "console under Settings > Device data endpoint.",
+    )
+    endpoint.add_argument("--account-prefix", required=True, help="e.g. d4g5d321sd465d-ats")
+    endpoint.add_argument("--region", required=True, help="e.g. eu-central-1")
+    endpoint.add_argument(
+        "--port",
+        type=int,
+        choices=[8883, 443],
+        default=8883,
+        help="8883 (default) or 443 (flowhost then asks for MQTT by ALPN x-amzn-mqtt-ca)",
+    )
+    _any_region_option(endpoint)
+    endpoint.set_defaults(handler=_endpoint)
+
+    policy = commands.add_parser(
+        "policy",
+        help="print the least-privilege AWS IoT policy for a connection of a flow file",
+        description="Print the AWS IoT policy document (JSON) that allows exactly what the connection does: "
+        "connect with its client id, publish uplinks, subscribe to and receive downlinks.",
+    )
+    policy.add_argument("flow_file", type=Path, metavar="FLOW_FILE")
+    policy.add_argument("--account-id", required=True, help="the 12-digit AWS account id")
+    policy.add_argument("--region", help="default: the region in the connection's hostName")
+    policy.add_argument("--connection", help="connection id; needed when the flow has several MQTT connections")
+    policy.add_argument("--explain", action="store_true", help="also say why each statement is there (on stderr)")
+    _any_region_option(policy)
+    policy.set_defaults(handler=_policy)
+
+
+def _any_region_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--any-region",
+        action="store_true",
+        help="accept a region name flowhost does not know (for regions AWS opened after this release)",
+    )
+
+
+def _fail(message: str, code: int = USAGE_ERROR) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _warn(message: str) -> None:
+    print(textwrap.fill(f"warning: {message}", width=110, subsequent_indent="  "), file=sys.stderr)
+
+
+def _endpoint(args: argparse.Namespace) -> int:
+    try:
+        host = endpoint_host(args.account_prefix, args.region, allow_unlisted_region=args.any_region)
+    except AwsIotError as exc:
+        return _fail(str(exc))
+    warning = account_prefix_warning(args.account_prefix)
+    if warning is not None:
+        _warn(warning)
+    print(f"{host}:{args.port}")
+    return 0
+
+
+def _policy(args: argparse.Namespace) -> int:
+    try:
+        flow = load_flow_file(args.flow_file, Registry.from_plugins(args.plugins))
+    except FlowValidationError as exc:
+        for error in exc.errors:
+            print(error, file=sys.stderr)
+        return 1
+    connections = [spec for spec in flow.connections if spec.connector_id == CONNECTOR_ID]
+    try:
+        spec = _chosen_connection(connections, args.connection, args.flow_file)
+        settings = settings_from_configuration(spec.id, spec.configuration)
+        region = _region(args.region, settings.host)
+        document = policy_for_connection(settings, region, args.account_id, allow_unlisted_region=args.any_region)
+    except AwsIotError as exc:
+        return _fail(str(exc))
+    if not is_aws_iot_host(settings.host):
+        _warn(
+            f"hostName {settings.host!r} is not an AWS IoT Core endpoint (<prefix>.iot.<region>.amazonaws.com): "
+            "flowhost does not check AWS IoT Core's limits for this connection"
+        )
+    for warning in configuration_warnings(settings):
+        _warn(warning)
+    if args.explain:
+        for statement in policy_statements(settings, region, args.account_id, allow_unlisted_region=True):
+            print(f"{statement.sid}: {', '.join(statement.actions)}", file=sys.stderr)
+            for resource in statement.resources:
+                print(f"    on {resource}", file=sys.stderr)
+            print(
+                textwrap.fill(statement.reason, width=110, initial_indent="    ", subsequent_indent="    "),
+                file=sys.stderr,
+            )
+    print(json.dumps(document, indent=2))
+    return 0
+
+
+def _chosen_connection(connections: list[ConnectionSpec], wanted: str | None, path: Path) -> ConnectionSpec:
+    ids = ", ".join(spec.id for spec in connections)
+    if wanted is not None:
+        for spec in connections:
+            if spec.id == wanted:
+                return spec
+        raise AwsIotError(f"{path} has no {CONNECTOR_ID} connection {wanted!r} (it has: {ids or 'none'})")
+    if len(connections) == 1:
+        return connections[0]
+    if not connections:
+        raise AwsIotError(f"{path} has no {CONNECTOR_ID} connection")
+    raise AwsIotError(f"{path} has several {CONNECTOR_ID} connections ({ids}): choose one with --connection")
+
+
+def _region(given: str | None, host: str) -> str:
+    host_region = host.split(".")[2].lower() if is_aws_iot_host(host) else None
+    if given is None:
+        if host_region is None:
+            raise AwsIotError(f"hostName {host!r} names no AWS region: give --region")
+        return host_region
+    if host_region is not None and given.strip().lower() != host_region:
+        raise AwsIotError(
+            f"--region {given} does not match the region of hostName {host!r} ({host_region}); "
+            "a policy only applies in its own region"
+        )
+    return given

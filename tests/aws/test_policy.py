@@ -1,0 +1,142 @@
+"""Least-privilege policies: golden documents for the shapes of patterns a connection can have."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from flowhost_builtins.aws_iot import AwsIotError, policy_for_connection, policy_statements
+
+from tests.aws.conftest import ACCOUNT, ARN, aws_settings
+
+
+def statements(**overrides) -> dict[str, tuple[object, object]]:
+    document = policy_for_connection(aws_settings(**overrides), "eu-central-1", ACCOUNT)
+    assert document["Version"] == "2012-10-17"
+    assert all(statement["Effect"] == "Allow" for statement in document["Statement"])
+    return {statement["Sid"]: (statement["Action"], statement["Resource"]) for statement in document["Statement"]}
+
+
+def test_thingpark_patterns() -> None:
+    document = policy_for_connection(aws_settings(), "eu-central-1", ACCOUNT)
+    assert document == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Connect",
+                "Effect": "Allow",
+                "Action": "iot:Connect",
+                "Resource": f"{ARN}:client/flowhost-aws",
+            },
+            {
+                "Sid": "PublishUplinks",
+                "Effect": "Allow",
+                "Action": "iot:Publish",
+                "Resource": f"{ARN}:topic/mqtt/things/*/uplink",
+            },
+            {
+                "Sid": "SubscribeDownlinks",
+                "Effect": "Allow",
+                "Action": "iot:Subscribe",
+                "Resource": f"{ARN}:topicfilter/mqtt/things/+/downlink",
+            },
+            {
+                "Sid": "ReceiveDownlinks",
+                "Effect": "Allow",
+                "Action": "iot:Receive",
+                "Resource": f"{ARN}:topic/mqtt/things/*/downlink",
+            },
+        ],
+    }
+    json.dumps(document)  # plain JSON types only
+
+
+def test_several_placeholders_and_fallbacks() -> None:
+    assert statements(
+        uplinkTopicPattern="lora/{CustomerData.site|CustomerData.alr.pro|'unassigned'}/{DevEUI}-{FPort}/up",
+        downlinkTopicPattern="lora/{site}/{DevEUI}/down",
+        clientId="thingpark-eu-1",
+    ) == {
+        "Connect": ("iot:Connect", f"{ARN}:client/thingpark-eu-1"),
+        "PublishUplinks": ("iot:Publish", f"{ARN}:topic/lora/*/*-*/up"),
+        "SubscribeDownlinks": ("iot:Subscribe", f"{ARN}:topicfilter/lora/+/+/down"),
+        "ReceiveDownlinks": ("iot:Receive", f"{ARN}:topic/lora/*/*/down"),
+    }
+
+
+def test_adjacent_placeholders_make_one_wildcard() -> None:
+    assert statements(uplinkTopicPattern="up/{DevEUI}{FPort}")["PublishUplinks"][1] == f"{ARN}:topic/up/*"
+
+
+def test_native_jinja_parts_become_wildcards_and_are_explained() -> None:
+    settings = aws_settings(uplinkTopicPattern="sites/{{ CustomerData.site | lower }}/{DevEUI}/uplink{# note #}")
+    [_, publish, *_] = policy_statements(settings, "eu-central-1", ACCOUNT)
+    assert publish.resources == (f"{ARN}:topic/sites/*/*/uplink",)
+    assert "Jinja" in publish.reason
+
+
+def test_jinja_blocks_make_everything_between_them_a_wildcard() -> None:
+    pattern = "up/{% if FPort == 2 %}alarm{% else %}data{% endif %}/{DevEUI}"
+    assert statements(uplinkTopicPattern=pattern)["PublishUplinks"][1] == f"{ARN}:topic/up/*/*"
+
+
+def test_retain_adds_retain_publish_on_the_uplink_topics() -> None:
+    found = statements(retain=True)
+    assert found["RetainUplinks"] == ("iot:RetainPublish", f"{ARN}:topic/mqtt/things/*/uplink")
+    assert "RetainUplinks" not in statements(retain=False)
+
+
+def test_shared_subscription_subscribes_to_the_share_filter_and_receives_on_the_topic() -> None:
+    found = statements(sharedSubscriptionGroup="flowhost", mqttVersion="5")
+    assert found["SubscribeDownlinks"] == ("iot:Subscribe", f"{ARN}:topicfilter/$share/flowhost/mqtt/things/+/downlink")
+    assert found["ReceiveDownlinks"] == ("iot:Receive", f"{ARN}:topic/mqtt/things/*/downlink")
+
+
+def test_multi_level_wildcard_receives_on_the_parent_and_below() -> None:
+    found = statements(downlinkTopicPattern="mqtt/things/{DevEUI}/downlink/#")
+    assert found["SubscribeDownlinks"][1] == f"{ARN}:topicfilter/mqtt/things/+/downlink/#"
+    assert found["ReceiveDownlinks"][1] == [
+        f"{ARN}:topic/mqtt/things/*/downlink",
+        f"{ARN}:topic/mqtt/things/*/downlink/*",
+    ]
+
+
+@pytest.mark.parametrize("overrides", [{"downlinkEnabled": False}, {"downlinkTopicPattern": None}])
+def test_no_downlink_means_no_subscribe_nor_receive(overrides) -> None:
+    assert list(statements(**overrides)) == ["Connect", "PublishUplinks"]
+
+
+def test_policy_wildcards_in_names_are_escaped() -> None:
+    found = statements(clientId="gw*?", uplinkTopicPattern="a*b/{DevEUI}", downlinkTopicPattern="d?/{DevEUI}")
+    assert found["Connect"][1] == f"{ARN}:client/gw${{*}}${{?}}"
+    assert found["PublishUplinks"][1] == f"{ARN}:topic/a${{*}}b/*"
+    assert found["SubscribeDownlinks"][1] == f"{ARN}:topicfilter/d${{?}}/+"
+    assert found["ReceiveDownlinks"][1] == f"{ARN}:topic/d${{?}}/*"
+
+
+@pytest.mark.parametrize(
+    ("region", "arn"),
+    [
+        ("cn-north-1", f"arn:aws-cn:iot:cn-north-1:{ACCOUNT}"),
+        ("us-gov-west-1", f"arn:aws-us-gov:iot:us-gov-west-1:{ACCOUNT}"),
+        ("us-east-1", f"arn:aws:iot:us-east-1:{ACCOUNT}"),
+    ],
+)
+def test_partition_follows_the_region(region: str, arn: str) -> None:
+    document = policy_for_connection(aws_settings(), region, ACCOUNT)
+    assert document["Statement"][0]["Resource"] == f"{arn}:client/flowhost-aws"
+
+
+def test_bad_account_id_and_region_are_refused() -> None:
+    with pytest.raises(AwsIotError, match="12 digits"):
+        policy_for_connection(aws_settings(), "eu-central-1", "1234")
+    with pytest.raises(AwsIotError, match="did you mean 'eu-west-1'"):
+        policy_for_connection(aws_settings(), "eu-wst-1", ACCOUNT)
+
+
+def test_every_statement_says_why_it_is_there() -> None:
+    settings = aws_settings(retain=True, sharedSubscriptionGroup="g", mqttVersion="5")
+    for statement in policy_statements(settings, "eu-central-1", ACCOUNT):
+        assert len(statement.reason) > 40, statement
+    subscribe = next(s for s in policy_statements(settings, "eu-central-1", ACCOUNT) if s.sid == "SubscribeDownlinks")
+    assert "topicfilter" in subscribe.reason and "$share" in subscribe.reason
