@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.plugins = plugins
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        format="%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
     if not getattr(args, "command", None):
