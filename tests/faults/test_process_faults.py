@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import signal
 from collections import defaultdict
@@ -159,7 +160,7 @@ async def test_a_broker_that_never_answers_connack_backs_off(flowhost_process, s
     moments = [_time_of(line) for line in process.lines if "connection broker: OPENING" in line]
     unreachable = [line for line in process.lines if "connection broker: UNREACHABLE" in line]
     assert len(unreachable) >= 4 and all("ConnectTimeoutError" in line for line in unreachable)
-    waits = [later - earlier for earlier, later in zip(moments, moments[1:], strict=False)]
+    waits = [later - earlier for earlier, later in itertools.pairwise(moments)]
     # each wait: connectionTimeout (0.3 s) + back-off of 1, 2, 4, 4 s with ±20 % jitter
     for wait, backoff in zip(waits, [1, 2, 4, 4], strict=False):
         assert 0.3 + backoff * 0.8 - 0.1 <= wait <= 0.3 + backoff * 1.2 + 0.5, waits
