@@ -46,9 +46,7 @@ _UNSAFE_IN_VALUE = re.compile(f"[/+#{_BAD_TEXT_CLASS}]").search
 _UNSAFE_IN_LITERAL = re.compile(f"[+#{_BAD_TEXT_CLASS}]").search
 _BAD_TEXT = re.compile(f"[{_BAD_TEXT_CLASS}]").search
 _DEV_EUI = re.compile(r"[0-9A-Fa-f]{16}").fullmatch
-_ALTERNATIVE = re.compile(
-    r"""\s*(?:(?P<path>[^\s|'"]+)|'(?P<single>[^']*)'|"(?P<double>[^"]*)")\s*(?P<end>\||$)"""
-)
+_ALTERNATIVE = re.compile(r"""\s*(?:(?P<path>[^\s|'"]+)|'(?P<single>[^']*)'|"(?P<double>[^"]*)")\s*(?P<end>\||$)""")
 _PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*").fullmatch
 _JINJA_CLOSERS = {"{{": "}}", "{%": "%}", "{#": "#}"}
 # A Jinja expression that rendered nothing is marked with NUL (never allowed in a value or a topic), so an
@@ -63,6 +61,22 @@ class TemplateError(ValueError):
 
 class TopicRenderError(ValueError):
     """An uplink whose fields cannot make a valid topic with this pattern; the uplink must be rejected."""
+
+
+class SandboxRefusal(TopicRenderError):
+    """The template tried something the sandbox forbids (``__class__``, huge repetitions...)."""
+
+
+_PROBE_UPLINK = {
+    "DevEUI_uplink": {
+        "Time": "2026-01-01T00:00:00.000+00:00",
+        "DevEUI": "0018B20000000B20",
+        "FPort": 1,
+        "FCntUp": 1,
+        "payload_hex": "00",
+        "CustomerData": {"name": "probe", "tags": ["probe"]},
+    }
+}
 
 
 class _TopicSandbox(SandboxedEnvironment):
@@ -290,8 +304,7 @@ def _check_literals(tokens: Sequence[_Token], pattern: str, field_name: str) -> 
                     field_name,
                     pattern,
                     token.position + bad.start(),
-                    f"{bad.group()!r} is not allowed in a topic (wildcards and control characters "
-                    "cannot be published)",
+                    f"{bad.group()!r} is not allowed in a topic (wildcards and control characters cannot be published)",
                 )
 
 
@@ -411,9 +424,7 @@ class _PlainTopicTemplate(TopicTemplate):
 
     def render(self, document: Mapping[str, Any]) -> str:
         fields = uplink_fields(document)
-        return _check_length(
-            "".join([part if type(part) is str else part.render(fields) for part in self._parts])
-        )
+        return _check_length("".join([part if type(part) is str else part.render(fields) for part in self._parts]))
 
 
 def _plain_parts(tokens: Sequence[_Literal | _Placeholder]) -> tuple[str | _Level, ...]:
@@ -449,9 +460,7 @@ def _append_text(parts: list[str | _Level], text: str) -> None:
 class _JinjaTopicTemplate(TopicTemplate):
     __slots__ = ("_placeholders", "_template", "_uses_dev_eui")
 
-    def __init__(
-        self, pattern: str, tokens: Sequence[_Token], environment: SandboxedEnvironment, field_name: str
-    ):
+    def __init__(self, pattern: str, tokens: Sequence[_Token], environment: SandboxedEnvironment, field_name: str):
         thingpark = [token for token in tokens if isinstance(token, _Placeholder)]
         source = "".join(_jinja_source(token, thingpark) for token in tokens)
         topic_environment = environment.overlay(finalize=_finalize)
@@ -482,13 +491,9 @@ class _JinjaTopicTemplate(TopicTemplate):
         except TopicRenderError:
             raise
         except SecurityError as exc:
-            raise TopicRenderError(
-                f"topic template {self.pattern!r} was refused by the sandbox: {exc}"
-            ) from None
+            raise SandboxRefusal(f"topic template {self.pattern!r} was refused by the sandbox: {exc}") from None
         except Exception as exc:  # user-written template code can raise anything; the uplink is rejected
-            raise TopicRenderError(
-                f"topic template {self.pattern!r} failed: {type(exc).__name__}: {exc}"
-            ) from None
+            raise TopicRenderError(f"topic template {self.pattern!r} failed: {type(exc).__name__}: {exc}") from None
         return _check_length(_checked_jinja_topic(rendered, self.pattern))
 
 
@@ -518,9 +523,7 @@ def _checked_jinja_topic(rendered: str, pattern: str) -> str:
     if _EMPTY_MARK in rendered:
         for number, level in enumerate(rendered.split("/"), 1):
             if level and not level.strip(_EMPTY_MARK):
-                raise TopicRenderError(
-                    f"topic level {number} of {pattern!r} is empty: the uplink has no value for it"
-                )
+                raise TopicRenderError(f"topic level {number} of {pattern!r} is empty: the uplink has no value for it")
         rendered = rendered.replace(_EMPTY_MARK, "")
     bad = _UNSAFE_IN_LITERAL(rendered)
     if bad:
@@ -542,9 +545,17 @@ def compile_topic_pattern(
     """
     tokens = _scan(pattern, field_name)
     _check_literals(tokens, pattern, field_name)
-    if any(isinstance(token, _JinjaTag) for token in tokens):
-        return _JinjaTopicTemplate(pattern, tokens, environment, field_name)
-    return _PlainTopicTemplate(pattern, tokens)  # type: ignore[arg-type]
+    if not any(isinstance(token, _JinjaTag) for token in tokens):
+        return _PlainTopicTemplate(pattern, tokens)  # type: ignore[arg-type]
+    template = _JinjaTopicTemplate(pattern, tokens, environment, field_name)
+    # A template that reaches for what the sandbox forbids would refuse every uplink: say so now, not later.
+    try:
+        template.render(_PROBE_UPLINK)
+    except SandboxRefusal as exc:
+        raise TemplateError(f"{field_name}: {exc}") from None
+    except TopicRenderError:
+        pass  # missing or unusual fields are a property of some uplinks, not of the template
+    return template
 
 
 # ---------------------------------------------------------------------------------------------- downlink
@@ -595,9 +606,7 @@ def subscription_for_pattern(pattern: str, *, field_name: str = "downlinkTopicPa
     tokens = _scan(pattern, field_name)
     for token in tokens:
         if isinstance(token, _JinjaTag):
-            raise _compile_error(
-                field_name, pattern, token.position, "Jinja is not allowed in a downlink pattern"
-            )
+            raise _compile_error(field_name, pattern, token.position, "Jinja is not allowed in a downlink pattern")
         if isinstance(token, _Placeholder) and not token.is_single_field:
             raise _compile_error(
                 field_name,

@@ -228,9 +228,9 @@ def test_jinja_output_is_checked_like_placeholders(pattern: str, message: str) -
         "x/{{ 10 ** 100000 }}",
     ],
 )
-def test_template_injection_never_executes(pattern: str) -> None:
-    with pytest.raises(TopicRenderError, match="refused by the sandbox"):
-        render(pattern, sample("uplink.json"))
+def test_template_injection_is_refused_when_the_pattern_is_compiled(pattern: str) -> None:
+    with pytest.raises(TemplateError, match="uplinkTopicPattern: .* refused by the sandbox"):
+        compile_topic_pattern(pattern, create_environment())
 
 
 def test_prepare_adds_filters_for_plugins() -> None:
