@@ -229,7 +229,7 @@ def test_jinja_output_is_checked_like_placeholders(pattern: str, message: str) -
     ],
 )
 def test_template_injection_is_refused_when_the_pattern_is_compiled(pattern: str) -> None:
-    with pytest.raises(TemplateError, match="uplinkTopicPattern: .* refused by the sandbox"):
+    with pytest.raises(TemplateError, match=r"uplinkTopicPattern: .* refused by the sandbox"):
         compile_topic_pattern(pattern, create_environment())
 
 
