@@ -1,0 +1,136 @@
+"""The editor in a real Chromium: palette, canvas editing, schema forms, connections, deploy, live debug."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import expect
+
+from tests.support.mqtt_helpers import Subscriber, publish
+
+from .conftest import TOKEN, screenshot
+from .helpers import deploy, drop_node, field, node, open_node, wire, wires
+
+DEVICE = "78AF580300000345"
+
+
+async def test_the_token_url_logs_in_and_the_palette_lists_every_node_type(editor, flowhost):
+    assert editor.url == f"{flowhost.url}/" or editor.url.startswith(f"{flowhost.url}/#")
+    types = await flowhost.get("/node-types")
+    node_types = [t for t in (types["nodeTypes"] if isinstance(types, dict) else types) if t["kind"] == "node"]
+    palette = editor.locator(".palette-node")
+    await expect(palette).to_have_count(len(node_types))
+    for node_type in node_types:
+        item = editor.locator(f'.palette-group[data-category="{node_type["category"]}"] [data-type="{node_type["type"]}"]')
+        await expect(item).to_have_count(1)
+    await editor.fill(".palette-filter", "simul")
+    await expect(palette).to_have_count(1)
+    await expect(palette).to_have_attribute("data-type", "lorawan-simulator")
+    await editor.fill(".palette-filter", "")
+    await expect(palette).to_have_count(len(node_types))
+    await screenshot(editor, "empty")
+
+
+async def test_without_the_token_the_editor_asks_for_it(browser, flowhost, page_errors):
+    page_errors.expect_status(401)
+    context = await browser.new_context()
+    page = await context.new_page()
+    page.on("pageerror", page_errors.on_page_error)
+    page.on("console", page_errors.on_console)
+    await page.goto(f"{flowhost.url}/")
+    await expect(page.locator(".login-card")).to_be_visible()
+    await page.fill(".login input[name=token]", TOKEN)
+    await page.click(".login button")
+    await page.wait_for_selector("body.ready")
+    await context.close()
+    assert not page_errors.errors, page_errors.errors
+
+
+async def test_drag_wire_move_delete_undo_redo(editor, flowhost):
+    await drop_node(editor, "lorawan-simulator", 160, 160)
+    await drop_node(editor, "debug", 480, 200)
+    await expect(node(editor, "lorawan-simulator")).to_be_visible()
+    await expect(node(editor, "debug")).to_be_visible()
+    await expect(editor.locator("#deploy")).to_be_enabled()
+
+    await wire(editor, "lorawan-simulator", "out", "debug")
+    await expect(wires(editor)).to_have_count(1)
+
+    box = await node(editor, "debug").bounding_box()
+    await editor.mouse.move(box["x"] + 60, box["y"] + 15)
+    await editor.mouse.down()
+    await editor.mouse.move(box["x"] + 160, box["y"] + 115, steps=6)
+    await editor.mouse.up()
+    moved = await node(editor, "debug").bounding_box()
+    assert (moved["x"] - box["x"], moved["y"] - box["y"]) == pytest.approx((100, 100), abs=2)
+
+    await editor.locator(".drawflow .connection .main-path").click(force=True)
+    await editor.keyboard.press("Delete")
+    await expect(wires(editor)).to_have_count(0)
+    await editor.keyboard.press("Control+z")
+    await expect(wires(editor)).to_have_count(1)
+
+    await node(editor, "debug").locator(".fh-node-label").click()
+    await editor.keyboard.press("Delete")
+    await expect(node(editor, "debug")).to_have_count(0)
+    await expect(wires(editor)).to_have_count(0)
+    await editor.click("#undo")
+    await expect(node(editor, "debug")).to_have_count(1)
+    await expect(wires(editor)).to_have_count(1)
+    await editor.click("#redo")
+    await expect(node(editor, "debug")).to_have_count(0)
+    await editor.click("#undo")
+
+    # Pan by dragging the background; zoom with the buttons and the wheel.
+    before = await node(editor, "lorawan-simulator").bounding_box()
+    canvas = await editor.locator("#canvas").bounding_box()
+    await editor.mouse.move(canvas["x"] + canvas["width"] - 60, canvas["y"] + canvas["height"] - 80)
+    await editor.mouse.down()
+    await editor.mouse.move(canvas["x"] + canvas["width"] - 20, canvas["y"] + canvas["height"] - 40, steps=5)
+    await editor.mouse.up()
+    after = await node(editor, "lorawan-simulator").bounding_box()
+    assert (after["x"] - before["x"], after["y"] - before["y"]) == pytest.approx((40, 40), abs=2)
+    await editor.click("#zoom-in")
+    await expect(editor.locator("#zoom-level")).to_have_text("110%")
+    await editor.mouse.move(canvas["x"] + 300, canvas["y"] + 300)
+    await editor.mouse.wheel(0, 120)
+    await expect(editor.locator("#zoom-level")).to_have_text("100%")
+
+    # Deploy saves the layout with the flow.
+    simulator = await open_node(editor, "lorawan-simulator")
+    await field(simulator, "count").locator("input").fill("2")
+    await simulator.locator('[data-action="done"]').click()
+    await expect(simulator).to_be_hidden()
+    await deploy(editor)
+    [flow] = (await flowhost.get("/flows"))["flows"]
+    saved = await flowhost.get(f"/flows/{flow['id']}")
+    assert [n["id"] for n in saved["nodes"]] == ["lorawan-simulator", "debug"]
+    assert saved["nodes"][0]["wires"] == {"out": ["debug"]}
+    assert set(saved["layout"]) == {"lorawan-simulator", "debug"}
+
+
+async def test_forms_come_from_the_schema_and_errors_show_at_their_field(editor, flowhost):
+    await drop_node(editor, "lorawan-simulator", 200, 200)
+    dialog = await open_node(editor, "lorawan-simulator")
+    interval = field(dialog, "interval")
+    await expect(interval.locator("input")).to_have_value("10s")  # the schema's default
+    fport = field(dialog, "fPort").locator("input")
+    await expect(fport).to_have_attribute("type", "number")
+    await expect(fport).to_have_attribute("min", "1")
+    await expect(fport).to_have_attribute("max", "223")
+    await expect(field(dialog, "devEUIs").locator("textarea")).to_be_visible()
+
+    await field(dialog, "devEUIs").locator("textarea").fill(f"{DEVICE}\nnot-a-deveui")
+    await interval.locator("input").fill("soon")
+    await dialog.locator('[data-action="done"]').click()
+    await expect(interval.locator(".field-error")).to_contain_text("duration")
+    await expect(field(dialog, "devEUIs").locator(".field-error")).not_to_be_empty()
+    await expect(node(editor, "lorawan-simulator")).to_have_class(re.compile(r"\binvalid\b"))
+    await screenshot(editor, "field-errors")
+
+    await interval.locator("input").fill("2s")
+    await field(dialog, "devEUIs").locator("textarea").fill(DEVICE)
+    await dialog.locator('[data-action="done"]').click()
+    await expect(dialog).to_be_hidden()
+    await expect(node(editor, "lorawan-simulator")).not_to_have_class(re.compile(r"\binvalid\b"))

@@ -1,0 +1,230 @@
+// The canvas: a thin adapter over drawflow (web/vendor/drawflow). The flow model lives in main.js; drawflow only
+// draws it and reports what the user did, in flow terms (node ids and port names, not drawflow's numbers).
+
+import { h } from "./dom.js";
+
+const Drawflow = window.Drawflow;
+
+export class FlowCanvas extends EventTarget {
+  constructor(container, nodeTypes) {
+    super();
+    this.container = container;
+    this.nodeTypes = nodeTypes;
+    this.editor = new Drawflow(container);
+    this.editor.reroute = false;
+    this.editor.curvature = 0.45;
+    this.editor.zoom_min = 0.3;
+    this.editor.zoom_max = 2;
+    this.editor.start();
+    this.silent = false;
+    this.byFlowId = new Map(); // flow node id -> drawflow id
+    this.byDrawflowId = new Map(); // drawflow id -> flow node id
+    this.selected = null;
+    this.listen();
+  }
+
+  emit(name, detail) {
+    if (!this.silent) this.dispatchEvent(new CustomEvent(name, { detail }));
+  }
+
+  listen() {
+    const editor = this.editor;
+    editor.on("nodeMoved", (dfId) => {
+      const nodeId = this.byDrawflowId.get(String(dfId));
+      const data = editor.drawflow.drawflow.Home.data[dfId];
+      if (nodeId && data) this.emit("move", { nodeId, x: Math.round(data.pos_x), y: Math.round(data.pos_y) });
+    });
+    editor.on("nodeRemoved", (dfId) => {
+      const nodeId = this.byDrawflowId.get(String(dfId));
+      this.byDrawflowId.delete(String(dfId));
+      if (nodeId) this.byFlowId.delete(nodeId);
+      if (this.selected === nodeId) this.selected = null;
+      if (nodeId) this.emit("remove", { nodeId });
+    });
+    editor.on("connectionCreated", (c) => this.emit("wire", this.wireOf(c)));
+    editor.on("connectionRemoved", (c) => {
+      const wire = this.wireOf(c);
+      if (wire.from && wire.to) this.emit("unwire", wire);
+    });
+    editor.on("nodeSelected", (dfId) => {
+      this.selected = this.byDrawflowId.get(String(dfId)) || null;
+      this.emit("select", { nodeId: this.selected });
+    });
+    editor.on("nodeUnselected", () => {
+      this.selected = null;
+      this.emit("select", { nodeId: null });
+    });
+    editor.on("zoom", (zoom) => this.emit("zoom", { zoom }));
+    this.container.addEventListener("dblclick", (event) => {
+      const element = event.target.closest(".drawflow-node");
+      const nodeId = element && this.byDrawflowId.get(element.id.slice(5));
+      if (nodeId) this.emit("open", { nodeId });
+    });
+    this.container.addEventListener(
+      "wheel",
+      (event) => {
+        event.preventDefault();
+        if (event.deltaY < 0) editor.zoom_in();
+        else if (event.deltaY > 0) editor.zoom_out();
+      },
+      { passive: false },
+    );
+    this.container.addEventListener("dragover", (event) => event.preventDefault());
+    this.container.addEventListener("drop", (event) => {
+      event.preventDefault();
+      const type = event.dataTransfer.getData("application/x-flowhost-type") || event.dataTransfer.getData("text/plain");
+      if (!type || !this.nodeTypes.has(type)) return;
+      const { x, y } = this.toCanvas(event.clientX, event.clientY);
+      this.emit("add", { type, x: Math.round(x - 80), y: Math.round(y - 20) });
+    });
+  }
+
+  wireOf(c) {
+    const fromNode = this.byDrawflowId.get(String(c.output_id));
+    const toNode = this.byDrawflowId.get(String(c.input_id));
+    const type = fromNode && this.nodeTypes.get(this.typeOf(c.output_id));
+    const index = Number(String(c.output_class).replace("output_", "")) - 1;
+    const port = type ? type.outputs[index] : undefined;
+    return { from: fromNode, port, to: toNode };
+  }
+
+  typeOf(dfId) {
+    const data = this.editor.drawflow.drawflow.Home.data[dfId];
+    return data ? data.name : null;
+  }
+
+  toCanvas(clientX, clientY) {
+    const rect = this.editor.precanvas.getBoundingClientRect();
+    const zoom = this.editor.zoom;
+    return { x: (clientX - rect.x) / zoom, y: (clientY - rect.y) / zoom };
+  }
+
+  // The canvas point at the middle of what is visible (where a node added by keyboard or click lands).
+  visibleCentre() {
+    const rect = this.container.getBoundingClientRect();
+    return this.toCanvas(rect.x + rect.width / 2, rect.y + rect.height / 3);
+  }
+
+  render(flow, layout) {
+    this.silent = true;
+    try {
+      this.editor.clear();
+      this.byFlowId.clear();
+      this.byDrawflowId.clear();
+      for (const node of flow.nodes) this.drawNode(node, layout[node.id] || { x: 0, y: 0 });
+      for (const node of flow.nodes) {
+        for (const [port, targets] of Object.entries(node.wires || {})) {
+          for (const target of targets || []) this.drawWire(node.id, port, target);
+        }
+      }
+    } finally {
+      this.silent = false;
+    }
+  }
+
+  drawNode(node, position) {
+    const type = this.nodeTypes.get(node.type);
+    const inputs = type ? (type.inputs ? 1 : 0) : 1;
+    const outputs = type ? type.outputs.length : 1;
+    const category = type ? type.category : "unknown";
+    const body = h(
+      "div.fh-node",
+      { dataset: { nodeId: node.id, type: node.type } },
+      h("div.fh-node-label", node.name || node.id),
+      h("div.fh-node-type", node.type),
+      h("div.fh-node-status", { hidden: true }, h("span.dot"), h("span.text")),
+    );
+    const wasSilent = this.silent;
+    this.silent = true;
+    const dfId = String(
+      this.editor.addNode(node.type, inputs, outputs, position.x, position.y, `cat-${category}`, { id: node.id }, body.outerHTML),
+    );
+    this.silent = wasSilent;
+    this.byFlowId.set(node.id, dfId);
+    this.byDrawflowId.set(dfId, node.id);
+    const element = this.element(node.id);
+    element.dataset.nodeId = node.id;
+    element.dataset.type = node.type;
+    if (!type) element.classList.add("unknown-type");
+    (type ? type.outputs : ["out"]).forEach((port, index) => {
+      const output = element.querySelector(`.outputs .output_${index + 1}`);
+      if (output) {
+        output.dataset.port = port;
+        output.title = port;
+      }
+    });
+    if (outputs > 1) element.classList.add("multi-output");
+    const input = element.querySelector(".inputs .input_1");
+    if (input) input.dataset.port = "in";
+    return element;
+  }
+
+  drawWire(from, port, to) {
+    const fromId = this.byFlowId.get(from);
+    const toId = this.byFlowId.get(to);
+    const type = this.nodeTypes.get(this.typeOf(fromId));
+    const index = type ? type.outputs.indexOf(port) : -1;
+    if (!fromId || !toId || index < 0) return;
+    const wasSilent = this.silent;
+    this.silent = true;
+    this.editor.addConnection(fromId, toId, `output_${index + 1}`, "input_1");
+    this.silent = wasSilent;
+  }
+
+  element(nodeId) {
+    const dfId = this.byFlowId.get(nodeId);
+    return dfId ? this.container.querySelector(`#node-${dfId}`) : null;
+  }
+
+  updateNode(node) {
+    const element = this.element(node.id);
+    if (element) element.querySelector(".fh-node-label").textContent = node.name || node.id;
+  }
+
+  removeSelected() {
+    if (this.editor.connection_selected) {
+      this.editor.removeConnection();
+    } else if (this.selected) {
+      this.editor.removeNodeId(`node-${this.byFlowId.get(this.selected)}`);
+    }
+  }
+
+  setStatus(nodeId, status) {
+    const element = this.element(nodeId);
+    if (!element) return;
+    const line = element.querySelector(".fh-node-status");
+    line.hidden = !status || !status.text;
+    if (status && status.text) {
+      line.dataset.level = status.level || "info";
+      line.querySelector(".text").textContent = status.text;
+      line.title = status.text;
+    }
+  }
+
+  setInvalid(nodeId, messages) {
+    const element = this.element(nodeId);
+    if (!element) return;
+    element.classList.toggle("invalid", Boolean(messages && messages.length));
+    element.title = messages && messages.length ? messages.join("\n") : "";
+  }
+
+  zoomIn() { this.editor.zoom_in(); }
+  zoomOut() { this.editor.zoom_out(); }
+  zoomReset() { this.editor.zoom_reset(); }
+
+  // Pan so that every node is in view (zoom unchanged unless it does not fit).
+  fit(layout) {
+    const points = Object.values(layout);
+    const editor = this.editor;
+    if (!points.length) {
+      editor.canvas_x = 0;
+      editor.canvas_y = 0;
+    } else {
+      const minX = Math.min(...points.map((p) => p.x));
+      const minY = Math.min(...points.map((p) => p.y));
+      editor.canvas_x = (40 - minX) * editor.zoom;
+      editor.canvas_y = (40 - minY) * editor.zoom;
+    }
+    editor.precanvas.style.transform = `translate(${editor.canvas_x}px, ${editor.canvas_y}px) scale(${editor.zoom})`;
+  }
+}

@@ -1,0 +1,90 @@
+// The debug panel: messages from debug nodes and node errors, newest at the bottom, filterable by node.
+
+import { clear, formatTime, h } from "./dom.js";
+
+const MAX_ENTRIES = 500;
+
+function jsonTree(value, key, depth = 0) {
+  const label = key === undefined ? null : h("span.json-key", `${key}: `);
+  if (value !== null && typeof value === "object") {
+    const entries = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
+    const summary = Array.isArray(value) ? `array[${entries.length}]` : `{${entries.slice(0, 3).map(([k]) => k).join(", ")}${entries.length > 3 ? ", …" : ""}}`;
+    const details = h("details.json", h("summary", label, h("span.json-summary", summary)));
+    details.open = depth === 0;
+    details.addEventListener("toggle", () => {
+      if (details.open && details.children.length === 1) {
+        details.append(h("div.json-children", entries.map(([k, v]) => jsonTree(v, k, depth + 1))));
+      }
+    }, { once: false });
+    if (details.open) details.append(h("div.json-children", entries.map(([k, v]) => jsonTree(v, k, depth + 1))));
+    return details;
+  }
+  const kind = value === null ? "null" : typeof value;
+  return h("div.json-leaf", label, h(`span.json-${kind}`, kind === "string" ? JSON.stringify(value) : String(value)));
+}
+
+function parsePayload(payload) {
+  if (typeof payload !== "string") return payload;
+  try {
+    return JSON.parse(payload);
+  } catch {
+    return payload;
+  }
+}
+
+export class DebugPanel {
+  constructor(element, { nodeLabel, onCountChanged }) {
+    this.element = element;
+    this.nodeLabel = nodeLabel;
+    this.onCountChanged = onCountChanged || (() => {});
+    this.entries = [];
+    this.nodeFilter = h("select.debug-filter", { "aria-label": "Show messages of", on: { change: () => this.applyFilter() } }, h("option", { value: "" }, "all nodes"));
+    this.list = h("div.debug-list", { role: "log" });
+    clear(
+      element,
+      h("div.panel-toolbar", this.nodeFilter, h("span.spacer"), h("button.ghost.debug-clear", { type: "button", title: "Clear messages", on: { click: () => this.clear() } }, "Clear")),
+      this.list,
+    );
+    this.knownNodes = new Set();
+  }
+
+  add(event) {
+    const isError = event.kind === "error";
+    const data = event.data || {};
+    const nodeKey = `${event.flow || ""}/${event.node || ""}`;
+    if (!this.knownNodes.has(nodeKey)) {
+      this.knownNodes.add(nodeKey);
+      this.nodeFilter.append(h("option", { value: nodeKey }, `${event.node || "?"}${event.flow ? ` (${event.flow})` : ""}`));
+    }
+    const stickToBottom = this.list.scrollTop + this.list.clientHeight >= this.list.scrollHeight - 24;
+    const body = isError ? h("div.debug-error-text", data.error || "error") : h("div.debug-payload", jsonTree(parsePayload(data.payload)));
+    const entry = h(
+      "div.debug-entry",
+      { class: isError ? "is-error" : "", dataset: { node: event.node || "", flow: event.flow || "", key: nodeKey } },
+      h(
+        "div.debug-meta",
+        h("span.debug-time", formatTime(event.time || Date.now() / 1000)),
+        h("span.debug-node", this.nodeLabel(event)),
+        data.topic ? h("span.debug-topic", data.topic) : null,
+      ),
+      body,
+    );
+    entry.hidden = Boolean(this.nodeFilter.value) && this.nodeFilter.value !== nodeKey;
+    this.entries.push(entry);
+    this.list.append(entry);
+    while (this.entries.length > MAX_ENTRIES) this.entries.shift().remove();
+    if (stickToBottom) this.list.scrollTop = this.list.scrollHeight;
+    this.onCountChanged(this.entries.length);
+  }
+
+  applyFilter() {
+    const key = this.nodeFilter.value;
+    for (const entry of this.entries) entry.hidden = Boolean(key) && entry.dataset.key !== key;
+  }
+
+  clear() {
+    this.entries = [];
+    clear(this.list);
+    this.onCountChanged(0);
+  }
+}

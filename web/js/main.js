@@ -1,0 +1,717 @@
+// The editor: loads node types, flows and connections; keeps the flow being edited (the model) and its undo
+// history; turns canvas gestures into model edits; deploys; shows live events.
+
+import { api, ApiError, listOf } from "./api.js";
+import { FlowCanvas } from "./canvas.js";
+import { ConnectionsPanel } from "./connections.js";
+import { DebugPanel } from "./debug.js";
+import { openDialog } from "./dialog.js";
+import { clear, h } from "./dom.js";
+import { EventStream } from "./events.js";
+import { History } from "./history.js";
+import { completeLayout, newNodeId } from "./layout.js";
+import { Palette } from "./palette.js";
+import { fieldOfPath, SchemaForm } from "./schema-form.js";
+
+const $ = (selector) => document.querySelector(selector);
+const IDENTIFIER = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+
+const state = {
+  nodeTypes: new Map(),
+  connectionTypes: new Map(),
+  flows: [],
+  flow: null, // the flow being edited: {flowhost, id, label, description, connections, nodes, layout, rev}
+  isNew: false, // not on the server yet: the first deploy creates it
+  deployed: "", // the canonical text of the last deployed version
+  nodeErrors: new Map(), // node id -> [{field, message}]
+  validateSupported: true,
+};
+const history = new History();
+let canvas;
+let connections;
+let debugPanel;
+
+// -- notifications ------------------------------------------------------------------------------------------
+
+function toast(message, level = "info", timeout = 4000) {
+  const item = h("div.toast", { class: `level-${level}`, role: level === "error" ? "alert" : "status" }, message);
+  $("#toasts").append(item);
+  if (timeout) setTimeout(() => item.remove(), timeout);
+  item.addEventListener("click", () => item.remove());
+  return item;
+}
+
+// -- the model ----------------------------------------------------------------------------------------------
+
+function canonical(flow) {
+  const { label, description, connections: conns, nodes, layout } = flow;
+  return JSON.stringify({ label, description, connections: conns, nodes, layout });
+}
+
+function editable(flow) {
+  return {
+    label: flow.label,
+    description: flow.description,
+    connections: flow.connections,
+    nodes: flow.nodes,
+    layout: flow.layout,
+  };
+}
+
+let recordPending = false;
+function changed() {
+  // Several drawflow events belong to one gesture (a node and its wires removed): record them as one step.
+  if (recordPending) return;
+  recordPending = true;
+  queueMicrotask(() => {
+    recordPending = false;
+    history.record(editable(state.flow));
+    refreshChrome();
+  });
+}
+
+function nodeById(id) {
+  return state.flow.nodes.find((node) => node.id === id);
+}
+
+function addNode(type, x, y) {
+  const flow = state.flow;
+  const node = { id: newNodeId(type, flow.nodes), type, config: {}, wires: {} };
+  flow.nodes.push(node);
+  flow.layout[node.id] = { x, y };
+  canvas.drawNode(node, flow.layout[node.id]);
+  changed();
+  validateSoon();
+  return node;
+}
+
+function addNodeInView(type) {
+  const centre = canvas.visibleCentre();
+  const offset = (state.flow.nodes.length % 5) * 24;
+  addNode(type, Math.round(centre.x - 80 + offset), Math.round(centre.y + offset));
+}
+
+function removeNode(nodeId) {
+  const flow = state.flow;
+  flow.nodes = flow.nodes.filter((node) => node.id !== nodeId);
+  delete flow.layout[nodeId];
+  for (const node of flow.nodes) {
+    for (const port of Object.keys(node.wires || {})) {
+      node.wires[port] = node.wires[port].filter((target) => target !== nodeId);
+      if (!node.wires[port].length) delete node.wires[port];
+    }
+  }
+  state.nodeErrors.delete(nodeId);
+  changed();
+}
+
+function addWire({ from, port, to }) {
+  const node = nodeById(from);
+  if (!node || !port || !to) return;
+  node.wires = node.wires || {};
+  const targets = node.wires[port] || (node.wires[port] = []);
+  if (!targets.includes(to)) targets.push(to);
+  changed();
+}
+
+function removeWire({ from, port, to }) {
+  const node = nodeById(from);
+  if (!node || !node.wires || !node.wires[port]) return;
+  node.wires[port] = node.wires[port].filter((target) => target !== to);
+  if (!node.wires[port].length) delete node.wires[port];
+  changed();
+}
+
+function moveNode({ nodeId, x, y }) {
+  state.flow.layout[nodeId] = { x, y };
+  changed();
+}
+
+function restore(snapshot) {
+  if (!snapshot) return;
+  Object.assign(state.flow, snapshot);
+  redraw();
+  refreshChrome();
+  validateSoon();
+}
+
+function redraw() {
+  canvas.render(state.flow, state.flow.layout);
+  for (const [nodeId, errors] of state.nodeErrors) canvas.setInvalid(nodeId, errors.map((e) => e.message));
+  for (const [nodeId, status] of statuses) canvas.setStatus(nodeId, status);
+}
+
+// -- flows --------------------------------------------------------------------------------------------------
+
+function emptyFlow(id) {
+  return { flowhost: 1, id, label: id, description: undefined, connections: [], nodes: [], layout: {}, rev: undefined };
+}
+
+function normalise(flow) {
+  const nodes = (flow.nodes || []).map((node) => ({ ...node, config: node.config || {}, wires: node.wires || {} }));
+  return {
+    flowhost: flow.flowhost || 1,
+    id: flow.id,
+    label: flow.label || flow.id,
+    description: flow.description || undefined,
+    connections: flow.connections || [],
+    nodes,
+    layout: completeLayout(nodes, flow.layout || {}),
+    rev: flow.rev,
+  };
+}
+
+function open(flow, { isNew = false } = {}) {
+  state.flow = normalise(flow);
+  state.isNew = isNew;
+  // A flow without positions gets them here: that alone is not an undeployed change.
+  state.deployed = isNew ? "" : canonical(state.flow);
+  state.nodeErrors.clear();
+  statuses.clear();
+  history.reset(editable(state.flow));
+  redraw();
+  canvas.fit(state.flow.layout);
+  renderFlowTabs();
+  refreshChrome();
+  loadStatus().catch(() => {});
+  validateSoon();
+  if (location.hash !== `#flow=${encodeURIComponent(flow.id)}`) history_replace(flow.id);
+}
+
+function history_replace(flowId) {
+  window.history.replaceState(null, "", `/#flow=${encodeURIComponent(flowId)}`);
+}
+
+async function loadFlows() {
+  try {
+    state.flows = listOf(await api.flows(), "flows");
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) state.flows = [];
+    else throw error;
+  }
+}
+
+async function openFlowById(flowId) {
+  open(await api.flow(flowId));
+}
+
+function renderFlowTabs() {
+  const tabs = $("#flow-tabs");
+  const entries = state.flows.map((flow) => ({ id: flow.id, label: flow.label || flow.id }));
+  if (state.flow && !entries.some((entry) => entry.id === state.flow.id)) entries.push({ id: state.flow.id, label: state.flow.label });
+  clear(
+    tabs,
+    entries.map((entry) =>
+      h(
+        "button.flow-tab",
+        {
+          type: "button",
+          class: state.flow && entry.id === state.flow.id ? "active" : "",
+          dataset: { flow: entry.id },
+          title: entry.id,
+          on: { click: () => switchFlow(entry.id) },
+        },
+        entry.label,
+      ),
+    ),
+    h("button.icon.flow-add", { type: "button", title: "New flow", "aria-label": "New flow", on: { click: newFlow } }, "+"),
+  );
+}
+
+function confirmDiscard() {
+  return !isDirty() || window.confirm("This flow has undeployed changes. Discard them?");
+}
+
+async function switchFlow(flowId) {
+  if (state.flow && flowId === state.flow.id) return;
+  if (!confirmDiscard()) return;
+  await openFlowById(flowId);
+}
+
+function newFlow() {
+  if (!confirmDiscard()) return;
+  const taken = new Set(state.flows.map((flow) => flow.id));
+  let n = state.flows.length + 1;
+  while (taken.has(`flow-${n}`)) n++;
+  open(emptyFlow(`flow-${n}`), { isNew: true });
+}
+
+function isDirty() {
+  return state.flow && canonical(state.flow) !== state.deployed;
+}
+
+function refreshChrome() {
+  const dirty = isDirty();
+  const deploy = $("#deploy");
+  deploy.disabled = !dirty;
+  deploy.classList.toggle("dirty", Boolean(dirty));
+  deploy.querySelector(".label").textContent = dirty ? "Deploy" : "Deployed";
+  $("#undo").disabled = !history.canUndo;
+  $("#redo").disabled = !history.canRedo;
+  $("#export").disabled = state.isNew;
+  $("#flow-title").value = state.flow.label;
+  document.title = `${dirty ? "● " : ""}${state.flow.label} · flowhost`;
+  $("#empty-hint").hidden = state.flow.nodes.length > 0;
+}
+
+// -- validation and errors ----------------------------------------------------------------------------------
+
+function payload() {
+  const flow = state.flow;
+  const body = { flowhost: 1, id: flow.id, label: flow.label, connections: flow.connections, nodes: flow.nodes, layout: flow.layout };
+  if (flow.description) body.description = flow.description;
+  if (flow.rev !== undefined) body.rev = flow.rev;
+  return body;
+}
+
+// Server errors are about `payload()`: nodes[i] is the i-th node of the flow sent.
+function applyErrors(errors, nodes) {
+  const previous = [...state.nodeErrors.keys()];
+  state.nodeErrors.clear();
+  const general = [];
+  for (const error of errors) {
+    const match = /^nodes\[(\d+)\](.*)$/.exec(error.path || "");
+    const node = match && nodes[Number(match[1])];
+    if (!node) {
+      general.push(error);
+      continue;
+    }
+    const field = fieldOfPath(error.path, `nodes[${match[1]}].config`);
+    const list = state.nodeErrors.get(node.id) || [];
+    list.push({ field, message: error.message, path: error.path });
+    state.nodeErrors.set(node.id, list);
+  }
+  for (const nodeId of new Set([...previous, ...state.nodeErrors.keys()])) {
+    const list = state.nodeErrors.get(nodeId);
+    canvas.setInvalid(nodeId, list ? list.map((e) => (e.field ? `${e.field}: ${e.message}` : e.message)) : null);
+  }
+  return general;
+}
+
+let validateTimer = null;
+function validateSoon() {
+  clearTimeout(validateTimer);
+  validateTimer = setTimeout(() => validate().catch(() => {}), 300);
+}
+
+async function validate(flowBody = payload()) {
+  if (!state.validateSupported) return null;
+  try {
+    const result = await api.validateFlow(flowBody, state.isNew);
+    const errors = result && Array.isArray(result.errors) ? result.errors : [];
+    applyErrors(errors, flowBody.nodes);
+    return errors;
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 404 || error.status === 405)) {
+      state.validateSupported = false;
+      return null;
+    }
+    if (error instanceof ApiError && (error.status === 400 || error.status === 422)) {
+      applyErrors(error.errors, flowBody.nodes);
+      return error.errors;
+    }
+    throw error;
+  }
+}
+
+// -- deploy -------------------------------------------------------------------------------------------------
+
+async function deploy() {
+  const body = payload();
+  const button = $("#deploy");
+  button.classList.add("busy");
+  try {
+    const saved = state.isNew ? await api.createFlow(body) : await api.saveFlow(body);
+    const rev = saved && saved.rev !== undefined ? saved.rev : undefined;
+    state.flow.rev = rev;
+    state.isNew = false;
+    state.deployed = canonical(state.flow);
+    applyErrors([], body.nodes);
+    if (!state.flows.some((flow) => flow.id === state.flow.id)) state.flows.push({ id: state.flow.id, label: state.flow.label });
+    renderFlowTabs();
+    toast("Deployed", "ok", 2500);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    if (error.status === 409) explainConflict(error);
+    else if (error.status === 400 || error.status === 422) {
+      const general = applyErrors(error.errors, body.nodes);
+      const count = error.errors.length;
+      toast(
+        h("div", h("b", `Not deployed: ${count} error${count === 1 ? "" : "s"}`), general.map((e) => h("div.mono", e.path ? `${e.path}: ${e.message}` : e.message)),
+          state.nodeErrors.size ? h("div", "Nodes with errors are marked in red; open one to see where.") : null),
+        "error", 10000);
+    } else toast(`Deploy failed: ${error.message}`, "error", 10000);
+  } finally {
+    button.classList.remove("busy");
+    refreshChrome();
+  }
+}
+
+function explainConflict(error) {
+  openDialog({
+    title: "Someone else deployed this flow",
+    className: "conflict",
+    body: h(
+      "div",
+      h("p", `The flow “${state.flow.label}” was changed on the server after you opened it. `,
+        "Deploying now would overwrite those changes, so nothing was deployed."),
+      h("p.mono.conflict-detail", error.message),
+      h("p.muted", "Load the server's version to see it (your undeployed edits are lost), or keep editing and export yours as YAML to merge by hand."),
+    ),
+    buttons: [
+      { label: "Keep editing", action: "cancel" },
+      {
+        label: "Load server version",
+        name: "reload",
+        primary: true,
+        action: async ({ close }) => {
+          close();
+          await openFlowById(state.flow.id);
+        },
+      },
+    ],
+  });
+}
+
+// -- node dialog --------------------------------------------------------------------------------------------
+
+function connectionChoices(type, current) {
+  const names = new Set([...(type.connectionFields || []), ...type.schema.filter((f) => f.format === "connection").map((f) => f.name)]);
+  const choices = {};
+  for (const name of names) {
+    const options = [
+      ...connections.ids().map((id) => [id, connections.connections.get(id).name ? `${connections.connections.get(id).name} (${id})` : id]),
+      ...state.flow.connections.map((c) => [c.id, `${c.name || c.id} (in this flow)`]),
+    ];
+    const value = current[name];
+    if (value !== undefined && !options.some(([id]) => id === value)) options.push([value, `${value} (not found)`]);
+    choices[name] = options;
+  }
+  return choices;
+}
+
+function openNodeDialog(nodeId) {
+  const node = nodeById(nodeId);
+  if (!node) return;
+  const type = state.nodeTypes.get(node.type);
+  if (!type) {
+    toast(`No installed plugin provides node type ${node.type}`, "error");
+    return;
+  }
+  const nameInput = h("input#node-name", { type: "text", name: "name", value: node.name || "", placeholder: node.id });
+  const idInput = h("input#node-id.mono", { type: "text", name: "id", value: node.id, spellcheck: "false" });
+  const idError = h("div.field-error");
+  const form = new SchemaForm(type.schema, node.config || {}, {
+    secretFields: type.secretFields || [],
+    idPrefix: "node",
+    choices: connectionChoices(type, node.config || {}),
+  });
+  const known = state.nodeErrors.get(nodeId) || [];
+  const body = h(
+    "div.node-form",
+    h("p.type-description", h("span.type-chip", { class: `cat-${type.category}` }, node.type), " ", type.description || ""),
+    h("div.field-row",
+      h("div.field", { dataset: { field: "name" } }, h("label", { for: "node-name" }, "Name"), h("div.control", nameInput)),
+      h("div.field", { dataset: { field: "id" } }, h("label", { for: "node-id" }, "ID"), h("div.control", idInput), idError)),
+    h("hr"),
+    form.element,
+  );
+  const showKnown = (errors, showError) => {
+    const unmatched = form.showErrors(errors.filter((e) => e.field));
+    const other = [...errors.filter((e) => !e.field), ...unmatched];
+    showError(other.map((e) => e.message).join("\n"));
+  };
+  const dialog = openDialog({
+    title: `Edit ${node.type} node`,
+    className: "node-dialog",
+    body,
+    buttons: [
+      {
+        label: "Delete",
+        danger: true,
+        action: ({ close }) => {
+          close();
+          canvas.editor.removeNodeId(`node-${canvas.byFlowId.get(nodeId)}`);
+        },
+      },
+      { label: "Cancel", action: "cancel" },
+      {
+        label: "Done",
+        primary: true,
+        action: async ({ close, showError }) => {
+          const newId = idInput.value.trim();
+          idError.textContent = "";
+          if (newId !== node.id && (!IDENTIFIER.test(newId) || nodeById(newId))) {
+            idError.textContent = nodeById(newId) ? `another node is called ${newId}` : "use letters, digits, '_', '-', '.'";
+            return;
+          }
+          const candidate = { ...node, name: nameInput.value.trim() || undefined, config: form.read() };
+          if (candidate.name === undefined) delete candidate.name;
+          const index = state.flow.nodes.indexOf(node);
+          const body = payload();
+          body.nodes = state.flow.nodes.map((n, i) => (i === index ? candidate : n));
+          const errors = await validate(body);
+          const mine = (errors || []).filter((e) => e.path && e.path.startsWith(`nodes[${index}]`));
+          if (mine.length && !dialog.dialog.dataset.insist) {
+            showKnown(state.nodeErrors.get(node.id) || [], showError);
+            dialog.dialog.dataset.insist = "1";
+            dialog.dialog.querySelector('[data-action="done"]').textContent = "Keep anyway";
+            return;
+          }
+          Object.keys(node).forEach((key) => delete node[key]);
+          Object.assign(node, candidate);
+          if (newId !== nodeId) renameNode(nodeId, newId);
+          close();
+          canvas.updateNode(node);
+          changed();
+          if (newId !== nodeId) redraw();
+        },
+      },
+    ],
+  });
+  if (known.length) showKnown(known, dialog.showError);
+  const first = form.element.querySelector("input, select, textarea");
+  (first || nameInput).focus();
+}
+
+function renameNode(oldId, newId) {
+  const flow = state.flow;
+  nodeById(oldId).id = newId;
+  flow.layout[newId] = flow.layout[oldId];
+  delete flow.layout[oldId];
+  for (const node of flow.nodes) {
+    for (const port of Object.keys(node.wires || {})) node.wires[port] = node.wires[port].map((t) => (t === oldId ? newId : t));
+  }
+  if (state.nodeErrors.has(oldId)) {
+    state.nodeErrors.set(newId, state.nodeErrors.get(oldId));
+    state.nodeErrors.delete(oldId);
+  }
+}
+
+// -- import / export ----------------------------------------------------------------------------------------
+
+async function exportFlow() {
+  let text;
+  try {
+    text = await api.flowYaml(state.flow.id);
+  } catch (error) {
+    toast(`Export failed: ${error.message}`, "error");
+    return;
+  }
+  const area = h("textarea.yaml", { readOnly: true, spellcheck: "false", rows: 22 });
+  area.value = text;
+  const link = h("a.button", { href: URL.createObjectURL(new Blob([text], { type: "application/yaml" })), download: `${state.flow.id}.yaml` }, "Download");
+  openDialog({
+    title: `Export ${state.flow.id}.yaml`,
+    className: "wide",
+    body: h("div", isDirty() ? h("p.muted", "This is the deployed version; deploy first to include your latest edits.") : null, area, h("div.dialog-inline", link)),
+    buttons: [
+      { label: "Copy", action: async () => { await navigator.clipboard.writeText(text).catch(() => area.select()); toast("Copied", "ok", 1500); } },
+      { label: "Close", primary: true, action: "cancel" },
+    ],
+  });
+}
+
+function importFlow() {
+  const area = h("textarea.yaml#import-text", { spellcheck: "false", rows: 18, placeholder: "flowhost: 1\nid: my-flow\nnodes: ..." });
+  const file = h("input", { type: "file", accept: ".yaml,.yml", on: { change: async () => { if (file.files.length) area.value = await file.files[0].text(); } } });
+  openDialog({
+    title: "Import a flow (YAML)",
+    className: "wide",
+    body: h("div", h("p.muted", "Paste a flow file or load one. flowhost stores it and runs it; it then opens here."), h("label.file-button", "Load file…", file), area),
+    buttons: [
+      { label: "Cancel", action: "cancel" },
+      {
+        label: "Import",
+        primary: true,
+        action: async ({ close, showError }) => {
+          try {
+            // The server stores and deploys an imported flow (an existing id is a conflict, not an overwrite).
+            const flow = await api.importFlow(area.value);
+            close();
+            await loadFlows();
+            open(flow);
+            toast(`Imported and deployed ${flow.id}`, "ok");
+          } catch (error) {
+            if (!(error instanceof ApiError)) throw error;
+            showError(error.errors.map((e) => (e.line ? `line ${e.line}: ` : "") + (e.path ? `${e.path}: ` : "") + e.message).join("\n"));
+          }
+        },
+      },
+    ],
+  });
+  area.focus();
+}
+
+// -- live status and events ---------------------------------------------------------------------------------
+
+const statuses = new Map();
+
+async function loadStatus() {
+  if (state.isNew) return;
+  let result;
+  try {
+    result = await api.flowStatus(state.flow.id);
+  } catch {
+    return;
+  }
+  const nodes = (result && result.nodes) || {};
+  const entries = Array.isArray(nodes) ? nodes.map((n) => [n.id, n]) : Object.entries(nodes);
+  for (const [nodeId, info] of entries) {
+    const status = info && (info.status !== undefined ? info.status : info);
+    if (status && status.text) {
+      statuses.set(nodeId, status);
+      canvas.setStatus(nodeId, status);
+    }
+  }
+}
+
+function onEvent(event) {
+  const current = state.flow && event.flow === state.flow.id;
+  switch (event.kind) {
+    case "status":
+      if (current && event.node) {
+        statuses.set(event.node, event.data);
+        canvas.setStatus(event.node, event.data);
+      }
+      break;
+    case "debug":
+      debugPanel.add(event);
+      break;
+    case "error":
+      debugPanel.add(event);
+      if (current && event.node) canvas.setStatus(event.node, { text: event.data && event.data.error, level: "error" });
+      break;
+    case "connection_state":
+    case "counters":
+      if (event.connection) connections.applyEvent(event);
+      break;
+    case "deployed":
+      if (current) {
+        statuses.clear();
+        loadStatus().catch(() => {});
+      }
+      break;
+    case "stopped":
+      if (current) {
+        for (const node of state.flow.nodes) canvas.setStatus(node.id, null);
+        statuses.clear();
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+// -- wiring the page ----------------------------------------------------------------------------------------
+
+function showTab(name) {
+  for (const tab of document.querySelectorAll(".sidebar-tab")) tab.classList.toggle("active", tab.dataset.tab === name);
+  for (const panel of document.querySelectorAll(".sidebar-panel")) panel.hidden = panel.dataset.panel !== name;
+}
+
+function bindChrome() {
+  $("#deploy").addEventListener("click", deploy);
+  $("#undo").addEventListener("click", () => restore(history.undo()));
+  $("#redo").addEventListener("click", () => restore(history.redo()));
+  $("#export").addEventListener("click", exportFlow);
+  $("#import").addEventListener("click", importFlow);
+  $("#zoom-in").addEventListener("click", () => canvas.zoomIn());
+  $("#zoom-out").addEventListener("click", () => canvas.zoomOut());
+  $("#zoom-reset").addEventListener("click", () => { canvas.zoomReset(); canvas.fit(state.flow.layout); });
+  $("#flow-title").addEventListener("change", (event) => {
+    state.flow.label = event.target.value.trim() || state.flow.id;
+    changed();
+  });
+  for (const tab of document.querySelectorAll(".sidebar-tab")) tab.addEventListener("click", () => showTab(tab.dataset.tab));
+  document.addEventListener("keydown", (event) => {
+    const typing = event.target.closest("input, textarea, select, [contenteditable]") || document.querySelector("dialog[open]");
+    if (typing) return;
+    const mod = event.ctrlKey || event.metaKey;
+    if (mod && event.key.toLowerCase() === "z") {
+      event.preventDefault();
+      restore(event.shiftKey ? history.redo() : history.undo());
+    } else if (mod && event.key.toLowerCase() === "y") {
+      event.preventDefault();
+      restore(history.redo());
+    } else if (event.key === "Backspace") {
+      canvas.removeSelected();
+    } else if (event.key === "Enter" && canvas.selected) {
+      openNodeDialog(canvas.selected);
+    }
+  });
+  window.addEventListener("beforeunload", (event) => {
+    if (isDirty()) event.preventDefault();
+  });
+}
+
+function showLogin() {
+  clear(
+    document.body,
+    h("main.login",
+      h("div.login-card",
+        h("div.brand.large", h("span.brand-mark"), "flowhost"),
+        h("p", "Open the editor with the link that ", h("code", "flowhost run"), " printed (it ends in ", h("code", "/?token=…"), "), or paste the token:"),
+        h("form", { on: { submit: (event) => { event.preventDefault(); location.href = `/?token=${encodeURIComponent(event.target.token.value.trim())}`; } } },
+          h("input", { name: "token", type: "password", placeholder: "token", autocomplete: "off", "aria-label": "token" }),
+          h("button.primary", { type: "submit" }, "Open editor")))),
+  );
+}
+
+async function boot() {
+  let types;
+  try {
+    types = listOf(await api.nodeTypes(), "nodeTypes");
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      showLogin();
+      return;
+    }
+    throw error;
+  }
+  for (const type of types) {
+    const entry = { ...type, outputs: type.outputs || [], schema: Array.isArray(type.schema) ? type.schema : [], category: type.category || "other" };
+    if (type.kind === "connection") state.connectionTypes.set(type.type, entry);
+    else state.nodeTypes.set(type.type, entry);
+  }
+  canvas = new FlowCanvas($("#canvas"), state.nodeTypes);
+  canvas.addEventListener("add", (e) => addNode(e.detail.type, e.detail.x, e.detail.y));
+  canvas.addEventListener("remove", (e) => removeNode(e.detail.nodeId));
+  canvas.addEventListener("wire", (e) => addWire(e.detail));
+  canvas.addEventListener("unwire", (e) => removeWire(e.detail));
+  canvas.addEventListener("move", (e) => moveNode(e.detail));
+  canvas.addEventListener("open", (e) => openNodeDialog(e.detail.nodeId));
+  canvas.addEventListener("zoom", (e) => { $("#zoom-level").textContent = `${Math.round(e.detail.zoom * 100)}%`; });
+  new Palette($("#palette"), state.nodeTypes, addNodeInView);
+  debugPanel = new DebugPanel($("#debug-panel"), {
+    nodeLabel: (event) => {
+      const node = state.flow && event.flow === state.flow.id ? nodeById(event.node) : null;
+      return node && node.name ? node.name : event.node || "?";
+    },
+    onCountChanged: (count) => { $("#debug-count").textContent = count ? String(count) : ""; },
+  });
+  connections = new ConnectionsPanel($("#connections-panel"), state.connectionTypes, {
+    toast,
+    onChange: (all) => {
+      const bad = [...all.values()].filter((c) => c.active !== false && c.state && c.state !== "OPENED").length;
+      $("#connections-count").textContent = bad ? String(bad) : "";
+    },
+  });
+  bindChrome();
+  new EventStream("/api/events", onEvent, (live) => {
+    $("#live").classList.toggle("on", live);
+    $("#live").title = live ? "Live: receiving events" : "Not connected to events; retrying";
+  }).start();
+  await Promise.all([loadFlows(), connections.refresh()]);
+  connections.startPolling();
+  const wanted = decodeURIComponent((location.hash.match(/flow=([^&]+)/) || [])[1] || "");
+  const first = state.flows.find((flow) => flow.id === wanted) || state.flows[0];
+  if (first) await openFlowById(first.id);
+  else open(emptyFlow("flow-1"), { isNew: true });
+  document.body.classList.add("ready");
+}
+
+boot().catch((error) => {
+  console.error(error);
+  toast(`The editor could not start: ${error.message}`, "error", 0);
+});
