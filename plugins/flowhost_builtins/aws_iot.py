@@ -218,20 +218,18 @@ def topic_problem(topic: str, what: str = "topic") -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class UplinkLimits:
-    """AWS IoT Core's limits on what one PUBLISH may carry, checked on every uplink before it is queued."""
-
-    max_topic_bytes: int = MAX_TOPIC_BYTES
-    max_payload_bytes: int = MAX_PAYLOAD_BYTES
+    """AWS IoT Core's limits on what one PUBLISH may carry, checked on every uplink before it is queued
+    (AWS would drop the message, or the connection, instead of answering with an error)."""
 
     def check(self, topic: str, payload: bytes) -> str | None:
         """None when AWS IoT Core accepts this message; else the reason, naming the limit."""
         problem = topic_problem(topic)
         if problem is not None:
             return f"uplink not published: {problem}"
-        if len(payload) > self.max_payload_bytes:
+        if len(payload) > MAX_PAYLOAD_BYTES:
             return (
                 f"uplink not published: AWS IoT Core limit: a message payload is at most 128 KB "
-                f"({self.max_payload_bytes} bytes), this one has {len(payload)} bytes"
+                f"({MAX_PAYLOAD_BYTES} bytes), this one has {len(payload)} bytes"
             )
         return None
 
