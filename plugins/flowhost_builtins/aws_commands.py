@@ -22,7 +22,7 @@ from .aws_iot import (
     configuration_warnings,
     endpoint_host,
     is_aws_iot_host,
-    policy_for_connection,
+    policy_document,
     policy_statements,
 )
 from .mqtt_connection_config import CONNECTOR_ID, settings_from_configuration
@@ -113,18 +113,11 @@ def _policy(args: argparse.Namespace) -> int:
         spec = _chosen_connection(connections, args.connection, args.flow_file)
         settings = settings_from_configuration(spec.id, spec.configuration)
         region = _region(args.region, settings.host)
-        document = policy_for_connection(settings, region, args.account_id, allow_unlisted_region=args.any_region)
+        statements = policy_statements(settings, region, args.account_id, allow_unlisted_region=args.any_region)
     except AwsIotError as exc:
         return _fail(str(exc))
-    if not is_aws_iot_host(settings.host):
-        _warn(
-            f"hostName {settings.host!r} is not an AWS IoT Core endpoint (<prefix>.iot.<region>.amazonaws.com): "
-            "flowhost does not check AWS IoT Core's limits for this connection"
-        )
-    for warning in configuration_warnings(settings):
-        _warn(warning)
     if args.explain:
-        for statement in policy_statements(settings, region, args.account_id, allow_unlisted_region=True):
+        for statement in statements:
             print(f"{statement.sid}: {', '.join(statement.actions)}", file=sys.stderr)
             for resource in statement.resources:
                 print(f"    on {resource}", file=sys.stderr)
@@ -132,7 +125,14 @@ def _policy(args: argparse.Namespace) -> int:
                 textwrap.fill(statement.reason, width=110, initial_indent="    ", subsequent_indent="    "),
                 file=sys.stderr,
             )
-    print(json.dumps(document, indent=2))
+    if not is_aws_iot_host(settings.host):
+        _warn(
+            f"hostName {settings.host!r} is not an AWS IoT Core endpoint (<prefix>.iot.<region>.amazonaws.com): "
+            "flowhost does not check AWS IoT Core's limits for this connection"
+        )
+    for warning in configuration_warnings(settings):
+        _warn(warning)
+    print(json.dumps(policy_document(statements), indent=2))
     return 0
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "configuration_warnings",
     "endpoint_host",
     "is_aws_iot_host",
+    "policy_document",
     "policy_for_connection",
     "policy_statements",
     "topic_problem",
@@ -511,5 +512,9 @@ def policy_for_connection(
     Raises AwsIotError (a ValueError; its message says what to fix) for an account id that is not 12 digits,
     a region where AWS IoT Core is not offered (unless ``allow_unlisted_region``) or a client id too long.
     """
-    statements = policy_statements(settings, region, account_id, allow_unlisted_region=allow_unlisted_region)
+    return policy_document(policy_statements(settings, region, account_id, allow_unlisted_region=allow_unlisted_region))
+
+
+def policy_document(statements: Iterable[PolicyStatement]) -> dict[str, Any]:
+    """The policy document (JSON-ready) holding ``statements``."""
     return {"Version": "2012-10-17", "Statement": [statement.as_json() for statement in statements]}
