@@ -141,9 +141,16 @@ async def test_keep_alive_detects_a_silent_broker(mosquitto_factory) -> None:
     assert elapsed < 3.0, f"dead broker detected after {elapsed:.2f} s; keep-alive 2 s"
 
 
-async def test_connect_timeout_when_connack_never_comes(silent_listener) -> None:
+@pytest.mark.parametrize("transport", ["tcp", "tls", "ws"])
+async def test_connect_timeout_when_the_server_never_answers(silent_listener, pki, transport: str) -> None:
+    """The timeout covers every stage: CONNACK over TCP, the TLS handshake, the WebSocket upgrade."""
     host, port = silent_listener
-    client = MQTTClient(TcpEndpoint(host, port), client_id(), connect_timeout=1.0)
+    endpoint = {
+        "tcp": TcpEndpoint(host, port),
+        "tls": TcpEndpoint(host, port, ssl=pki.client_context()),
+        "ws": WebSocketEndpoint(f"ws://{host}:{port}/mqtt"),
+    }[transport]
+    client = MQTTClient(endpoint, client_id(), connect_timeout=1.0)
     started = time.monotonic()
     with pytest.raises(ConnectTimeoutError):
         await client.connect()
@@ -284,6 +291,19 @@ async def test_subscriptions_are_restored_after_reconnecting(mosquitto, version:
     await inbox.wait_for(2)
     assert sorted(inbox.payloads) == [b"a", b"b"]
     await client.disconnect()
+
+
+async def test_unsubscribe_stops_delivery(mosquitto) -> None:
+    inbox = Inbox()
+    async with connected(TcpEndpoint(mosquitto.host, mosquitto.tcp_port), on_message=inbox) as client:
+        await client.subscribe("unsub/a", 1)
+        await client.subscribe("unsub/b", 1)
+        await client.unsubscribe("unsub/a")
+        assert list(client.subscriptions) == ["unsub/b"]
+        await client.publish_and_wait("unsub/a", b"a", qos=1)
+        await client.publish_and_wait("unsub/b", b"b", qos=1)
+        await inbox.wait_for(1)
+    assert inbox.payloads == [b"b"]
 
 
 async def test_websocket_refused_upgrade_is_a_connection_failure(mosquitto) -> None:
