@@ -81,7 +81,7 @@ async def test_each_downlink_is_handled_by_exactly_one_instance(flowhost_process
     try:
         await wait_for_total(instances, 1000)
     except TimeoutError:
-        raise AssertionError("\n".join(instances[0].lines[-15:] + ["----"] + instances[1].lines[-15:])) from None
+        raise AssertionError("\n".join([*instances[0].lines[-15:], "----", *instances[1].lines[-15:]])) from None
     first, second = (seen(instance) for instance in instances)
     assert sorted(first + second) == list(range(1000))  # each exactly once across the two
     assert first and second  # and both took a share
