@@ -205,6 +205,7 @@ class ConnectionRunner(ConnectionContext):
         self._tasks = OwnedTasks(f"connection {spec.id}", self._task_failed)
         self.templates = runtime.templates
         self.data_dir = runtime.data_dir / "connections" / spec.id
+        self.active = spec.active
         self.connection = connection_class(spec.id, spec.name, spec.configuration, self)
 
     def state_changed(self, state: str, error: str | None = None) -> None:
@@ -390,10 +391,9 @@ class Runtime:
         runner = ConnectionRunner(self, spec, self.registry.connection_types[spec.connector_id])
         self.connections[spec.id] = runner
         self._connection_owner[spec.id] = owner
-        if spec.active:
-            await runner.start()
-        else:
+        if not spec.active:
             runner.state_changed("DEACTIVATED")
+        await runner.start()  # an inactive connection still opens what it keeps locally (see ConnectionContext)
         return True
 
     async def _stop_connection(self, connection_id: str) -> None:
