@@ -405,9 +405,8 @@ def topic_resource_for_uplink_pattern(pattern: str) -> tuple[str, bool]:
         else:
             piece = "*"
             uses_jinja = True
-        if piece == "*" and parts and parts[-1] == "*":
-            continue
-        parts.append(piece)
+        if piece and not (piece == "*" and parts and parts[-1] == "*"):
+            parts.append(piece)
     return "".join(parts), uses_jinja
 
 

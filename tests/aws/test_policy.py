@@ -64,8 +64,9 @@ def test_several_placeholders_and_fallbacks() -> None:
     }
 
 
-def test_adjacent_placeholders_make_one_wildcard() -> None:
-    assert statements(uplinkTopicPattern="up/{DevEUI}{FPort}")["PublishUplinks"][1] == f"{ARN}:topic/up/*"
+@pytest.mark.parametrize("pattern", ["up/{DevEUI}{FPort}", "up/{DevEUI}{# a comment #}{FPort}", "up/{{ a }}{DevEUI}"])
+def test_adjacent_placeholders_make_one_wildcard(pattern: str) -> None:
+    assert statements(uplinkTopicPattern=pattern)["PublishUplinks"][1] == f"{ARN}:topic/up/*"
 
 
 def test_native_jinja_parts_become_wildcards_and_are_explained() -> None:
