@@ -114,6 +114,9 @@ class ConnectionContext:
     templates: SandboxedEnvironment
     data_dir: Path
     """A directory of this connection's own in flowhost's data dir (created on first use by the connection)."""
+    active: bool
+    """False for a connection configured ``active: false`` (state DEACTIVATED): ``start()`` is still called, so
+    that local resources (an outbox) are ready and work can wait for later, but it must not connect."""
 
     def state_changed(self, state: str, error: str | None = None) -> None:
         """Announce a new state (``OPENED``, ``UNREACHABLE``...) with the last error, if any."""
@@ -149,7 +152,8 @@ class Connection:
         self.counters: dict[str, int] = {}
 
     async def start(self) -> None:
-        """Begin connecting. Should return quickly; connecting goes on in an owned task."""
+        """Begin connecting (unless ``context.active`` is false). Should return quickly; connecting goes on in an
+        owned task."""
 
     async def stop(self) -> None:
         """Disconnect and release everything. Runs under ``stop_timeout``."""

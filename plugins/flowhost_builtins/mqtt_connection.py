@@ -216,6 +216,8 @@ class MqttIotConnection(Connection):
         if recovered:
             self.counters["uplinksRecovered"] = recovered
             self.context.log.info("connection %s: %d uplinks pending from the last run", self.id, recovered)
+        if not self.context.active:
+            return  # DEACTIVATED: uplinks wait in the outbox until the connection is activated
         if self.settings.downlink_subscription is not None:
             self._subscriptions[self.settings.downlink_subscription] = (1, [self._on_downlink_message])
         self._client = self._build_client()
@@ -237,7 +239,8 @@ class MqttIotConnection(Connection):
                 "connection %s stopped with %d uplinks not yet published (%s)", self.id, len(self._outbox), kept
             )
         await self._outbox.close()
-        self.context.state_changed("CLOSED")
+        if self.context.active:
+            self.context.state_changed("CLOSED")
 
     def _build_client(self) -> MQTTClient:
         settings = self.settings

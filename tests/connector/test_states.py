@@ -1,0 +1,29 @@
+"""A deactivated connection keeps what it is given and publishes it once activated."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.connector.conftest import connector_flow
+from tests.support.mqtt_helpers import Subscriber, wait_until
+
+
+async def test_deactivated_then_activated(mosquitto, deploy, runtime, states):
+    configuration = {
+        "uplinkTopicPattern": "states/{DevEUI}",
+        "hostName": f"127.0.0.1:{mosquitto.tcp_port}",
+        "protocol": "TCP",
+    }
+    flow = connector_flow(configuration)
+    flow["connections"][0]["active"] = False
+    async with Subscriber(mosquitto.host, mosquitto.tcp_port, "states/#", client_id="states") as subscriber:
+        connection = await deploy(flow)
+        assert connection.state == "DEACTIVATED"
+        await wait_until(lambda: connection.queued == 4)
+        await asyncio.sleep(0.3)
+        assert subscriber.messages == []
+        flow["connections"][0]["active"] = True
+        connection = await deploy(flow)
+        await subscriber.wait_for(4)
+    assert connection.counters["uplinksRecovered"] == 4 and connection.counters["uplinksPublished"] == 4
+    assert [state for state, _ in states][:3] == ["DEACTIVATED", "OPENING", "OPENED"]
