@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from flowhost_builtins.aws_iot import AwsIotError, policy_for_connection, policy_statements
@@ -141,3 +142,42 @@ def test_every_statement_says_why_it_is_there() -> None:
         assert len(statement.reason) > 40, statement
     subscribe = next(s for s in policy_statements(settings, "eu-central-1", ACCOUNT) if s.sid == "SubscribeDownlinks")
     assert "topicfilter" in subscribe.reason and "$share" in subscribe.reason
+
+
+def _policy_matches(resource: str, topic: str) -> bool:
+    """AWS's matching of a policy resource: '*' any characters, '?' one, ${*} ${?} ${$} the characters."""
+    expression = ""
+    for part in re.split(r"(\$\{[*?$]\}|\*|\?)", resource):
+        expression += ".*" if part == "*" else "." if part == "?" else re.escape(part[2] if part[:2] == "${" else part)
+    return re.fullmatch(expression, topic, re.DOTALL) is not None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "fields"),
+    [
+        ("mqtt/things/{DevEUI}/uplink", {}),
+        ("lora/{CustomerData.site|CustomerData.alr.pro|'unassigned'}/{DevEUI}-{FPort}/up", {}),
+        (
+            "lora/{CustomerData.site|CustomerData.alr.pro|'unassigned'}/{DevEUI}-{FPort}/up",
+            {"CustomerData": {"site": "s1"}},
+        ),
+        ("a*b?/{DevEUI}", {}),
+        ("sites/{{ CustomerData.site | default('none') | lower }}/{DevEUI}", {"CustomerData": {"site": "HQ"}}),
+        ("up/{% if FPort == 2 %}alarm/x{% else %}data{% endif %}/{DevEUI}", {}),
+        ("up/{% if FPort == 2 %}alarm/x{% else %}data{% endif %}/{DevEUI}", {"FPort": 3}),
+    ],
+)
+def test_every_rendered_uplink_topic_is_allowed_by_the_policy(pattern: str, fields: dict) -> None:
+    settings = aws_settings(uplinkTopicPattern=pattern)
+    document = {"DevEUI_uplink": {"DevEUI": "78af580300000345", "FPort": 2, **fields}}
+    topic = settings.uplink_topic.render(document)
+    [resource] = [
+        s.resources[0] for s in policy_statements(settings, "eu-central-1", ACCOUNT) if s.sid == "PublishUplinks"
+    ]
+    assert _policy_matches(resource.removeprefix(f"{ARN}:topic/"), topic), (resource, topic)
+    downlink = "mqtt/things/78AF580300000345/downlink"
+    [receive] = [
+        s.resources[0] for s in policy_statements(settings, "eu-central-1", ACCOUNT) if s.sid == "ReceiveDownlinks"
+    ]
+    assert _policy_matches(receive.removeprefix(f"{ARN}:topic/"), downlink)
+    assert not _policy_matches(receive.removeprefix(f"{ARN}:topic/"), topic)
