@@ -18,6 +18,7 @@ from flowhost_builtins.mqtt_connection_config import CONFIGURATION_SCHEMA, setti
 
 from flowhost.flowfile import validate_flow
 from tests.aws.conftest import AWS_HOST, aws_configuration, aws_settings
+from tests.support.mqtt_helpers import wait_until
 
 DEV_EUI = "78AF580300000345"
 
@@ -211,3 +212,25 @@ async def test_uplinks_to_other_hosts_are_not_limited(runtime) -> None:
     connection = runtime.connections["plain"].connection
     connection.submit_uplink(uplink(big="0" * MAX_PAYLOAD_BYTES), time.time())
     assert connection.counters["uplinksRejected"] == 0
+
+
+async def test_mqtt_connector_node_rejects_an_uplink_over_a_limit(runtime) -> None:
+    small, large = uplink(), uplink(big="0" * MAX_PAYLOAD_BYTES)
+    document = {
+        "flowhost": 1,
+        "id": "flow",
+        "connections": [
+            {"id": "aws", "connectorId": "actility-mqtt-iot", "configuration": aws_configuration(durableOutbox=False)}
+        ],
+        "nodes": [
+            {"id": "source", "type": "test-emit", "config": {"payloads": [large, small]}, "wires": {"out": ["aws"]}},
+            {"id": "aws", "type": "mqtt-connector", "config": {"connection": "aws"}},
+        ],
+    }
+    await runtime.deploy(validate_flow(document, runtime.registry))
+    node = runtime.flows["flow"].nodes["aws"]
+    await wait_until(lambda: node.counters["uplinks"] + node.counters["rejected"] == 2, message=str(node.counters))
+    assert (node.counters["rejected"], node.counters["uplinks"]) == (1, 1)
+    connection = runtime.connections["aws"].connection
+    assert connection.counters["uplinksRejected"] == 1
+    assert connection.queued == 1
