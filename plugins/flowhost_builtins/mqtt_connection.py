@@ -119,9 +119,7 @@ class MqttIotConnection(Connection):
         OutboxFull when there is no room now; ``on_stored(error)`` is called once it is on disk."""
         settings = self.settings
         if not isinstance(document, Mapping):
-            self._reject(
-                f"an uplink must be a JSON object (DevEUI_uplink document), got {type(document).__name__}"
-            )
+            self._reject(f"an uplink must be a JSON object (DevEUI_uplink document), got {type(document).__name__}")
         try:
             fields = uplink_fields(document)
         except DocumentError as exc:
@@ -199,7 +197,7 @@ class MqttIotConnection(Connection):
             del self._subscriptions[topic_filter]
             client = self._client
             if client is not None and client.is_connected:
-                self.context.create_task(client.unsubscribe(topic_filter), f"unsubscribe {topic_filter}")
+                self.context.create_task(self._unsubscribe(client, topic_filter), f"unsubscribe {topic_filter}")
 
     @property
     def queued(self) -> int:
@@ -312,9 +310,13 @@ class MqttIotConnection(Connection):
         except MQTTError as exc:
             if raise_errors:
                 raise
-            self.context.log.warning(
-                "connection %s: subscribing to %s failed: %s", self.id, topic_filter, exc
-            )
+            self.context.log.warning("connection %s: subscribing to %s failed: %s", self.id, topic_filter, exc)
+
+    async def _unsubscribe(self, client: MQTTClient, topic_filter: str) -> None:
+        try:
+            await client.unsubscribe(topic_filter)
+        except MQTTError as exc:  # the connection is going away: the broker forgets the subscription anyway
+            self.context.log.info("connection %s: unsubscribing from %s: %s", self.id, topic_filter, exc)
 
     async def _publish_outbox(self, client: MQTTClient) -> None:
         outbox, ready, counters = self._outbox, self._outbox_ready, self.counters
@@ -354,9 +356,7 @@ class MqttIotConnection(Connection):
         if isinstance(error, PublishRefusedError):
             self._outbox.remove(entry)
             self.counters["publishFailures"] += 1
-            self.context.log.error(
-                "connection %s: broker refused uplink on %s: %s", self.id, entry.topic, error
-            )
+            self.context.log.error("connection %s: broker refused uplink on %s: %s", self.id, entry.topic, error)
             return
         if isinstance(error, PublishTimeoutError):
             self.counters["publishFailures"] += 1
@@ -379,9 +379,7 @@ class MqttIotConnection(Connection):
             result = parse_downlink(message.payload, values, self.settings.downlink_port)
         except DocumentError as exc:
             self.counters["downlinksRejected"] += 1
-            self.context.log.warning(
-                "connection %s: downlink on %s rejected: %s", self.id, message.topic, exc
-            )
+            self.context.log.warning("connection %s: downlink on %s rejected: %s", self.id, message.topic, exc)
             return
         downlink = Downlink(result.kind, result.document, message.topic)
         for listener in list(self._downlink_listeners):
