@@ -6,7 +6,8 @@ import { openDialog } from "./dialog.js";
 import { clear, h, humanize } from "./dom.js";
 import { fieldOfPath, SchemaForm } from "./schema-form.js";
 
-const POLL_MS = 2000;
+// Live state comes by /api/events; polling finds connections added or removed elsewhere.
+const POLL_MS = 5000;
 
 export function stateLevel(state) {
   const value = String(state || "").toUpperCase();
@@ -56,14 +57,23 @@ export class ConnectionsPanel {
   }
 
   applyEvent(event) {
+    const data = event.data || {};
+    if (event.kind === "counters") {
+      // Every second: {connections: {id: {state, lastError, counters}}, nodes: ...}.
+      for (const [id, snapshot] of Object.entries(data.connections || {})) {
+        const connection = this.connections.get(id);
+        if (connection && JSON.stringify(snapshot) !== JSON.stringify({ state: connection.state, lastError: connection.lastError, counters: connection.counters })) {
+          Object.assign(connection, snapshot);
+          this.renderOne(connection);
+        }
+      }
+      return;
+    }
     const connection = this.connections.get(event.connection);
     if (!connection) return;
-    const data = event.data || {};
     if (event.kind === "connection_state") {
       connection.state = data.state;
-      connection.lastError = data.error ?? connection.lastError;
-    } else if (event.kind === "counters") {
-      connection.counters = data.counters || data;
+      connection.lastError = data.error ?? null;
     }
     this.renderOne(connection);
   }
@@ -90,7 +100,10 @@ export class ConnectionsPanel {
   card(connection) {
     const level = connection.active === false ? "off" : stateLevel(connection.state);
     const configuration = connection.configuration || {};
-    const counters = Object.entries(connection.counters || {}).filter(([, value]) => typeof value === "number");
+    const counters = Object.entries(connection.counters || {}).filter(([, value]) => typeof value === "number" && value !== 0);
+    const type = this.connectionTypes.get(connection.connectorId);
+    const protocolField = type && type.schema.find((f) => f.name === "protocol");
+    const protocol = configuration.protocol || (protocolField && protocolField.default);
     return h(
       "div.connection",
       { dataset: { id: connection.id, state: connection.state || "", level } },
@@ -107,13 +120,13 @@ export class ConnectionsPanel {
       h(
         "div.connection-sub",
         h("span.mono", configuration.hostName || ""),
-        configuration.protocol ? h("span.badge", configuration.protocol) : null,
+        protocol ? h("span.badge", protocol) : null,
         h("span.muted", connection.connectorId),
       ),
       connection.lastError ? h("div.connection-error", { title: connection.lastError }, connection.lastError) : null,
-      counters.length
-        ? h("div.counters", counters.map(([name, value]) => h("span.counter", { dataset: { counter: name }, title: humanize(name) }, h("b", String(value)), ` ${humanize(name).toLowerCase()}`)))
-        : null,
+      h("div.counters", counters.length
+        ? counters.map(([name, value]) => h("span.counter", { dataset: { counter: name }, title: humanize(name) }, h("b", String(value)), ` ${humanize(name).toLowerCase()}`))
+        : h("span.muted", "no traffic yet")),
     );
   }
 

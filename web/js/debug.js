@@ -4,19 +4,21 @@ import { clear, formatTime, h } from "./dom.js";
 
 const MAX_ENTRIES = 500;
 
-function jsonTree(value, key, depth = 0) {
+function jsonTree(value, key, depth = 0, expand = depth === 0) {
   const label = key === undefined ? null : h("span.json-key", `${key}: `);
   if (value !== null && typeof value === "object") {
     const entries = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
     const summary = Array.isArray(value) ? `array[${entries.length}]` : `{${entries.slice(0, 3).map(([k]) => k).join(", ")}${entries.length > 3 ? ", …" : ""}}`;
     const details = h("details.json", h("summary", label, h("span.json-summary", summary)));
-    details.open = depth === 0;
+    // Open the top level, and the level below when it is a wrapper ({"DevEUI_uplink": {...}}).
+    details.open = expand;
+    const childExpand = depth === 0 && entries.length === 1;
     details.addEventListener("toggle", () => {
       if (details.open && details.children.length === 1) {
-        details.append(h("div.json-children", entries.map(([k, v]) => jsonTree(v, k, depth + 1))));
+        details.append(h("div.json-children", entries.map(([k, v]) => jsonTree(v, k, depth + 1, childExpand))));
       }
     }, { once: false });
-    if (details.open) details.append(h("div.json-children", entries.map(([k, v]) => jsonTree(v, k, depth + 1))));
+    if (details.open) details.append(h("div.json-children", entries.map(([k, v]) => jsonTree(v, k, depth + 1, childExpand))));
     return details;
   }
   const kind = value === null ? "null" : typeof value;

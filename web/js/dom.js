@@ -56,10 +56,12 @@ const ACRONYMS = { ca: "CA", qos: "QoS", id: "ID", ids: "IDs", mqtt: "MQTT", ws:
 export function humanize(name) {
   const words = String(name)
     .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
-    .replace(/([A-Z]+)([A-Z][a-z])/g, "$1 $2")
+    .replace(/([A-Z]+)([A-Z][a-z]{2,})/g, "$1 $2")
     .replace(/[_-]+/g, " ")
     .split(" ")
     .filter(Boolean);
+  // "fPort" -> "FPort", as LoRaWAN writes it.
+  if (words.length > 1 && words[0].length === 1) words.splice(0, 2, words[0].toUpperCase() + words[1]);
   return words
     .map((word) => ACRONYMS[word.toLowerCase()] || word[0].toUpperCase() + word.slice(1))
     .join(" ");

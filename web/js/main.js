@@ -165,7 +165,8 @@ function open(flow, { isNew = false } = {}) {
   state.flow = normalise(flow);
   state.isNew = isNew;
   // A flow without positions gets them here: that alone is not an undeployed change.
-  state.deployed = isNew ? "" : canonical(state.flow);
+  // A new flow has nothing to deploy until it has a change.
+  state.deployed = canonical(state.flow);
   state.nodeErrors.clear();
   statuses.clear();
   history.reset(editable(state.flow));
@@ -513,7 +514,7 @@ async function exportFlow() {
 }
 
 function importFlow() {
-  const area = h("textarea.yaml#import-text", { spellcheck: "false", rows: 18, placeholder: "flowhost: 1\nid: my-flow\nnodes: ..." });
+  const area = h("textarea#import-text.yaml", { spellcheck: "false", rows: 18, placeholder: "flowhost: 1\nid: my-flow\nnodes: ..." });
   const file = h("input", { type: "file", accept: ".yaml,.yml", on: { change: async () => { if (file.files.length) area.value = await file.files[0].text(); } } });
   openDialog({
     title: "Import a flow (YAML)",
@@ -583,8 +584,10 @@ function onEvent(event) {
       if (current && event.node) canvas.setStatus(event.node, { text: event.data && event.data.error, level: "error" });
       break;
     case "connection_state":
+      connections.applyEvent(event);
+      break;
     case "counters":
-      if (event.connection) connections.applyEvent(event);
+      connections.applyEvent(event);
       break;
     case "deployed":
       if (current) {
@@ -659,9 +662,9 @@ function showLogin() {
 }
 
 async function boot() {
-  let types;
+  let described;
   try {
-    types = listOf(await api.nodeTypes(), "nodeTypes");
+    described = await api.nodeTypes();
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       showLogin();
@@ -669,11 +672,19 @@ async function boot() {
     }
     throw error;
   }
-  for (const type of types) {
-    const entry = { ...type, outputs: type.outputs || [], schema: Array.isArray(type.schema) ? type.schema : [], category: type.category || "other" };
-    if (type.kind === "connection") state.connectionTypes.set(type.type, entry);
-    else state.nodeTypes.set(type.type, entry);
-  }
+  // {nodeTypes, connectionTypes}; a flat list with a `kind` per entry is read the same way.
+  const all = Array.isArray(described) ? described : [];
+  const nodeTypes = Array.isArray(described) ? all.filter((t) => t.kind !== "connection") : described.nodeTypes || [];
+  const connectionTypes = Array.isArray(described) ? all.filter((t) => t.kind === "connection") : described.connectionTypes || [];
+  const entry = (type) => ({
+    ...type,
+    type: type.type || type.connectorId,
+    outputs: type.outputs || [],
+    schema: Array.isArray(type.fields) ? type.fields : Array.isArray(type.schema) ? type.schema : [],
+    category: type.category || "other",
+  });
+  for (const type of nodeTypes) state.nodeTypes.set(type.type, entry(type));
+  for (const type of connectionTypes) state.connectionTypes.set(type.connectorId || type.type, entry(type));
   canvas = new FlowCanvas($("#canvas"), state.nodeTypes);
   canvas.addEventListener("add", (e) => addNode(e.detail.type, e.detail.x, e.detail.y));
   canvas.addEventListener("remove", (e) => removeNode(e.detail.nodeId));

@@ -18,8 +18,8 @@ function optionsOf(field) {
 
 function kindOf(field, secretFields) {
   const format = field.format || "";
-  if (format === "password" || secretFields.has(field.name)) return "password";
   if (format === "pem") return "pem";
+  if (format === "password" || field.secret || secretFields.has(field.name)) return "password";
   if (field.type === "boolean") return "boolean";
   if (field.type === "select" || (field.options && !LIST_TYPES.has(field.type) && field.type !== "multi_select")) return "select";
   if (field.type === "multi_select") return "multi_select";
@@ -84,7 +84,7 @@ class FieldControl {
         return h("input", { ...common, type: "checkbox", checked: Boolean(show) });
       case "select": {
         const select = h("select", common);
-        if (!field.required || show === undefined) select.append(h("option", { value: "" }, "—"));
+        if ((!field.required && field.default === undefined) || show === undefined) select.append(h("option", { value: "" }, "—"));
         for (const [optionValue, label] of optionsOf(field)) {
           select.append(h("option", { value: String(optionValue) }, label));
         }

@@ -1,0 +1,92 @@
+"""The whole journey as a user makes it: log in, create a connection to Mosquitto through the form, build a
+flow by dragging and wiring, deploy, watch uplinks and a downlink in the debug panel; then a mistake."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from playwright.async_api import expect
+
+from tests.support.mqtt_helpers import Subscriber, publish
+
+from .conftest import screenshot
+from .helpers import deploy, drop_node, field, node, open_node, wire, wires
+
+DEVICE = "78AF580300000345"
+UPLINKS = "flowhost-editor/{DevEUI}/uplink"
+DOWNLINKS = "flowhost-editor/{DevEUI}/downlink"
+
+
+async def create_tcp_connection(editor, broker) -> None:
+    await editor.click('.sidebar-tab[data-tab="connections"]')
+    await editor.click('[data-action="add-connection"]')
+    dialog = editor.locator("dialog.dialog")
+    await expect(dialog).to_be_visible()
+    await dialog.locator("#conn-name").fill("Test broker")
+    await expect(dialog.locator("#conn-id")).to_have_value("test-broker")
+    await dialog.locator("#conn-uplinkTopicPattern").fill(UPLINKS)
+    await dialog.locator("#conn-downlinkTopicPattern").fill(DOWNLINKS)
+    await dialog.locator("#conn-hostName").fill(f"{broker.host}:{broker.tcp_port}")
+    for name in ("certificate", "privateKey"):
+        await expect(field(dialog, name)).to_be_visible()  # SSL is the default protocol
+    await dialog.locator("#conn-protocol").select_option("TCP")
+    for name in ("certificate", "privateKey"):
+        await expect(field(dialog, name)).to_be_hidden()
+    await screenshot(editor, "connection-form")
+    await dialog.locator('[data-action="save"]').click()
+    await expect(dialog).to_be_hidden()
+    card = editor.locator('.connection[data-id="test-broker"]')
+    await expect(card.locator(".state-dot")).to_have_class(re.compile(r"level-ok"), timeout=5000)
+    await expect(card.locator(".connection-state")).to_have_text("OPENED")
+
+
+async def test_the_whole_journey(editor, flowhost, mosquitto):
+    await create_tcp_connection(editor, mosquitto)
+
+    await drop_node(editor, "lorawan-simulator", 140, 140)
+    await drop_node(editor, "mqtt-connector", 460, 100)
+    await drop_node(editor, "debug", 780, 260)
+    await wire(editor, "lorawan-simulator", "out", "mqtt-connector")
+    await wire(editor, "lorawan-simulator", "out", "debug")
+    await wire(editor, "mqtt-connector", "downlink", "debug")
+    await expect(wires(editor)).to_have_count(3)
+
+    dialog = await open_node(editor, "lorawan-simulator")
+    await field(dialog, "devEUIs").locator("textarea").fill(DEVICE)
+    await field(dialog, "interval").locator("input").fill("500ms")
+    await dialog.locator('[data-action="done"]').click()
+    await expect(dialog).to_be_hidden()
+    dialog = await open_node(editor, "mqtt-connector")
+    await field(dialog, "connection").locator("select").select_option("test-broker")
+    await dialog.locator('[data-action="done"]').click()
+    await expect(dialog).to_be_hidden()
+
+    await editor.click('.sidebar-tab[data-tab="debug"]')
+    async with Subscriber(mosquitto.host, mosquitto.tcp_port, "flowhost-editor/+/uplink") as subscriber:
+        await deploy(editor)
+        entries = editor.locator(".debug-entry")
+        await expect(entries.first).to_be_visible(timeout=5000)
+        await expect(entries.first.locator(".debug-topic")).to_have_text(DEVICE)
+        await expect(entries.first).to_contain_text("DevEUI_uplink")
+        await subscriber.wait_for(1, timeout=5)
+        assert subscriber.messages[0].topic == f"flowhost-editor/{DEVICE}/uplink"
+    await expect(node(editor, "lorawan-simulator").locator(".fh-node-status")).to_contain_text("1 devices")
+
+    downlink = {"DevEUI_downlink": {"DevEUI": DEVICE, "FPort": 8, "payload_hex": "0100"}}
+    await publish(mosquitto.host, mosquitto.tcp_port, f"flowhost-editor/{DEVICE}/downlink", json.dumps(downlink))
+    await expect(editor.locator(".debug-entry", has_text="DevEUI_downlink")).to_have_count(1, timeout=5000)
+    await screenshot(editor, "journey-debug")
+    await editor.click('.sidebar-tab[data-tab="connections"]')
+    card = editor.locator('.connection[data-id="test-broker"]')
+    await expect(card.locator('[data-counter="uplinksPublished"] b')).not_to_have_text("0")
+    await expect(card.locator('[data-counter="downlinksReceived"] b')).to_have_text("1")
+    await screenshot(editor, "journey-connections")
+
+    # A mistake: the error is shown at its field and the node is marked on the canvas.
+    dialog = await open_node(editor, "lorawan-simulator")
+    await field(dialog, "fPort").locator("input").fill("300")
+    await dialog.locator('[data-action="done"]').click()
+    await expect(field(dialog, "fPort").locator(".field-error")).not_to_be_empty()
+    await expect(node(editor, "lorawan-simulator")).to_have_class(re.compile(r"\binvalid\b"))
+    await screenshot(editor, "journey-field-error")
