@@ -11,11 +11,14 @@ from aiohttp import web
 from jinja2.sandbox import SandboxedEnvironment
 
 from . import keys
+from .api import setup_api
 from .plugins import PluginHost, load_plugins
 from .registry import Registry
 from .resources import resource_dir
 from .runtime import Runtime
+from .store import Store, api_token
 from .templating import create_environment
+from .workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +43,22 @@ def create_runtime(data_dir: Path, plugins: PluginHost | None = None) -> Runtime
     return Runtime(plugins, registry, create_templates(plugins), data_dir)
 
 
-def create_web_app(runtime: Runtime, extra_routes: Iterable[web.AbstractRouteDef] = ()) -> web.Application:
-    """The aiohttp application: editor files, plugin routes and the nodes' HTTP endpoints."""
+def create_web_app(
+    runtime: Runtime,
+    extra_routes: Iterable[web.AbstractRouteDef] = (),
+    *,
+    workspace: Workspace | None = None,
+    token: str | None = None,
+) -> web.Application:
+    """The aiohttp application: the REST API, editor files, plugin routes and the nodes' HTTP endpoints.
+
+    ``workspace`` defaults to one on the runtime's data directory, ``token`` to ``FLOWHOST_TOKEN`` or the
+    data directory's generated one.
+    """
     app = web.Application(client_max_size=4 * 1024 * 1024)
     app[keys.RUNTIME] = runtime
+    workspace = workspace or Workspace(runtime, Store(runtime.data_dir))
+    setup_api(app, workspace, token or api_token(runtime.data_dir)[0])
     web_dir = resource_dir("web")
 
     async def index(request: web.Request) -> web.FileResponse:

@@ -15,6 +15,7 @@ import voluptuous as vol
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.representer import RoundTripRepresenter
 
 from .registry import Registry
 from .secrets import EnvRef, Secret, SecretNotFound, SecretRef, SecretResolver
@@ -116,12 +117,31 @@ def format_path(path: Sequence[PathItem]) -> str:
 # ---- YAML reading -------------------------------------------------------------------------------------------
 
 
+class _FlowRepresenter(RoundTripRepresenter):
+    """Writes references back as they were read: ``!secret NAME`` (never a value) and ``!env_var NAME``."""
+
+
+def _represent_secret_ref(representer: RoundTripRepresenter, ref: SecretRef | Secret) -> Any:
+    return representer.represent_scalar("!secret", ref.name)
+
+
+def _represent_env_ref(representer: RoundTripRepresenter, ref: EnvRef) -> Any:
+    text = f"{ref.name} {ref.default}" if ref.default is not None else ref.name
+    return representer.represent_scalar("!env_var", text)
+
+
+_FlowRepresenter.add_representer(SecretRef, _represent_secret_ref)
+_FlowRepresenter.add_representer(Secret, _represent_secret_ref)
+_FlowRepresenter.add_representer(EnvRef, _represent_env_ref)
+
+
 def _yaml() -> YAML:
     yaml = YAML()  # round-trip: keeps positions (and comments, for writing back)
+    yaml.Representer = _FlowRepresenter
+    yaml.width = 120
+    yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.constructor.add_constructor("!secret", lambda loader, node: SecretRef(loader.construct_scalar(node)))
-    yaml.constructor.add_constructor(
-        "!env_var", lambda loader, node: EnvRef.parse(loader.construct_scalar(node))
-    )
+    yaml.constructor.add_constructor("!env_var", lambda loader, node: EnvRef.parse(loader.construct_scalar(node)))
     return yaml
 
 
@@ -135,6 +155,84 @@ def read_yaml(text: str, source: str) -> Any:
             problem = exc.problem
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
         raise FlowValidationError([FlowError((), f"invalid YAML: {problem}", source, line, column)]) from None
+
+
+def dump_yaml(document: Any) -> str:
+    """YAML text of a (round-trip) document; references stay references."""
+    stream = io.StringIO()
+    _yaml().dump(document, stream)
+    return stream.getvalue()
+
+
+def update_document(old: Any, new: Any) -> Any:
+    """Make the round-trip document ``old`` equal to the plain document ``new``, in place where possible, so
+    that the user's comments, key order and formatting survive. Returns the updated document."""
+    if isinstance(old, CommentedMap) and isinstance(new, Mapping):
+        for key in [key for key in old if key not in new]:
+            del old[key]
+        for key, value in new.items():
+            old[key] = update_document(old[key], value) if key in old else value
+        return old
+    if isinstance(old, CommentedSeq) and isinstance(new, list | tuple):
+        by_id = {item["id"]: item for item in old if isinstance(item, CommentedMap) and isinstance(item.get("id"), str)}
+        items = []
+        for index, value in enumerate(new):
+            previous = by_id.get(value.get("id")) if isinstance(value, Mapping) else None
+            if previous is None and index < len(old) and not by_id:
+                previous = old[index]
+            items.append(update_document(previous, value) if previous is not None else value)
+        for index, item in enumerate(items):
+            if index < len(old):
+                if old[index] is not item:
+                    old[index] = item
+            else:
+                old.append(item)
+        del old[len(items) :]
+        return old
+    if _same_scalar(old, new):
+        return old  # keeps YAML's formatting of the value (quotes, 80.0 vs 80, hex...)
+    return new
+
+
+def _same_scalar(old: Any, new: Any) -> bool:
+    if type(new) not in (str, int, float, bool) or old != new:
+        return False
+    if isinstance(old, bool) or isinstance(new, bool):
+        return type(old) is type(new)
+    return isinstance(old, type(new)) and not isinstance(old, Secret | bool)
+
+
+def to_json_document(value: Any) -> Any:
+    """A flow (or part of one) as plain JSON: ``!secret NAME`` -> ``{"$secret": NAME}``, ``!env_var NAME
+    default`` -> ``{"$env": NAME, "default": default}``; YAML's scalar types -> plain ones."""
+    if isinstance(value, SecretRef | Secret):
+        return {"$secret": value.name}
+    if isinstance(value, EnvRef):
+        return {"$env": value.name} if value.default is None else {"$env": value.name, "default": value.default}
+    if isinstance(value, Mapping):
+        return {str(key): to_json_document(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json_document(item) for item in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    for plain in (int, float, str):
+        if isinstance(value, plain):
+            return plain(value)
+    return str(value)
+
+
+def from_json_document(value: Any) -> Any:
+    """The inverse of :func:`to_json_document`: reference objects become ``SecretRef`` / ``EnvRef``."""
+    if isinstance(value, Mapping):
+        if set(value) == {"$secret"} and isinstance(value["$secret"], str):
+            return SecretRef(value["$secret"])
+        if "$env" in value and set(value) <= {"$env", "default"} and isinstance(value["$env"], str):
+            default = value.get("default")
+            return EnvRef(value["$env"], None if default is None else str(default))
+        return {key: from_json_document(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [from_json_document(item) for item in value]
+    return value
 
 
 def position(root: Any, path: Sequence[PathItem], *, of_key: bool = False) -> tuple[int, int] | None:
@@ -186,9 +284,7 @@ CONNECTION_SCHEMA = vol.Schema(
     }
 )
 
-LAYOUT_SCHEMA = vol.Schema(
-    {str: {vol.Required("x"): vol.Coerce(float), vol.Required("y"): vol.Coerce(float)}}
-)
+LAYOUT_SCHEMA = vol.Schema({str: {vol.Required("x"): vol.Coerce(float), vol.Required("y"): vol.Coerce(float)}})
 
 FLOW_SCHEMA = vol.Schema(
     {
@@ -225,17 +321,11 @@ class _Collector:
     ) -> None:
         if tuple(path) in self.unresolved_secrets:
             return
-        where = (
-            position(self.root, at if at is not None else path, of_key=of_key)
-            if self.root is not None
-            else None
-        )
+        where = position(self.root, at if at is not None else path, of_key=of_key) if self.root is not None else None
         line, column = where if where else (None, None)
         self.errors.append(FlowError(tuple(path), message, self.source, line, column))
 
-    def add_invalid(
-        self, prefix: Sequence[PathItem], error: vol.Invalid, schema: vol.Schema, data: Any
-    ) -> None:
+    def add_invalid(self, prefix: Sequence[PathItem], error: vol.Invalid, schema: vol.Schema, data: Any) -> None:
         errors = error.errors if isinstance(error, vol.MultipleInvalid) else [error]
         for item in errors:
             path = [*prefix, *item.path]
@@ -290,9 +380,7 @@ def _as_dict_schema(node: Any) -> dict | None:
     return None
 
 
-def _resolve_secrets(
-    value: Any, path: list[PathItem], resolver: SecretResolver | None, collector: _Collector
-) -> Any:
+def _resolve_secrets(value: Any, path: list[PathItem], resolver: SecretResolver | None, collector: _Collector) -> Any:
     """A plain copy of the document with ``!secret`` references resolved (missing ones reported)."""
     if isinstance(value, EnvRef):
         try:
@@ -315,9 +403,7 @@ def _resolve_secrets(
     if isinstance(value, Mapping):
         return {key: _resolve_secrets(item, [*path, key], resolver, collector) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [
-            _resolve_secrets(item, [*path, index], resolver, collector) for index, item in enumerate(value)
-        ]
+        return [_resolve_secrets(item, [*path, index], resolver, collector) for index, item in enumerate(value)]
     return value
 
 
@@ -344,9 +430,7 @@ def validate_flow(
         top = FLOW_SCHEMA(plain)
     except vol.Invalid as exc:
         collector.add_invalid([], exc, FLOW_SCHEMA, plain)
-        top = {
-            key: plain.get(key) for key in ("id", "label", "description", "connections", "nodes", "layout")
-        }
+        top = {key: plain.get(key) for key in ("id", "label", "description", "connections", "nodes", "layout")}
         top["id"] = top["id"] if isinstance(top["id"], str) else "?"
         for key in ("connections", "nodes"):
             top[key] = top[key] if isinstance(top[key], list) else []
@@ -368,9 +452,7 @@ def validate_flow(
         collector.add_invalid(["layout"], exc, LAYOUT_SCHEMA, top.get("layout"))
 
     if collector.errors:
-        raise FlowValidationError(
-            sorted(collector.errors, key=lambda error: (error.line or 0, error.column or 0))
-        )
+        raise FlowValidationError(sorted(collector.errors, key=lambda error: (error.line or 0, error.column or 0)))
     known = {node.id for node in nodes}
     return FlowSpec(
         id=top["id"],
@@ -387,47 +469,85 @@ def _validate_connections(items: list, registry: Registry, collector: _Collector
     result, seen = [], set()
     for index, item in enumerate(items):
         path: list[PathItem] = ["connections", index]
-        try:
-            entry = CONNECTION_SCHEMA(item)
-        except vol.Invalid as exc:
-            collector.add_invalid(path, exc, CONNECTION_SCHEMA, item)
-            continue
-        if entry["id"] in seen:
-            collector.add([*path, "id"], f"connection id '{entry['id']}' is defined twice")
-            continue
-        seen.add(entry["id"])
-        connection_class = registry.connection_types.get(entry["connectorId"])
-        if connection_class is None:
-            installed = ", ".join(sorted(registry.connection_types)) or "none"
-            suggestion = closest(entry["connectorId"], registry.connection_types)
-            hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
-            collector.add(
-                [*path, "connectorId"],
-                f"unknown connector '{entry['connectorId']}'{hint}; installed: {installed}",
-            )
-            continue
-        raw = entry["configuration"] or {}
-        try:
-            configuration = connection_class.config_schema(raw)
-        except vol.Invalid as exc:
-            collector.add_invalid([*path, "configuration"], exc, connection_class.config_schema, raw)
-            continue
-        result.append(
-            ConnectionSpec(
-                id=entry["id"],
-                connector_id=entry["connectorId"],
-                name=entry.get("name") or entry["id"],
-                active=entry["active"],
-                configuration=configuration,
-                raw_configuration=raw,
-            )
-        )
+        if isinstance(item, Mapping) and isinstance(item.get("id"), str):
+            if item["id"] in seen:
+                collector.add([*path, "id"], f"connection id '{item['id']}' is defined twice")
+                continue
+            seen.add(item["id"])
+        spec = _validate_connection_entry(item, path, registry, collector, CONNECTION_SCHEMA)
+        if spec is not None:
+            result.append(spec)
     return result
 
 
-def _validate_nodes(
-    items: list, registry: Registry, connection_ids: set[str], collector: _Collector
-) -> list[NodeSpec]:
+def _validate_connection_entry(
+    item: Any, path: list[PathItem], registry: Registry, collector: _Collector, schema: vol.Schema
+) -> ConnectionSpec | None:
+    try:
+        entry = schema(item)
+    except vol.Invalid as exc:
+        collector.add_invalid(path, exc, schema, item)
+        _check_configuration_alone(item, path, registry, collector)
+        return None
+    connection_class = registry.connection_types.get(entry["connectorId"])
+    if connection_class is None:
+        installed = ", ".join(sorted(registry.connection_types)) or "none"
+        suggestion = closest(entry["connectorId"], registry.connection_types)
+        hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
+        collector.add(
+            [*path, "connectorId"],
+            f"unknown connector '{entry['connectorId']}'{hint}; installed: {installed}",
+        )
+        return None
+    raw = entry["configuration"] or {}
+    try:
+        configuration = connection_class.config_schema(raw)
+    except vol.Invalid as exc:
+        collector.add_invalid([*path, "configuration"], exc, connection_class.config_schema, raw)
+        return None
+    return ConnectionSpec(
+        id=entry["id"],
+        connector_id=entry["connectorId"],
+        name=entry.get("name") or entry["id"],
+        active=entry["active"],
+        configuration=configuration,
+        raw_configuration=raw,
+    )
+
+
+def _check_configuration_alone(item: Any, path: list[PathItem], registry: Registry, collector: _Collector) -> None:
+    """When the entry itself is invalid, still report its configuration's errors: all errors at once."""
+    if not isinstance(item, Mapping) or not isinstance(item.get("configuration"), Mapping):
+        return
+    connector_id = item.get("connectorId")
+    connection_class = registry.connection_types.get(connector_id) if isinstance(connector_id, str) else None
+    if connection_class is None:
+        return
+    configuration = item["configuration"]
+    try:
+        connection_class.config_schema(configuration)
+    except vol.Invalid as exc:
+        collector.add_invalid([*path, "configuration"], exc, connection_class.config_schema, configuration)
+
+
+def validate_connection(
+    document: Any,
+    registry: Registry,
+    *,
+    schema: vol.Schema = CONNECTION_SCHEMA,
+    resolver: SecretResolver | None = None,
+) -> ConnectionSpec:
+    """Validate one connection entry (``id``, ``connectorId``, ``name``, ``active``, ``configuration``) with
+    the same messages as in flow files; raises FlowValidationError with every error (paths from the entry)."""
+    collector = _Collector(None, None)
+    plain = _resolve_secrets(document, [], resolver, collector)
+    spec = _validate_connection_entry(plain, [], registry, collector, schema)
+    if collector.errors or spec is None:
+        raise FlowValidationError(collector.errors)
+    return spec
+
+
+def _validate_nodes(items: list, registry: Registry, connection_ids: set[str], collector: _Collector) -> list[NodeSpec]:
     entries: list[tuple[int, dict]] = []
     seen: set[str] = set()
     for index, item in enumerate(items):
@@ -485,20 +605,14 @@ def _validate_nodes(
                 )
                 continue
             for target_index, target in enumerate(targets):
-                target_at = (
-                    [*port_path, target_index]
-                    if isinstance(_raw_at(collector.root, port_path), list)
-                    else None
-                )
+                target_at = [*port_path, target_index] if isinstance(_raw_at(collector.root, port_path), list) else None
                 if target not in seen:
                     collector.add(port_path, f"unknown node '{target}' (known: {known_ids})", at=target_at)
                 else:
                     target_entry = next((e for _, e in entries if e["id"] == target), None)
                     target_class = types.get(target_entry["type"]) if target_entry else None
                     if target_class is not None and not target_class.has_input:
-                        collector.add(
-                            port_path, f"node '{target}' ({target_class.type}) has no input", at=target_at
-                        )
+                        collector.add(port_path, f"node '{target}' ({target_class.type}) has no input", at=target_at)
         if config is not None:
             result.append(NodeSpec(entry["id"], entry["type"], config, raw_config, wires, entry.get("name")))
     return result
@@ -520,23 +634,31 @@ def load_flow_file(
     *,
     environ: dict[str, str] | None = None,
     external_connections: Iterable[str] = (),
+    resolver: SecretResolver | None = None,
 ) -> FlowSpec:
-    """Read and validate a flow file; raises FlowValidationError with every error."""
+    """Read and validate a flow file; raises FlowValidationError with every error.
+
+    ``resolver`` replaces the default one (environment, then ``secrets.yaml`` beside the file).
+    """
     path = Path(path)
-    source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FlowValidationError([FlowError((), f"cannot read flow file: {exc}", source)]) from None
-    root = read_yaml(text, source)
+    root = read_flow_file(path)
     return validate_flow(
         root,
         registry,
-        source=source,
+        source=str(path),
         root=root,
-        resolver=SecretResolver(path.parent, environ),
+        resolver=resolver or SecretResolver(path.parent, environ),
         external_connections=external_connections,
     )
+
+
+def read_flow_file(path: Path) -> Any:
+    """The round-trip YAML document of a flow file (comments and key order kept, for writing it back)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FlowValidationError([FlowError((), f"cannot read flow file: {exc}", str(path))]) from None
+    return read_yaml(text, str(path))
 
 
 __all__ = [

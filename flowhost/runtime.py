@@ -97,9 +97,7 @@ class NodeRunner(NodeContext):
         if (text, level) == (self.status_text, self.status_level):
             return
         self.status_text, self.status_level = text, level
-        self.runtime.emit(
-            RuntimeEvent("status", self.flow_id, self.node_id, data={"text": text, "level": level})
-        )
+        self.runtime.emit(RuntimeEvent("status", self.flow_id, self.node_id, data={"text": text, "level": level}))
 
     def count(self, name: str, amount: int = 1) -> None:
         self.counters[name] += amount
@@ -216,9 +214,7 @@ class ConnectionRunner(ConnectionContext):
         else:
             self.log.info("connection %s: %s", self.connection_id, state)
         self.runtime.emit(
-            RuntimeEvent(
-                "connection_state", connection_id=self.connection_id, data={"state": state, "error": error}
-            )
+            RuntimeEvent("connection_state", connection_id=self.connection_id, data={"state": state, "error": error})
         )
 
     def create_task(self, coro: Awaitable[Any], name: str) -> asyncio.Task:
@@ -327,26 +323,25 @@ class Runtime:
             self.flows[spec.id] = running
             for node_id in to_restart:
                 node_spec = spec.node(node_id)
-                running.nodes[node_id] = NodeRunner(
-                    self, spec.id, node_spec, self.registry.node_types[node_spec.type]
-                )
+                running.nodes[node_id] = NodeRunner(self, spec.id, node_spec, self.registry.node_types[node_spec.type])
             for node_spec in spec.nodes:
                 running.nodes[node_spec.id].spec = node_spec
             self._wire(running)
-            # Receivers start before senders so that nothing is sent to a node that is not listening yet.
-            for node_id in sorted(
-                to_restart, key=lambda n: running.nodes[n].node_class.has_input, reverse=True
-            ):
-                runner = running.nodes[node_id]
-                try:
-                    await runner.start()
-                except Exception as exc:
-                    runner.report_error(exc)
-                    runner.status(f"failed to start: {exc}", "error")
+            await self._start_nodes(running, to_restart)
             await self._stop_unused_connections()
             self.emit(RuntimeEvent("deployed", spec.id, data={"changed": to_restart}))
             log.info("flow %s deployed (%d nodes, %d started)", spec.id, len(spec.nodes), len(to_restart))
             return to_restart
+
+    async def _start_nodes(self, running: RunningFlow, node_ids: list[str]) -> None:
+        # Receivers start before senders so that nothing is sent to a node that is not listening yet.
+        for node_id in sorted(node_ids, key=lambda n: running.nodes[n].node_class.has_input, reverse=True):
+            runner = running.nodes[node_id]
+            try:
+                await runner.start()
+            except Exception as exc:
+                runner.report_error(exc)
+                runner.status(f"failed to start: {exc}", "error")
 
     async def remove_flow(self, flow_id: str) -> None:
         async with self._lock:
@@ -363,10 +358,53 @@ class Runtime:
         self.emit(RuntimeEvent("stopped", flow_id))
 
     # -- connections ----------------------------------------------------------------------------------------
-    async def add_connection(self, spec: ConnectionSpec) -> None:
-        """Start (or restart with a new setup) a connection defined outside any flow (REST API)."""
+    async def add_connection(self, spec: ConnectionSpec) -> list[tuple[str, str]]:
+        """Start (or restart with a new setup) a connection defined outside any flow (REST API).
+
+        The nodes that use a replaced connection close before it stops and start again after it; other nodes
+        are not touched. Returns the restarted ``(flow id, node id)`` pairs.
+        """
         async with self._lock:
+            current = self.connections.get(spec.id)
+            if current is not None and self._connection_owner.get(spec.id) is not None:
+                raise ValueError(f"connection '{spec.id}' is defined by flow {self._connection_owner[spec.id]}")
+            if current is not None and current.spec.same_setup(spec):
+                current.spec = spec
+                current.connection.name = spec.name
+                return []
+            users = [
+                (flow, [runner.node_id for runner in flow.nodes.values() if spec.id in _connection_ids(runner)])
+                for flow in self.flows.values()
+            ]
+            users = [(flow, node_ids) for flow, node_ids in users if node_ids]
+            for flow, node_ids in users:
+                for node_id in sorted(node_ids, key=lambda n: flow.nodes[n].node_class.has_input):
+                    await flow.nodes[node_id].close()
             await self._start_or_replace_connection(spec, owner=None)
+            for flow, node_ids in users:
+                for node_id in node_ids:
+                    old = flow.nodes[node_id]
+                    flow.nodes[node_id] = NodeRunner(self, flow.spec.id, old.spec, old.node_class)
+                self._wire(flow)
+                await self._start_nodes(flow, node_ids)
+                self.emit(RuntimeEvent("deployed", flow.spec.id, data={"changed": node_ids}))
+            return [(flow.spec.id, node_id) for flow, node_ids in users for node_id in node_ids]
+
+    async def remove_connection(self, connection_id: str) -> None:
+        """Stop and forget a connection defined through the REST API; refused while a flow uses it."""
+        async with self._lock:
+            if self._connection_owner.get(connection_id) is not None:
+                raise ValueError(
+                    f"connection '{connection_id}' is defined by flow {self._connection_owner[connection_id]}"
+                )
+            users = self.flows_using_connection(connection_id)
+            if users:
+                raise ValueError(f"connection '{connection_id}' is used by flow(s) {', '.join(users)}")
+            await self._stop_connection(connection_id)
+
+    def connection_owner(self, connection_id: str) -> str | None:
+        """The id of the flow that defines a running connection; None for the API's own (or unknown) ones."""
+        return self._connection_owner.get(connection_id)
 
     async def _apply_connections(self, spec: FlowSpec, previous: RunningFlow | None) -> set[str]:
         changed: set[str] = set()

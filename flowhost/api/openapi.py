@@ -1,0 +1,262 @@
+"""``/api/openapi.json``: an OpenAPI 3.1 description built from the same schemas that validate requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from .. import __version__, keys
+from ..registry import Registry
+from .forms import fields_json_schema, form_fields
+from .responses import json_response
+
+ERRORS = {"$ref": "#/components/schemas/Errors"}
+JSON = "application/json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _body(schema: dict[str, Any], content_type: str = JSON) -> dict[str, Any]:
+    return {"required": True, "content": {content_type: {"schema": schema}}}
+
+
+def _responses(ok: int, schema: dict[str, Any] | None, *errors: int, description: str = "") -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        str(ok): {"description": description or "done"}
+        if schema is None
+        else {"description": description or "done", "content": {JSON: {"schema": schema}}},
+        "401": {"description": "no or wrong token", "content": {JSON: {"schema": ERRORS}}},
+    }
+    texts = {400: "invalid: every error at once", 404: "no such resource", 409: "conflict (see the message)"}
+    for status in errors:
+        responses[str(status)] = {"description": texts[status], "content": {JSON: {"schema": ERRORS}}}
+    return responses
+
+
+def _operations() -> dict[str, dict[str, Any]]:
+    """``"METHOD path"`` -> operation; every route of routes.py has one (a test checks)."""
+    connection, flow = _ref("Connection"), _ref("Flow")
+    return {
+        "GET /api/connections": {
+            "summary": "Every connection (the API's and the flows'), secrets masked, with state and counters",
+            "responses": _responses(
+                200, {"type": "object", "properties": {"connections": {"type": "array", "items": connection}}}
+            ),
+        },
+        "POST /api/connections": {
+            "summary": "Create and start a connection (ThingPark's body)",
+            "requestBody": _body(_ref("ConnectionBody")),
+            "responses": _responses(201, connection, 400, 409, description="created; Location names it"),
+        },
+        "GET /api/connections/{id}": {"summary": "One connection", "responses": _responses(200, connection, 404)},
+        "PUT /api/connections/{id}": {
+            "summary": "Replace the whole connection; the running one restarts with it, with the nodes using it",
+            "requestBody": _body(_ref("ConnectionBody")),
+            "responses": _responses(200, connection, 400, 404, 409),
+        },
+        "DELETE /api/connections/{id}": {
+            "summary": "Stop and delete a connection; 409 while a flow uses it",
+            "responses": _responses(204, None, 404, 409),
+        },
+        "GET /api/flows": {
+            "summary": "Every flow, in short",
+            "responses": _responses(
+                200, {"type": "object", "properties": {"flows": {"type": "array", "items": _ref("FlowSummary")}}}
+            ),
+        },
+        "POST /api/flows": {
+            "summary": "Create and deploy a flow; written to <data-dir>/flows/<id>.yaml",
+            "requestBody": _body(flow),
+            "responses": _responses(201, flow, 400, 409),
+        },
+        "POST /api/flows/import": {
+            "summary": "Create and deploy a flow from flow-file YAML (comments are kept)",
+            "requestBody": _body({"type": "string"}, "text/yaml"),
+            "responses": _responses(201, flow, 400, 409),
+        },
+        "POST /api/flows/validate": {
+            "summary": "Every error of a new flow, without deploying",
+            "requestBody": _body(flow),
+            "responses": _responses(200, _ref("Validation")),
+        },
+        "GET /api/flows/{id}": {"summary": "One flow, with its rev", "responses": _responses(200, flow, 404)},
+        "PUT /api/flows/{id}": {
+            "summary": "Validate and deploy a changed flow (only changed nodes restart); give the rev you changed",
+            "requestBody": _body(flow),
+            "responses": _responses(200, flow, 400, 404, 409),
+        },
+        "DELETE /api/flows/{id}": {
+            "summary": "Stop and delete a flow; 409 for flows given on the command line",
+            "responses": _responses(204, None, 404, 409),
+        },
+        "POST /api/flows/{id}/validate": {
+            "summary": "Every error of a changed flow, without deploying",
+            "requestBody": _body(flow),
+            "responses": _responses(200, _ref("Validation"), 404),
+        },
+        "GET /api/flows/{id}/yaml": {
+            "summary": "The flow file (secrets written in it as text are masked)",
+            "responses": {"200": {"description": "YAML", "content": {"text/yaml": {"schema": {"type": "string"}}}}},
+        },
+        "GET /api/flows/{id}/status": {
+            "summary": "Each node's status, counters and queue",
+            "responses": _responses(200, {"type": "object"}, 404),
+        },
+        "GET /api/node-types": {
+            "summary": "Node and connection types with their form fields",
+            "responses": _responses(200, {"type": "object"}),
+        },
+        "GET /api/openapi.json": {"summary": "This description", "responses": _responses(200, {"type": "object"})},
+        "GET /api/events": {
+            "summary": "WebSocket of runtime events (JSON text frames) and a counters event every second",
+            "responses": {
+                "101": {"description": "switching to WebSocket"},
+                "401": {"description": "no or wrong token"},
+            },
+        },
+    }
+
+
+def _components(registry: Registry) -> dict[str, Any]:
+    configurations = [
+        {
+            "title": connector_id,
+            **fields_json_schema(form_fields(cls.config_schema, secret_fields=cls.secret_fields)),
+        }
+        for connector_id, cls in sorted(registry.connection_types.items())
+    ]
+    node_configs = [
+        {
+            "title": type_name,
+            "type": "object",
+            "properties": {
+                "type": {"const": type_name},
+                "config": fields_json_schema(form_fields(cls.config_schema, connection_fields=cls.connection_fields)),
+            },
+        }
+        for type_name, cls in sorted(registry.node_types.items())
+    ]
+    reference = {
+        "oneOf": [
+            {"type": "object", "properties": {"$secret": {"type": "string"}}, "required": ["$secret"]},
+            {
+                "type": "object",
+                "properties": {"$env": {"type": "string"}, "default": {"type": "string"}},
+                "required": ["$env"],
+            },
+        ]
+    }
+    connection_body = {
+        "type": "object",
+        "required": ["connectorId", "name", "configuration"],
+        "properties": {
+            "id": {"type": "string", "description": "optional; generated from the name when left out"},
+            "connectorId": {"enum": sorted(registry.connection_types)},
+            "name": {"type": "string"},
+            "active": {"type": "boolean", "default": True},
+            "configuration": {"oneOf": configurations},
+        },
+    }
+    return {
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "cookie": {"type": "apiKey", "in": "cookie", "name": "flowhost-token"},
+        },
+        "schemas": {
+            "Errors": {
+                "type": "object",
+                "properties": {
+                    "errors": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
+                        },
+                    }
+                },
+            },
+            "Reference": reference,
+            "ConnectionBody": connection_body,
+            "Connection": {
+                "allOf": [
+                    connection_body,
+                    {
+                        "type": "object",
+                        "properties": {
+                            "state": {"type": "string"},
+                            "lastError": {"type": ["string", "null"]},
+                            "counters": {"type": "object"},
+                            "definedBy": {"type": "object"},
+                            "readOnly": {"type": "boolean"},
+                        },
+                    },
+                ]
+            },
+            "Flow": {
+                "type": "object",
+                "required": ["flowhost", "id"],
+                "properties": {
+                    "flowhost": {"const": 1},
+                    "id": {"type": "string"},
+                    "rev": {"type": "string", "description": "required by PUT: the rev the change is based on"},
+                    "label": {"type": "string"},
+                    "description": {"type": "string"},
+                    "connections": {"type": "array", "items": connection_body},
+                    "nodes": {
+                        "type": "array",
+                        "items": {
+                            "allOf": [
+                                {
+                                    "type": "object",
+                                    "required": ["id", "type"],
+                                    "properties": {
+                                        "id": {"type": "string"},
+                                        "type": {"enum": sorted(registry.node_types)},
+                                        "name": {"type": "string"},
+                                        "wires": {
+                                            "type": "object",
+                                            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                                        },
+                                    },
+                                },
+                                {"oneOf": node_configs},
+                            ]
+                        },
+                    },
+                    "layout": {"type": "object"},
+                },
+            },
+            "FlowSummary": {"type": "object"},
+            "Validation": {
+                "type": "object",
+                "properties": {"valid": {"type": "boolean"}, "errors": {"type": "array", "items": {"type": "object"}}},
+            },
+        },
+    }
+
+
+def describe(app: web.Application) -> dict[str, Any]:
+    operations = _operations()
+    paths: dict[str, dict[str, Any]] = {}
+    for route in app.router.routes():
+        path = route.resource.canonical if route.resource is not None else ""
+        key = f"{route.method} {path}"
+        if key in operations:
+            operation = dict(operations[key])
+            if "{id}" in path:
+                operation["parameters"] = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+            paths.setdefault(path, {})[route.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "flowhost", "version": __version__},
+        "security": [{"bearer": []}, {"cookie": []}],
+        "paths": paths,
+        "components": _components(app[keys.RUNTIME].registry),
+    }
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(describe(request.app))

@@ -1,0 +1,28 @@
+"""The URL table of the REST API: nothing but routes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import connections, events, flows, node_types, openapi
+
+ROUTES = [
+    web.get("/api/connections", connections.list_connections),
+    web.post("/api/connections", connections.create_connection),
+    web.get("/api/connections/{id}", connections.get_connection),
+    web.put("/api/connections/{id}", connections.replace_connection),
+    web.delete("/api/connections/{id}", connections.delete_connection),
+    web.get("/api/flows", flows.list_flows),
+    web.post("/api/flows", flows.create_flow),
+    web.post("/api/flows/import", flows.import_flow),
+    web.post("/api/flows/validate", flows.validate_new_flow),
+    web.get("/api/flows/{id}", flows.get_flow),
+    web.put("/api/flows/{id}", flows.replace_flow),
+    web.delete("/api/flows/{id}", flows.delete_flow),
+    web.post("/api/flows/{id}/validate", flows.validate_flow_change),
+    web.get("/api/flows/{id}/yaml", flows.export_flow),
+    web.get("/api/flows/{id}/status", flows.flow_status),
+    web.get("/api/node-types", node_types.list_node_types),
+    web.get("/api/openapi.json", openapi.openapi),
+    web.get("/api/events", events.events),
+]

@@ -1,0 +1,73 @@
+"""Encryption at rest for secrets received through the API: Fernet (AES-128-CBC + HMAC-SHA256) from
+``cryptography``, with the key from ``FLOWHOST_SECRET_KEY`` or a generated key file of mode 0600.
+
+Fernet was chosen over hand-assembled AES-GCM because it is one well-reviewed call each way, authenticates
+the ciphertext and versions its format; its timestamps are not used.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+SECRET_KEY_ENV = "FLOWHOST_SECRET_KEY"
+KEY_FILE_NAME = "secret.key"
+
+
+class SecretKeyError(RuntimeError):
+    """The key cannot be read or does not open what the data directory holds; the message says what to do."""
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, readable by the owner only (mode 0600 from the start)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(f".{path.name}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    os.replace(temporary, path)
+
+
+class SecretBox:
+    """Encrypts and decrypts text with one Fernet key."""
+
+    def __init__(self, key: bytes) -> None:
+        try:
+            self._fernet = Fernet(key)
+        except (ValueError, TypeError):
+            raise SecretKeyError(
+                f"{SECRET_KEY_ENV} (or {KEY_FILE_NAME}) is not a Fernet key: 32 url-safe base64-encoded bytes, "
+                'as made by python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+            ) from None
+
+    @classmethod
+    def open(cls, data_dir: Path, environ: Mapping[str, str] | None = None) -> SecretBox:
+        """The box for ``data_dir``: the key from the environment, else from (a new) ``data_dir/secret.key``."""
+        environ = os.environ if environ is None else environ
+        if environ.get(SECRET_KEY_ENV):
+            return cls(environ[SECRET_KEY_ENV].strip().encode())
+        path = data_dir / KEY_FILE_NAME
+        if not path.exists():
+            write_private_file(path, Fernet.generate_key())
+        return cls(path.read_bytes().strip())
+
+    def encrypt(self, text: str) -> str:
+        return self._fernet.encrypt(text.encode()).decode("ascii")
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode("ascii")).decode()
+        except (InvalidToken, UnicodeError):
+            raise SecretKeyError(
+                f"a stored secret cannot be decrypted: {SECRET_KEY_ENV} or {KEY_FILE_NAME} is not the key it was "
+                "stored with"
+            ) from None
