@@ -113,7 +113,18 @@ def _policy(args: argparse.Namespace) -> int:
         spec = _chosen_connection(connections, args.connection, args.flow_file)
         settings = settings_from_configuration(spec.id, spec.configuration)
         region = _region(args.region, settings.host)
-        statements = policy_statements(settings, region, args.account_id, allow_unlisted_region=args.any_region)
+        mqtt_in_filters = [
+            node.config["topic"]
+            for node in flow.nodes
+            if node.type == "mqtt-in" and node.config.get("connection") == spec.id
+        ]
+        statements = policy_statements(
+            settings,
+            region,
+            args.account_id,
+            other_subscriptions=mqtt_in_filters,
+            allow_unlisted_region=args.any_region,
+        )
     except AwsIotError as exc:
         return _fail(str(exc))
     if args.explain:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flowhost.templating import (
-    DownlinkTopic,
     TemplateError,
     _JinjaTag,
     _Literal,
@@ -410,10 +409,16 @@ def topic_resource_for_uplink_pattern(pattern: str) -> tuple[str, bool]:
     return "".join(parts), uses_jinja
 
 
-def _receive_resources(downlink: DownlinkTopic) -> list[str]:
-    """``topic/`` bodies for the topics a filter matches: '+' as '*'; a final '#' as the parent and parent/*."""
+_SHARE_PREFIX = re.compile(r"\$share/[^/]+/")
+
+
+def _receive_resources(topic_filter: str) -> list[str]:
+    """``topic/`` bodies for the topics a filter matches: '+' as '*'; a final '#' as the parent and parent/*.
+    A shared subscription ``$share/<group>/<filter>`` receives on the topics of ``<filter>``."""
+    shared = _SHARE_PREFIX.match(topic_filter)
     levels = [
-        "*" if level == "+" else level if level == "#" else _escape(level) for level in downlink.filter.split("/")
+        "*" if level == "+" else level if level == "#" else _escape(level)
+        for level in topic_filter[shared.end() if shared else 0 :].split("/")
     ]
     if levels[-1] != "#":
         return ["/".join(levels)]
@@ -424,9 +429,17 @@ def _receive_resources(downlink: DownlinkTopic) -> list[str]:
 
 
 def policy_statements(
-    settings: MqttConnectionSettings, region: str, account_id: str, *, allow_unlisted_region: bool = False
+    settings: MqttConnectionSettings,
+    region: str,
+    account_id: str,
+    *,
+    other_subscriptions: Iterable[str] = (),
+    allow_unlisted_region: bool = False,
 ) -> list[PolicyStatement]:
-    """The statements of the least-privilege policy for one connection, each with the reason it is there."""
+    """The statements of the least-privilege policy for one connection, each with the reason it is there.
+
+    ``other_subscriptions`` are the topic filters that ``mqtt-in`` nodes subscribe to through the connection.
+    """
     name = check_region(region, allow_unlisted=allow_unlisted_region)
     account = check_account_id(account_id)
     arn = f"arn:{_partition(name)}:iot:{name}:{account}"
@@ -494,24 +507,57 @@ def policy_statements(
             PolicyStatement(
                 "ReceiveDownlinks",
                 ("iot:Receive",),
-                tuple(f"{arn}:topic/{body}" for body in _receive_resources(downlink)),
+                tuple(f"{arn}:topic/{body}" for body in _receive_resources(downlink.filter)),
                 "AWS checks iot:Receive against topic/<topic name> of every message it delivers; these are "
                 f"the topics the filter {downlink.filter!r} matches ('+' as '*'). A shared subscription "
                 "receives on the topic itself, without $share/<group>/.",
+            )
+        )
+    filters = list(dict.fromkeys(other_subscriptions))
+    if filters:
+        statements.append(
+            PolicyStatement(
+                "SubscribeMqttIn",
+                ("iot:Subscribe",),
+                tuple(f"{arn}:topicfilter/{_escape(topic_filter)}" for topic_filter in filters),
+                "mqtt-in nodes subscribe to these topic filters through this connection; AWS checks "
+                "iot:Subscribe against topicfilter/<filter>, where '+' and '#' are plain characters",
+            )
+        )
+        receive = dict.fromkeys(f"{arn}:topic/{body}" for item in filters for body in _receive_resources(item))
+        statements.append(
+            PolicyStatement(
+                "ReceiveMqttIn",
+                ("iot:Receive",),
+                tuple(receive),
+                "the topics the mqtt-in nodes' filters match ('+' as '*', a final '#' as the parent topic and "
+                "everything below it), on which AWS checks iot:Receive",
             )
         )
     return statements
 
 
 def policy_for_connection(
-    settings: MqttConnectionSettings, region: str, account_id: str, *, allow_unlisted_region: bool = False
+    settings: MqttConnectionSettings,
+    region: str,
+    account_id: str,
+    *,
+    other_subscriptions: Iterable[str] = (),
+    allow_unlisted_region: bool = False,
 ) -> dict[str, Any]:
     """The least-privilege AWS IoT policy document for one ``actility-mqtt-iot`` connection.
 
     Raises AwsIotError (a ValueError; its message says what to fix) for an account id that is not 12 digits,
     a region where AWS IoT Core is not offered (unless ``allow_unlisted_region``) or a client id too long.
     """
-    return policy_document(policy_statements(settings, region, account_id, allow_unlisted_region=allow_unlisted_region))
+    statements = policy_statements(
+        settings,
+        region,
+        account_id,
+        other_subscriptions=other_subscriptions,
+        allow_unlisted_region=allow_unlisted_region,
+    )
+    return policy_document(statements)
 
 
 def policy_document(statements: Iterable[PolicyStatement]) -> dict[str, Any]:

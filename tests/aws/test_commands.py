@@ -176,3 +176,17 @@ def test_policy_of_an_invalid_flow_prints_its_errors(flow_file) -> None:
     assert result.returncode == 1
     assert "qos: AWS IoT Core supports QoS 0 and 1 only" in result.stderr
     assert f"{path}:" in result.stderr
+
+
+def test_policy_includes_the_subscriptions_of_mqtt_in_nodes(flow_file) -> None:
+    path = flow_file()
+    path.write_text(
+        path.read_text()
+        + "  - id: presence\n    type: mqtt-in\n    config: {connection: aws-iot, topic: '$aws/events/presence/+/+'}\n"
+        + "  - id: elsewhere\n    type: mqtt-in\n    config: {connection: local, topic: 'other/#'}\n"
+    )
+    result = flowhost("aws", "policy", "--account-id", ACCOUNT, "--connection", "aws-iot", str(path))
+    assert result.returncode == 0, result.stderr
+    found = {statement["Sid"]: statement["Resource"] for statement in json.loads(result.stdout)["Statement"]}
+    assert found["SubscribeMqttIn"] == f"{ARN}:topicfilter/$aws/events/presence/+/+"
+    assert found["ReceiveMqttIn"] == f"{ARN}:topic/$aws/events/presence/*/*"

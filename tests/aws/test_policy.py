@@ -181,3 +181,24 @@ def test_every_rendered_uplink_topic_is_allowed_by_the_policy(pattern: str, fiel
     ]
     assert _policy_matches(receive.removeprefix(f"{ARN}:topic/"), downlink)
     assert not _policy_matches(receive.removeprefix(f"{ARN}:topic/"), topic)
+
+
+def test_mqtt_in_subscriptions_get_their_own_statements() -> None:
+    document = policy_for_connection(
+        aws_settings(),
+        "eu-central-1",
+        ACCOUNT,
+        other_subscriptions=["$aws/events/presence/+/+", "ns/#", "ns/#", "$share/workers/jobs/+"],
+    )
+    found = {statement["Sid"]: statement["Resource"] for statement in document["Statement"]}
+    assert found["SubscribeMqttIn"] == [
+        f"{ARN}:topicfilter/$aws/events/presence/+/+",
+        f"{ARN}:topicfilter/ns/#",
+        f"{ARN}:topicfilter/$share/workers/jobs/+",
+    ]
+    assert found["ReceiveMqttIn"] == [
+        f"{ARN}:topic/$aws/events/presence/*/*",
+        f"{ARN}:topic/ns",
+        f"{ARN}:topic/ns/*",
+        f"{ARN}:topic/jobs/*",
+    ]
