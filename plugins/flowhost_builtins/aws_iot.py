@@ -112,7 +112,7 @@ def check_region(region: str, *, allow_unlisted: bool = False) -> str:
     if name in AWS_IOT_REGIONS or (allow_unlisted and isinstance(name, str) and _REGION_SHAPE(name)):
         return name
     suggestion = closest(str(name), AWS_IOT_REGIONS)
-    hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+    hint = f"; did you mean {suggestion!r}?" if suggestion else "."
     raise AwsIotError(
         f"{region!r} is not an AWS IoT Core region{hint} Known regions: {', '.join(AWS_IOT_REGIONS)} "
         "(if AWS opened IoT Core in a region after this list was written, pass --any-region)"

@@ -102,3 +102,9 @@ def test_account_id_is_twelve_digits(account_id) -> None:
 def test_account_id_that_is_not_twelve_digits_is_refused(account_id) -> None:
     with pytest.raises(AwsIotError, match="12 digits"):
         check_account_id(account_id)
+
+
+def test_region_far_from_any_known_one_lists_the_regions() -> None:
+    with pytest.raises(AwsIotError) as caught:
+        check_region("moon-base-1")
+    assert str(caught.value).startswith("'moon-base-1' is not an AWS IoT Core region. Known regions: us-east-1, ")
