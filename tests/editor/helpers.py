@@ -11,9 +11,7 @@ def node(page: Page, node_id: str):
 
 async def drop_node(page: Page, node_type: str, x: int, y: int) -> None:
     """Drag a node type from the palette and drop it at (x, y) of the canvas."""
-    await page.drag_and_drop(
-        f'.palette-node[data-type="{node_type}"]', "#canvas", target_position={"x": x, "y": y}
-    )
+    await page.drag_and_drop(f'.palette-node[data-type="{node_type}"]', "#canvas", target_position={"x": x, "y": y})
 
 
 async def wire(page: Page, source: str, port: str, target: str) -> None:

@@ -21,8 +21,18 @@ async def open_new_connection(editor):
 async def test_the_form_has_thingparks_fields_and_pem_files_upload(editor, flowhost, mosquitto, pki):
     dialog = await open_new_connection(editor)
     labels = await dialog.locator(".field > label").all_inner_texts()
-    for label in ("Application Name", "Uplink Topic Pattern", "Downlink Topic Pattern", "Host Name", "Protocol",
-                  "Username", "Password", "Certificate", "Private Key", "Description"):
+    for label in (
+        "Application Name",
+        "Uplink Topic Pattern",
+        "Downlink Topic Pattern",
+        "Host Name",
+        "Protocol",
+        "Username",
+        "Password",
+        "Certificate",
+        "Private Key",
+        "Description",
+    ):
         assert any(text.replace("*", "").strip() == label for text in labels), (label, labels)
     for name in ("Application Name", "Uplink Topic Pattern", "Host Name"):
         assert any(text.startswith(name) and text.endswith("*") for text in labels), name
@@ -37,7 +47,7 @@ async def test_the_form_has_thingparks_fields_and_pem_files_upload(editor, flowh
     await expect(ca_field.locator("textarea")).to_have_value(re.compile("-----BEGIN CERTIFICATE-----"))
     await dialog.locator('[data-action="save"]').click()
     await expect(dialog).to_be_hidden()
-    card = editor.locator('.connection[data-id="tls-broker"]')
+    card = editor.locator('.conn-card[data-id="tls-broker"]')
     await expect(card.locator(".connection-state")).to_have_text("OPENED", timeout=5000)
     await expect(card.locator(".badge")).to_have_text("SSL")
 
@@ -56,7 +66,7 @@ async def test_server_errors_show_at_their_field_and_unreachable_is_red(editor, 
     await dialog.locator("#conn-hostName").fill("127.0.0.1:9")  # nothing listens on the discard port
     await dialog.locator('[data-action="save"]').click()
     await expect(dialog).to_be_hidden()
-    card = editor.locator('.connection[data-id="nowhere"]')
+    card = editor.locator('.conn-card[data-id="nowhere"]')
     await expect(card.locator(".state-dot")).to_have_class(re.compile("level-error"), timeout=5000)
     await expect(card.locator(".connection-state")).to_have_text("UNREACHABLE")
     await expect(card.locator(".connection-error")).not_to_be_empty()

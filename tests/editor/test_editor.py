@@ -7,8 +7,6 @@ import re
 import pytest
 from playwright.async_api import expect
 
-from tests.support.mqtt_helpers import Subscriber, publish
-
 from .conftest import TOKEN, screenshot
 from .helpers import deploy, drop_node, field, node, open_node, wire, wires
 
@@ -22,7 +20,8 @@ async def test_the_token_url_logs_in_and_the_palette_lists_every_node_type(edito
     palette = editor.locator(".palette-node")
     await expect(palette).to_have_count(len(node_types))
     for node_type in node_types:
-        item = editor.locator(f'.palette-group[data-category="{node_type["category"]}"] [data-type="{node_type["type"]}"]')
+        group = editor.locator(f'.palette-group[data-category="{node_type["category"]}"]')
+        item = group.locator(f'[data-type="{node_type["type"]}"]')
         await expect(item).to_have_count(1)
     await editor.fill(".palette-filter", "simul")
     await expect(palette).to_have_count(1)

@@ -62,7 +62,8 @@ async def test_a_flow_without_layout_opens_in_columns_by_depth_and_debug_filters
     assert set(await visible_topics.all_inner_texts()) == {"78AF580300000346"}
     # Messages keep coming (10 a second): count right after the click, in the page.
     left = await editor.evaluate(
-        "() => { document.querySelector('.debug-clear').click(); return document.querySelectorAll('.debug-entry').length; }"
+        "() => { document.querySelector('.debug-clear').click();"
+        " return document.querySelectorAll('.debug-entry').length; }"
     )
     assert left == 0
     await expect(entries.first).to_be_attached(timeout=5000)  # and new ones come

@@ -36,7 +36,7 @@ async def create_tcp_connection(editor, broker) -> None:
     await screenshot(editor, "connection-form")
     await dialog.locator('[data-action="save"]').click()
     await expect(dialog).to_be_hidden()
-    card = editor.locator('.connection[data-id="test-broker"]')
+    card = editor.locator('.conn-card[data-id="test-broker"]')
     await expect(card.locator(".state-dot")).to_have_class(re.compile(r"level-ok"), timeout=5000)
     await expect(card.locator(".connection-state")).to_have_text("OPENED")
 
@@ -78,7 +78,7 @@ async def test_the_whole_journey(editor, flowhost, mosquitto):
     await expect(editor.locator(".debug-entry", has_text="DevEUI_downlink")).to_have_count(1, timeout=5000)
     await screenshot(editor, "journey-debug")
     await editor.click('.sidebar-tab[data-tab="connections"]')
-    card = editor.locator('.connection[data-id="test-broker"]')
+    card = editor.locator('.conn-card[data-id="test-broker"]')
     await expect(card.locator('[data-counter="uplinksPublished"] b')).not_to_have_text("0")
     await expect(card.locator('[data-counter="downlinksReceived"] b')).to_have_text("1")
     await screenshot(editor, "journey-connections")

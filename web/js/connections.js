@@ -92,7 +92,7 @@ export class ConnectionsPanel {
   }
 
   renderOne(connection) {
-    const old = this.list.querySelector(`.connection[data-id="${CSS.escape(connection.id)}"]`);
+    const old = this.list.querySelector(`.conn-card[data-id="${CSS.escape(connection.id)}"]`);
     if (old) old.replaceWith(this.card(connection));
     else this.render();
   }
@@ -105,7 +105,7 @@ export class ConnectionsPanel {
     const protocolField = type && type.schema.find((f) => f.name === "protocol");
     const protocol = configuration.protocol || (protocolField && protocolField.default);
     return h(
-      "div.connection",
+      "div.conn-card",
       { dataset: { id: connection.id, state: connection.state || "", level } },
       h(
         "div.connection-head",

@@ -10,15 +10,13 @@ function jsonTree(value, key, depth = 0, expand = depth === 0) {
     const entries = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
     const summary = Array.isArray(value) ? `array[${entries.length}]` : `{${entries.slice(0, 3).map(([k]) => k).join(", ")}${entries.length > 3 ? ", …" : ""}}`;
     const details = h("details.json", h("summary", label, h("span.json-summary", summary)));
-    // Open the top level, and the level below when it is a wrapper ({"DevEUI_uplink": {...}}).
     details.open = expand;
-    const childExpand = depth === 0 && entries.length === 1;
     details.addEventListener("toggle", () => {
       if (details.open && details.children.length === 1) {
-        details.append(h("div.json-children", entries.map(([k, v]) => jsonTree(v, k, depth + 1, childExpand))));
+        details.append(h("div.json-children", entries.map(([k, v]) => jsonTree(v, k, depth + 1))));
       }
     }, { once: false });
-    if (details.open) details.append(h("div.json-children", entries.map(([k, v]) => jsonTree(v, k, depth + 1, childExpand))));
+    if (details.open) details.append(h("div.json-children", entries.map(([k, v]) => jsonTree(v, k, depth + 1))));
     return details;
   }
   const kind = value === null ? "null" : typeof value;
