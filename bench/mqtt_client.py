@@ -342,7 +342,7 @@ class Bench:
         await client.publish_and_wait(topic, b"probe", qos=1)
         await client.disconnect()
 
-    async def measure(self, target: Target, topic: str, qos: int, probe_topic: str, run) -> Result:
+    async def measure(self, label: str, target: Target, topic: str, qos: int, probe_topic: str, run) -> Result:
         with tempfile.NamedTemporaryFile(prefix="bench-counter-") as output:
             counter = Counter(target, topic, qos, self.count, self.broker.pki.ca.cert_path, Path(output.name))
             try:
@@ -350,8 +350,10 @@ class Bench:
                 watch = Stopwatch(counter)
                 try:
                     await asyncio.wait_for(run(watch), RUN_TIMEOUT + 10)
-                except TimeoutError:
-                    counter.elapsed_at = None
+                except Exception as exc:
+                    # A client that fails or stalls is reported with what arrived ("only N" in the table);
+                    # an error after the last arrival (in a disconnect) does not spoil the measurement.
+                    print(f"{label} failed: {exc!r}", file=sys.stderr)
                 received = counter.received()
             finally:
                 counter.stop()
@@ -362,6 +364,7 @@ class Bench:
     async def publish(self, library: str, target: Target, qos: int) -> Result:
         publisher = PUBLISHERS[library]
         return await self.measure(
+            f"{library} publish {target.name} QoS {qos}",
             target,
             PUBLISH_TOPIC,
             qos,
@@ -373,6 +376,7 @@ class Bench:
         await self.load_relay_session(qos)
         relay = RELAYS[library]
         result = await self.measure(
+            f"{library} relay {target.name} QoS {qos}",
             target,
             "mqtt/things/+/uplink",
             qos,
