@@ -72,6 +72,9 @@ async def test_the_whole_journey(editor, flowhost, mosquitto):
         await subscriber.wait_for(1, timeout=5)
         assert subscriber.messages[0].topic == f"flowhost-editor/{DEVICE}/uplink"
     await expect(node(editor, "lorawan-simulator").locator(".fh-node-status")).to_contain_text("1 devices")
+    connector_status = node(editor, "mqtt-connector").locator(".fh-node-status")
+    await expect(connector_status).to_contain_text(re.compile(r"connected · \d+ uplinks"))
+    await expect(connector_status).to_have_attribute("data-level", "ok")
 
     downlink = {"DevEUI_downlink": {"DevEUI": DEVICE, "FPort": 8, "payload_hex": "0100"}}
     await publish(mosquitto.host, mosquitto.tcp_port, f"flowhost-editor/{DEVICE}/downlink", json.dumps(downlink))

@@ -131,7 +131,7 @@ export class FlowCanvas extends EventTarget {
       "div.fh-node",
       { dataset: { nodeId: node.id, type: node.type } },
       h("div.fh-node-label", node.name || node.id),
-      h("div.fh-node-type", node.type),
+      h("div.fh-node-type", { hidden: (node.name || node.id) === node.type }, node.type),
       h("div.fh-node-status", { hidden: true }, h("span.dot"), h("span.text")),
     );
     const wasSilent = this.silent;
@@ -178,7 +178,9 @@ export class FlowCanvas extends EventTarget {
 
   updateNode(node) {
     const element = this.element(node.id);
-    if (element) element.querySelector(".fh-node-label").textContent = node.name || node.id;
+    if (!element) return;
+    element.querySelector(".fh-node-label").textContent = node.name || node.id;
+    element.querySelector(".fh-node-type").hidden = (node.name || node.id) === node.type;
   }
 
   removeSelected() {

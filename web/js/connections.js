@@ -93,8 +93,12 @@ export class ConnectionsPanel {
 
   renderOne(connection) {
     const old = this.list.querySelector(`.conn-card[data-id="${CSS.escape(connection.id)}"]`);
-    if (old) old.replaceWith(this.card(connection));
-    else this.render();
+    if (!old) {
+      this.render();
+      return;
+    }
+    old.replaceWith(this.card(connection));
+    this.onChange(this.connections);
   }
 
   card(connection) {

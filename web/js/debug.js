@@ -40,6 +40,8 @@ export class DebugPanel {
     this.entries = [];
     this.nodeFilter = h("select.debug-filter", { "aria-label": "Show messages of", on: { change: () => this.applyFilter() } }, h("option", { value: "" }, "all nodes"));
     this.list = h("div.debug-list", { role: "log" });
+    this.emptyNote = h("p.muted.empty-note.debug-empty", "Messages that reach debug nodes, and node errors, appear here as they happen.");
+    this.list.append(this.emptyNote);
     clear(
       element,
       h("div.panel-toolbar", this.nodeFilter, h("span.spacer"), h("button.ghost.debug-clear", { type: "button", title: "Clear messages", on: { click: () => this.clear() } }, "Clear")),
@@ -71,6 +73,7 @@ export class DebugPanel {
     );
     entry.hidden = Boolean(this.nodeFilter.value) && this.nodeFilter.value !== nodeKey;
     this.entries.push(entry);
+    this.emptyNote.remove();
     this.list.append(entry);
     while (this.entries.length > MAX_ENTRIES) this.entries.shift().remove();
     if (stickToBottom) this.list.scrollTop = this.list.scrollHeight;
@@ -84,7 +87,7 @@ export class DebugPanel {
 
   clear() {
     this.entries = [];
-    clear(this.list);
+    clear(this.list, this.emptyNote);
     this.onCountChanged(0);
   }
 }

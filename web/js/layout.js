@@ -1,7 +1,7 @@
 // Positions for nodes a flow file does not place: columns by topological depth (longest path from a source),
 // rows in file order within a column. Placed nodes keep their positions.
 
-export const COLUMN_WIDTH = 230;
+export const COLUMN_WIDTH = 270;
 export const ROW_HEIGHT = 90;
 const ORIGIN = { x: 60, y: 60 };
 

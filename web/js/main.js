@@ -138,7 +138,7 @@ function restore(snapshot) {
 function redraw() {
   canvas.render(state.flow, state.flow.layout);
   for (const [nodeId, errors] of state.nodeErrors) canvas.setInvalid(nodeId, errors.map((e) => e.message));
-  for (const [nodeId, status] of statuses) canvas.setStatus(nodeId, status);
+  refreshStatuses();
 }
 
 // -- flows --------------------------------------------------------------------------------------------------
@@ -169,6 +169,7 @@ function open(flow, { isNew = false } = {}) {
   state.deployed = canonical(state.flow);
   state.nodeErrors.clear();
   statuses.clear();
+  nodeCounters.clear();
   history.reset(editable(state.flow));
   redraw();
   canvas.fit(state.flow.layout);
@@ -317,7 +318,10 @@ async function validate(flowBody = payload()) {
 
 // -- deploy -------------------------------------------------------------------------------------------------
 
+let deploying = false;
+
 async function deploy() {
+  deploying = true;
   const body = payload();
   const button = $("#deploy");
   button.classList.add("busy");
@@ -344,6 +348,7 @@ async function deploy() {
     } else toast(`Deploy failed: ${error.message}`, "error", 10000);
   } finally {
     button.classList.remove("busy");
+    deploying = false;
     refreshChrome();
   }
 }
@@ -544,9 +549,41 @@ function importFlow() {
   area.focus();
 }
 
+// Another editor or a script deployed the flow shown here: show the new version when nothing would be lost.
+async function followRemoteDeploy() {
+  if (deploying || isDirty() || state.isNew) return;
+  const flow = await api.flow(state.flow.id);
+  if (deploying || isDirty() || flow.rev === state.flow.rev) return;
+  open(flow);
+  toast("This flow was deployed from elsewhere; showing the new version", "info");
+}
+
 // -- live status and events ---------------------------------------------------------------------------------
 
-const statuses = new Map();
+const statuses = new Map(); // node id -> {text, level}, as the node reported it
+const nodeCounters = new Map(); // node id -> {name: count}, from the counters event of the flow
+
+// A node that uses a connection and says nothing itself shows the connection's state and its own counters.
+function connectionStatus(node) {
+  const type = state.nodeTypes.get(node.type);
+  const connectionId = type && (type.connectionFields || []).map((name) => (node.config || {})[name]).find(Boolean);
+  const connection = connectionId && connections.connections.get(connectionId);
+  if (!connection || state.isNew) return null;
+  const counts = Object.entries(nodeCounters.get(node.id) || {}).filter(([, n]) => n).map(([name, n]) => `${n} ${name}`);
+  const named = String(connection.state || "CLOSED").toLowerCase().replace(/_/g, " ");
+  if (connection.active === false) return { text: "connection inactive", level: "info" };
+  if (connection.state === "OPENED") return { text: ["connected", ...counts].join(" · "), level: "ok" };
+  if (connection.state === "OPENING") return { text: "connecting…", level: "warning" };
+  return { text: connection.lastError ? `${named}: ${connection.lastError}` : named, level: "error" };
+}
+
+function refreshStatuses() {
+  if (!state.flow) return;
+  for (const node of state.flow.nodes) {
+    const own = statuses.get(node.id);
+    canvas.setStatus(node.id, own && own.text ? own : connectionStatus(node));
+  }
+}
 
 async function loadStatus() {
   if (state.isNew) return;
@@ -560,11 +597,9 @@ async function loadStatus() {
   const entries = Array.isArray(nodes) ? nodes.map((n) => [n.id, n]) : Object.entries(nodes);
   for (const [nodeId, info] of entries) {
     const status = info && (info.status !== undefined ? info.status : info);
-    if (status && status.text) {
-      statuses.set(nodeId, status);
-      canvas.setStatus(nodeId, status);
-    }
+    if (status && status.text) statuses.set(nodeId, status);
   }
+  refreshStatuses();
 }
 
 function onEvent(event) {
@@ -573,7 +608,7 @@ function onEvent(event) {
     case "status":
       if (current && event.node) {
         statuses.set(event.node, event.data);
-        canvas.setStatus(event.node, event.data);
+        refreshStatuses();
       }
       break;
     case "debug":
@@ -585,14 +620,21 @@ function onEvent(event) {
       break;
     case "connection_state":
       connections.applyEvent(event);
+      refreshStatuses();
       break;
-    case "counters":
+    case "counters": {
       connections.applyEvent(event);
+      const running = state.flow && ((event.data || {}).nodes || {})[state.flow.id];
+      nodeCounters.clear();
+      for (const [nodeId, snapshot] of Object.entries(running || {})) nodeCounters.set(nodeId, snapshot.counters || {});
+      refreshStatuses();
       break;
+    }
     case "deployed":
       if (current) {
         statuses.clear();
         loadStatus().catch(() => {});
+        followRemoteDeploy().catch(() => {});
       }
       break;
     case "stopped":
