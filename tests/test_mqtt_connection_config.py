@@ -66,6 +66,8 @@ def test_thingpark_example_validates_with_defaults() -> None:
         "mqttVersion": "3.1.1",
         "wsPath": "/mqtt",
         "outboxSize": 10_000,
+        "outboxOverflow": "refuse",
+        "durableOutbox": True,
         "reconnectMaxDelay": 60.0,
         "downlinkEnabled": True,
         "sendMetadata": False,
