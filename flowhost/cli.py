@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import signal
@@ -22,6 +23,9 @@ from .flowfile import FlowSpec, FlowValidationError, load_flow_file
 from .plugins import PluginHost, load_plugins
 from .registry import Registry
 from .resources import demo_flow
+from .secret_box import SecretKeyError
+from .store import TOKEN_ENV, Store, StoreError, api_token
+from .workspace import Workspace
 
 log = logging.getLogger("flowhost")
 
@@ -53,7 +57,11 @@ def _parser(plugins: PluginHost) -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run flows with the web server and the local test broker")
     run.add_argument("flow_files", nargs="*", type=Path, metavar="FLOW_FILE", help="default: the demo flow")
-    run.add_argument("--host", default="127.0.0.1", help="web server address (default 127.0.0.1)")
+    run.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help=f"web server address (default 127.0.0.1); another address needs {TOKEN_ENV} set",
+    )
     run.add_argument("--port", type=int, default=8080, help="web server port (default 8080)")
     run.add_argument("--broker-port", type=int, default=1883, help="local test broker port (default 1883)")
     run.add_argument("--no-broker", action="store_true", help="do not start the local test broker")
@@ -160,8 +168,24 @@ async def _until_stopped() -> None:
             loop.remove_signal_handler(signum)
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 async def _serve(args: argparse.Namespace) -> int:
     started_at = time.monotonic()
+    if not _is_loopback(args.host) and not os.environ.get(TOKEN_ENV):
+        print(
+            f"error: --host {args.host} would expose the API beyond this machine with a generated token; "
+            f"set {TOKEN_ENV} to a long random token of your own first (or leave --host at 127.0.0.1)",
+            file=sys.stderr,
+        )
+        return 2
     data_dir = args.data_dir or default_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     runtime = create_runtime(data_dir, args.plugins)
@@ -170,16 +194,24 @@ async def _serve(args: argparse.Namespace) -> int:
     if not args.no_broker:
         # Flows reach the embedded broker through `!env_var FLOWHOST_BROKER_ADDRESS` (see flows/demo.yaml).
         os.environ[BROKER_ADDRESS_ENV] = f"127.0.0.1:{args.broker_port}"
-    flow_files = args.flow_files or [demo_flow()]
-    flows, errors = _load_flows(flow_files, runtime.registry)
+    try:
+        workspace = Workspace(runtime, Store(data_dir))
+    except (SecretKeyError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    errors = workspace.load_connections()
+    errors += workspace.load_flow_files(args.flow_files, demo=None if args.flow_files else demo_flow())
     if errors:
         for error in errors:
             print(error, file=sys.stderr)
         print(f"not started: {len(errors)} error(s) in the flow files", file=sys.stderr)
         return 1
 
+    token, _ = api_token(data_dir)
     broker = None if args.no_broker else EmbeddedBroker("127.0.0.1", args.broker_port)
-    runner = web.AppRunner(create_web_app(runtime), access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        create_web_app(runtime, workspace=workspace, token=token), access_log=None, handle_signals=False
+    )
     try:
         if broker is not None:
             await broker.start()
@@ -190,15 +222,17 @@ async def _serve(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise OSError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from exc
         await runtime.start()
-        for flow in flows:
-            await runtime.deploy(flow)
+        await workspace.start()
         host = f"[{args.host}]" if ":" in args.host else args.host
         print(f"flowhost {__version__} ready in {time.monotonic() - started_at:.2f}s", flush=True)
-        print(f"  editor:  http://{host}:{args.port}/", flush=True)
+        print(f"  editor:  http://{host}:{args.port}/?token={token}", flush=True)
+        print(f"  data:    {data_dir}", flush=True)
         if broker is not None:
             print(f"  broker:  mqtt://{broker.address} (amqtt, local testing only)", flush=True)
-        for flow in flows:
-            print(f"  flow:    {flow.id} ({len(flow.nodes)} nodes) from {flow.source}", flush=True)
+        for record in workspace.flows.values():
+            print(f"  flow:    {record.id} ({len(record.spec.nodes)} nodes) from {record.spec.source}", flush=True)
+        for connection_id in workspace.connections:
+            print(f"  connection: {connection_id} (created through the API)", flush=True)
         await _until_stopped()
         print("stopping...", flush=True)
     finally:

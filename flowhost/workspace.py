@@ -240,9 +240,12 @@ class Workspace:
         connection_class = self.registry.connection_types.get(connector_id) if isinstance(connector_id, str) else None
         return connection_class.secret_fields if connection_class is not None else frozenset()
 
-    def _masked(self, connector_id: Any, configuration: Mapping[str, Any]) -> dict[str, Any]:
+    def _masked(self, connector_id: Any, configuration: Mapping[str, Any], only_values: bool = False) -> dict[str, Any]:
         secret_fields = self._secret_fields(connector_id)
-        return {key: MASK if key in secret_fields else value for key, value in configuration.items()}
+        return {
+            key: MASK if key in secret_fields and not (only_values and isinstance(value, Mapping)) else value
+            for key, value in configuration.items()
+        }
 
     async def create_connection(self, body: Any) -> dict[str, Any]:
         async with self._lock:
@@ -414,14 +417,18 @@ class Workspace:
 
     def flow_yaml(self, record: FlowRecord) -> str:
         """The flow file's text, with any secret written in it as plain text masked."""
-        masked = from_json_document(self._masked_flow(to_json_document(record.root)))
+        masked = from_json_document(self._masked_flow(to_json_document(record.root), only_values=True))
         return dump_yaml(update_document(read_yaml(dump_yaml(record.root), record.id), masked))
 
-    def _masked_flow(self, document: dict[str, Any]) -> dict[str, Any]:
+    def _masked_flow(self, document: dict[str, Any], *, only_values: bool = False) -> dict[str, Any]:
+        """Secret fields of the flow's connections masked (``only_values``: references are left as they are)."""
         connections = document.get("connections")
         if isinstance(connections, list):
             document["connections"] = [
-                {**item, "configuration": self._masked(item.get("connectorId"), item["configuration"])}
+                {
+                    **item,
+                    "configuration": self._masked(item.get("connectorId"), item["configuration"], only_values),
+                }
                 if isinstance(item, dict) and isinstance(item.get("configuration"), dict)
                 else item
                 for item in connections

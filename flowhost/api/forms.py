@@ -111,8 +111,10 @@ def _serializer(schema: Any) -> Any:
             if not isinstance(validator, Mapping | vol.Schema):
                 field.update(_convert(validator))
         return field
-    if isinstance(schema, vol.Any) and not (len(schema.validators) == 2 and schema.validators[0] is None):
-        return _convert(schema.validators[0])
+    if isinstance(schema, vol.Any):
+        if len(schema.validators) == 2 and schema.validators[0] is None:
+            return voluptuous_serialize.UNSUPPORTED  # vol.Maybe: voluptuous-serialize adds allow_none
+        return _convert(schema.validators[0]) if schema.validators else dict(STRING)
     if isinstance(schema, vol.Range | vol.Clamp | vol.Length | vol.In | vol.Coerce | vol.Datetime):
         return voluptuous_serialize.UNSUPPORTED
     if callable(schema) and not isinstance(schema, type | vol.Schema):

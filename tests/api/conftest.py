@@ -22,7 +22,7 @@ async def anonymous(aiohttp_client, app):
 
 @pytest.fixture
 def api(anonymous):
-    anonymous.session.headers["Authorization"] = f"Bearer {TOKEN}"
+    anonymous.session.headers["Authorization"] = f"Bearer {TOKEN}"  # the same client: use one of the two per test
     return anonymous
 
 
