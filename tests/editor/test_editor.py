@@ -128,6 +128,9 @@ async def test_forms_come_from_the_schema_and_errors_show_at_their_field(editor,
     await expect(node(editor, "lorawan-simulator")).to_have_class(re.compile(r"\binvalid\b"))
     await screenshot(editor, "field-errors")
 
+    await interval.locator("input").press("Backspace")
+    await interval.locator("input").press("Delete")
+    await expect(node(editor, "lorawan-simulator")).to_have_count(1)  # keys in a form never delete the node
     await interval.locator("input").fill("2s")
     await field(dialog, "devEUIs").locator("textarea").fill(DEVICE)
     await dialog.locator('[data-action="done"]').click()

@@ -23,6 +23,16 @@ function jsonTree(value, key, depth = 0, expand = depth === 0) {
   return h("div.json-leaf", label, h(`span.json-${kind}`, kind === "string" ? JSON.stringify(value) : String(value)));
 }
 
+// An object shows its keys at once, one line each, collapsed below: {"DevEUI_uplink": {...}} takes one line.
+function payloadView(value) {
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    const entries = Object.entries(value);
+    if (!entries.length) return h("div.json-leaf", h("span.json-summary", "{}"));
+    return entries.map(([key, child]) => jsonTree(child, key, 1));
+  }
+  return jsonTree(value, undefined, 0);
+}
+
 function parsePayload(payload) {
   if (typeof payload !== "string") return payload;
   try {
@@ -59,7 +69,7 @@ export class DebugPanel {
       this.nodeFilter.append(h("option", { value: nodeKey }, `${event.node || "?"}${event.flow ? ` (${event.flow})` : ""}`));
     }
     const stickToBottom = this.list.scrollTop + this.list.clientHeight >= this.list.scrollHeight - 24;
-    const body = isError ? h("div.debug-error-text", data.error || "error") : h("div.debug-payload", jsonTree(parsePayload(data.payload)));
+    const body = isError ? h("div.debug-error-text", data.error || "error") : h("div.debug-payload", payloadView(parsePayload(data.payload)));
     const entry = h(
       "div.debug-entry",
       { class: isError ? "is-error" : "", dataset: { node: event.node || "", flow: event.flow || "", key: nodeKey } },

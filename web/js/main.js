@@ -413,6 +413,7 @@ function openNodeDialog(nodeId) {
     choices: connectionChoices(type, node.config || {}),
   });
   const known = state.nodeErrors.get(nodeId) || [];
+  const needsConnection = (type.connectionFields || []).length > 0 && !connections.connections.size && !state.flow.connections.length;
   const body = h(
     "div.node-form",
     h("p.type-description", h("span.type-chip", { class: `cat-${type.category}` }, node.type), " ", type.description || ""),
@@ -420,6 +421,10 @@ function openNodeDialog(nodeId) {
       h("div.field", { dataset: { field: "name" } }, h("label", { for: "node-name" }, "Name"), h("div.control", nameInput)),
       h("div.field", { dataset: { field: "id" } }, h("label", { for: "node-id" }, "ID"), h("div.control", idInput), idError)),
     h("hr"),
+    needsConnection
+      ? h("p.notice", "This node needs a connection and there is none yet. ",
+        h("button.small", { type: "button", on: { click: () => { showTab("connections"); connections.edit(null); } } }, "Add a connection"))
+      : null,
     form.element,
   );
   const showKnown = (errors, showError) => {
