@@ -136,3 +136,34 @@ async def test_forms_come_from_the_schema_and_errors_show_at_their_field(editor,
     await dialog.locator('[data-action="done"]').click()
     await expect(dialog).to_be_hidden()
     await expect(node(editor, "lorawan-simulator")).not_to_have_class(re.compile(r"\binvalid\b"))
+
+
+async def test_an_invalid_flow_is_not_deployed_and_undo_takes_back_a_dialog_edit(editor, flowhost, page_errors):
+    page_errors.expect_status(400)
+    await drop_node(editor, "lorawan-simulator", 200, 200)
+    dialog = await open_node(editor, "lorawan-simulator")
+    await field(dialog, "count").locator("input").fill("3")
+    await dialog.locator('[data-action="done"]').click()
+    await expect(dialog).to_be_hidden()
+    await expect(node(editor, "lorawan-simulator")).not_to_have_class(re.compile(r"\binvalid\b"))
+
+    dialog = await open_node(editor, "lorawan-simulator")
+    await field(dialog, "interval").locator("input").fill("now")
+    await dialog.locator('[data-action="done"]').click()
+    await expect(dialog.locator('[data-action="done"]')).to_have_text("Keep anyway")
+    await dialog.locator('[data-action="done"]').click()
+    await expect(dialog).to_be_hidden()
+    await expect(node(editor, "lorawan-simulator")).to_have_class(re.compile(r"\binvalid\b"))
+
+    await editor.click("#deploy")
+    await expect(editor.locator(".toast.level-error")).to_contain_text("Not deployed: 1 error")
+    assert (await flowhost.get("/flows"))["flows"] == []
+
+    await editor.click("#undo")
+    await expect(node(editor, "lorawan-simulator")).not_to_have_class(re.compile(r"\binvalid\b"))
+    dialog = await open_node(editor, "lorawan-simulator")
+    await expect(field(dialog, "interval").locator("input")).to_have_value("10s")
+    await dialog.locator('[data-action="cancel"]').click()
+    await deploy(editor)
+    [flow] = (await flowhost.get("/flows"))["flows"]
+    assert (await flowhost.get(f"/flows/{flow['id']}"))["nodes"][0]["config"] == {"count": 3}
