@@ -119,13 +119,15 @@ def create_environment(
 
 
 @dataclass(frozen=True, slots=True)
-class _Literal:
+class PatternLiteral:
+    """Text copied into the topic as it is."""
+
     text: str
     position: int
 
 
 @dataclass(frozen=True, slots=True)
-class _Placeholder:
+class PatternPlaceholder:
     """``{A.b|C|'literal'}``: the first alternative with a non-empty value wins."""
 
     source: str
@@ -169,21 +171,24 @@ class _Placeholder:
 
 
 @dataclass(frozen=True, slots=True)
-class _JinjaTag:
+class PatternJinja:
+    """A native Jinja ``{{ ... }}`` or ``{% ... %}`` tag."""
+
     source: str
     position: int
 
 
-_Token = _Literal | _Placeholder | _JinjaTag
+PatternPart = PatternLiteral | PatternPlaceholder | PatternJinja
 
 
-def _scan(pattern: Any, field_name: str) -> list[_Token]:
-    """Split a pattern into literal text, ThingPark placeholders and Jinja tags."""
+def scan_pattern(pattern: Any, field_name: str) -> list[PatternPart]:
+    """Split a pattern into literal text, ThingPark placeholders and Jinja tags: public for tools that reason
+    about patterns without rendering them (the AWS IoT policy generator)."""
     if not isinstance(pattern, str):
         raise TemplateError(f"{field_name} must be a string, got {type(pattern).__name__}")
     if not pattern:
         raise TemplateError(f"{field_name} is empty")
-    tokens: list[_Token] = []
+    tokens: list[PatternPart] = []
     position = 0
     while position < len(pattern):
         opener = pattern[position : position + 2]
@@ -191,7 +196,7 @@ def _scan(pattern: Any, field_name: str) -> list[_Token]:
             end = _closing(pattern, position + 2, _JINJA_CLOSERS[opener])
             if end < 0:
                 raise _compile_error(field_name, pattern, position, f"unclosed '{opener}'")
-            tokens.append(_JinjaTag(pattern[position:end], position))
+            tokens.append(PatternJinja(pattern[position:end], position))
             position = end
         elif pattern[position] == "{":
             end = _closing(pattern, position + 1, "}")
@@ -203,7 +208,7 @@ def _scan(pattern: Any, field_name: str) -> list[_Token]:
             raise _compile_error(field_name, pattern, position, "unbalanced '}' (no opening '{')")
         else:
             end = _next_brace(pattern, position)
-            tokens.append(_Literal(pattern[position:end], position))
+            tokens.append(PatternLiteral(pattern[position:end], position))
             position = end
     return tokens
 
@@ -241,7 +246,7 @@ def _next_brace(pattern: str, start: int) -> int:
     return min(ends) if ends else len(pattern)
 
 
-def _parse_placeholder(pattern: str, start: int, end: int, field_name: str) -> _Placeholder:
+def _parse_placeholder(pattern: str, start: int, end: int, field_name: str) -> PatternPlaceholder:
     source = pattern[start:end]
     body = source[1:-1]
     if not body.strip():
@@ -279,7 +284,7 @@ def _parse_placeholder(pattern: str, start: int, end: int, field_name: str) -> _
             raise _compile_error(field_name, pattern, start + 1 + offset, f"nothing after '|' in {source}")
     if not paths:
         raise _compile_error(field_name, pattern, start, f"{source} names no field")
-    return _Placeholder(source, tuple(paths), fallback, start)
+    return PatternPlaceholder(source, tuple(paths), fallback, start)
 
 
 def _check_fallback(fallback: str, pattern: str, position: int, field_name: str, source: str) -> None:
@@ -295,9 +300,9 @@ def _compile_error(field_name: str, pattern: str, position: int, problem: str) -
     return TemplateError(f"{field_name}: {problem} at character {position + 1} of {pattern!r}")
 
 
-def _check_literals(tokens: Sequence[_Token], pattern: str, field_name: str) -> None:
+def _check_literals(tokens: Sequence[PatternPart], pattern: str, field_name: str) -> None:
     for token in tokens:
-        if isinstance(token, _Literal):
+        if isinstance(token, PatternLiteral):
             bad = _UNSAFE_IN_LITERAL(token.text)
             if bad:
                 raise _compile_error(
@@ -400,7 +405,7 @@ class TopicTemplate:
 class _Level:
     """A topic level holding at least one placeholder; it must not render empty."""
 
-    pieces: tuple[str | _Placeholder, ...]
+    pieces: tuple[str | PatternPlaceholder, ...]
     sources: str
 
     def render(self, fields: Mapping[str, Any]) -> str:
@@ -417,8 +422,8 @@ class _Level:
 class _PlainTopicTemplate(TopicTemplate):
     __slots__ = ("_parts",)
 
-    def __init__(self, pattern: str, tokens: Sequence[_Literal | _Placeholder]) -> None:
-        placeholders = [token for token in tokens if isinstance(token, _Placeholder)]
+    def __init__(self, pattern: str, tokens: Sequence[PatternLiteral | PatternPlaceholder]) -> None:
+        placeholders = [token for token in tokens if isinstance(token, PatternPlaceholder)]
         super().__init__(pattern, _unique(name for token in placeholders for name in token.field_names), True)
         self._parts = _plain_parts(tokens)
 
@@ -427,11 +432,11 @@ class _PlainTopicTemplate(TopicTemplate):
         return _check_length("".join([part if type(part) is str else part.render(fields) for part in self._parts]))
 
 
-def _plain_parts(tokens: Sequence[_Literal | _Placeholder]) -> tuple[str | _Level, ...]:
+def _plain_parts(tokens: Sequence[PatternLiteral | PatternPlaceholder]) -> tuple[str | _Level, ...]:
     """The pattern as constant text (separators included) and dynamic levels; adjacent constants merged."""
-    levels: list[list[str | _Placeholder]] = [[]]
+    levels: list[list[str | PatternPlaceholder]] = [[]]
     for token in tokens:
-        if isinstance(token, _Placeholder):
+        if isinstance(token, PatternPlaceholder):
             levels[-1].append(token)
             continue
         first, *rest = token.text.split("/")
@@ -460,8 +465,8 @@ def _append_text(parts: list[str | _Level], text: str) -> None:
 class _JinjaTopicTemplate(TopicTemplate):
     __slots__ = ("_placeholders", "_template", "_uses_dev_eui")
 
-    def __init__(self, pattern: str, tokens: Sequence[_Token], environment: SandboxedEnvironment, field_name: str):
-        thingpark = [token for token in tokens if isinstance(token, _Placeholder)]
+    def __init__(self, pattern: str, tokens: Sequence[PatternPart], environment: SandboxedEnvironment, field_name: str):
+        thingpark = [token for token in tokens if isinstance(token, PatternPlaceholder)]
         source = "".join(_jinja_source(token, thingpark) for token in tokens)
         topic_environment = environment.overlay(finalize=_finalize)
         try:
@@ -497,13 +502,13 @@ class _JinjaTopicTemplate(TopicTemplate):
         return _check_length(_checked_jinja_topic(rendered, self.pattern))
 
 
-_DEV_EUI_PLACEHOLDER = _Placeholder("{{ DevEUI }}", (("DevEUI",),), None, 0)
+_DEV_EUI_PLACEHOLDER = PatternPlaceholder("{{ DevEUI }}", (("DevEUI",),), None, 0)
 
 
-def _jinja_source(token: _Token, thingpark: list[_Placeholder]) -> str:
-    if isinstance(token, _Placeholder):
+def _jinja_source(token: PatternPart, thingpark: list[PatternPlaceholder]) -> str:
+    if isinstance(token, PatternPlaceholder):
         return f"{{{{ _thingpark_{thingpark.index(token)} }}}}"
-    return token.text if isinstance(token, _Literal) else token.source
+    return token.text if isinstance(token, PatternLiteral) else token.source
 
 
 def _finalize(value: Any) -> str:
@@ -543,9 +548,9 @@ def compile_topic_pattern(
     """Compile a ThingPark topic pattern (``{DevEUI}``, ``{CustomerData.name|DevEUI|'None'}``), native Jinja
     (``{{ FPort }}``), or a mix. Raises TemplateError naming ``field_name`` and the position of the problem.
     """
-    tokens = _scan(pattern, field_name)
+    tokens = scan_pattern(pattern, field_name)
     _check_literals(tokens, pattern, field_name)
-    if not any(isinstance(token, _JinjaTag) for token in tokens):
+    if not any(isinstance(token, PatternJinja) for token in tokens):
         return _PlainTopicTemplate(pattern, tokens)  # type: ignore[arg-type]
     template = _JinjaTopicTemplate(pattern, tokens, environment, field_name)
     # A template that reaches for what the sandbox forbids would refuse every uplink: say so now, not later.
@@ -603,18 +608,18 @@ def subscription_for_pattern(pattern: str, *, field_name: str = "downlinkTopicPa
 
     ``+`` and ``#`` may also be written directly (``#`` last); fallbacks and Jinja are not allowed here.
     """
-    tokens = _scan(pattern, field_name)
+    tokens = scan_pattern(pattern, field_name)
     for token in tokens:
-        if isinstance(token, _JinjaTag):
+        if isinstance(token, PatternJinja):
             raise _compile_error(field_name, pattern, token.position, "Jinja is not allowed in a downlink pattern")
-        if isinstance(token, _Placeholder) and not token.is_single_field:
+        if isinstance(token, PatternPlaceholder) and not token.is_single_field:
             raise _compile_error(
                 field_name,
                 pattern,
                 token.position,
                 f"{token.source}: a downlink placeholder names one field only",
             )
-        if isinstance(token, _Literal):
+        if isinstance(token, PatternLiteral):
             bad = _BAD_TEXT(token.text)
             if bad:
                 raise _compile_error(field_name, pattern, token.position + bad.start(), "control character")
@@ -624,22 +629,22 @@ def subscription_for_pattern(pattern: str, *, field_name: str = "downlinkTopicPa
     return DownlinkTopic(pattern, "/".join(filter_levels), names, tuple(levels))
 
 
-def _downlink_levels(tokens: Sequence[_Token], pattern: str, field_name: str) -> list[tuple[str, str]]:
-    grouped: list[list[_Literal | _Placeholder]] = [[]]
+def _downlink_levels(tokens: Sequence[PatternPart], pattern: str, field_name: str) -> list[tuple[str, str]]:
+    grouped: list[list[PatternLiteral | PatternPlaceholder]] = [[]]
     for token in tokens:
-        if isinstance(token, _Literal):
+        if isinstance(token, PatternLiteral):
             first, *rest = token.text.split("/")
             position = token.position
-            grouped[-1].append(_Literal(first, position))
+            grouped[-1].append(PatternLiteral(first, position))
             for text in rest:
                 position += len(grouped[-1][-1].text) + 1  # type: ignore[union-attr]
-                grouped.append([_Literal(text, position)])
+                grouped.append([PatternLiteral(text, position)])
         else:
             grouped[-1].append(token)  # type: ignore[arg-type]
     levels: list[tuple[str, str]] = []
     for index, level in enumerate(grouped):
-        pieces = [piece for piece in level if not (isinstance(piece, _Literal) and piece.text == "")]
-        placeholders = [piece for piece in pieces if isinstance(piece, _Placeholder)]
+        pieces = [piece for piece in level if not (isinstance(piece, PatternLiteral) and piece.text == "")]
+        placeholders = [piece for piece in pieces if isinstance(piece, PatternPlaceholder)]
         if placeholders:
             if len(pieces) > 1:
                 raise _compile_error(
@@ -669,7 +674,7 @@ def patterns_overlap(uplink_pattern: str, downlink_pattern: str) -> bool:
     Each uplink placeholder stands for any text within one level (16 hex digits for ``{DevEUI}``); Jinja
     tags are treated as any text within a level, which over-approximates ``{% %}`` blocks.
     """
-    uplink_levels = _uplink_level_expressions(_scan(uplink_pattern, "uplinkTopicPattern"))
+    uplink_levels = _uplink_level_expressions(scan_pattern(uplink_pattern, "uplinkTopicPattern"))
     downlink = subscription_for_pattern(downlink_pattern)
     for index, (kind, text) in enumerate(downlink._levels):
         if kind == "#":
@@ -685,18 +690,18 @@ def patterns_overlap(uplink_pattern: str, downlink_pattern: str) -> bool:
     return len(uplink_levels) == len(downlink._levels)
 
 
-def _uplink_level_expressions(tokens: Sequence[_Token]) -> list[re.Pattern[str]]:
+def _uplink_level_expressions(tokens: Sequence[PatternPart]) -> list[re.Pattern[str]]:
     levels: list[list[str]] = [[]]
     has_literal = [False]
     for token in tokens:
-        if isinstance(token, _Literal):
+        if isinstance(token, PatternLiteral):
             first, *rest = token.text.split("/")
             levels[-1].append(re.escape(first))
             has_literal[-1] = has_literal[-1] or bool(first)
             for text in rest:
                 levels.append([re.escape(text)])
                 has_literal.append(bool(text))
-        elif isinstance(token, _Placeholder):
+        elif isinstance(token, PatternPlaceholder):
             levels[-1].append(_placeholder_expression(token))
         else:
             levels[-1].append("[^/]*")
@@ -707,7 +712,7 @@ def _uplink_level_expressions(tokens: Sequence[_Token]) -> list[re.Pattern[str]]
     ]
 
 
-def _placeholder_expression(placeholder: _Placeholder) -> str:
+def _placeholder_expression(placeholder: PatternPlaceholder) -> str:
     choices = ["[0-9A-F]{16}" if path == ("DevEUI",) else "[^/]*" for path in placeholder.paths]
     if placeholder.fallback is not None:
         choices.append(re.escape(placeholder.fallback))

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flowhost.templating import (
+    PatternJinja,
+    PatternLiteral,
+    PatternPlaceholder,
     TemplateError,
-    _JinjaTag,
-    _Literal,
-    _Placeholder,
-    _scan,
+    scan_pattern,
     subscription_for_pattern,
 )
 from flowhost.validation import closest
@@ -244,10 +244,10 @@ def _pattern_slashes_and_bytes(tokens: Iterable[Any]) -> tuple[int, int, bool]:
     slashes = size = 0
     exact = True
     for token in tokens:
-        if isinstance(token, _Literal):
+        if isinstance(token, PatternLiteral):
             slashes += token.text.count("/")
             size += len(token.text.encode())
-        elif isinstance(token, _Placeholder):
+        elif isinstance(token, PatternPlaceholder):
             size += 1  # a placeholder never renders empty nor holds '/'
         elif not token.source.startswith("{#"):
             exact = False  # Jinja can add any text, '/' included, in {% %} blocks
@@ -256,11 +256,11 @@ def _pattern_slashes_and_bytes(tokens: Iterable[Any]) -> tuple[int, int, bool]:
 
 def _uplink_pattern_problem(pattern: str) -> str | None:
     try:
-        tokens = _scan(pattern, "uplinkTopicPattern")
+        tokens = scan_pattern(pattern, "uplinkTopicPattern")
     except TemplateError:
         return None  # reported by the pattern's own check
     slashes, size, exact = _pattern_slashes_and_bytes(tokens)
-    if tokens and isinstance(tokens[0], _Literal) and tokens[0].text.lower().startswith(BASIC_INGEST_PREFIX):
+    if tokens and isinstance(tokens[0], PatternLiteral) and tokens[0].text.lower().startswith(BASIC_INGEST_PREFIX):
         slashes -= min(3, slashes)
     at_least = "" if exact else "at least "
     if slashes > MAX_TOPIC_SLASHES:
@@ -387,17 +387,17 @@ def topic_resource_for_uplink_pattern(pattern: str) -> tuple[str, bool]:
     """The ``topic/`` resource body matching every topic the pattern renders: literal text kept, each
     placeholder (fallbacks included) and each Jinja expression as ``*``. A ``{% %}`` block can make any text,
     so everything from the first block to the last is one ``*``. Returns (resource, uses Jinja)."""
-    tokens = _scan(pattern, "uplinkTopicPattern")
-    blocks = [index for index, token in enumerate(tokens) if isinstance(token, _JinjaTag) and token.source[1] == "%"]
+    tokens = scan_pattern(pattern, "uplinkTopicPattern")
+    blocks = [index for index, token in enumerate(tokens) if isinstance(token, PatternJinja) and token.source[1] == "%"]
     parts: list[str] = []
     uses_jinja = False
     for index, token in enumerate(tokens):
         if blocks and blocks[0] <= index <= blocks[-1]:
             piece = "*"
             uses_jinja = True
-        elif isinstance(token, _Literal):
+        elif isinstance(token, PatternLiteral):
             piece = _escape(token.text)
-        elif isinstance(token, _Placeholder):
+        elif isinstance(token, PatternPlaceholder):
             piece = "*"
         elif token.source.startswith("{#"):
             piece = ""
