@@ -29,9 +29,7 @@ class FrozenDict(dict):
     __slots__ = ()
 
     def _refuse(self, *args: object, **kwargs: object) -> None:
-        raise TypeError(
-            "message payloads are immutable; build a new payload and call msg.derive(payload=...)"
-        )
+        raise TypeError("message payloads are immutable; build a new payload and call msg.derive(payload=...)")
 
     __setitem__ = __delitem__ = _refuse  # type: ignore[assignment]
     clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
@@ -51,13 +49,19 @@ class FrozenDict(dict):
         return thaw(self)
 
 
+_FROZEN = frozenset({str, int, float, bool, type(None), bytes, FrozenDict, tuple})
+"""Types that ``freeze`` returns unchanged (exact types; subclasses take the slower path)."""
+
+
 def freeze(value: Any) -> Any:
     """Deep-freeze JSON-like data: dicts become FrozenDict, lists become tuples."""
-    if type(value) is dict:
-        return FrozenDict({key: freeze(item) for key, item in value.items()})
-    if type(value) is list:
-        return tuple(freeze(item) for item in value)
-    if isinstance(value, FrozenDict | tuple | str | int | float | bool | bytes) or value is None:
+    kind = type(value)
+    # Exact-type checks first: this runs for every inbound message and ``isinstance`` against a union is slow.
+    if kind is dict:
+        return FrozenDict({key: item if type(item) in _FROZEN else freeze(item) for key, item in value.items()})
+    if kind is list:
+        return tuple([item if type(item) in _FROZEN else freeze(item) for item in value])
+    if kind in _FROZEN or isinstance(value, FrozenDict | tuple | str | int | float | bool | bytes) or value is None:
         return value
     if isinstance(value, Mapping):
         return FrozenDict({key: freeze(item) for key, item in value.items()})
@@ -154,9 +158,7 @@ class Message:
         """A new root message; payload and meta are frozen (copied) here."""
         return cls(freeze(payload), topic, freeze(meta) if meta else _EMPTY, new_message_id(), None, receipt)
 
-    def derive(
-        self, payload: Any = ..., topic: str | None = ..., meta: Mapping[str, Any] | None = ...
-    ) -> Message:
+    def derive(self, payload: Any = ..., topic: str | None = ..., meta: Mapping[str, Any] | None = ...) -> Message:
         """A child message: unchanged fields are shared, ``parent_id`` points at this message."""
         return Message(
             self.payload if payload is ... else freeze(payload),
