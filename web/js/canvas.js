@@ -184,11 +184,14 @@ export class FlowCanvas extends EventTarget {
   }
 
   removeSelected() {
-    if (this.editor.connection_selected) {
-      this.editor.removeConnection();
-    } else if (this.selected) {
-      this.editor.removeNodeId(`node-${this.byFlowId.get(this.selected)}`);
-    }
+    if (this.editor.connection_selected) this.editor.removeConnection();
+    else if (this.selected) this.removeNode(this.selected);
+  }
+
+  // Removes the node and its wires, reported as "unwire" and "remove" events like a user's deletion.
+  removeNode(nodeId) {
+    const dfId = this.byFlowId.get(nodeId);
+    if (dfId) this.editor.removeNodeId(`node-${dfId}`);
   }
 
   setStatus(nodeId, status) {

@@ -10,8 +10,9 @@ import { clear, h } from "./dom.js";
 import { EventStream } from "./events.js";
 import { History } from "./history.js";
 import { completeLayout, newNodeId } from "./layout.js";
+import { openNodeDialog } from "./node-dialog.js";
 import { Palette } from "./palette.js";
-import { fieldOfPath, SchemaForm } from "./schema-form.js";
+import { fieldOfPath } from "./schema-form.js";
 
 const $ = (selector) => document.querySelector(selector);
 const IDENTIFIER = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
@@ -24,7 +25,6 @@ const state = {
   isNew: false, // not on the server yet: the first deploy creates it
   deployed: "", // the canonical text of the last deployed version
   nodeErrors: new Map(), // node id -> [{field, message}]
-  validateSupported: true,
 };
 const history = new History();
 let canvas;
@@ -44,8 +44,7 @@ function toast(message, level = "info", timeout = 4000) {
 // -- the model ----------------------------------------------------------------------------------------------
 
 function canonical(flow) {
-  const { label, description, connections: conns, nodes, layout } = flow;
-  return JSON.stringify({ label, description, connections: conns, nodes, layout });
+  return JSON.stringify(editable(flow));
 }
 
 function editable(flow) {
@@ -177,11 +176,8 @@ function open(flow, { isNew = false } = {}) {
   refreshChrome();
   loadStatus().catch(() => {});
   validateSoon();
-  if (location.hash !== `#flow=${encodeURIComponent(flow.id)}`) history_replace(flow.id);
-}
-
-function history_replace(flowId) {
-  window.history.replaceState(null, "", `/#flow=${encodeURIComponent(flowId)}`);
+  // The address names the flow, so that a reload opens it again.
+  window.history.replaceState(null, "", `/#flow=${encodeURIComponent(flow.id)}`);
 }
 
 async function loadFlows() {
@@ -297,23 +293,10 @@ function validateSoon() {
 }
 
 async function validate(flowBody = payload()) {
-  if (!state.validateSupported) return null;
-  try {
-    const result = await api.validateFlow(flowBody, state.isNew);
-    const errors = result && Array.isArray(result.errors) ? result.errors : [];
-    applyErrors(errors, flowBody.nodes);
-    return errors;
-  } catch (error) {
-    if (error instanceof ApiError && (error.status === 404 || error.status === 405)) {
-      state.validateSupported = false;
-      return null;
-    }
-    if (error instanceof ApiError && (error.status === 400 || error.status === 422)) {
-      applyErrors(error.errors, flowBody.nodes);
-      return error.errors;
-    }
-    throw error;
-  }
+  const result = await api.validateFlow(flowBody, state.isNew);
+  const errors = result && Array.isArray(result.errors) ? result.errors : [];
+  applyErrors(errors, flowBody.nodes);
+  return errors;
 }
 
 // -- deploy -------------------------------------------------------------------------------------------------
@@ -381,12 +364,13 @@ function explainConflict(error) {
 
 // -- node dialog --------------------------------------------------------------------------------------------
 
+// Which connection ids a field naming a connection can take: the API's connections and the flow's own.
 function connectionChoices(type, current) {
   const names = new Set([...(type.connectionFields || []), ...type.schema.filter((f) => f.format === "connection").map((f) => f.name)]);
   const choices = {};
   for (const name of names) {
     const options = [
-      ...connections.ids().map((id) => [id, connections.connections.get(id).name ? `${connections.connections.get(id).name} (${id})` : id]),
+      ...[...connections.connections.values()].map((c) => [c.id, c.name && c.name !== c.id ? `${c.name} (${c.id})` : c.id]),
       ...state.flow.connections.map((c) => [c.id, `${c.name || c.id} (in this flow)`]),
     ];
     const value = current[name];
@@ -396,7 +380,7 @@ function connectionChoices(type, current) {
   return choices;
 }
 
-function openNodeDialog(nodeId) {
+function editNode(nodeId) {
   const node = nodeById(nodeId);
   if (!node) return;
   const type = state.nodeTypes.get(node.type);
@@ -404,85 +388,37 @@ function openNodeDialog(nodeId) {
     toast(`No installed plugin provides node type ${node.type}`, "error");
     return;
   }
-  const nameInput = h("input#node-name", { type: "text", name: "name", value: node.name || "", placeholder: node.id });
-  const idInput = h("input#node-id.mono", { type: "text", name: "id", value: node.id, spellcheck: "false" });
-  const idError = h("div.field-error");
-  const form = new SchemaForm(type.schema, node.config || {}, {
-    secretFields: type.secretFields || [],
-    idPrefix: "node",
+  openNodeDialog({
+    node,
+    type,
     choices: connectionChoices(type, node.config || {}),
+    knownErrors: state.nodeErrors.get(nodeId) || [],
+    needsConnection: (type.connectionFields || []).length > 0 && !connections.connections.size && !state.flow.connections.length,
+    idProblem: (newId) => (newId === nodeId ? null : !IDENTIFIER.test(newId) ? "use letters, digits, '_', '-', '.'" : nodeById(newId) ? `another node is called ${newId}` : null),
+    async check(candidate) {
+      const index = state.flow.nodes.indexOf(node);
+      const body = payload();
+      body.nodes = state.flow.nodes.map((n, i) => (i === index ? candidate : n));
+      const errors = await validate(body);
+      return errors.some((e) => e.path && e.path.startsWith(`nodes[${index}]`)) ? state.nodeErrors.get(node.id) || [] : [];
+    },
+    apply(candidate, newId) {
+      Object.keys(node).forEach((key) => delete node[key]);
+      Object.assign(node, candidate);
+      if (newId !== nodeId) {
+        renameNode(nodeId, newId);
+        redraw();
+      } else {
+        canvas.updateNode(node);
+      }
+      changed();
+    },
+    remove: () => canvas.removeNode(nodeId),
+    addConnection: () => {
+      showTab("connections");
+      connections.edit(null);
+    },
   });
-  const known = state.nodeErrors.get(nodeId) || [];
-  const needsConnection = (type.connectionFields || []).length > 0 && !connections.connections.size && !state.flow.connections.length;
-  const body = h(
-    "div.node-form",
-    h("p.type-description", h("span.type-chip", { class: `cat-${type.category}` }, node.type), " ", type.description || ""),
-    h("div.field-row",
-      h("div.field", { dataset: { field: "name" } }, h("label", { for: "node-name" }, "Name"), h("div.control", nameInput)),
-      h("div.field", { dataset: { field: "id" } }, h("label", { for: "node-id" }, "ID"), h("div.control", idInput), idError)),
-    h("hr"),
-    needsConnection
-      ? h("p.notice", "This node needs a connection and there is none yet. ",
-        h("button.small", { type: "button", on: { click: () => { showTab("connections"); connections.edit(null); } } }, "Add a connection"))
-      : null,
-    form.element,
-  );
-  const showKnown = (errors, showError) => {
-    const unmatched = form.showErrors(errors.filter((e) => e.field));
-    const other = [...errors.filter((e) => !e.field), ...unmatched];
-    showError(other.map((e) => e.message).join("\n"));
-  };
-  const dialog = openDialog({
-    title: `Edit ${node.type} node`,
-    className: "node-dialog",
-    body,
-    buttons: [
-      {
-        label: "Delete",
-        danger: true,
-        action: ({ close }) => {
-          close();
-          canvas.editor.removeNodeId(`node-${canvas.byFlowId.get(nodeId)}`);
-        },
-      },
-      { label: "Cancel", action: "cancel" },
-      {
-        label: "Done",
-        primary: true,
-        action: async ({ close, showError }) => {
-          const newId = idInput.value.trim();
-          idError.textContent = "";
-          if (newId !== node.id && (!IDENTIFIER.test(newId) || nodeById(newId))) {
-            idError.textContent = nodeById(newId) ? `another node is called ${newId}` : "use letters, digits, '_', '-', '.'";
-            return;
-          }
-          const candidate = { ...node, name: nameInput.value.trim() || undefined, config: form.read() };
-          if (candidate.name === undefined) delete candidate.name;
-          const index = state.flow.nodes.indexOf(node);
-          const body = payload();
-          body.nodes = state.flow.nodes.map((n, i) => (i === index ? candidate : n));
-          const errors = await validate(body);
-          const mine = (errors || []).filter((e) => e.path && e.path.startsWith(`nodes[${index}]`));
-          if (mine.length && !dialog.dialog.dataset.insist) {
-            showKnown(state.nodeErrors.get(node.id) || [], showError);
-            dialog.dialog.dataset.insist = "1";
-            dialog.dialog.querySelector('[data-action="done"]').textContent = "Keep anyway";
-            return;
-          }
-          Object.keys(node).forEach((key) => delete node[key]);
-          Object.assign(node, candidate);
-          if (newId !== nodeId) renameNode(nodeId, newId);
-          close();
-          canvas.updateNode(node);
-          changed();
-          if (newId !== nodeId) redraw();
-        },
-      },
-    ],
-  });
-  if (known.length) showKnown(known, dialog.showError);
-  const first = form.element.querySelector("input, select, textarea");
-  (first || nameInput).focus();
 }
 
 function renameNode(oldId, newId) {
@@ -687,7 +623,7 @@ function bindChrome() {
     } else if (event.key === "Backspace") {
       canvas.removeSelected();
     } else if (event.key === "Enter" && canvas.selected) {
-      openNodeDialog(canvas.selected);
+      editNode(canvas.selected);
     }
   });
   window.addEventListener("beforeunload", (event) => {
@@ -738,7 +674,7 @@ async function boot() {
   canvas.addEventListener("wire", (e) => addWire(e.detail));
   canvas.addEventListener("unwire", (e) => removeWire(e.detail));
   canvas.addEventListener("move", (e) => moveNode(e.detail));
-  canvas.addEventListener("open", (e) => openNodeDialog(e.detail.nodeId));
+  canvas.addEventListener("open", (e) => editNode(e.detail.nodeId));
   canvas.addEventListener("zoom", (e) => { $("#zoom-level").textContent = `${Math.round(e.detail.zoom * 100)}%`; });
   new Palette($("#palette"), state.nodeTypes, addNodeInView);
   debugPanel = new DebugPanel($("#debug-panel"), {

@@ -1,0 +1,71 @@
+// The edit dialog of a node: its name and id, then the form generated from its type's schema. "Done" checks the
+// change with the server first; errors show at their fields and the user fixes them or keeps the change anyway.
+
+import { openDialog } from "./dialog.js";
+import { h } from "./dom.js";
+import { SchemaForm } from "./schema-form.js";
+
+/**
+ * node, type: what is edited; choices: {field: [[value, label]]} for fields naming a connection;
+ * knownErrors: [{field, message}] already known; idProblem(newId): why an id cannot be used, or null;
+ * check(candidate): the candidate's errors ([{field, message}]); apply(candidate, newId); remove();
+ * needsConnection and addConnection(): offer to create the connection the node needs.
+ */
+export function openNodeDialog({ node, type, choices, knownErrors, needsConnection, idProblem, check, apply, remove, addConnection }) {
+  const nameInput = h("input#node-name", { type: "text", name: "name", value: node.name || "", placeholder: node.id });
+  const idInput = h("input#node-id.mono", { type: "text", name: "id", value: node.id, spellcheck: "false" });
+  const idError = h("div.field-error");
+  const form = new SchemaForm(type.schema, node.config || {}, { secretFields: type.secretFields || [], idPrefix: "node", choices });
+  const body = h(
+    "div.node-form",
+    h("p.type-description", h("span.type-chip", { class: `cat-${type.category}` }, node.type), " ", type.description || ""),
+    h(
+      "div.field-row",
+      h("div.field", { dataset: { field: "name" } }, h("label", { for: "node-name" }, "Name"), h("div.control", nameInput)),
+      h("div.field", { dataset: { field: "id" } }, h("label", { for: "node-id" }, "ID"), h("div.control", idInput), idError),
+    ),
+    h("hr"),
+    needsConnection
+      ? h("p.notice", "This node needs a connection and there is none yet. ",
+        h("button.small", { type: "button", on: { click: addConnection } }, "Add a connection"))
+      : null,
+    form.element,
+  );
+  const show = (errors, showError) => {
+    const unmatched = form.showErrors(errors.filter((e) => e.field));
+    showError([...errors.filter((e) => !e.field), ...unmatched].map((e) => e.message).join("\n"));
+  };
+  let insist = false;
+  const dialog = openDialog({
+    title: `Edit ${node.type} node`,
+    className: "node-dialog",
+    body,
+    buttons: [
+      { label: "Delete", danger: true, action: ({ close }) => { close(); remove(); } },
+      { label: "Cancel", action: "cancel" },
+      {
+        label: "Done",
+        primary: true,
+        action: async ({ close, showError }) => {
+          const newId = idInput.value.trim();
+          idError.textContent = idProblem(newId) || "";
+          if (idError.textContent) return;
+          const candidate = { ...node, config: form.read() };
+          delete candidate.name;
+          if (nameInput.value.trim()) candidate.name = nameInput.value.trim();
+          const errors = await check(candidate);
+          if (errors.length && !insist) {
+            show(errors, showError);
+            insist = true;
+            dialog.dialog.querySelector('[data-action="done"]').textContent = "Keep anyway";
+            return;
+          }
+          close();
+          apply(candidate, newId);
+        },
+      },
+    ],
+  });
+  if (knownErrors.length) show(knownErrors, dialog.showError);
+  (form.element.querySelector("input, select, textarea") || nameInput).focus();
+}
