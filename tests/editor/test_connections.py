@@ -71,3 +71,37 @@ async def test_server_errors_show_at_their_field_and_unreachable_is_red(editor, 
     await expect(card.locator(".connection-state")).to_have_text("UNREACHABLE")
     await expect(card.locator(".connection-error")).not_to_be_empty()
     await screenshot(editor, "connections")
+
+
+async def test_editing_a_connection_keeps_its_password_and_shows_its_new_state(editor, flowhost, mosquitto_factory):
+    from tests.support.brokers import PASSWORD, USER
+
+    broker = mosquitto_factory(users={USER: PASSWORD}, allow_anonymous=False)
+    dialog = await open_new_connection(editor)
+    await dialog.locator("#conn-name").fill("With password")
+    await dialog.locator("#conn-uplinkTopicPattern").fill("pw/{DevEUI}")
+    await dialog.locator("#conn-hostName").fill(f"{broker.host}:{broker.tcp_port}")
+    await dialog.locator("#conn-protocol").select_option("TCP")
+    await dialog.locator("#conn-username").fill(USER)
+    await dialog.locator("#conn-password").fill(PASSWORD)
+    await dialog.locator('[data-action="save"]').click()
+    card = editor.locator('.conn-card[data-id="with-password"]')
+    await expect(card.locator(".connection-state")).to_have_text("OPENED", timeout=5000)
+    stored = await flowhost.get("/connections/with-password")
+    assert stored["configuration"]["password"] == "********"
+
+    await card.locator('[data-action="edit"]').click()
+    dialog = editor.locator("dialog.dialog")
+    await expect(dialog.locator("#conn-password")).to_have_value("********")
+    await dialog.locator("#conn-description").fill("Mosquitto with a password file")
+    await dialog.locator('[data-action="save"]').click()
+    await expect(dialog).to_be_hidden()
+    await expect(card.locator(".connection-state")).to_have_text("OPENED", timeout=5000)
+    stored = await flowhost.get("/connections/with-password")
+    assert stored["configuration"]["description"] == "Mosquitto with a password file"
+
+    await card.locator('[data-action="edit"]').click()
+    await dialog.locator("#conn-password").fill("wrong")
+    await dialog.locator('[data-action="save"]').click()
+    await expect(card.locator(".connection-state")).to_have_text("AUTHENTICATION_FAILED", timeout=5000)
+    await expect(card.locator(".state-dot")).to_have_class(re.compile("level-error"))

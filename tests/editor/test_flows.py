@@ -113,3 +113,15 @@ async def test_a_conflicting_deploy_is_explained_not_overwritten(editor, flowhos
     await expect(editor.locator("#flow-title")).to_have_value("Changed elsewhere")
     await expect(node(editor, "debug")).to_have_count(0)
     await expect(editor.locator("#deploy")).to_be_disabled()
+
+
+async def test_a_deploy_from_elsewhere_shows_when_nothing_would_be_lost(editor, flowhost):
+    flow = await import_by_api(flowhost, HAND_WRITTEN)
+    await editor.goto(f"{flowhost.url}/#flow=by-hand")
+    await editor.reload()
+    await editor.wait_for_selector("body.ready")
+    changed = {k: v for k, v in flow.items() if k != "rev"} | {"label": "Relabelled by a script", "rev": flow["rev"]}
+    status, _ = await flowhost.send("PUT", "/flows/by-hand", changed)
+    assert status == 200
+    await expect(editor.locator("#flow-title")).to_have_value("Relabelled by a script")
+    await expect(editor.locator("#deploy")).to_be_disabled()

@@ -58,9 +58,31 @@ export class DebugPanel {
       this.list,
     );
     this.knownNodes = new Set();
+    this.pending = [];
   }
 
+  // Messages can come faster than anyone reads: they are drawn once per frame, and only the newest MAX_ENTRIES.
   add(event) {
+    this.pending.push(event);
+    if (this.pending.length > MAX_ENTRIES) this.pending.shift();
+    if (this.pending.length === 1) requestAnimationFrame(() => this.flush());
+  }
+
+  flush() {
+    const events = this.pending;
+    this.pending = [];
+    if (!events.length) return;
+    const stickToBottom = this.list.scrollTop + this.list.clientHeight >= this.list.scrollHeight - 24;
+    const fragment = document.createDocumentFragment();
+    for (const event of events) fragment.append(this.entry(event));
+    this.emptyNote.remove();
+    this.list.append(fragment);
+    while (this.entries.length > MAX_ENTRIES) this.entries.shift().remove();
+    if (stickToBottom) this.list.scrollTop = this.list.scrollHeight;
+    this.onCountChanged(this.entries.length);
+  }
+
+  entry(event) {
     const isError = event.kind === "error";
     const data = event.data || {};
     const nodeKey = `${event.flow || ""}/${event.node || ""}`;
@@ -68,7 +90,6 @@ export class DebugPanel {
       this.knownNodes.add(nodeKey);
       this.nodeFilter.append(h("option", { value: nodeKey }, `${event.node || "?"}${event.flow ? ` (${event.flow})` : ""}`));
     }
-    const stickToBottom = this.list.scrollTop + this.list.clientHeight >= this.list.scrollHeight - 24;
     const body = isError ? h("div.debug-error-text", data.error || "error") : h("div.debug-payload", payloadView(parsePayload(data.payload)));
     const entry = h(
       "div.debug-entry",
@@ -83,11 +104,7 @@ export class DebugPanel {
     );
     entry.hidden = Boolean(this.nodeFilter.value) && this.nodeFilter.value !== nodeKey;
     this.entries.push(entry);
-    this.emptyNote.remove();
-    this.list.append(entry);
-    while (this.entries.length > MAX_ENTRIES) this.entries.shift().remove();
-    if (stickToBottom) this.list.scrollTop = this.list.scrollHeight;
-    this.onCountChanged(this.entries.length);
+    return entry;
   }
 
   applyFilter() {
@@ -97,6 +114,7 @@ export class DebugPanel {
 
   clear() {
     this.entries = [];
+    this.pending = [];
     clear(this.list, this.emptyNote);
     this.onCountChanged(0);
   }

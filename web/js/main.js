@@ -292,10 +292,14 @@ function validateSoon() {
   validateTimer = setTimeout(() => validate().catch(() => {}), 300);
 }
 
+let validations = 0;
+
+// The flow's errors from the server; only the newest answer marks the canvas (answers can overtake each other).
 async function validate(flowBody = payload()) {
+  const number = ++validations;
   const result = await api.validateFlow(flowBody, state.isNew);
   const errors = result && Array.isArray(result.errors) ? result.errors : [];
-  applyErrors(errors, flowBody.nodes);
+  if (number === validations) applyErrors(errors, flowBody.nodes);
   return errors;
 }
 
@@ -399,8 +403,11 @@ function editNode(nodeId) {
       const index = state.flow.nodes.indexOf(node);
       const body = payload();
       body.nodes = state.flow.nodes.map((n, i) => (i === index ? candidate : n));
+      const prefix = `nodes[${index}]`;
       const errors = await validate(body);
-      return errors.some((e) => e.path && e.path.startsWith(`nodes[${index}]`)) ? state.nodeErrors.get(node.id) || [] : [];
+      return errors
+        .filter((e) => e.path === prefix || (e.path || "").startsWith(`${prefix}.`) || (e.path || "").startsWith(`${prefix}[`))
+        .map((e) => ({ field: fieldOfPath(e.path, `${prefix}.config`), message: e.message }));
     },
     apply(candidate, newId) {
       Object.keys(node).forEach((key) => delete node[key]);
@@ -412,6 +419,7 @@ function editNode(nodeId) {
         canvas.updateNode(node);
       }
       changed();
+      validateSoon();
     },
     remove: () => canvas.removeNode(nodeId),
     addConnection: () => {
