@@ -14,7 +14,7 @@ from typing import Any
 import voluptuous as vol
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.representer import RoundTripRepresenter
 
 from .registry import Registry
@@ -155,6 +155,8 @@ def read_yaml(text: str, source: str) -> Any:
             problem = exc.problem
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
         raise FlowValidationError([FlowError((), f"invalid YAML: {problem}", source, line, column)]) from None
+    except YAMLError as exc:  # e.g. a control character: the reader's errors carry no mark
+        raise FlowValidationError([FlowError((), f"invalid YAML: {exc}", source)]) from None
 
 
 def dump_yaml(document: Any) -> str:
@@ -501,7 +503,7 @@ def _validate_connection_entry(
         return None
     raw = entry["configuration"] or {}
     try:
-        configuration = connection_class.config_schema(raw)
+        configuration = _run_plugin_schema(connection_class.config_schema, raw)
     except vol.Invalid as exc:
         collector.add_invalid([*path, "configuration"], exc, connection_class.config_schema, raw)
         return None
@@ -515,6 +517,18 @@ def _validate_connection_entry(
     )
 
 
+def _run_plugin_schema(schema: vol.Schema, data: Any) -> Any:
+    """A plugin's schema; a validator that crashes on an unexpected value type is reported, not raised."""
+    try:
+        return schema(data)
+    except vol.Invalid:
+        raise
+    except Exception as exc:
+        raise vol.Invalid(
+            f"cannot be checked: a validator failed with {type(exc).__name__}: {exc}; check the types of the values"
+        ) from None
+
+
 def _check_configuration_alone(item: Any, path: list[PathItem], registry: Registry, collector: _Collector) -> None:
     """When the entry itself is invalid, still report its configuration's errors: all errors at once."""
     if not isinstance(item, Mapping) or not isinstance(item.get("configuration"), Mapping):
@@ -525,7 +539,7 @@ def _check_configuration_alone(item: Any, path: list[PathItem], registry: Regist
         return
     configuration = item["configuration"]
     try:
-        connection_class.config_schema(configuration)
+        _run_plugin_schema(connection_class.config_schema, configuration)
     except vol.Invalid as exc:
         collector.add_invalid([*path, "configuration"], exc, connection_class.config_schema, configuration)
 
@@ -582,7 +596,7 @@ def _validate_nodes(items: list, registry: Registry, connection_ids: set[str], c
         raw_config = entry["config"] or {}
         config = None
         try:
-            config = node_class.config_schema(raw_config)
+            config = _run_plugin_schema(node_class.config_schema, raw_config)
         except vol.Invalid as exc:
             collector.add_invalid([*path, "config"], exc, node_class.config_schema, raw_config)
         for field_name in node_class.connection_fields:

@@ -520,9 +520,9 @@ class Workspace:
         """The document to write (secrets as references), its validated spec and the new secrets."""
         flow_id = body.get("id") if isinstance(body.get("id"), str) else "flow"
         old_connections = {
-            item.get("id"): item
+            item["id"]: item
             for item in ((previous.root.get("connections") or []) if previous else [])
-            if isinstance(item, Mapping)
+            if isinstance(item, Mapping) and isinstance(item.get("id"), str)
         }
         pending: dict[str, str] = {}
         errors: list[dict[str, Any]] = []
@@ -533,11 +533,11 @@ class Workspace:
                 if not isinstance(item, dict):
                     protected.append(item)
                     continue
-                connection_id = str(item.get("id"))
+                connection_id = item.get("id") if isinstance(item.get("id"), str) else str(index)
                 try:
                     item, new_secrets = self._protect_secrets(
                         item,
-                        old_connections.get(item.get("id")),
+                        old_connections.get(connection_id),
                         lambda field, c=connection_id: _secret_name(flow_id, c, field),
                         path=f"connections[{index}].configuration",
                     )
