@@ -11,6 +11,7 @@ import orjson
 import voluptuous as vol
 
 from flowhost import Message, Node, hookimpl
+from flowhost.message import FrozenDict
 from flowhost.mqtt import Message as MqttMessage
 from flowhost.validation import identifier
 
@@ -18,6 +19,8 @@ from .mqtt_connection import Downlink, MqttIotConnection, UplinkRejected
 from .uplink_outbox import OutboxFull
 
 INBOUND_QUEUE_SIZE = 10_000
+# The meta of received messages, frozen once rather than per message.
+_META = {(qos, retain): FrozenDict(qos=qos, retain=retain) for qos in (0, 1, 2) for retain in (False, True)}
 
 
 def _connection_of(node: Node) -> MqttIotConnection:
@@ -156,10 +159,8 @@ class MqttIn(Node):
         except orjson.JSONDecodeError:
             payload = bytes(payload)
         self.context.count("received")
-        self._pump.offer(
-            Message.create(payload, topic=message.topic, meta={"qos": message.qos, "retain": message.retain}),
-            "out",
-        )
+        meta = _META[message.qos, bool(message.retain)]
+        self._pump.offer(Message.create(payload, topic=message.topic, meta=meta), "out")
 
     async def close(self) -> None:
         connection = getattr(self, "_connection", None)
