@@ -45,6 +45,9 @@ async def test_the_form_has_thingparks_fields_and_pem_files_upload(editor, flowh
     ca_field = dialog.locator('.field[data-kind="pem"]').first
     await ca_field.locator('input[type="file"]').set_input_files(str(pki.ca.cert_path))
     await expect(ca_field.locator("textarea")).to_have_value(re.compile("-----BEGIN CERTIFICATE-----"))
+    await dialog.locator("details.advanced summary").click()
+    await expect(field(dialog, "keepAlive").locator("input")).to_have_value("60s")
+    await screenshot(editor, "connection-advanced")
     await dialog.locator('[data-action="save"]').click()
     await expect(dialog).to_be_hidden()
     card = editor.locator('.conn-card[data-id="tls-broker"]')

@@ -59,6 +59,7 @@ async def test_the_whole_journey(editor, flowhost, mosquitto):
     await expect(dialog).to_be_hidden()
     dialog = await open_node(editor, "mqtt-connector")
     await field(dialog, "connection").locator("select").select_option("test-broker")
+    await screenshot(editor, "node-dialog")
     await dialog.locator('[data-action="done"]').click()
     await expect(dialog).to_be_hidden()
 

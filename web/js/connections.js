@@ -21,10 +21,11 @@ function slug(text) {
   return String(text).toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60);
 }
 
-// Optional settings that have a default are tuning: they go under "Advanced". Choices stay in view (protocol).
-function isAdvanced(field) {
-  const kind = field.type;
-  return !field.required && field.default !== undefined && field.default !== "" && kind !== "select" && !field.options;
+// A connection schema lists its essential fields first (ThingPark's form): from the first optional field with a
+// default that is not a choice, fields are tuning and go under "Advanced settings".
+function advancedFields(schema) {
+  const first = schema.findIndex((f) => !f.required && f.default !== undefined && f.default !== "" && f.type !== "select");
+  return new Set(first < 0 ? [] : schema.slice(first).map((f) => f.name));
 }
 
 export class ConnectionsPanel {
@@ -152,10 +153,11 @@ export class ConnectionsPanel {
     let form;
     const build = () => {
       const type = this.connectionTypes.get(connectorId);
+      const advanced = advancedFields(type.schema);
       form = new SchemaForm(orderForForm(type.schema), existing ? existing.configuration || {} : {}, {
         secretFields: type.secretFields || [],
         idPrefix: "conn",
-        advanced: isAdvanced,
+        advanced: (field) => advanced.has(field.name) && field.name !== "description",
       });
       clear(formHolder, form.element);
       const protocol = form.control("protocol");

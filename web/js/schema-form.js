@@ -221,6 +221,9 @@ export class SchemaForm {
     const main = this.controls.filter((control) => !isAdvanced(control));
     const more = this.controls.filter(isAdvanced);
     this.element = h("div.schema-form", main.map((control) => control.element));
+    // An error stays until its field is changed.
+    this.element.addEventListener("input", (event) => this.clearErrorOf(event.target));
+    this.element.addEventListener("change", (event) => this.clearErrorOf(event.target));
     if (more.length) {
       this.advanced = h("details.advanced", h("summary", `Advanced settings (${more.length})`), more.map((control) => control.element));
       this.element.append(this.advanced);
@@ -248,6 +251,11 @@ export class SchemaForm {
       result[control.name] = value;
     }
     return result;
+  }
+
+  clearErrorOf(target) {
+    const control = this.controls.find((c) => c.element.contains(target));
+    if (control) control.setError("");
   }
 
   clearErrors() {
