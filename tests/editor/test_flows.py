@@ -8,7 +8,7 @@ import textwrap
 from playwright.async_api import expect
 
 from .conftest import screenshot
-from .helpers import drop_node, node
+from .helpers import deploy, drop_node, node
 
 HAND_WRITTEN = textwrap.dedent(
     """\
@@ -110,7 +110,7 @@ async def test_a_conflicting_deploy_is_explained_not_overwritten(editor, flowhos
     assert [n["id"] for n in server["nodes"]] == ["devices", "only-345", "matched", "others"]
 
     await dialog.locator('[data-action="reload"]').click()
-    await expect(editor.locator("#flow-title")).to_have_value("Changed elsewhere")
+    await expect(editor.locator(".flow-tab.active")).to_have_text("Changed elsewhere")
     await expect(node(editor, "debug")).to_have_count(0)
     await expect(editor.locator("#deploy")).to_be_disabled()
 
@@ -123,5 +123,26 @@ async def test_a_deploy_from_elsewhere_shows_when_nothing_would_be_lost(editor, 
     changed = {k: v for k, v in flow.items() if k != "rev"} | {"label": "Relabelled by a script", "rev": flow["rev"]}
     status, _ = await flowhost.send("PUT", "/flows/by-hand", changed)
     assert status == 200
-    await expect(editor.locator("#flow-title")).to_have_value("Relabelled by a script")
+    await expect(editor.locator(".flow-tab.active")).to_have_text("Relabelled by a script")
     await expect(editor.locator("#deploy")).to_be_disabled()
+
+
+async def test_flow_properties_rename_and_delete(editor, flowhost):
+    await import_by_api(flowhost, HAND_WRITTEN)
+    await editor.goto(f"{flowhost.url}/#flow=by-hand")
+    await editor.reload()
+    await editor.wait_for_selector("body.ready")
+    await editor.dblclick(".flow-tab.active")
+    await editor.fill("#flow-label", "Sorted by device")
+    await editor.fill("#flow-description", "Uplinks of 345 apart from the others")
+    await editor.click('dialog [data-action="done"]')
+    await expect(editor.locator(".flow-tab.active")).to_have_text("Sorted by device")
+    await deploy(editor)
+    stored = await flowhost.get("/flows/by-hand")
+    assert (stored["label"], stored["description"]) == ("Sorted by device", "Uplinks of 345 apart from the others")
+
+    editor.once("dialog", lambda dialog: dialog.accept())
+    await editor.dblclick(".flow-tab.active")
+    await editor.click('dialog [data-action="delete-flow"]')
+    await expect(editor.locator(".flow-tab.active")).to_have_text("flow-1")
+    assert (await flowhost.get("/flows"))["flows"] == []

@@ -47,6 +47,7 @@ export const api = {
   saveFlow: (flow) => request("PUT", `/flows/${encodeURIComponent(flow.id)}`, flow),
   validateFlow: (flow, isNew) =>
     request("POST", isNew ? "/flows/validate" : `/flows/${encodeURIComponent(flow.id)}/validate`, flow),
+  deleteFlow: (id) => request("DELETE", `/flows/${encodeURIComponent(id)}`),
   flowYaml: (id) => request("GET", `/flows/${encodeURIComponent(id)}/yaml`, undefined, { raw: true }),
   importFlow: (yamlText) => request("POST", "/flows/import", yamlText, { contentType: "application/yaml" }),
   flowStatus: (id) => request("GET", `/flows/${encodeURIComponent(id)}/status`),

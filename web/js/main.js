@@ -206,14 +206,71 @@ function renderFlowTabs() {
           type: "button",
           class: state.flow && entry.id === state.flow.id ? "active" : "",
           dataset: { flow: entry.id },
-          title: entry.id,
-          on: { click: () => switchFlow(entry.id) },
+          title: `${entry.id} · double-click for its properties`,
+          on: { click: () => switchFlow(entry.id), dblclick: () => editFlowProperties() },
         },
         entry.label,
       ),
     ),
     h("button.icon.flow-add", { type: "button", title: "New flow", "aria-label": "New flow", on: { click: newFlow } }, "+"),
   );
+}
+
+// Label and description are edits like any other (undo, deploy); deleting a flow stops it at once.
+function editFlowProperties() {
+  const flow = state.flow;
+  const summary = state.flows.find((f) => f.id === flow.id) || {};
+  const label = h("input#flow-label", { type: "text", value: flow.label });
+  const description = h("textarea#flow-description", { rows: 3 });
+  description.value = flow.description || "";
+  const buttons = [
+    { label: "Cancel", action: "cancel" },
+    {
+      label: "Done",
+      primary: true,
+      action: ({ close }) => {
+        flow.label = label.value.trim() || flow.id;
+        flow.description = description.value.trim() || undefined;
+        close();
+        renderFlowTabs();
+        changed();
+      },
+    },
+  ];
+  if (!state.isNew) {
+    buttons.unshift({
+      label: "Delete flow",
+      name: "delete-flow",
+      danger: true,
+      action: async ({ close, showError }) => {
+        if (!window.confirm(`Stop and delete flow ${flow.label}?`)) return;
+        try {
+          await api.deleteFlow(flow.id);
+        } catch (error) {
+          if (!(error instanceof ApiError)) throw error;
+          showError(error.message);
+          return;
+        }
+        close();
+        state.deployed = canonical(state.flow);
+        await loadFlows();
+        if (state.flows.length) await openFlowById(state.flows[0].id);
+        else open(emptyFlow("flow-1"), { isNew: true });
+        toast(`Flow ${flow.label} deleted`, "ok");
+      },
+    });
+  }
+  openDialog({
+    title: "Flow properties",
+    body: h(
+      "div",
+      h("div.field", h("label", { for: "flow-label" }, "Label"), h("div.control", label)),
+      h("div.field", h("label", { for: "flow-description" }, "Description"), h("div.control", description)),
+      h("div.field-hint", `id ${flow.id}`, summary.file ? ` · stored in ${summary.file}` : " · not deployed yet"),
+    ),
+    buttons,
+  });
+  label.focus();
 }
 
 function confirmDiscard() {
@@ -247,7 +304,11 @@ function refreshChrome() {
   $("#undo").disabled = !history.canUndo;
   $("#redo").disabled = !history.canRedo;
   $("#export").disabled = state.isNew;
-  $("#flow-title").value = state.flow.label;
+  const tab = document.querySelector(".flow-tab.active");
+  if (tab) {
+    tab.textContent = state.flow.label;
+    tab.classList.toggle("dirty", Boolean(dirty));
+  }
   document.title = `${dirty ? "● " : ""}${state.flow.label} · flowhost`;
   $("#empty-hint").hidden = state.flow.nodes.length > 0;
 }
@@ -613,10 +674,6 @@ function bindChrome() {
   $("#zoom-in").addEventListener("click", () => canvas.zoomIn());
   $("#zoom-out").addEventListener("click", () => canvas.zoomOut());
   $("#zoom-reset").addEventListener("click", () => { canvas.zoomReset(); canvas.fit(state.flow.layout); });
-  $("#flow-title").addEventListener("change", (event) => {
-    state.flow.label = event.target.value.trim() || state.flow.id;
-    changed();
-  });
   for (const tab of document.querySelectorAll(".sidebar-tab")) tab.addEventListener("click", () => showTab(tab.dataset.tab));
   document.addEventListener("keydown", (event) => {
     const typing = event.target.closest("input, textarea, select, [contenteditable]") || document.querySelector("dialog[open]");
