@@ -24,7 +24,7 @@ from .plugins import PluginHost, load_plugins
 from .registry import Registry
 from .resources import demo_flow
 from .secret_box import SecretKeyError
-from .store import TOKEN_ENV, Store, StoreError, api_token
+from .store import CONNECTIONS_FILE_NAME, SECRETS_FILE_NAME, TOKEN_ENV, Store, StoreError, api_token
 from .workspace import Workspace
 
 log = logging.getLogger("flowhost")
@@ -70,6 +70,9 @@ def _parser(plugins: PluginHost) -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check flow files; print every error with FILE:LINE:COL")
     validate.add_argument("flow_files", nargs="+", type=Path, metavar="FLOW_FILE")
+    validate.add_argument(
+        "--data-dir", type=Path, default=None, help="connections and secrets stored by the API (default: as run)"
+    )
     validate.set_defaults(handler=_validate)
 
     broker = commands.add_parser("broker", help="run the local test broker (amqtt) alone")
@@ -104,7 +107,18 @@ def _validate(args: argparse.Namespace) -> int:
     plugins = args.plugins
     for problem in plugins.errors:
         print(f"warning: {problem}", file=sys.stderr)
-    _, errors = _load_flows(args.flow_files, Registry.from_plugins(plugins))
+    data_dir = args.data_dir or default_data_dir()
+    if (data_dir / CONNECTIONS_FILE_NAME).exists() or (data_dir / SECRETS_FILE_NAME).exists():
+        # Flow files may use the connections and secrets that the API stored on this machine.
+        try:
+            workspace = Workspace(create_runtime(data_dir, plugins), Store(data_dir))
+        except (SecretKeyError, StoreError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        errors = workspace.load_connections()
+        errors += workspace.load_flow_files(args.flow_files, include_stored=False)
+    else:
+        _, errors = _load_flows(args.flow_files, Registry.from_plugins(plugins))
     for error in errors:
         print(error, file=sys.stderr)
     if errors:

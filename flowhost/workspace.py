@@ -148,12 +148,15 @@ class Workspace:
             self.connections[spec.id] = ApiConnection(document, spec)
         return errors
 
-    def load_flow_files(self, paths: Iterable[Path], *, demo: Path | None = None) -> list[str]:
-        """Read and validate the flows to run: ``paths`` (the command line), the data directory's flows, and
-        ``demo`` when there are no others. Returns every error as text."""
+    def load_flow_files(
+        self, paths: Iterable[Path], *, demo: Path | None = None, include_stored: bool = True
+    ) -> list[str]:
+        """Read and validate the flows to run: ``paths`` (the command line), the data directory's flows (unless
+        ``include_stored`` is false), and ``demo`` when there are no others. Returns every error as text."""
         self.load_connections()
         candidates = [(Path(path), Path(path), "command-line") for path in paths]
-        candidates += [(path, path, "api") for path in self.store.stored_flow_files()]
+        if include_stored:
+            candidates += [(path, path, "api") for path in self.store.stored_flow_files()]
         if not candidates and demo is not None:
             candidates.append((demo, None, "demo"))
         errors: list[str] = []

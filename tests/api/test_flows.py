@@ -289,3 +289,21 @@ async def test_a_flow_cannot_define_an_api_connections_id(api, mosquitto):
     assert (await response.json())["errors"] == [
         {"path": "connections[0].id", "message": "connection id 'shared' is already defined through the API"}
     ]
+
+
+async def test_the_demo_flow_is_saved_into_the_data_dir_never_into_the_package(api, workspace, runtime):
+    from flowhost.resources import demo_flow
+
+    packaged = demo_flow().read_text()
+    assert workspace.load_flow_files([], demo=demo_flow()) == []
+    await workspace.start()
+    summary = (await (await api.get("/api/flows")).json())["flows"][0]
+    assert summary["origin"] == "demo" and summary["file"] == str(runtime.data_dir / "flows" / "demo.yaml")
+    shown = await (await api.get("/api/flows/demo")).json()
+    shown["label"] = "My demo"
+    assert (await api.put("/api/flows/demo", json=shown)).status == 200
+    assert demo_flow().read_text() == packaged
+    saved = (runtime.data_dir / "flows" / "demo.yaml").read_text()
+    assert saved == packaged.replace(
+        "label: Simulated LoRaWAN devices through the local broker and back", "label: My demo"
+    )

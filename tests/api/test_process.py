@@ -165,3 +165,15 @@ async def test_an_explicit_token_is_used_and_not_stored(flowhost_process, tmp_pa
         async with session.get(f"{url}/api/node-types", headers={"Authorization": "Bearer explicit-token-1"}) as r:
             assert r.status == 200
     assert await process.stop() == 0
+
+
+async def test_validate_knows_the_connections_and_secrets_the_api_stored(api, tmp_path, mosquitto, runtime):
+    assert (await api.post("/api/connections", json={**thingpark_body(mosquitto), "id": "stored"})).status == 201
+    flow = tmp_path / "uses-stored.yaml"
+    flow.write_text(
+        "flowhost: 1\nid: uses-stored\nnodes:\n  - {id: c, type: mqtt-connector, config: {connection: stored}}\n"
+    )
+    code, _, stderr = await run_command("validate", "--data-dir", str(runtime.data_dir), str(flow))
+    assert code == 0, stderr
+    code, _, stderr = await run_command("validate", "--data-dir", str(tmp_path / "empty"), str(flow))
+    assert code == 1 and "unknown connection 'stored' (defined: none)" in stderr
