@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
 from playwright.async_api import expect
 
 from .conftest import screenshot
@@ -146,3 +147,29 @@ async def test_flow_properties_rename_and_delete(editor, flowhost):
     await editor.click('dialog [data-action="delete-flow"]')
     await expect(editor.locator(".flow-tab.active")).to_have_text("flow-1")
     assert (await flowhost.get("/flows"))["flows"] == []
+
+
+@pytest.mark.expect_node_errors
+async def test_a_node_error_shows_under_the_node_and_in_the_debug_panel(editor, flowhost):
+    await editor.click("#import")
+    await editor.fill(
+        "#import-text",
+        textwrap.dedent(
+            """\
+            flowhost: 1
+            id: failing
+            nodes:
+              - {id: source, type: test-emit, config: {payloads: [fine, bad]}, wires: {out: [picky]}}
+              - {id: picky, type: test-collect, config: {delay: 1s, fail_on: bad}}
+            """
+        ),
+    )
+    await editor.click('dialog [data-action="import"]')
+    await expect(editor.locator('.flow-tab[data-flow="failing"]')).to_have_class("flow-tab active")
+    error = editor.locator(".debug-entry.is-error")
+    await expect(error).to_contain_text("cannot handle 'bad'", timeout=5000)
+    await expect(error.locator(".debug-node")).to_have_text("picky")
+    status = node(editor, "picky").locator(".fh-node-status")
+    await expect(status).to_have_attribute("data-level", "error")
+    await expect(status).to_contain_text("cannot handle 'bad'")
+    await screenshot(editor, "node-error")

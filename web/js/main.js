@@ -626,7 +626,10 @@ function onEvent(event) {
       break;
     case "error":
       debugPanel.add(event);
-      if (current && event.node) canvas.setStatus(event.node, { text: event.data && event.data.error, level: "error" });
+      if (current && event.node) {
+        statuses.set(event.node, { text: (event.data && event.data.error) || "error", level: "error" });
+        refreshStatuses();
+      }
       break;
     case "connection_state":
       connections.applyEvent(event);

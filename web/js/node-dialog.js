@@ -27,7 +27,7 @@ export function openNodeDialog({ node, type, choices, knownErrors, needsConnecti
     h("hr"),
     needsConnection
       ? h("p.notice", "This node needs a connection and there is none yet. ",
-        h("button.small", { type: "button", on: { click: addConnection } }, "Add a connection"))
+        h("button.small", { type: "button", on: { click: () => { dialog.close(); addConnection(); } } }, "Add a connection"))
       : null,
     form.element,
   );
