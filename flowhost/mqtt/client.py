@@ -12,6 +12,7 @@ Reconnecting is the caller's policy: call `connect()` again on the same object. 
   (a resumed session keeps them on the broker; resubscribing would replay retained messages).
 - Inbound QoS 1: PUBACK is queued after `on_message` returns (still in the same write as other packets), so a
   message whose handler was interrupted by a crash is redelivered. Inbound QoS 2 is delivered exactly once.
+  `on_message` may run before `connect()` returns: a resumed session's queued messages follow CONNACK at once.
 """
 
 from __future__ import annotations

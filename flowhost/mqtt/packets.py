@@ -397,18 +397,32 @@ class Message:
 
     @classmethod
     def decode(cls, first: int, buf: bytes, pos: int, end: int, version: int) -> Message:
+        # The inbound hot path: fields are read inline rather than through the helpers.
         qos = first >> 1 & 0x03
         if qos == 3:
             raise ProtocolError("PUBLISH with QoS 3")
-        topic, pos = _read_string(buf, pos, end)
+        topic_end = pos + 2 + (buf[pos] << 8 | buf[pos + 1])
+        if topic_end > end:
+            raise ProtocolError("truncated PUBLISH topic")
+        try:
+            topic = str(buf[pos + 2 : topic_end], "utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProtocolError("topic is not valid UTF-8") from exc
+        pos = topic_end
         packet_id = None
         if qos:
-            packet_id, pos = _read_u16(buf, pos, end)
+            if pos + 2 > end:
+                raise ProtocolError("truncated PUBLISH packet identifier")
+            packet_id = buf[pos] << 8 | buf[pos + 1]
+            pos += 2
             if not packet_id:
                 raise ProtocolError("PUBLISH with packet identifier 0")
         properties: Properties = {}
         if version >= MQTT_5:
-            properties, pos = decode_properties(buf, pos, end)
+            if pos < end and not buf[pos]:
+                pos += 1
+            else:
+                properties, pos = decode_properties(buf, pos, end)
         return cls(topic, bytes(buf[pos:end]), qos, bool(first & 0x01), bool(first & 0x08), packet_id, properties)
 
 
