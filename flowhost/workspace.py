@@ -98,8 +98,9 @@ class ApiConnection:
     spec: ConnectionSpec
 
 
-def _rev(root: Any) -> str:
-    return hashlib.sha256(dump_yaml(root).encode()).hexdigest()[:16]
+def _rev(text: str) -> str:
+    """A flow's revision: a hash of its file's text."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _slug(text: str) -> str:
@@ -186,7 +187,7 @@ class Workspace:
                     errors.append(f"{source}: connection id '{connection.id}' is also defined by {other}")
                 defined_by[connection.id] = f"flow {spec.id} ({source})"
             record = FlowRecord(root, spec, target or self.store.flow_path(spec.id), origin)
-            record.rev = _rev(root)
+            record.rev = _rev(dump_yaml(root))
             self.flows[spec.id] = record
         return errors
 
@@ -281,7 +282,7 @@ class Workspace:
                 lambda field: _secret_name("connection", connection_id, field),
             )
             spec = self._validate_connection(stored, pending)
-            removed = self._secret_names(current.stored) - self._secret_names(stored)
+            removed = self._own_secret_names(connection_id, current.stored) - self._secret_names(stored)
             self.store.secrets.update(pending, removed)
             self.connections[connection_id] = ApiConnection(stored, spec)
             self._save_connections()
@@ -299,7 +300,7 @@ class Workspace:
             await self.runtime.remove_connection(connection_id)
             del self.connections[connection_id]
             self._save_connections()
-            self.store.secrets.update({}, self._secret_names(current.stored))
+            self.store.secrets.update({}, self._own_secret_names(connection_id, current.stored))
 
     def _flows_naming(self, connection_id: str) -> list[str]:
         return [
@@ -342,6 +343,14 @@ class Workspace:
 
     def _save_connections(self) -> None:
         self.store.save_connections([connection.stored for connection in self.connections.values()])
+
+    def _own_secret_names(self, connection_id: str, document: Mapping[str, Any]) -> set[str]:
+        """The secrets this connection's values were stored under (not other secrets it refers to)."""
+        own = {
+            _secret_name("connection", connection_id, field)
+            for field in self._secret_fields(document.get("connectorId"))
+        }
+        return self._secret_names(document) & own
 
     @staticmethod
     def _secret_names(document: Mapping[str, Any]) -> set[str]:
@@ -514,7 +523,7 @@ class Workspace:
         write_text_file(record.path, text)
         if record.origin == "demo":
             record.origin = "api"  # from now on the changed copy in the data directory is the flow
-        record.rev = hashlib.sha256(text.encode()).hexdigest()[:16]
+        record.rev = _rev(text)
         await self.runtime.deploy(record.spec)
 
     def _prepare_flow(

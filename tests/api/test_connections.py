@@ -230,3 +230,18 @@ async def test_inactive_connection_is_deactivated(api, mosquitto, runtime):
     created = await create(api, {**thingpark_body(mosquitto), "active": False})
     assert created["active"] is False and created["state"] == "DEACTIVATED"
     assert orjson.dumps(created).find(PASSWORD.encode()) == -1
+
+
+async def test_a_secret_reference_in_the_body_is_used_and_never_deleted_with_the_connection(api, mosquitto, runtime):
+    from flowhost import keys
+
+    store = api.app[keys.WORKSPACE].store
+    store.secrets.update({"shared_password": PASSWORD})
+    body = thingpark_body(mosquitto)
+    body["configuration"]["password"] = {"$secret": "shared_password"}
+    await create(api, body)
+    assert runtime.connections[CONNECTION_ID].connection.settings.password == PASSWORD
+    del body["configuration"]["password"]
+    assert (await api.put(f"/api/connections/{CONNECTION_ID}", json=body)).status == 200
+    assert (await api.delete(f"/api/connections/{CONNECTION_ID}")).status == 204
+    assert store.secrets.get("shared_password") == PASSWORD
