@@ -157,7 +157,7 @@ def _components(registry: Registry) -> dict[str, Any]:
             "connectorId": {"enum": sorted(registry.connection_types)},
             "name": {"type": "string"},
             "active": {"type": "boolean", "default": True},
-            "configuration": {"oneOf": configurations},
+            "configuration": {"anyOf": configurations},
         },
     }
     return {
@@ -222,7 +222,7 @@ def _components(registry: Registry) -> dict[str, Any]:
                                         },
                                     },
                                 },
-                                {"oneOf": node_configs},
+                                {"anyOf": node_configs},
                             ]
                         },
                     },

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import voluptuous as vol
 
 from flowhost import keys
 from flowhost.api.forms import fields_json_schema, form_fields
 from flowhost.api.openapi import _operations
+from tests.api.conftest import thingpark_body
 from tests.api.test_auth import api_routes
 
 BUILT_IN_PLUGINS = {"core-nodes", "lorawan-simulator", "http-nodes", "mqtt"}
@@ -144,7 +146,7 @@ async def test_openapi_describes_every_route_with_the_connection_schema(app, api
     assert set(_operations()) == {f"{method} {path}" for method, path in served}
     body = described["components"]["schemas"]["ConnectionBody"]
     assert body["required"] == ["connectorId", "name", "configuration"]
-    configurations = {item["title"]: item for item in body["properties"]["configuration"]["oneOf"]}
+    configurations = {item["title"]: item for item in body["properties"]["configuration"]["anyOf"]}
     assert set(configurations) == set(app[keys.RUNTIME].registry.connection_types)
     configuration = configurations["actility-mqtt-iot"]
     assert configuration["required"] == ["uplinkTopicPattern", "hostName"]
@@ -152,3 +154,14 @@ async def test_openapi_describes_every_route_with_the_connection_schema(app, api
     assert configuration["properties"]["password"]["writeOnly"] is True
     assert configuration["properties"]["connectionTimeout"]["maximum"] == 10000
     assert api_routes(app)  # the same table the auth test walks
+
+
+async def test_the_openapi_description_is_valid_and_the_thingpark_example_matches_it(api, mosquitto):
+    validator = pytest.importorskip("openapi_spec_validator")
+    jsonschema = pytest.importorskip("jsonschema")
+    described = await (await api.get("/api/openapi.json")).json()
+    validator.validate(described)
+    schema = {**described["components"]["schemas"]["ConnectionBody"], "components": described["components"]}
+    jsonschema.validate(thingpark_body(mosquitto), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**thingpark_body(mosquitto), "connectorId": "other"}, schema)
