@@ -95,6 +95,16 @@ async def test_drag_wire_move_delete_undo_redo(editor, flowhost):
     await editor.mouse.move(canvas["x"] + 300, canvas["y"] + 300)
     await editor.mouse.wheel(0, 120)
     await expect(editor.locator("#zoom-level")).to_have_text("100%")
+    await editor.mouse.wheel(0, -120)
+    await expect(editor.locator("#zoom-level")).to_have_text("110%")
+    # Dropped at a zoom, a node lands under the pointer.
+    await drop_node(editor, "filter", 400, 420)
+    dropped = await node(editor, "filter").bounding_box()
+    assert (dropped["x"], dropped["y"]) == pytest.approx((canvas["x"] + 400 - 88, canvas["y"] + 420 - 22), abs=3)
+    await node(editor, "filter").locator(".fh-node-label").click()
+    await editor.keyboard.press("Delete")
+    await editor.click("#zoom-reset")
+    await expect(editor.locator("#zoom-level")).to_have_text("100%")
 
     # Deploy saves the layout with the flow.
     simulator = await open_node(editor, "lorawan-simulator")
