@@ -579,7 +579,10 @@ function connectionStatus(node) {
   const connectionId = type && (type.connectionFields || []).map((name) => (node.config || {})[name]).find(Boolean);
   const connection = connectionId && connections.connections.get(connectionId);
   if (!connection || state.isNew) return null;
-  const counts = Object.entries(nodeCounters.get(node.id) || {}).filter(([, n]) => n).map(([name, n]) => `${n} ${name}`);
+  // "processed" (every node with an input has it) says less than the node's own counters.
+  let counted = Object.entries(nodeCounters.get(node.id) || {}).filter(([, n]) => n);
+  if (counted.some(([name]) => name !== "processed")) counted = counted.filter(([name]) => name !== "processed");
+  const counts = counted.map(([name, n]) => `${n} ${name}`);
   const named = String(connection.state || "CLOSED").toLowerCase().replace(/_/g, " ");
   if (connection.active === false) return { text: "connection inactive", level: "info" };
   if (connection.state === "OPENED") return { text: ["connected", ...counts].join(" · "), level: "ok" };
