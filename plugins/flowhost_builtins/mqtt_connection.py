@@ -140,7 +140,9 @@ class MqttIotConnection(Connection):
             topic = self._uplink_topic.render(document)
         except TopicRenderError as exc:
             self._reject(str(exc))
-        payload = orjson.dumps(self._published_document(document, fields))
+        # orjson returns its 16 KiB work buffer as the bytes object; a copy of the exact size keeps a full outbox
+        # at ~1 KiB per uplink instead of ~17 KiB.
+        payload = bytes(memoryview(orjson.dumps(self._published_document(document, fields))))
         if settings.uplink_limits is not None:
             problem = settings.uplink_limits.check(topic, payload)
             if problem is not None:
