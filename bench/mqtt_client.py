@@ -55,6 +55,8 @@ LIBRARIES = ("flowhost", "gmqtt", "aiomqtt")
 QUIET_LOGGER = logging.getLogger("bench.aiomqtt")
 QUIET_LOGGER.setLevel(logging.ERROR)
 _ids = itertools.count()
+# --flowhost-max-inflight; None keeps the client's default (20 on MQTT 3.1.1, the broker's limit on 5).
+flowhost_max_inflight: int | None = None
 
 
 def uplink(i: int) -> bytes:
@@ -168,7 +170,12 @@ class Counter:
 
 
 async def flowhost_publish(target: Target, protocol: int, qos: int, payloads: list[bytes], watch: Stopwatch):
-    client = MQTTClient(target.endpoint(), f"bench-pub-{next(_ids)}", protocol_version=protocol)
+    client = MQTTClient(
+        target.endpoint(),
+        f"bench-pub-{next(_ids)}",
+        protocol_version=protocol,
+        max_inflight=flowhost_max_inflight,
+    )
     await client.connect()
     watch.start()
     for payload in payloads:
@@ -230,6 +237,7 @@ async def flowhost_relay(target: Target, protocol: int, qos: int, watch: Stopwat
         target.endpoint(),
         RELAY_ID,
         protocol_version=protocol,
+        max_inflight=flowhost_max_inflight,
         clean_start=False,
         session_expiry_interval=300,
         on_message=on_message,
@@ -460,12 +468,20 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=30_000, help="messages per run (default 30000)")
     parser.add_argument("--protocol", type=int, choices=(4, 5), default=5, help="MQTT 3.1.1 (4) or 5 (default)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per cell; the best is kept (default 1)")
+    parser.add_argument(
+        "--flowhost-max-inflight",
+        type=int,
+        help="flowhost's max_inflight (default: the client's, 20 on MQTT 3.1.1; gmqtt has no limit on 3.1.1)",
+    )
     args = parser.parse_args()
+    global flowhost_max_inflight
+    flowhost_max_inflight = args.flowhost_max_inflight
     mosquitto = subprocess.run(["/usr/sbin/mosquitto", "-h"], capture_output=True, text=True).stdout.split("\n")[0]
     print(
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; nproc {os.cpu_count()}; Python "
         f"{sys.version.split()[0]}; {mosquitto}; MQTT {'5' if args.protocol == 5 else '3.1.1'}; "
-        f"{args.count} messages of {len(uplink(0))} bytes",
+        f"{args.count} messages of {len(uplink(0))} bytes; "
+        f"flowhost max_inflight {flowhost_max_inflight or 'default'}",
         flush=True,
     )
     print(asyncio.run(run(args)))

@@ -111,9 +111,7 @@ async def test_receive_maximum_is_honoured_for_thousands_of_publishes(mosquitto)
             futures.append(await publisher.publish("window/awaited", b"%d" % i, qos=1))
             highest_inflight = max(highest_inflight, publisher.inflight_count)
         # The fast path never waits: what does not fit the window waits in the client's backlog.
-        futures += [
-            publisher.publish_nowait("window/nowait", b"%d" % i, qos=1) for i in range(count // 2, count)
-        ]
+        futures += [publisher.publish_nowait("window/nowait", b"%d" % i, qos=1) for i in range(count // 2, count)]
         assert publisher.backlog_count > 0
         assert publisher.inflight_count <= 20
         await asyncio.wait_for(asyncio.gather(*futures), 60)
@@ -248,9 +246,7 @@ async def test_will_is_published_when_the_connection_is_lost(mosquitto, version:
     will_topic = f"will/{version}"
     async with connected(endpoint, on_message=inbox) as watcher:
         await watcher.subscribe(will_topic, 1)
-        doomed = MQTTClient(
-            endpoint, client_id(), protocol_version=version, will=Will(will_topic, b"gone", qos=1)
-        )
+        doomed = MQTTClient(endpoint, client_id(), protocol_version=version, will=Will(will_topic, b"gone", qos=1))
         await doomed.connect()
         doomed.abort()
         (message,) = await inbox.wait_for(1)

@@ -30,9 +30,7 @@ def properties(version: int) -> st.SearchStrategy[dict]:
             "message_expiry_interval": u32,
             "content_type": texts,
             "correlation_data": binaries,
-            "subscription_identifier": st.lists(
-                st.integers(1, p.MAX_REMAINING_LENGTH), min_size=1, max_size=3
-            ),
+            "subscription_identifier": st.lists(st.integers(1, p.MAX_REMAINING_LENGTH), min_size=1, max_size=3),
             "topic_alias": u16,
             "user_property": st.lists(st.tuples(texts, texts), min_size=1, max_size=3),
             "reason_string": texts,
@@ -66,8 +64,7 @@ def packets(version: int) -> st.SearchStrategy:
         )
 
     acks = [
-        st.builds(cls, packet_ids, reason_codes(version), props)
-        for cls in (p.PubAck, p.PubRec, p.PubRel, p.PubComp)
+        st.builds(cls, packet_ids, reason_codes(version), props) for cls in (p.PubAck, p.PubRec, p.PubRel, p.PubComp)
     ]
     choices = [
         st.builds(
@@ -87,9 +84,7 @@ def packets(version: int) -> st.SearchStrategy:
         st.builds(p.Subscribe, packet_ids, st.lists(subscriptions, min_size=1, max_size=3), props),
         st.builds(p.Suback, packet_ids, st.lists(st.integers(0, 255), min_size=1, max_size=3), props),
         st.builds(p.Unsubscribe, packet_ids, st.lists(texts, min_size=1, max_size=3), props),
-        st.builds(
-            p.Unsuback, packet_ids, st.lists(st.integers(0, 255), max_size=3) if v5 else st.just([]), props
-        ),
+        st.builds(p.Unsuback, packet_ids, st.lists(st.integers(0, 255), max_size=3) if v5 else st.just([]), props),
         st.builds(p.PingReq),
         st.builds(p.PingResp),
         st.builds(p.Disconnect, reason_codes(version), props),
@@ -161,9 +156,7 @@ def test_remaining_length_round_trip(length: int) -> None:
 
 def test_hot_path_publish_encoder_matches_the_message_encoder() -> None:
     message = p.Message("a/b", b"x" * 300, 1, True, False, 77, {"user_property": [("k", "v")]})
-    fast = p.encode_publish(
-        0x33, p.encode_string("a/b"), 77, p.encode_properties(message.properties), b"x" * 300
-    )
+    fast = p.encode_publish(0x33, p.encode_string("a/b"), 77, p.encode_properties(message.properties), b"x" * 300)
     assert fast == message.encode(p.MQTT_5)
 
 

@@ -41,9 +41,7 @@ async def publish_into_a_frozen_broker(broker, publisher: MQTTClient, topic: str
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-async def test_resumed_session_resends_unacknowledged_messages_with_dup(
-    mosquitto_factory, version: int
-) -> None:
+async def test_resumed_session_resends_unacknowledged_messages_with_dup(mosquitto_factory, version: int) -> None:
     broker = mosquitto_factory(persistence=True, log_packets=True)
     endpoint = TcpEndpoint(broker.host, broker.tcp_port)
     inbox = Inbox()

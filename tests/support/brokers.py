@@ -45,9 +45,7 @@ def free_port(host: str = LOOPBACK) -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(
-    host: str, port: int, timeout: float = 10.0, process: subprocess.Popen | None = None
-) -> None:
+def wait_for_port(host: str, port: int, timeout: float = 10.0, process: subprocess.Popen | None = None) -> None:
     """Poll until `host:port` accepts TCP connections; fail early if `process` exits."""
     deadline = time.monotonic() + timeout
     while True:
@@ -98,9 +96,7 @@ class MosquittoBroker:
         self.directory = directory
         self.pki = pki
         directory.mkdir(parents=True, exist_ok=True)
-        self.tcp_port, self.tls_port, self.mtls_port, self.ws_port, self.wss_port = (
-            free_port() for _ in range(5)
-        )
+        self.tcp_port, self.tls_port, self.mtls_port, self.ws_port, self.wss_port = (free_port() for _ in range(5))
         self.ws_url = f"ws://{self.host}:{self.ws_port}/mqtt"
         self.wss_url = f"wss://{self.host}:{self.wss_port}/mqtt"
         self.config_path = directory / "mosquitto.conf"
@@ -110,9 +106,7 @@ class MosquittoBroker:
         self.process: subprocess.Popen | None = None
         self._paused = False
         self.config_path.write_text(
-            self._config(
-                users, allow_anonymous, acl, max_inflight, max_queued, tls13_only, log_packets, extra_config
-            )
+            self._config(users, allow_anonymous, acl, max_inflight, max_queued, tls13_only, log_packets, extra_config)
         )
 
     def _config(

@@ -135,9 +135,7 @@ def _key_pem(key, form: str = "pkcs8", password: str | None = None) -> str:
         "pkcs8": serialization.PrivateFormat.PKCS8,
         "traditional": serialization.PrivateFormat.TraditionalOpenSSL,
     }
-    encryption = (
-        serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
-    )
+    encryption = serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
     return key.private_bytes(serialization.Encoding.PEM, formats[form], encryption).decode()
 
 
@@ -192,9 +190,7 @@ def make_pki(directory: Path) -> PKI:
         ca=_write(directory, "ca", _pem(ca_cert), _key_pem(ca_key)),
         server=_write(directory, "server", _pem(server_cert), _key_pem(server_key)),
         client=_write(directory, "client", _pem(client_cert), _key_pem(client_key)),
-        client_ec_sec1=_write(
-            directory, "client-sec1", _pem(client_cert), _key_pem(client_key, "traditional")
-        ),
+        client_ec_sec1=_write(directory, "client-sec1", _pem(client_cert), _key_pem(client_key, "traditional")),
         client_encrypted=_write(
             directory, "client-encrypted", _pem(client_cert), _key_pem(client_key, password=KEY_PASSWORD)
         ),
@@ -202,8 +198,6 @@ def make_pki(directory: Path) -> PKI:
         expired=_write(directory, "expired", _pem(expired_cert), _key_pem(expired_key)),
         not_yet_valid=_write(directory, "not-yet-valid", _pem(future_cert), _key_pem(future_key)),
         wrong_ca=_write(directory, "wrong-ca", _pem(wrong_ca_cert), _key_pem(wrong_ca_key)),
-        wrong_ca_client=_write(
-            directory, "wrong-ca-client", _pem(wrong_client_cert), _key_pem(wrong_client_key)
-        ),
+        wrong_ca_client=_write(directory, "wrong-ca-client", _pem(wrong_client_cert), _key_pem(wrong_client_key)),
         wrong_host_server=_write(directory, "wrong-host", _pem(wrong_host_cert), _key_pem(wrong_host_key)),
     )
