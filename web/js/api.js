@@ -56,11 +56,3 @@ export const api = {
   saveConnection: (c) => request("PUT", `/connections/${encodeURIComponent(c.id)}`, c),
   deleteConnection: (id) => request("DELETE", `/connections/${encodeURIComponent(id)}`),
 };
-
-// Lists may come bare or wrapped ({flows: [...]}, {items: [...]}): accept both while the API settles.
-export function listOf(data, key) {
-  if (Array.isArray(data)) return data;
-  if (data && Array.isArray(data[key])) return data[key];
-  if (data && Array.isArray(data.items)) return data.items;
-  return [];
-}

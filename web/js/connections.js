@@ -1,7 +1,7 @@
 // The connections panel: every connection of /api/connections with its live state, last error and counters,
 // and the create/edit form (ThingPark's "Creating a Connection From UI" form, generated from the schema).
 
-import { api, ApiError, listOf } from "./api.js";
+import { api, ApiError } from "./api.js";
 import { openDialog } from "./dialog.js";
 import { clear, h, humanize } from "./dom.js";
 import { fieldOfPath, SchemaForm } from "./schema-form.js";
@@ -42,13 +42,9 @@ export class ConnectionsPanel {
   }
 
   async refresh() {
-    try {
-      const items = listOf(await api.connections(), "connections");
-      this.connections = new Map(items.map((item) => [item.id, item]));
-      this.render();
-    } catch (error) {
-      if (!(error instanceof ApiError && error.status === 404)) throw error;
-    }
+    const { connections: items } = await api.connections();
+    this.connections = new Map(items.map((item) => [item.id, item]));
+    this.render();
   }
 
   startPolling() {

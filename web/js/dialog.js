@@ -2,13 +2,13 @@
 
 import { h } from "./dom.js";
 
-export function openDialog({ title, body, className = "", buttons = [], onCancel }) {
+export function openDialog({ title, body, className = "", buttons = [] }) {
   const banner = h("div.dialog-banner", { role: "alert", hidden: true });
   const footer = h("footer.dialog-buttons");
   const dialog = h(
     "dialog.dialog",
     { class: className, "aria-label": title },
-    h("header.dialog-head", h("h2", title), h("button.icon.dialog-close", { type: "button", title: "Close", "aria-label": "Close", on: { click: () => cancel() } }, "×")),
+    h("header.dialog-head", h("h2", title), h("button.icon.dialog-close", { type: "button", title: "Close", "aria-label": "Close", on: { click: () => close() } }, "×")),
     banner,
     h("div.dialog-body", body),
     footer,
@@ -17,16 +17,12 @@ export function openDialog({ title, body, className = "", buttons = [], onCancel
     dialog.close();
     dialog.remove();
   };
-  const cancel = () => {
-    if (onCancel) onCancel();
-    close();
-  };
   for (const { label, primary, danger, action, name } of buttons) {
     const button = h(`button${primary ? ".primary" : danger ? ".danger" : ""}`, { type: "button", dataset: { action: name || label.toLowerCase() } }, label);
     button.addEventListener("click", async () => {
       button.disabled = true;
       try {
-        if (action === "cancel") cancel();
+        if (action === "cancel") close();
         else await action({ close, showError, dialog });
       } finally {
         button.disabled = false;
@@ -40,7 +36,7 @@ export function openDialog({ title, body, className = "", buttons = [], onCancel
   }
   dialog.addEventListener("cancel", (event) => {
     event.preventDefault();
-    cancel();
+    close();
   });
   document.body.append(dialog);
   dialog.showModal();

@@ -1,7 +1,7 @@
 // The editor: loads node types, flows and connections; keeps the flow being edited (the model) and its undo
 // history; turns canvas gestures into model edits; deploys; shows live events.
 
-import { api, ApiError, listOf } from "./api.js";
+import { api, ApiError } from "./api.js";
 import { FlowCanvas } from "./canvas.js";
 import { ConnectionsPanel } from "./connections.js";
 import { DebugPanel } from "./debug.js";
@@ -128,7 +128,8 @@ function moveNode({ nodeId, x, y }) {
 
 function restore(snapshot) {
   if (!snapshot) return;
-  Object.assign(state.flow, snapshot);
+  // JSON has no undefined: a key missing from the snapshot was undefined when it was taken.
+  for (const key of Object.keys(editable(state.flow))) state.flow[key] = snapshot[key];
   redraw();
   refreshChrome();
   validateSoon();
@@ -181,12 +182,7 @@ function open(flow, { isNew = false } = {}) {
 }
 
 async function loadFlows() {
-  try {
-    state.flows = listOf(await api.flows(), "flows");
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 404) state.flows = [];
-    else throw error;
-  }
+  state.flows = (await api.flows()).flows;
 }
 
 async function openFlowById(flowId) {
@@ -726,19 +722,10 @@ async function boot() {
     }
     throw error;
   }
-  // {nodeTypes, connectionTypes}; a flat list with a `kind` per entry is read the same way.
-  const all = Array.isArray(described) ? described : [];
-  const nodeTypes = Array.isArray(described) ? all.filter((t) => t.kind !== "connection") : described.nodeTypes || [];
-  const connectionTypes = Array.isArray(described) ? all.filter((t) => t.kind === "connection") : described.connectionTypes || [];
-  const entry = (type) => ({
-    ...type,
-    type: type.type || type.connectorId,
-    outputs: type.outputs || [],
-    schema: Array.isArray(type.fields) ? type.fields : Array.isArray(type.schema) ? type.schema : [],
-    category: type.category || "other",
-  });
+  const { nodeTypes, connectionTypes } = described;
+  const entry = (type) => ({ ...type, type: type.type || type.connectorId, outputs: type.outputs || [], schema: type.fields || [] });
   for (const type of nodeTypes) state.nodeTypes.set(type.type, entry(type));
-  for (const type of connectionTypes) state.connectionTypes.set(type.connectorId || type.type, entry(type));
+  for (const type of connectionTypes) state.connectionTypes.set(type.connectorId, entry(type));
   canvas = new FlowCanvas($("#canvas"), state.nodeTypes);
   canvas.addEventListener("add", (e) => addNode(e.detail.type, e.detail.x, e.detail.y));
   canvas.addEventListener("remove", (e) => removeNode(e.detail.nodeId));

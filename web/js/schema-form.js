@@ -3,8 +3,6 @@
 
 import { h, humanize } from "./dom.js";
 
-export const SECRET_MASK = "********";
-
 const NUMBER_TYPES = new Set(["integer", "float", "number", "int"]);
 const LIST_TYPES = new Set(["list", "array", "multi_string", "list_string", "list_integer"]);
 
