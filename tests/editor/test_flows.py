@@ -173,3 +173,14 @@ async def test_a_node_error_shows_under_the_node_and_in_the_debug_panel(editor, 
     await expect(status).to_have_attribute("data-level", "error")
     await expect(status).to_contain_text("cannot handle 'bad'")
     await screenshot(editor, "node-error")
+
+
+async def test_an_invalid_import_says_where(editor, flowhost, page_errors):
+    page_errors.expect_status(400)
+    await editor.click("#import")
+    await editor.fill("#import-text", "flowhost: 1\nid: typo\nnodes:\n  - id: a\n    type: lorawan-simulatr\n")
+    await editor.click('dialog [data-action="import"]')
+    banner = editor.locator("dialog .dialog-banner")
+    await expect(banner).to_contain_text("nodes[0].type: unknown node type 'lorawan-simulatr'")
+    await expect(banner).to_contain_text("did you mean 'lorawan-simulator'")
+    assert (await flowhost.get("/flows"))["flows"] == []
