@@ -138,8 +138,7 @@ _FlowRepresenter.add_representer(EnvRef, _represent_env_ref)
 def _yaml() -> YAML:
     yaml = YAML()  # round-trip: keeps positions (and comments, for writing back)
     yaml.Representer = _FlowRepresenter
-    yaml.width = 120
-    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096  # never fold a user's long line
     yaml.constructor.add_constructor("!secret", lambda loader, node: SecretRef(loader.construct_scalar(node)))
     yaml.constructor.add_constructor("!env_var", lambda loader, node: EnvRef.parse(loader.construct_scalar(node)))
     return yaml
@@ -159,11 +158,28 @@ def read_yaml(text: str, source: str) -> Any:
         raise FlowValidationError([FlowError((), f"invalid YAML: {exc}", source)]) from None
 
 
-def dump_yaml(document: Any) -> str:
+YamlStyle = tuple[int, int, int]
+"""Indentation: (mapping, sequence, offset of the dash), as ``YAML.indent`` takes them."""
+DEFAULT_STYLE: YamlStyle = (2, 4, 2)
+_STYLES: tuple[YamlStyle, ...] = (DEFAULT_STYLE, (2, 2, 0), (4, 4, 2), (4, 4, 0), (4, 6, 4), (2, 3, 1))
+
+
+def dump_yaml(document: Any, style: YamlStyle = DEFAULT_STYLE) -> str:
     """YAML text of a (round-trip) document; references stay references."""
+    yaml = _yaml()
+    mapping, sequence, offset = style
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
     stream = io.StringIO()
-    _yaml().dump(document, stream)
+    yaml.dump(document, stream)
     return stream.getvalue()
+
+
+def guess_style(text: str, document: Any) -> YamlStyle:
+    """The indentation that writes ``document`` back as ``text``, so that saving changes only what changed."""
+    for style in _STYLES:
+        if dump_yaml(document, style) == text:
+            return style
+    return DEFAULT_STYLE
 
 
 def update_document(old: Any, new: Any) -> Any:

@@ -21,12 +21,15 @@ import voluptuous as vol
 
 from .flowfile import (
     CONNECTION_SCHEMA,
+    DEFAULT_STYLE,
     ConnectionSpec,
     FlowError,
     FlowSpec,
     FlowValidationError,
+    YamlStyle,
     dump_yaml,
     from_json_document,
+    guess_style,
     read_flow_file,
     read_yaml,
     to_json_document,
@@ -84,7 +87,14 @@ class FlowRecord:
     """Where the flow is written when it changes."""
     origin: str
     """``command-line`` (a FLOW_FILE argument), ``api`` (the data directory) or ``demo``."""
+    style: YamlStyle = DEFAULT_STYLE
+    """The file's indentation, kept when writing it back."""
     rev: str = ""
+    disk_rev: str | None = None
+    """The rev of the file's text as last read or written: a file changed on disk since is not overwritten."""
+
+    def text(self) -> str:
+        return dump_yaml(self.root, self.style)
 
     @property
     def id(self) -> str:
@@ -186,8 +196,10 @@ class Workspace:
                 if other:
                     errors.append(f"{source}: connection id '{connection.id}' is also defined by {other}")
                 defined_by[connection.id] = f"flow {spec.id} ({source})"
-            record = FlowRecord(root, spec, target or self.store.flow_path(spec.id), origin)
-            record.rev = _rev(dump_yaml(root))
+            text = source.read_text(encoding="utf-8")
+            record = FlowRecord(root, spec, target or self.store.flow_path(spec.id), origin, guess_style(text, root))
+            record.rev = _rev(record.text())
+            record.disk_rev = _rev(text) if target is not None else None
             self.flows[spec.id] = record
         return errors
 
@@ -430,7 +442,7 @@ class Workspace:
     def flow_yaml(self, record: FlowRecord) -> str:
         """The flow file's text, with any secret written in it as plain text masked."""
         masked = from_json_document(self._masked_flow(to_json_document(record.root), only_values=True))
-        return dump_yaml(update_document(read_yaml(dump_yaml(record.root), record.id), masked))
+        return dump_yaml(update_document(read_yaml(record.text(), record.id), masked), record.style)
 
     def _masked_flow(self, document: dict[str, Any], *, only_values: bool = False) -> dict[str, Any]:
         """Secret fields of the flow's connections masked (``only_values``: references are left as they are)."""
@@ -458,7 +470,8 @@ class Workspace:
             return exc.errors
         return []
 
-    async def create_flow(self, body: Any, root: Any = None) -> FlowRecord:
+    async def create_flow(self, body: Any, root: Any = None, style: YamlStyle = DEFAULT_STYLE) -> FlowRecord:
+        """A new flow from its JSON form; ``root`` and ``style``: the YAML it was imported from."""
         async with self._lock:
             body = _object(body)
             body.pop("rev", None)
@@ -469,7 +482,7 @@ class Workspace:
             document, spec, pending = self._prepare_flow(body, None)
             self.store.secrets.update(pending)
             root = update_document(root, document) if root is not None else read_yaml(dump_yaml(document), spec.id)
-            record = FlowRecord(root, spec, self.store.flow_path(spec.id), "api")
+            record = FlowRecord(root, spec, self.store.flow_path(spec.id), "api", style)
             await self._write_and_deploy(record)
             self.flows[spec.id] = record
             return record
@@ -489,6 +502,7 @@ class Workspace:
             if body["id"] != flow_id:
                 raise Invalid.one(f"id must be '{flow_id}' (the id in the URL); create a new flow to rename", "id")
             document, spec, pending = self._prepare_flow(body, record)
+            self._check_file_unchanged(record)
             self.store.secrets.update(pending)
             update_document(record.root, document)
             record.spec = spec
@@ -518,12 +532,28 @@ class Workspace:
             if record.origin == "api":
                 record.path.unlink(missing_ok=True)
 
+    @staticmethod
+    def _check_file_unchanged(record: FlowRecord) -> None:
+        if record.disk_rev is None:
+            return
+        try:
+            text = record.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return
+        except (OSError, UnicodeDecodeError) as exc:
+            raise Conflict.one(f"{record.path} cannot be read to check it before writing: {exc}") from None
+        if _rev(text) != record.disk_rev:
+            raise Conflict.one(
+                f"{record.path} changed on disk since flowhost read it; restart flowhost (or undo the edit) "
+                "before saving from the editor, so that neither change is lost"
+            )
+
     async def _write_and_deploy(self, record: FlowRecord) -> None:
-        text = dump_yaml(record.root)
+        text = record.text()
         write_text_file(record.path, text)
         if record.origin == "demo":
             record.origin = "api"  # from now on the changed copy in the data directory is the flow
-        record.rev = _rev(text)
+        record.rev = record.disk_rev = _rev(text)
         await self.runtime.deploy(record.spec)
 
     def _prepare_flow(

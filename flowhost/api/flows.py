@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .. import keys
-from ..flowfile import FlowValidationError, read_yaml, to_json_document
+from ..flowfile import FlowValidationError, guess_style, read_yaml, to_json_document
 from ..workspace import Invalid
 from .responses import json_response, read_json, read_text
 
@@ -29,11 +29,12 @@ async def create_flow(request: web.Request) -> web.Response:
 async def import_flow(request: web.Request) -> web.Response:
     """A flow file's YAML text; its comments are kept in the stored file."""
     workspace = request.app[keys.WORKSPACE]
+    text = await read_text(request)
     try:
-        root = read_yaml(await read_text(request), "body")
+        root = read_yaml(text, "body")
     except FlowValidationError as exc:
         raise Invalid(exc.errors) from None
-    record = await workspace.create_flow(to_json_document(root), root=root)
+    record = await workspace.create_flow(to_json_document(root), root=root, style=guess_style(text, root))
     return json_response(workspace.flow_view(record), 201, {"Location": f"/api/flows/{record.id}"})
 
 

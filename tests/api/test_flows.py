@@ -307,3 +307,41 @@ async def test_the_demo_flow_is_saved_into_the_data_dir_never_into_the_package(a
     assert saved == packaged.replace(
         "label: Simulated LoRaWAN devices through the local broker and back", "label: My demo"
     )
+
+
+ZERO_OFFSET_FLOW = """\
+flowhost: 1
+id: filed
+nodes:
+- id: source
+  type: test-emit
+  config:
+    payloads:
+    - x
+  wires:
+    out:
+    - sink
+- id: sink    # four-space indents elsewhere would be wrong here
+  type: test-collect
+"""
+
+
+async def test_the_files_own_indentation_is_kept(api, workspace, tmp_path):
+    path = await load_file_flow(workspace, tmp_path, ZERO_OFFSET_FLOW)
+    shown = await (await api.get("/api/flows/filed")).json()
+    shown["nodes"][0]["config"]["payloads"] = ["x", "y"]
+    assert (await api.put("/api/flows/filed", json=shown)).status == 200
+    assert path.read_text() == ZERO_OFFSET_FLOW.replace("    - x\n", "    - x\n    - y\n")
+
+
+async def test_a_file_changed_on_disk_is_not_overwritten(api, workspace, tmp_path, runtime):
+    path = await load_file_flow(workspace, tmp_path)
+    shown = await (await api.get("/api/flows/filed")).json()
+    edited_by_hand = FILE_FLOW.replace("label: From a file", "label: Edited in vim")
+    path.write_text(edited_by_hand)
+    shown["label"] = "Edited in the editor"
+    response = await api.put("/api/flows/filed", json=shown)
+    assert response.status == 409
+    assert "changed on disk since flowhost read it" in (await response.json())["errors"][0]["message"]
+    assert path.read_text() == edited_by_hand
+    assert (await (await api.get("/api/flows/filed")).json())["label"] == "From a file"
