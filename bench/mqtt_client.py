@@ -399,11 +399,11 @@ class Bench:
 
     async def load_relay_session(self, qos: int) -> None:
         """Create the relay's persistent session, subscribed, and queue `count` uplinks in it."""
-        relay = self.setup_client(RELAY_ID, clean_start=True, session_expiry_interval=300)
+        # The previous run's clean connect left no session; clean_start=False keeps this one on MQTT 3.1.1 too.
+        relay = self.setup_client(RELAY_ID, clean_start=False, session_expiry_interval=300)
         await relay.connect()
         await relay.subscribe(SOURCE_TOPIC, qos)
         await relay.disconnect()
-        relay.clean_start = False
         feeder = self.setup_client(max_inflight=100)
         await feeder.connect()
         futures = [await feeder.publish(SOURCE_TOPIC, payload, qos) for payload in self.payloads]
