@@ -32,6 +32,7 @@ export async function request(method, path, body, { raw = false, contentType = "
       data = null;
     }
   }
+  if (response.status === 401) window.dispatchEvent(new Event("flowhost:unauthorized"));
   if (!response.ok) {
     const errors = data && Array.isArray(data.errors) ? data.errors : [{ path: "", message: text || response.statusText }];
     throw new ApiError(response.status, errors, data);

@@ -711,6 +711,11 @@ function showLogin() {
   );
 }
 
+// The token changed (flowhost restarted with another one): ask for the new editor URL.
+window.addEventListener("flowhost:unauthorized", () => {
+  if (document.body.classList.contains("ready")) showLogin();
+});
+
 async function boot() {
   let described;
   try {
@@ -737,7 +742,8 @@ async function boot() {
   new Palette($("#palette"), state.nodeTypes, addNodeInView);
   debugPanel = new DebugPanel($("#debug-panel"), {
     nodeLabel: (event) => {
-      const node = state.flow && event.flow === state.flow.id ? nodeById(event.node) : null;
+      if (!state.flow || event.flow !== state.flow.id) return `${event.flow || "?"} / ${event.node || "?"}`;
+      const node = nodeById(event.node);
       return node && node.name ? node.name : event.node || "?";
     },
     onCountChanged: (count) => { $("#debug-count").textContent = count ? String(count) : ""; },
@@ -750,9 +756,16 @@ async function boot() {
     },
   });
   bindChrome();
+  let connectedBefore = false;
   new EventStream("/api/events", onEvent, (live) => {
     $("#live").classList.toggle("on", live);
     $("#live").title = live ? "Live: receiving events" : "Not connected to events; retrying";
+    // Back after an outage: what happened meanwhile is read again.
+    if (live && connectedBefore && state.flow) {
+      loadStatus().catch(() => {});
+      connections.refresh().catch(() => {});
+    }
+    connectedBefore ||= live;
   }).start();
   await Promise.all([loadFlows(), connections.refresh()]);
   connections.startPolling();
