@@ -62,7 +62,7 @@ async def test_drag_wire_move_delete_undo_redo(editor, flowhost):
     await editor.mouse.move(box["x"] + 160, box["y"] + 115, steps=6)
     await editor.mouse.up()
     moved = await node(editor, "debug").bounding_box()
-    assert (moved["x"] - box["x"], moved["y"] - box["y"]) == pytest.approx((100, 100), abs=2)
+    assert (moved["x"] - box["x"], moved["y"] - box["y"]) == pytest.approx((100, 100), abs=1)
 
     await editor.locator(".drawflow .connection .main-path").click(force=True)
     await editor.keyboard.press("Delete")
@@ -100,7 +100,8 @@ async def test_drag_wire_move_delete_undo_redo(editor, flowhost):
     # Dropped at a zoom, a node lands under the pointer.
     await drop_node(editor, "filter", 400, 420)
     dropped = await node(editor, "filter").bounding_box()
-    assert (dropped["x"], dropped["y"]) == pytest.approx((canvas["x"] + 400 - 88, canvas["y"] + 420 - 22), abs=3)
+    # (positions snap to a 10-unit grid: 11 pixels at 110 %)
+    assert (dropped["x"], dropped["y"]) == pytest.approx((canvas["x"] + 400 - 88, canvas["y"] + 420 - 22), abs=6)
     await node(editor, "filter").locator(".fh-node-label").click()
     await editor.keyboard.press("Delete")
     await editor.click("#zoom-reset")
@@ -117,6 +118,9 @@ async def test_drag_wire_move_delete_undo_redo(editor, flowhost):
     assert [n["id"] for n in saved["nodes"]] == ["lorawan-simulator", "debug"]
     assert saved["nodes"][0]["wires"] == {"out": ["debug"]}
     assert set(saved["layout"]) == {"lorawan-simulator", "debug"}
+    shown = await node(editor, "debug").evaluate("e => ({x: e.offsetLeft, y: e.offsetTop})")
+    assert saved["layout"]["debug"] == shown  # where it is drawn, on the 10-unit grid
+    assert shown["x"] % 10 == 0 and shown["y"] % 10 == 0
 
 
 async def test_forms_come_from_the_schema_and_errors_show_at_their_field(editor, flowhost):

@@ -4,6 +4,9 @@
 import { h } from "./dom.js";
 
 const Drawflow = window.Drawflow;
+// Positions snap to this grid (half the dots' spacing): flows line up, and layouts in YAML stay round numbers.
+const GRID = 10;
+const snap = (value) => Math.round(value / GRID) * GRID;
 
 export class FlowCanvas extends EventTarget {
   constructor(container, nodeTypes) {
@@ -31,8 +34,13 @@ export class FlowCanvas extends EventTarget {
     const editor = this.editor;
     editor.on("nodeMoved", (dfId) => {
       const nodeId = this.byDrawflowId.get(String(dfId));
-      const data = editor.drawflow.drawflow.Home.data[dfId];
-      if (nodeId && data) this.emit("move", { nodeId, x: Math.round(data.pos_x), y: Math.round(data.pos_y) });
+      const element = this.container.querySelector(`#node-${dfId}`);
+      if (!nodeId || !element) return;
+      // The element's place, not drawflow's pos_x/pos_y: those run one mouse step ahead of it after a drag.
+      const x = snap(element.offsetLeft);
+      const y = snap(element.offsetTop);
+      this.place(String(dfId), x, y);
+      this.emit("move", { nodeId, x, y });
     });
     editor.on("nodeRemoved", (dfId) => {
       const nodeId = this.byDrawflowId.get(String(dfId));
@@ -75,7 +83,7 @@ export class FlowCanvas extends EventTarget {
       const type = event.dataTransfer.getData("application/x-flowhost-type") || event.dataTransfer.getData("text/plain");
       if (!type || !this.nodeTypes.has(type)) return;
       const { x, y } = this.toCanvas(event.clientX, event.clientY);
-      this.emit("add", { type, x: Math.round(x - 80), y: Math.round(y - 20) });
+      this.emit("add", { type, x: snap(x - 80), y: snap(y - 20) });
     });
   }
 
@@ -86,6 +94,16 @@ export class FlowCanvas extends EventTarget {
     const index = Number(String(c.output_class).replace("output_", "")) - 1;
     const port = type ? type.outputs[index] : undefined;
     return { from: fromNode, port, to: toNode };
+  }
+
+  place(dfId, x, y) {
+    const data = this.editor.drawflow.drawflow.Home.data[dfId];
+    data.pos_x = x;
+    data.pos_y = y;
+    const element = this.container.querySelector(`#node-${dfId}`);
+    element.style.left = `${x}px`;
+    element.style.top = `${y}px`;
+    this.editor.updateConnectionNodes(`node-${dfId}`);
   }
 
   typeOf(dfId) {

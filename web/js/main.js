@@ -87,7 +87,7 @@ function addNode(type, x, y) {
 function addNodeInView(type) {
   const centre = canvas.visibleCentre();
   const offset = (state.flow.nodes.length % 5) * 24;
-  addNode(type, Math.round(centre.x - 80 + offset), Math.round(centre.y + offset));
+  addNode(type, Math.round((centre.x - 80 + offset) / 10) * 10, Math.round((centre.y + offset) / 10) * 10);
 }
 
 function removeNode(nodeId) {
