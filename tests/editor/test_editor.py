@@ -39,6 +39,7 @@ async def test_without_the_token_the_editor_asks_for_it(browser, flowhost, page_
     page.on("console", page_errors.on_console)
     await page.goto(f"{flowhost.url}/")
     await expect(page.locator(".login-card")).to_be_visible()
+    await screenshot(page, "login")
     await page.fill(".login input[name=token]", TOKEN)
     await page.click(".login button")
     await page.wait_for_selector("body.ready")
