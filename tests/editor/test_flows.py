@@ -56,6 +56,10 @@ async def test_a_flow_without_layout_opens_in_columns_by_depth_and_debug_filters
     await expect(entries.locator(".debug-node", has_text="others")).not_to_have_count(0, timeout=5000)
     await expect(entries.locator(".debug-node", has_text="matched")).not_to_have_count(0, timeout=5000)
     await expect(node(editor, "devices").locator(".fh-node-status")).to_contain_text("2 devices")
+    first = entries.first
+    await expect(first.locator(".json-children")).to_have_count(0)  # collapsed below the top level
+    await first.locator("details.json > summary").first.click()
+    await expect(first.locator(".json-children .json-key", has_text="DevEUI:").first).to_be_visible()
     await screenshot(editor, "hand-written-flow")
     await editor.select_option(".debug-filter", "by-hand/others")
     visible_topics = editor.locator(".debug-entry:visible .debug-topic")
