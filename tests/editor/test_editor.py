@@ -141,6 +141,7 @@ async def test_forms_come_from_the_schema_and_errors_show_at_their_field(editor,
     await expect(interval.locator(".field-error")).to_contain_text("duration")
     await expect(field(dialog, "devEUIs").locator(".field-error")).not_to_be_empty()
     await expect(node(editor, "lorawan-simulator")).to_have_class(re.compile(r"\binvalid\b"))
+    await expect(editor.locator("#problems")).to_have_text("1 problem")
     await screenshot(editor, "field-errors")
 
     await interval.locator("input").press("Backspace")
@@ -151,6 +152,7 @@ async def test_forms_come_from_the_schema_and_errors_show_at_their_field(editor,
     await dialog.locator('[data-action="done"]').click()
     await expect(dialog).to_be_hidden()
     await expect(node(editor, "lorawan-simulator")).not_to_have_class(re.compile(r"\binvalid\b"))
+    await expect(editor.locator("#problems")).to_be_hidden()
 
 
 async def test_an_invalid_flow_is_not_deployed_and_undo_takes_back_a_dialog_edit(editor, flowhost, page_errors):
@@ -169,6 +171,10 @@ async def test_an_invalid_flow_is_not_deployed_and_undo_takes_back_a_dialog_edit
     await dialog.locator('[data-action="done"]').click()
     await expect(dialog).to_be_hidden()
     await expect(node(editor, "lorawan-simulator")).to_have_class(re.compile(r"\binvalid\b"))
+    await editor.click("#problems")  # opens the node, its error at its field
+    dialog = editor.locator("dialog.node-dialog")
+    await expect(field(dialog, "interval").locator(".field-error")).to_contain_text("'now' is not a duration")
+    await dialog.locator('[data-action="cancel"]').click()
 
     await editor.click("#deploy")
     await expect(editor.locator(".toast.level-error")).to_contain_text("Not deployed: 1 error")

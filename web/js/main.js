@@ -25,6 +25,7 @@ const state = {
   isNew: false, // not on the server yet: the first deploy creates it
   deployed: "", // the canonical text of the last deployed version
   nodeErrors: new Map(), // node id -> [{field, message}]
+  generalErrors: [], // errors about the flow that no node owns: [{path, message}]
 };
 const history = new History();
 let canvas;
@@ -340,7 +341,18 @@ function applyErrors(errors, nodes) {
     const list = state.nodeErrors.get(nodeId);
     canvas.setInvalid(nodeId, list ? list.map((e) => (e.field ? `${e.field}: ${e.message}` : e.message)) : null);
   }
+  state.generalErrors = general;
+  const problems = $("#problems");
+  const count = state.nodeErrors.size + general.length;
+  problems.hidden = count === 0;
+  problems.textContent = `${count} problem${count === 1 ? "" : "s"}`;
   return general;
+}
+
+function showFirstProblem() {
+  const [nodeId] = state.nodeErrors.keys();
+  if (nodeId) editNode(nodeId);
+  else toast(h("div", state.generalErrors.map((e) => h("div.mono", e.path ? `${e.path}: ${e.message}` : e.message))), "error", 8000);
 }
 
 let validateTimer = null;
@@ -669,6 +681,7 @@ function showTab(name) {
 
 function bindChrome() {
   $("#deploy").addEventListener("click", deploy);
+  $("#problems").addEventListener("click", showFirstProblem);
   $("#undo").addEventListener("click", () => restore(history.undo()));
   $("#redo").addEventListener("click", () => restore(history.redo()));
   $("#export").addEventListener("click", exportFlow);
