@@ -257,10 +257,14 @@ class Workspace:
         return connection_class.secret_fields if connection_class is not None else frozenset()
 
     def _masked(self, connector_id: Any, configuration: Mapping[str, Any], only_values: bool = False) -> dict[str, Any]:
-        secret_fields = self._secret_fields(connector_id)
+        return self._mask_fields(configuration, self._secret_fields(connector_id), only_values)
+
+    @staticmethod
+    def _mask_fields(values: Mapping[str, Any], secret_fields: frozenset[str], only_values: bool) -> dict[str, Any]:
+        """``only_values``: ``{"$secret"}`` / ``{"$env"}`` references are shown, values never."""
         return {
             key: MASK if key in secret_fields and not (only_values and isinstance(value, Mapping)) else value
-            for key, value in configuration.items()
+            for key, value in values.items()
         }
 
     async def create_connection(self, body: Any) -> dict[str, Any]:
@@ -381,24 +385,30 @@ class Workspace:
         previous: Mapping[str, Any] | None,
         name_for: Any,
         path: str = "configuration",
+        *,
+        key: str = "configuration",
+        secret_fields: Iterable[str] | None = None,
     ) -> tuple[dict[str, Any], dict[str, str]]:
-        """Replace the secret fields' values of one connection entry (JSON form) by ``{"$secret": name}``.
+        """Replace the secret fields' values in ``entry[key]`` (a connection's configuration, by default, or a
+        node's config) by ``{"$secret": name}``.
 
         ``********`` keeps the previous entry's value; a new value becomes a pending secret (stored only when
         the whole change is valid). Returns the entry and the pending secrets.
         """
-        configuration = entry.get("configuration")
-        if not isinstance(configuration, Mapping):
+        values = entry.get(key)
+        if not isinstance(values, Mapping):
             return entry, {}
-        previous_configuration = (previous or {}).get("configuration") or {}
-        configuration = dict(configuration)
+        previous_values = (previous or {}).get(key) or {}
+        values = dict(values)
         pending: dict[str, str] = {}
         errors = []
-        for field_name in self._secret_fields(entry.get("connectorId")):
-            value = configuration.get(field_name)
+        if secret_fields is None:
+            secret_fields = self._secret_fields(entry.get("connectorId"))
+        for field_name in secret_fields:
+            value = values.get(field_name)
             if value == MASK:
-                if field_name in previous_configuration:
-                    configuration[field_name] = to_json_document(previous_configuration[field_name])
+                if field_name in previous_values:
+                    values[field_name] = to_json_document(previous_values[field_name])
                 else:
                     errors.append(
                         {
@@ -410,10 +420,15 @@ class Workspace:
             elif isinstance(value, str):
                 name = name_for(field_name)
                 pending[name] = value
-                configuration[field_name] = {"$secret": name}
+                values[field_name] = {"$secret": name}
         if errors:
             raise Invalid(errors)
-        return {**entry, "configuration": configuration}, pending
+        return {**entry, key: values}, pending
+
+    def _node_secret_fields(self, node_type: Any) -> frozenset[str]:
+        """A node type's ``secret_fields`` (config keys masked and encrypted like a connection's), if it has any."""
+        node_class = self.registry.node_types.get(node_type) if isinstance(node_type, str) else None
+        return frozenset(getattr(node_class, "secret_fields", ()) or ())
 
     # -- flows -------------------------------------------------------------------------------------------------
     def flow(self, flow_id: str) -> FlowRecord:
@@ -445,7 +460,7 @@ class Workspace:
         return dump_yaml(update_document(read_yaml(record.text(), record.id), masked), record.style)
 
     def _masked_flow(self, document: dict[str, Any], *, only_values: bool = False) -> dict[str, Any]:
-        """Secret fields of the flow's connections masked (``only_values``: references are left as they are)."""
+        """Secret fields of the flow's connections and nodes masked (``only_values``: references are kept)."""
         connections = document.get("connections")
         if isinstance(connections, list):
             document["connections"] = [
@@ -456,6 +471,19 @@ class Workspace:
                 if isinstance(item, dict) and isinstance(item.get("configuration"), dict)
                 else item
                 for item in connections
+            ]
+        nodes = document.get("nodes")
+        if isinstance(nodes, list):
+            document["nodes"] = [
+                {
+                    **item,
+                    "config": self._mask_fields(
+                        item["config"], self._node_secret_fields(item.get("type")), only_values
+                    ),
+                }
+                if isinstance(item, dict) and isinstance(item.get("config"), dict)
+                else item
+                for item in nodes
             ]
         return document
 
@@ -590,6 +618,33 @@ class Workspace:
                 protected.append(item)
                 errors.extend(self._connection_id_clashes(item.get("id"), index, flow_id))
             body = {**body, "connections": protected}
+        nodes = body.get("nodes")
+        if isinstance(nodes, list):
+            old_nodes = {
+                item["id"]: item
+                for item in ((previous.root.get("nodes") or []) if previous else [])
+                if isinstance(item, Mapping) and isinstance(item.get("id"), str)
+            }
+            protected = []
+            for index, item in enumerate(nodes):
+                secret_fields = self._node_secret_fields(item.get("type")) if isinstance(item, dict) else ()
+                if secret_fields:
+                    node_id = item.get("id") if isinstance(item.get("id"), str) else str(index)
+                    try:
+                        item, new_secrets = self._protect_secrets(
+                            item,
+                            old_nodes.get(node_id),
+                            lambda field, n=node_id: _secret_name(flow_id, "node", n, field),
+                            path=f"nodes[{index}].config",
+                            key="config",
+                            secret_fields=secret_fields,
+                        )
+                    except WorkspaceError as exc:
+                        errors.extend(exc.errors)
+                    else:
+                        pending.update(new_secrets)
+                protected.append(item)
+            body = {**body, "nodes": protected}
         document = from_json_document(body)
         try:
             spec = validate_flow(
