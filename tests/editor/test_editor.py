@@ -188,3 +188,28 @@ async def test_an_invalid_flow_is_not_deployed_and_undo_takes_back_a_dialog_edit
     await deploy(editor)
     [flow] = (await flowhost.get("/flows"))["flows"]
     assert (await flowhost.get(f"/flows/{flow['id']}"))["nodes"][0]["config"] == {"count": 3}
+
+
+async def test_copy_paste_and_duplicate_a_node(editor, flowhost):
+    await drop_node(editor, "lorawan-simulator", 200, 160)
+    dialog = await open_node(editor, "lorawan-simulator")
+    await field(dialog, "count").locator("input").fill("5")
+    await dialog.locator('[data-action="done"]').click()
+    await expect(dialog).to_be_hidden()
+    await node(editor, "lorawan-simulator").locator(".fh-node-label").click()
+    await editor.keyboard.press("Control+c")
+    await editor.keyboard.press("Control+v")
+    await expect(node(editor, "lorawan-simulator-2")).to_be_visible()
+    original = await node(editor, "lorawan-simulator").bounding_box()
+    pasted = await node(editor, "lorawan-simulator-2").bounding_box()
+    assert (pasted["x"] - original["x"], pasted["y"] - original["y"]) == (40, 40)
+    pasted_dialog = await open_node(editor, "lorawan-simulator-2")
+    await expect(field(pasted_dialog, "count").locator("input")).to_have_value("5")
+    await pasted_dialog.locator('[data-action="cancel"]').click()
+
+    await node(editor, "lorawan-simulator-2").locator(".fh-node-label").click()
+    await editor.keyboard.press("Control+d")
+    await expect(node(editor, "lorawan-simulator-3")).to_be_visible()
+    await editor.keyboard.press("Control+z")
+    await expect(node(editor, "lorawan-simulator-3")).to_have_count(0)
+    await expect(node(editor, "lorawan-simulator-2")).to_have_count(1)

@@ -91,6 +91,27 @@ function addNodeInView(type) {
   addNode(type, Math.round((centre.x - 80 + offset) / 10) * 10, Math.round((centre.y + offset) / 10) * 10);
 }
 
+// Copy and paste within the editor: a pasted node keeps the config, not the wires, and lands beside the original.
+let copied = null;
+
+function copySelected() {
+  const node = canvas.selected && nodeById(canvas.selected);
+  if (node) copied = { node: JSON.parse(JSON.stringify(node)), at: { ...state.flow.layout[node.id] } };
+}
+
+function paste() {
+  if (!copied) return;
+  const flow = state.flow;
+  const node = { ...JSON.parse(JSON.stringify(copied.node)), id: newNodeId(copied.node.type, flow.nodes), wires: {} };
+  delete node.name;
+  copied.at = { x: copied.at.x + 40, y: copied.at.y + 40 };
+  flow.nodes.push(node);
+  flow.layout[node.id] = { ...copied.at };
+  canvas.drawNode(node, flow.layout[node.id]);
+  changed();
+  validateSoon();
+}
+
 function removeNode(nodeId) {
   const flow = state.flow;
   flow.nodes = flow.nodes.filter((node) => node.id !== nodeId);
@@ -700,6 +721,14 @@ function bindChrome() {
     } else if (mod && event.key.toLowerCase() === "y") {
       event.preventDefault();
       restore(history.redo());
+    } else if (mod && event.key.toLowerCase() === "c") {
+      copySelected();
+    } else if (mod && event.key.toLowerCase() === "v") {
+      paste();
+    } else if (mod && event.key.toLowerCase() === "d") {
+      event.preventDefault();
+      copySelected();
+      paste();
     } else if (event.key === "Backspace") {
       canvas.removeSelected();
     } else if (event.key === "Enter" && canvas.selected) {
