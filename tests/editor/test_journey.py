@@ -87,6 +87,14 @@ async def test_the_whole_journey(editor, flowhost, mosquitto):
     await expect(card.locator('[data-counter="downlinksReceived"] b')).to_have_text("1")
     await screenshot(editor, "journey-connections")
 
+    await node(editor, "mqtt-connector").locator(".fh-node-label").click()
+    await editor.click('.sidebar-tab[data-tab="info"]')
+    info = editor.locator("#info-panel")
+    await expect(info.locator(".info-title")).to_contain_text("mqtt-connector")
+    await expect(info.locator('[data-counter="downlinks"]')).to_have_text("1")
+    await expect(info.locator('[data-counter="uplinks"]')).not_to_have_text("0")
+    await screenshot(editor, "journey-info")
+
     # A mistake: the error is shown at its field and the node is marked on the canvas.
     dialog = await open_node(editor, "lorawan-simulator")
     await field(dialog, "fPort").locator("input").fill("300")

@@ -9,6 +9,7 @@ import { openDialog } from "./dialog.js";
 import { clear, h } from "./dom.js";
 import { EventStream } from "./events.js";
 import { History } from "./history.js";
+import { InfoPanel } from "./info.js";
 import { completeLayout, newNodeId } from "./layout.js";
 import { openNodeDialog } from "./node-dialog.js";
 import { Palette } from "./palette.js";
@@ -31,6 +32,7 @@ const history = new History();
 let canvas;
 let connections;
 let debugPanel;
+let infoPanel;
 
 // -- notifications ------------------------------------------------------------------------------------------
 
@@ -619,12 +621,30 @@ function connectionStatus(node) {
   return { text: connection.lastError ? `${named}: ${connection.lastError}` : named, level: "error" };
 }
 
+function shownStatus(node) {
+  const own = statuses.get(node.id);
+  return own && own.text ? own : connectionStatus(node);
+}
+
 function refreshStatuses() {
   if (!state.flow) return;
-  for (const node of state.flow.nodes) {
-    const own = statuses.get(node.id);
-    canvas.setStatus(node.id, own && own.text ? own : connectionStatus(node));
-  }
+  for (const node of state.flow.nodes) canvas.setStatus(node.id, shownStatus(node));
+  refreshInfo();
+}
+
+// The info panel follows the selection; redrawn only while it is in view.
+function refreshInfo() {
+  if (!infoPanel || !state.flow || $("#info-panel").hidden) return;
+  const node = canvas.selected ? nodeById(canvas.selected) : null;
+  infoPanel.show({
+    node,
+    type: node && state.nodeTypes.get(node.type),
+    status: node && shownStatus(node),
+    counters: node && nodeCounters.get(node.id),
+    errors: node && state.nodeErrors.get(node.id),
+    flow: state.flow,
+    summary: state.flows.find((f) => f.id === state.flow.id),
+  });
 }
 
 async function loadStatus() {
@@ -698,6 +718,7 @@ function onEvent(event) {
 function showTab(name) {
   for (const tab of document.querySelectorAll(".sidebar-tab")) tab.classList.toggle("active", tab.dataset.tab === name);
   for (const panel of document.querySelectorAll(".sidebar-panel")) panel.hidden = panel.dataset.panel !== name;
+  refreshInfo();
 }
 
 function bindChrome() {
@@ -780,8 +801,10 @@ async function boot() {
   canvas.addEventListener("unwire", (e) => removeWire(e.detail));
   canvas.addEventListener("move", (e) => moveNode(e.detail));
   canvas.addEventListener("open", (e) => editNode(e.detail.nodeId));
+  canvas.addEventListener("select", () => refreshInfo());
   canvas.addEventListener("zoom", (e) => { $("#zoom-level").textContent = `${Math.round(e.detail.zoom * 100)}%`; });
   new Palette($("#palette"), state.nodeTypes, addNodeInView);
+  infoPanel = new InfoPanel($("#info-panel"));
   debugPanel = new DebugPanel($("#debug-panel"), {
     nodeLabel: (event) => {
       if (!state.flow || event.flow !== state.flow.id) return `${event.flow || "?"} / ${event.node || "?"}`;
