@@ -204,7 +204,7 @@ export class ConnectionsPanel {
         primary: true,
         action: async ({ close, showError }) => {
           const connection = {
-            id: idInput.value.trim(),
+            id: idInput.value.trim() || undefined, // left out, the server makes one from the name
             connectorId,
             name: nameInput.value.trim(),
             active: activeInput.checked,
