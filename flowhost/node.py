@@ -88,6 +88,8 @@ class Node:
     """Named output ports, in the order the editor draws them."""
     inbox_size: ClassVar[int] = 1000
     close_timeout: ClassVar[float] = 5.0
+    drain_timeout: ClassVar[float] = 1.0
+    """When the node closes, how long the messages already in its inbox may take to be handled first."""
     connection_fields: ClassVar[tuple[str, ...]] = ()
     """Config keys whose value is a connection id; the flow validator checks they exist."""
 

@@ -160,6 +160,7 @@ class NodeRunner(NodeContext):
                 counters["processed"] += 1
             if msg.receipt is not None:
                 msg.receipt.release()
+            inbox.task_done()
 
     def _refuse(self, msg: Message, reason: str) -> None:
         if msg.receipt is not None:
@@ -171,6 +172,9 @@ class NodeRunner(NodeContext):
 
     async def close(self) -> None:
         if self._worker is not None:
+            # What already waits in the inbox is handled first (within drain_timeout), not dropped.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.inbox.join(), self.node.drain_timeout)
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
@@ -306,7 +310,8 @@ class Runtime:
         """
         async with self._lock:
             previous = self.flows.get(spec.id)
-            changed_connections = await self._apply_connections(spec, previous)
+            self._check_connection_owners(spec)
+            changed_connections = self._changed_connections(spec, previous)
             running = previous or RunningFlow(spec)
             old_specs = {node.id: node for node in previous.spec.nodes} if previous else {}
             new_ids = {node.id for node in spec.nodes}
@@ -317,8 +322,10 @@ class Runtime:
                 or not node.same_setup(old_specs[node.id])
                 or _uses_any(node, running.nodes.get(node.id), changed_connections)
             ]
+            # Nodes close before the connections they use stop, and start after the new ones started.
             for node_id in [*(set(old_specs) - new_ids), *[n for n in to_restart if n in running.nodes]]:
                 await running.nodes.pop(node_id).close()
+            await self._apply_connections(spec)
             running.spec = spec
             self.flows[spec.id] = running
             for node_id in to_restart:
@@ -406,18 +413,26 @@ class Runtime:
         """The id of the flow that defines a running connection; None for the API's own (or unknown) ones."""
         return self._connection_owner.get(connection_id)
 
-    async def _apply_connections(self, spec: FlowSpec, previous: RunningFlow | None) -> set[str]:
-        changed: set[str] = set()
+    def _check_connection_owners(self, spec: FlowSpec) -> None:
         for connection in spec.connections:
             owner = self._connection_owner.get(connection.id, spec.id)
             if connection.id in self.connections and owner != spec.id:
                 raise ValueError(f"connection '{connection.id}' is already defined by {owner or 'the API'}")
-            if await self._start_or_replace_connection(connection, owner=spec.id):
-                changed.add(connection.id)
+
+    def _changed_connections(self, spec: FlowSpec, previous: RunningFlow | None) -> set[str]:
+        """Ids of this flow's connections that are new, set up differently, or gone."""
+        changed = {
+            connection.id
+            for connection in spec.connections
+            if connection.id not in self.connections or not self.connections[connection.id].spec.same_setup(connection)
+        }
         if previous is not None:
-            gone = {c.id for c in previous.spec.connections} - {c.id for c in spec.connections}
-            changed |= gone
+            changed |= {c.id for c in previous.spec.connections} - {c.id for c in spec.connections}
         return changed
+
+    async def _apply_connections(self, spec: FlowSpec) -> None:
+        for connection in spec.connections:
+            await self._start_or_replace_connection(connection, owner=spec.id)
 
     async def _start_or_replace_connection(self, spec: ConnectionSpec, owner: str | None) -> bool:
         current = self.connections.get(spec.id)

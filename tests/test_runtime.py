@@ -52,9 +52,7 @@ async def test_a_full_inbox_makes_the_sender_wait(runtime, load_flow):
 
 
 @pytest.mark.expect_node_errors
-async def test_a_failing_message_is_counted_and_the_flow_keeps_running(
-    runtime, load_flow, fail_on_node_error
-):
+async def test_a_failing_message_is_counted_and_the_flow_keeps_running(runtime, load_flow, fail_on_node_error):
     errors = []
     runtime.add_listener(lambda event: errors.append(event) if event.kind == "error" else None)
     await runtime.deploy(load_flow(flow_text(["a", "bad", "c"], "{fail_on: bad}")))
@@ -142,7 +140,7 @@ async def test_redeploy_restarts_only_what_changed(runtime, load_flow):
     EVENTS.clear()
     relabelled = changed.replace("label: one", "label: two")
     assert await runtime.deploy(load_flow(relabelled)) == ["a"]
-    assert EVENTS == ["connection stop link", "connection start link", "close a", "start a"]
+    assert EVENTS == ["close a", "connection stop link", "connection start link", "start a"]
 
 
 async def test_rewiring_does_not_restart_nodes(runtime, load_flow):
@@ -169,9 +167,7 @@ async def test_status_changes_are_events(runtime, load_flow):
     runtime.node("t", "a").status("connected", "ok")
     runtime.node("t", "a").status("connected", "ok")  # unchanged: no second event
     statuses = [event for event in seen if event.kind == "status"]
-    assert [(event.node_id, event.data) for event in statuses] == [
-        ("a", {"text": "connected", "level": "ok"})
-    ]
+    assert [(event.node_id, event.data) for event in statuses] == [("a", {"text": "connected", "level": "ok"})]
     assert seen[0].kind == "deployed"
 
 
@@ -209,3 +205,11 @@ async def test_a_receipt_reports_the_first_refusal(runtime, load_flow):
     refusal = await receipt.wait(timeout=5)
     assert refusal.node_id == "picky" and refusal.retryable and "cannot handle 'bad'" in refusal.reason
     assert Collector.received["fine"]
+
+
+async def test_a_closing_node_first_handles_what_is_already_in_its_inbox(runtime, load_flow):
+    text = flow_text(list(range(20)), "{delay: 5ms}")
+    await runtime.deploy(load_flow(text))
+    await wait_for(lambda: "emitted source" in EVENTS)
+    await runtime.deploy(load_flow(text.replace("delay: 5ms", "delay: 6ms")))  # sink restarts
+    assert [msg.payload for msg in Collector.received["sink"]] == list(range(20))
