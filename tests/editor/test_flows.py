@@ -188,3 +188,17 @@ async def test_an_invalid_import_says_where(editor, flowhost, page_errors):
     await expect(banner).to_contain_text("nodes[0].type: unknown node type 'lorawan-simulatr'")
     await expect(banner).to_contain_text("did you mean 'lorawan-simulator'")
     assert (await flowhost.get("/flows"))["flows"] == []
+
+
+async def test_a_new_flow_can_be_named_before_its_first_deploy(editor, flowhost):
+    await editor.dblclick(".flow-tab.active")
+    await editor.fill("#flow-id", "gateway-a")
+    await editor.fill("#flow-label", "Gateway A")
+    await editor.click('dialog [data-action="done"]')
+    await expect(editor.locator(".flow-tab.active")).to_have_text("Gateway A")
+    await drop_node(editor, "debug", 300, 200)
+    await deploy(editor)
+    assert (await flowhost.get("/flows/gateway-a"))["label"] == "Gateway A"
+    assert editor.url.endswith("#flow=gateway-a")
+    await editor.dblclick(".flow-tab.active")
+    await expect(editor.locator("#flow-id")).to_have_attribute("readonly", "")

@@ -201,8 +201,12 @@ function open(flow, { isNew = false } = {}) {
   refreshChrome();
   loadStatus().catch(() => {});
   validateSoon();
-  // The address names the flow, so that a reload opens it again.
-  window.history.replaceState(null, "", `/#flow=${encodeURIComponent(flow.id)}`);
+  rememberFlow();
+}
+
+// The address names the flow, so that a reload opens it again.
+function rememberFlow() {
+  window.history.replaceState(null, "", `/#flow=${encodeURIComponent(state.flow.id)}`);
 }
 
 async function loadFlows() {
@@ -243,12 +247,22 @@ function editFlowProperties() {
   const label = h("input#flow-label", { type: "text", value: flow.label });
   const description = h("textarea#flow-description", { rows: 3 });
   description.value = flow.description || "";
+  // The id names the flow's file: it can change until the first deploy.
+  const idInput = h("input#flow-id.mono", { type: "text", value: flow.id, readOnly: !state.isNew, spellcheck: "false" });
+  const idError = h("div.field-error");
   const buttons = [
     { label: "Cancel", action: "cancel" },
     {
       label: "Done",
       primary: true,
       action: ({ close }) => {
+        const newId = idInput.value.trim();
+        const taken = newId !== flow.id && state.flows.some((f) => f.id === newId);
+        idError.textContent = !IDENTIFIER.test(newId) ? "use letters, digits, '_', '-', '.'" : taken ? `flow ${newId} exists` : "";
+        if (idError.textContent) return;
+        if (flow.label === flow.id && !label.value.trim()) label.value = newId;
+        flow.id = newId;
+        rememberFlow();
         flow.label = label.value.trim() || flow.id;
         flow.description = description.value.trim() || undefined;
         close();
@@ -285,8 +299,9 @@ function editFlowProperties() {
     body: h(
       "div",
       h("div.field", h("label", { for: "flow-label" }, "Label"), h("div.control", label)),
+      h("div.field", h("label", { for: "flow-id" }, "ID"), h("div.control", idInput), idError,
+        h("div.field-hint", summary.file ? `stored in ${summary.file}` : "not deployed yet: the id can still change")),
       h("div.field", h("label", { for: "flow-description" }, "Description"), h("div.control", description)),
-      h("div.field-hint", `id ${flow.id}`, summary.file ? ` · stored in ${summary.file}` : " · not deployed yet"),
     ),
     buttons,
   });
@@ -411,8 +426,9 @@ async function deploy() {
     state.isNew = false;
     state.deployed = canonical(state.flow);
     applyErrors([], body.nodes);
-    if (!state.flows.some((flow) => flow.id === state.flow.id)) state.flows.push({ id: state.flow.id, label: state.flow.label });
+    await loadFlows();
     renderFlowTabs();
+    rememberFlow();
     toast("Deployed", "ok", 2500);
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
