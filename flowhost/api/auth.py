@@ -1,7 +1,8 @@
 """Who may use ``/api``: a bearer token, or the cookie a browser got by opening ``/?token=...``.
 
 - ``Authorization: Bearer <token>`` works for every route (scripts, curl).
-- Opening ``/?token=<token>`` (the URL ``flowhost run`` prints) sets an HttpOnly, SameSite=Strict cookie and
+- Opening ``/?token=<token>`` (the URL ``flowhost run`` prints) sets an HttpOnly, SameSite=Strict cookie
+  (``flowhost-token-<port>``) and
   redirects to ``/``, so the token leaves the address bar and the history, as Jupyter does. The editor's
   ``fetch`` and WebSocket then carry the cookie.
 - Requests authenticated by the cookie that change state (anything but GET/HEAD/OPTIONS) must also prove they
@@ -23,7 +24,7 @@ from aiohttp import hdrs, web
 from .. import keys
 from .responses import error_response
 
-COOKIE_NAME = "flowhost-token"
+COOKIE_PREFIX = "flowhost-token-"
 CLIENT_HEADER = "X-Flowhost-Client"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 EVENTS_PATH = "/api/events"
@@ -39,6 +40,11 @@ class Authenticator:
         if not candidate:
             return False
         return hmac.compare_digest(candidate.encode(errors="replace"), self._token)
+
+
+def cookie_name(request: web.Request) -> str:
+    """``flowhost-token-<port>``: cookies ignore ports, and two flowhosts on one host must not log each other out."""
+    return f"{COOKIE_PREFIX}{request.url.port}"
 
 
 def is_api_path(path: str) -> bool:
@@ -68,7 +74,7 @@ async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
         if scheme.lower() == "bearer" and authenticator.check(credentials.strip()):
             return await handler(request)
         return _refused()
-    if authenticator.check(request.cookies.get(COOKIE_NAME)):
+    if authenticator.check(request.cookies.get(cookie_name(request))):
         is_websocket = request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
         if (request.method not in SAFE_METHODS and not (_same_origin(request) or CLIENT_HEADER in request.headers)) or (
             is_websocket and hdrs.ORIGIN in request.headers and not _same_origin(request)
@@ -85,7 +91,7 @@ def _log_in(request: web.Request, authenticator: Authenticator) -> web.StreamRes
         return web.Response(status=401, text="wrong token: use the editor URL that flowhost run printed\n")
     response = web.Response(status=302, headers={hdrs.LOCATION: "/"})
     response.set_cookie(
-        COOKIE_NAME,
+        cookie_name(request),
         request.query["token"],
         httponly=True,
         samesite="Strict",

@@ -163,7 +163,7 @@ def _components(registry: Registry) -> dict[str, Any]:
     return {
         "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
-            "cookie": {"type": "apiKey", "in": "cookie", "name": "flowhost-token"},
+            "cookie": {"type": "apiKey", "in": "cookie", "name": "flowhost-token-<port>"},
         },
         "schemas": {
             "Errors": {

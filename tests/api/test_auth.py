@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from flowhost.api.auth import COOKIE_NAME, Authenticator
+from flowhost.api.auth import Authenticator
 from tests.api.conftest import TOKEN
 
 REFUSED = {"errors": [{"path": "", "message": "authentication required"}]}
@@ -36,7 +36,7 @@ async def test_the_route_table_is_what_the_api_serves(app):
         {"Authorization": f"Basic {TOKEN}"},
         {"Authorization": f"Bearer {TOKEN}x"},
         {"Authorization": "Bearer"},
-        {"Cookie": f"{COOKIE_NAME}=wrong"},
+        {"Cookie": "flowhost-token-0=wrong"},
     ],
     ids=["none", "wrong", "basic", "longer", "empty", "wrong-cookie"],
 )
@@ -71,9 +71,12 @@ async def test_login_sets_the_cookie_and_redirects_and_the_cookie_authenticates(
     response = await anonymous.get(f"/?token={TOKEN}", allow_redirects=False)
     assert response.status == 302 and response.headers["Location"] == "/"
     set_cookie = response.headers["Set-Cookie"]
-    assert f"{COOKIE_NAME}={TOKEN}" in set_cookie
+    cookie_name = f"flowhost-token-{anonymous.server.port}"  # per port: two flowhosts on one host
+    assert f"{cookie_name}={TOKEN}" in set_cookie
     assert "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie
-    cookie = {"Cookie": f"{COOKIE_NAME}={TOKEN}"}
+    anonymous.session.cookie_jar.clear()  # from here on, only the cookies each request names
+    cookie = {"Cookie": f"{cookie_name}={TOKEN}"}
+    assert (await anonymous.get("/api/flows", headers={"Cookie": f"flowhost-token-1={TOKEN}"})).status == 401
     assert (await anonymous.get("/api/flows", headers=cookie)).status == 200
     body = {"flowhost": 1, "id": "f", "nodes": []}
     assert (await anonymous.post("/api/flows", json=body, headers=cookie)).status == 403
