@@ -92,7 +92,10 @@ async def test_built_in_fields_are_described_precisely(api):
         and key[1] not in {"username", "description", "sharedSubscriptionGroup", "clientId"}
         and key[0] in {t["type"] for t in described["nodeTypes"] if t["plugin"] in BUILT_IN_PLUGINS} | {iot}
     ]
-    assert vague == []
+    assert vague == [], (
+        "these built-in fields would be bare text boxes in the editor: give their validator a `form` attribute "
+        "(see flowhost/api/forms.py)"
+    )
 
 
 def _default(field: dict) -> dict:
