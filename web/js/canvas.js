@@ -72,8 +72,7 @@ export class FlowCanvas extends EventTarget {
       "wheel",
       (event) => {
         event.preventDefault();
-        if (event.deltaY < 0) editor.zoom_in();
-        else if (event.deltaY > 0) editor.zoom_out();
+        if (event.deltaY) this.zoomAt(event.clientX, event.clientY, event.deltaY < 0 ? 1 : -1);
       },
       { passive: false },
     );
@@ -229,6 +228,21 @@ export class FlowCanvas extends EventTarget {
     if (!element) return;
     element.classList.toggle("invalid", Boolean(messages && messages.length));
     element.title = messages && messages.length ? messages.join("\n") : "";
+  }
+
+  // One zoom step in (+1) or out (-1), keeping the canvas point under (clientX, clientY) where it is.
+  zoomAt(clientX, clientY, direction) {
+    const editor = this.editor;
+    const zoom = Math.round(Math.min(editor.zoom_max, Math.max(editor.zoom_min, editor.zoom + direction * editor.zoom_value)) * 100) / 100;
+    if (zoom === editor.zoom) return;
+    const point = this.toCanvas(clientX, clientY);
+    const rect = this.container.getBoundingClientRect();
+    editor.zoom = zoom;
+    editor.zoom_last_value = zoom;
+    editor.canvas_x = clientX - rect.x - point.x * zoom;
+    editor.canvas_y = clientY - rect.y - point.y * zoom;
+    editor.precanvas.style.transform = `translate(${editor.canvas_x}px, ${editor.canvas_y}px) scale(${zoom})`;
+    editor.dispatch("zoom", zoom);
   }
 
   zoomIn() { this.editor.zoom_in(); }
