@@ -56,10 +56,12 @@ export class FlowCanvas extends EventTarget {
     });
     editor.on("nodeSelected", (dfId) => {
       this.selected = this.byDrawflowId.get(String(dfId)) || null;
+      this.highlightWires(dfId);
       this.emit("select", { nodeId: this.selected });
     });
     editor.on("nodeUnselected", () => {
       this.selected = null;
+      this.highlightWires(null);
       this.emit("select", { nodeId: null });
     });
     editor.on("zoom", (zoom) => this.emit("zoom", { zoom }));
@@ -84,6 +86,15 @@ export class FlowCanvas extends EventTarget {
       const { x, y } = this.toCanvas(event.clientX, event.clientY);
       this.emit("add", { type, x: snap(x - 80), y: snap(y - 20) });
     });
+  }
+
+  // The wires of the selected node stand out, as in Node-RED.
+  highlightWires(dfId) {
+    for (const wire of this.container.querySelectorAll(".connection.related")) wire.classList.remove("related");
+    if (dfId === null) return;
+    for (const wire of this.container.querySelectorAll(`.connection.node_in_node-${dfId}, .connection.node_out_node-${dfId}`)) {
+      wire.classList.add("related");
+    }
   }
 
   wireOf(c) {
