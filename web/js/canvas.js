@@ -135,6 +135,7 @@ export class FlowCanvas extends EventTarget {
 
   render(flow, layout) {
     this.silent = true;
+    this.selected = null;
     try {
       this.editor.clear();
       this.byFlowId.clear();
