@@ -81,6 +81,12 @@ async def test_drag_wire_move_delete_undo_redo(editor, flowhost):
     await editor.click("#redo")
     await expect(node(editor, "debug")).to_have_count(0)
     await editor.click("#undo")
+    # A node selected before an undo is not selected after it: Delete then does nothing (and fails nowhere).
+    await node(editor, "lorawan-simulator").locator(".fh-node-label").click()
+    await editor.keyboard.press("Control+z")
+    await editor.keyboard.press("Control+y")
+    await editor.locator("#canvas").press("Delete")
+    await expect(node(editor, "lorawan-simulator")).to_have_count(1)
 
     # Pan by dragging the background; zoom with the buttons and the wheel.
     before = await node(editor, "lorawan-simulator").bounding_box()

@@ -136,6 +136,9 @@ export class FlowCanvas extends EventTarget {
   render(flow, layout) {
     this.silent = true;
     this.selected = null;
+    // drawflow keeps its selection across clear(): Delete would then remove an element that is gone.
+    this.editor.node_selected = null;
+    this.editor.connection_selected = null;
     try {
       this.editor.clear();
       this.byFlowId.clear();
