@@ -68,12 +68,14 @@ async def test_drag_wire_move_delete_undo_redo(editor, flowhost):
     await editor.locator(".drawflow .connection .main-path").click(force=True)
     await editor.keyboard.press("Delete")
     await expect(wires(editor)).to_have_count(0)
+    await editor.keyboard.press("Delete")
     await editor.keyboard.press("Control+z")
     await expect(wires(editor)).to_have_count(1)
 
     await node(editor, "debug").locator(".fh-node-label").click()
     await editor.keyboard.press("Delete")
     await expect(node(editor, "debug")).to_have_count(0)
+    await editor.keyboard.press("Delete")  # nothing is selected any more
     await expect(wires(editor)).to_have_count(0)
     await editor.click("#undo")
     await expect(node(editor, "debug")).to_have_count(1)

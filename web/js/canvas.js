@@ -43,6 +43,8 @@ export class FlowCanvas extends EventTarget {
       this.emit("move", { nodeId, x, y });
     });
     editor.on("nodeRemoved", (dfId) => {
+      // drawflow keeps a removed node selected: a second Delete would throw.
+      if (editor.node_selected && editor.node_selected.id === `node-${dfId}`) editor.node_selected = null;
       const nodeId = this.byDrawflowId.get(String(dfId));
       this.byDrawflowId.delete(String(dfId));
       if (nodeId) this.byFlowId.delete(nodeId);
