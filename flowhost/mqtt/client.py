@@ -117,6 +117,36 @@ class _Outgoing:
         return Message(self.topic, self.payload, self.qos, self.retain, False, None, dict(self.properties or {}))
 
 
+@dataclass(slots=True, frozen=True)
+class _ServerLimits:
+    """What an MQTT 5 broker announced in CONNACK that it will not accept in a PUBLISH."""
+
+    maximum_qos: int
+    retain_available: bool
+    maximum_packet_size: int
+
+    @classmethod
+    def from_connack(cls, properties: Properties) -> _ServerLimits | None:
+        if not {"maximum_qos", "retain_available", "maximum_packet_size"} & properties.keys():
+            return None
+        return cls(
+            properties.get("maximum_qos", 2),
+            bool(properties.get("retain_available", 1)),
+            properties.get("maximum_packet_size", 0),
+        )
+
+    def refusal(self, qos: int, retain: bool, remaining_length: int) -> int:
+        """The reason code the broker would answer with, or 0 when the PUBLISH is acceptable."""
+        if qos > self.maximum_qos:
+            return 0x9B
+        if retain and not self.retain_available:
+            return 0x9A
+        size = 1 + len(p.encode_remaining_length(remaining_length)) + remaining_length
+        if self.maximum_packet_size and size > self.maximum_packet_size:
+            return 0x95
+        return 0
+
+
 def _fail(future: asyncio.Future, exc: BaseException) -> None:
     """Fail a future that the caller may never await, without 'exception was never retrieved' noise: the
     failure is also reported through `ConnectResult.undelivered` or `disconnect_reason`."""
@@ -180,6 +210,7 @@ class MQTTClient:
         `ConnectionLostError` (or its subclass `KeepAliveTimeoutError`, `ProtocolError`,
         `ServerDisconnectedError`)."""
         self.receive_maximum = 65535
+        self._server_limits: _ServerLimits | None = None
         self.subscriptions: dict[str, Subscription] = {}
 
         self._v5 = protocol_version >= MQTT_5
@@ -277,6 +308,7 @@ class MQTTClient:
         self._closed = self._loop.create_future()
         properties = connack.properties
         self.receive_maximum = properties.get("receive_maximum", 65535)
+        self._server_limits = _ServerLimits.from_connack(properties)
         self._window = min(self.max_inflight, self.receive_maximum)
         if "assigned_client_identifier" in properties:
             self.client_id = properties["assigned_client_identifier"]
@@ -397,6 +429,10 @@ class MQTTClient:
     ) -> asyncio.Future[int] | None:
         """Queue a publish without waiting. QoS 0 returns None; QoS 1/2 a future of the acknowledgement.
 
+        A message the broker announced it cannot take (MQTT 5 CONNACK Maximum QoS, Retain Available, Maximum
+        Packet Size) is not sent: the returned future (also for QoS 0) fails with `PublishRefusedError`
+        (0x9B, 0x9A or 0x95), as the broker would have disconnected the client for it.
+
         When the in-flight window is full the message waits in the client's backlog (no limit: use
         `publish()` for back-pressure) and goes out as acknowledgements free the window.
         """
@@ -412,6 +448,13 @@ class MQTTClient:
             properties_field = p.encode_properties(properties) if properties else p.EMPTY_PROPERTIES
         else:
             properties_field = b""
+        if self._server_limits is not None:
+            remaining = len(topic_field) + (2 if qos else 0) + len(properties_field) + len(payload)
+            refusal = self._server_limits.refusal(qos, retain, remaining)
+            if refusal:
+                future = self._loop.create_future()
+                _fail(future, PublishRefusedError(refusal, topic))
+                return future
         if not qos:
             connection.write(p.encode_publish(_PUBLISH_FIRST[0][retain], topic_field, 0, properties_field, payload))
             return None

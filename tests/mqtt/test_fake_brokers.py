@@ -200,6 +200,34 @@ async def test_puback_failure_code_is_a_publish_refused_error() -> None:
             await client.disconnect()
 
 
+async def test_publishes_beyond_the_limits_announced_in_connack_are_refused_without_sending() -> None:
+    received: list[p.Packet] = []
+
+    async def script(conn: FakeConnection) -> None:
+        await accept(conn, maximum_qos=1, retain_available=0, maximum_packet_size=200)
+        while True:
+            packet = await conn.receive()
+            received.append(packet)
+            if isinstance(packet, p.Message) and packet.qos:
+                await conn.send(p.PubAck(packet.packet_id).encode(MQTT_5))
+
+    async with fake_broker(script) as endpoint:
+        client = MQTTClient(endpoint, client_id())
+        await client.connect()
+        refused = {
+            0x9B: client.publish_nowait("t", b"exactly once", qos=2),
+            0x9A: client.publish_nowait("t", b"keep me", qos=0, retain=True),
+            0x95: client.publish_nowait("t", b"x" * 200, qos=1),
+        }
+        for code, future in refused.items():
+            with pytest.raises(PublishRefusedError) as caught:
+                await future
+            assert caught.value.reason_code == code
+        assert await client.publish_and_wait("t", b"x" * 100, qos=1) == 0
+        await client.disconnect()
+    assert [m.payload for m in received if isinstance(m, p.Message)] == [b"x" * 100]
+
+
 async def test_receive_maximum_from_connack_bounds_the_window() -> None:
     most_unacknowledged = 0
 
