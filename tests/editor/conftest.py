@@ -90,7 +90,7 @@ class PageErrors:
         self.errors.append(f"console error: {message.text} ({message.location.get('url')})")
 
     def on_page_error(self, error: Error) -> None:
-        self.errors.append(f"page error: {error}")
+        self.errors.append(f"page error: {error.stack or error}")
 
     def expect_status(self, *statuses: int) -> None:
         self.expected_statuses.update(statuses)

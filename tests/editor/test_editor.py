@@ -229,3 +229,17 @@ async def test_copy_paste_and_duplicate_a_node(editor, flowhost):
     await editor.keyboard.press("Control+z")
     await expect(node(editor, "lorawan-simulator-3")).to_have_count(0)
     await expect(node(editor, "lorawan-simulator-2")).to_have_count(1)
+
+
+async def test_a_wire_released_outside_the_canvas_is_dropped(editor, flowhost):
+    await drop_node(editor, "lorawan-simulator", 160, 160)
+    port = await node(editor, "lorawan-simulator").locator(".output").bounding_box()
+    sidebar = await editor.locator(".sidebar").bounding_box()
+    await editor.mouse.move(port["x"] + 5, port["y"] + 5)
+    await editor.mouse.down()
+    await editor.mouse.move(sidebar["x"] + 100, sidebar["y"] + 300, steps=8)
+    await editor.mouse.up()
+    await expect(wires(editor)).to_have_count(0)
+    await drop_node(editor, "debug", 480, 200)
+    await wire(editor, "lorawan-simulator", "out", "debug")
+    await expect(wires(editor)).to_have_count(1)

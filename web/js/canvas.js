@@ -80,6 +80,11 @@ export class FlowCanvas extends EventTarget {
       },
       { passive: false },
     );
+    // drawflow ends drags on its container's mouseup only: a wire or a node released over the palette or the
+    // sidebar would stay half-drawn (and a later Delete would throw on it). End those drags here.
+    window.addEventListener("mouseup", (event) => {
+      if (!this.container.contains(event.target)) editor.dragEnd(event);
+    });
     this.container.addEventListener("dragover", (event) => event.preventDefault());
     this.container.addEventListener("drop", (event) => {
       event.preventDefault();
