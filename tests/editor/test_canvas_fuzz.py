@@ -11,7 +11,7 @@ from playwright.async_api import expect
 from .helpers import drop_node, wire, wires
 
 TYPES = ["lorawan-simulator", "filter", "test-relay", "debug"]
-STEPS = 60
+STEPS = 40
 
 
 async def select(node) -> None:
