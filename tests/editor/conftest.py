@@ -16,6 +16,9 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Error, Page
 
+from flowhost.app import create_web_app
+from flowhost.runtime import Runtime
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = next(
     (path for path in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if Path(path).exists()), "/usr/bin/chromium"
@@ -47,7 +50,7 @@ class Flowhost:
 
     url: str
     api: aiohttp.ClientSession
-    runtime: object
+    runtime: Runtime
 
     @property
     def login_url(self) -> str:
@@ -64,9 +67,7 @@ class Flowhost:
 
 
 @pytest.fixture
-async def flowhost(aiohttp_server, runtime) -> AsyncIterator[Flowhost]:
-    from flowhost.app import create_web_app
-
+async def flowhost(aiohttp_server, runtime: Runtime) -> AsyncIterator[Flowhost]:
     app = create_web_app(runtime, token=TOKEN)
     server = await aiohttp_server(app, host="127.0.0.1")
     url = f"http://127.0.0.1:{server.port}"
