@@ -20,6 +20,8 @@ from flowhost.app import create_web_app
 from flowhost.runtime import Runtime
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# /usr/bin/chromium is Debian's launcher script (it adds /etc/chromium.d flags); the binary behind it is started
+# directly when it is there, so that only the flags below apply.
 CHROMIUM = next(
     (path for path in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if Path(path).exists()), "/usr/bin/chromium"
 )
