@@ -124,7 +124,7 @@ export class ConnectionsPanel {
         protocol ? h("span.badge", protocol) : null,
         h("span.muted", connection.connectorId),
       ),
-      connection.lastError ? h("div.connection-error", { title: connection.lastError }, connection.lastError) : null,
+      connection.lastError ? h("div.connection-error", { title: connection.lastError }, h("div.clamp", connection.lastError)) : null,
       h("div.counters", counters.length
         ? counters.map(([name, value]) => h("span.counter", { dataset: { counter: name }, title: humanize(name) }, h("b", String(value)), ` ${humanize(name).toLowerCase()}`))
         : h("span.muted", "no traffic yet")),
