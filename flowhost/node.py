@@ -92,6 +92,8 @@ class Node:
     """When the node closes, how long the messages already in its inbox may take to be handled first."""
     connection_fields: ClassVar[tuple[str, ...]] = ()
     """Config keys whose value is a connection id; the flow validator checks they exist."""
+    secret_fields: ClassVar[frozenset[str]] = frozenset()
+    """Config keys that hold secrets (tokens, passwords): masked by the API, encrypted at rest, never logged."""
 
     def __init__(self, node_id: str, config: Mapping[str, Any], context: NodeContext) -> None:
         self.id = node_id

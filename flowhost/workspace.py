@@ -428,7 +428,7 @@ class Workspace:
     def _node_secret_fields(self, node_type: Any) -> frozenset[str]:
         """A node type's ``secret_fields`` (config keys masked and encrypted like a connection's), if it has any."""
         node_class = self.registry.node_types.get(node_type) if isinstance(node_type, str) else None
-        return frozenset(getattr(node_class, "secret_fields", ()) or ())
+        return node_class.secret_fields if node_class is not None else frozenset()
 
     # -- flows -------------------------------------------------------------------------------------------------
     def flow(self, flow_id: str) -> FlowRecord:

@@ -21,11 +21,11 @@ def describe_types(registry: Registry) -> dict[str, list[dict[str, Any]]]:
             "inputs": 1 if node_class.has_input else 0,
             "outputs": list(node_class.outputs),
             "connectionFields": list(node_class.connection_fields),
-            "secretFields": sorted(getattr(node_class, "secret_fields", ())),
+            "secretFields": sorted(node_class.secret_fields),
             "fields": form_fields(
                 node_class.config_schema,
                 connection_fields=node_class.connection_fields,
-                secret_fields=getattr(node_class, "secret_fields", ()),
+                secret_fields=node_class.secret_fields,
             ),
             "plugin": registry.provided_by.get(f"node:{type_name}"),
         }

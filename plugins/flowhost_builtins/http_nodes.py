@@ -43,6 +43,7 @@ class HttpUplink(Node):
     )
     has_input = False
     outputs = ("out",)
+    secret_fields = frozenset({"token"})
     config_schema = vol.Schema(
         {
             vol.Required("path"): _endpoint_path,

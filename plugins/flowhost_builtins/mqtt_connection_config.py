@@ -112,7 +112,7 @@ def _host_name(value: Any) -> str:
 
 
 def _protocol(value: Any) -> str:
-    protocol = value.upper() if isinstance(value, str) else value
+    protocol = value.upper() if isinstance(value, str) else None
     if protocol not in DEFAULT_PORTS:
         raise vol.Invalid(f"protocol must be SSL, WSS or TCP, got {value!r}")
     return protocol

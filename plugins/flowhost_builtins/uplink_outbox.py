@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -56,6 +57,8 @@ class SqliteStore:
 
     def _open(self) -> list[tuple[int, str, bytes, float | None]]:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Uplinks are the integrator's data: owner-only, and SQLite gives its -wal and -shm files the same mode.
+        os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         db = self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a crash of the process (kill -9); FULL would add an fsync per commit

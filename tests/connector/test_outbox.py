@@ -89,3 +89,14 @@ async def test_commits_are_grouped(tmp_path):
         outbox.add(f"t/{number}", b"payload", None, done.append)
     await outbox.close()
     assert len(done) == 2000 and writes < 20
+
+
+async def test_the_store_is_readable_by_its_owner_only(tmp_path):
+    path = tmp_path / "connection" / "outbox.sqlite3"
+    outbox = Outbox(10, SqliteStore(path))
+    await outbox.open()
+    await stored(outbox, "t/private")
+    modes = {file.name: file.stat().st_mode & 0o777 for file in path.parent.iterdir()}
+    await outbox.close()
+    assert modes["outbox.sqlite3"] == 0o600 and modes["outbox.sqlite3-wal"] == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
