@@ -202,3 +202,12 @@ async def test_a_new_flow_can_be_named_before_its_first_deploy(editor, flowhost)
     assert editor.url.endswith("#flow=gateway-a")
     await editor.dblclick(".flow-tab.active")
     await expect(editor.locator("#flow-id")).to_have_attribute("readonly", "")
+
+
+async def test_a_new_flow_whose_id_was_taken_meanwhile_is_not_deployed(editor, flowhost, page_errors):
+    page_errors.expect_status(409)
+    await drop_node(editor, "debug", 300, 200)
+    await import_by_api(flowhost, "flowhost: 1\nid: flow-1\nlabel: Someone else's\nnodes: []\n")
+    await editor.click("#deploy")
+    await expect(editor.locator(".toast.level-error")).to_contain_text("Give this flow another id")
+    assert (await flowhost.get("/flows/flow-1"))["label"] == "Someone else's"

@@ -417,6 +417,7 @@ let deploying = false;
 async function deploy() {
   deploying = true;
   const body = payload();
+  const sent = canonical(state.flow); // edits made while the request runs are still undeployed after it
   const button = $("#deploy");
   button.classList.add("busy");
   try {
@@ -424,7 +425,7 @@ async function deploy() {
     const rev = saved && saved.rev !== undefined ? saved.rev : undefined;
     state.flow.rev = rev;
     state.isNew = false;
-    state.deployed = canonical(state.flow);
+    state.deployed = sent;
     applyErrors([], body.nodes);
     await loadFlows();
     renderFlowTabs();
@@ -432,7 +433,9 @@ async function deploy() {
     toast("Deployed", "ok", 2500);
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
-    if (error.status === 409) explainConflict(error);
+    if (error.status === 409 && state.isNew) {
+      toast(`${error.message}. Give this flow another id: double-click its tab.`, "error", 10000);
+    } else if (error.status === 409) explainConflict(error);
     else if (error.status === 400 || error.status === 422) {
       const general = applyErrors(error.errors, body.nodes);
       const count = error.errors.length;
@@ -457,7 +460,7 @@ function explainConflict(error) {
       h("p", `The flow “${state.flow.label}” was changed on the server after you opened it. `,
         "Deploying now would overwrite those changes, so nothing was deployed."),
       h("p.mono.conflict-detail", error.message),
-      h("p.muted", "Load the server's version to see it (your undeployed edits are lost), or keep editing and export yours as YAML to merge by hand."),
+      h("p.muted", "Load the server's version and redo your change on top of it (your undeployed edits here are dropped), or keep editing to look them over first."),
     ),
     buttons: [
       { label: "Keep editing", action: "cancel" },
