@@ -72,7 +72,10 @@ class NodeRunner(NodeContext):
         self._tasks = OwnedTasks(f"{flow_id}.{spec.id}", self._task_failed)
         self._worker: asyncio.Task | None = None
         self.inbox: asyncio.Queue[Message] | None = None
-        self.node: Node = node_class(spec.id, spec.config, self)
+        try:
+            self.node: Node = node_class(spec.id, spec.config, self)
+        except Exception as exc:  # a plugin's constructor failing must not break the deploy of the others
+            self.node = _BrokenNode(spec.id, spec.config, self, exc)
         if node_class.has_input:
             self.inbox = asyncio.Queue(self.node.inbox_size)
 
@@ -139,9 +142,13 @@ class NodeRunner(NodeContext):
 
     # -- lifecycle --------------------------------------------------------------------------------------------
     async def start(self) -> None:
-        await self.node.start()
-        if self.inbox is not None:
-            self._worker = asyncio.create_task(self._work(), name=f"{self.flow_id}.{self.node_id}:worker")
+        try:
+            await self.node.start()
+        finally:
+            # Even a node that failed to start takes its messages (and counts their errors): an inbox that
+            # nobody empties would stall every node upstream.
+            if self.inbox is not None:
+                self._worker = asyncio.create_task(self._work(), name=f"{self.flow_id}.{self.node_id}:worker")
 
     async def _work(self) -> None:
         inbox, on_input, counters = self.inbox, self.node.on_input, self.counters
@@ -195,6 +202,20 @@ class NodeRunner(NodeContext):
             "counters": dict(self.counters),
             "queued": self.inbox.qsize() if self.inbox is not None else 0,
         }
+
+
+class _BrokenNode(Node):
+    """Stands in for a node whose constructor raised: it fails to start and refuses every message, loudly."""
+
+    def __init__(self, node_id: str, config: Any, context: NodeContext, error: Exception) -> None:
+        super().__init__(node_id, config, context)
+        self.error = error
+
+    async def start(self) -> None:
+        raise self.error
+
+    async def on_input(self, msg: Message) -> None:
+        raise RuntimeError(f"the node could not be created: {type(self.error).__name__}: {self.error}")
 
 
 class ConnectionRunner(ConnectionContext):

@@ -213,3 +213,20 @@ async def test_a_closing_node_first_handles_what_is_already_in_its_inbox(runtime
     await wait_for(lambda: "emitted source" in EVENTS)
     await runtime.deploy(load_flow(text.replace("delay: 5ms", "delay: 6ms")))  # sink restarts
     assert [msg.payload for msg in Collector.received["sink"]] == list(range(20))
+
+
+@pytest.mark.expect_node_errors
+async def test_a_node_whose_constructor_raises_fails_alone(runtime, load_flow):
+    text = """
+    flowhost: 1
+    id: t
+    nodes:
+      - {id: source, type: test-emit, config: {payloads: [1, 2]}, wires: {out: [broken, sink]}}
+      - {id: broken, type: test-unbuildable}
+      - {id: sink, type: test-collect}
+    """
+    await runtime.deploy(load_flow(text))
+    await wait_for(lambda: len(Collector.received["sink"]) == 2)
+    broken = runtime.node("t", "broken")
+    await wait_for(lambda: broken.counters["errors"] == 3)  # failed to start, then each message refused
+    assert broken.status_level == "error" and "missing calibration table" in broken.status_text

@@ -107,10 +107,19 @@ class Loopback(Connection):
 
 @hookimpl
 def flowhost_register_node_types(register):
-    for node_type in (Collector, Emitter, Relay, Stubborn):
+    for node_type in (Collector, Emitter, Relay, Stubborn, Unbuildable):
         register(node_type)
 
 
 @hookimpl
 def flowhost_register_connection_types(register):
     register(Loopback)
+
+
+class Unbuildable(Node):
+    """A node type whose constructor raises, as a buggy plugin's might."""
+
+    type = "test-unbuildable"
+
+    def __init__(self, node_id, config, context):
+        raise KeyError("missing calibration table")
