@@ -1,0 +1,73 @@
+"""The editor's pure modules, run in the page itself (no JavaScript test runner to install): layout by depth,
+labels from field names, error paths to fields, undo history."""
+
+from __future__ import annotations
+
+
+async def run(page, module: str, body: str):
+    """Evaluate `body` (an expression using `m`, the imported module) in the page."""
+    return await page.evaluate(f"import('/static/js/{module}').then((m) => {body})")
+
+
+async def test_depths_follow_the_longest_path_and_survive_cycles(editor):
+    diamond = """[
+        {id: 'a', wires: {out: ['b', 'c']}}, {id: 'b', wires: {out: ['d']}},
+        {id: 'c', wires: {out: ['e']}}, {id: 'e', wires: {out: ['d']}}, {id: 'd'}]"""
+    depths = await run(editor, "layout.js", f"Object.fromEntries(m.depths({diamond}))")
+    assert depths == {"a": 0, "b": 1, "c": 1, "e": 2, "d": 3}
+    cycle = "[{id: 'a', wires: {out: ['b']}}, {id: 'b', wires: {out: ['a']}}, {id: 'c', wires: {out: ['c']}}]"
+    depths = await run(editor, "layout.js", f"Object.fromEntries(m.depths({cycle}))")
+    assert set(depths) == {"a", "b", "c"} and all(0 <= d < 3 for d in depths.values())
+
+
+async def test_complete_layout_keeps_placed_nodes_and_puts_new_ones_below(editor):
+    nodes = "[{id: 'a', wires: {out: ['b']}}, {id: 'b'}, {id: 'c'}]"
+    layout = await run(editor, "layout.js", f"m.completeLayout({nodes}, {{a: {{x: 500, y: 300}}}})")
+    assert layout["a"] == {"x": 500, "y": 300}
+    assert layout["b"]["x"] > layout["c"]["x"]  # b is one column deeper than c
+    assert min(layout["b"]["y"], layout["c"]["y"]) > 300
+    ids = await run(editor, "layout.js", "m.newNodeId('debug', [{id: 'debug'}, {id: 'debug-2'}])")
+    assert ids == "debug-3"
+
+
+async def test_labels_and_error_paths(editor):
+    labels = await run(
+        editor,
+        "dom.js",
+        "['uplinkTopicPattern', 'hostName', 'devEUIs', 'fPort', 'trustedCaCertificate', 'qos', 'clientId']"
+        ".map(m.humanize)",
+    )
+    assert labels == [
+        "Uplink Topic Pattern",
+        "Host Name",
+        "Dev EUIs",
+        "FPort",
+        "Trusted CA Certificate",
+        "QoS",
+        "Client ID",
+    ]
+    fields = await run(
+        editor,
+        "schema-form.js",
+        "[m.fieldOfPath('nodes[1].config.interval', 'nodes[1].config'),"
+        " m.fieldOfPath('configuration.devEUIs[2]', 'configuration'),"
+        " m.fieldOfPath('nodes[1].config', 'nodes[1].config'),"
+        " m.fieldOfPath('nodes[1].wires.out', 'nodes[1].config')]",
+    )
+    assert fields == ["interval", "devEUIs", "", None]
+
+
+async def test_history_undoes_redoes_and_forgets_the_future_on_a_new_edit(editor):
+    steps = await run(
+        editor,
+        "history.js",
+        """(() => {
+            const h = new m.History(3);
+            h.reset({n: 0});
+            for (const n of [1, 2, 3, 4]) h.record({n});
+            const seen = [h.undo().n, h.undo().n, h.canUndo, h.redo().n];
+            h.record({n: 9});
+            return [...seen, h.canRedo, h.undo().n];
+        })()""",
+    )
+    assert steps == [3, 2, False, 3, False, 3]
