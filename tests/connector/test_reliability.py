@@ -71,8 +71,8 @@ async def run_outage(mosquitto_factory, deploy, *, total: int, outage: float, va
         connection = await deploy(connector_flow(configuration, source=source))
         await wait_until(lambda: connection.counters["uplinksPublished"] >= 20)
         broker.stop()
+        await wait_until(lambda: connection.state == "UNREACHABLE", timeout=5)
         await asyncio.sleep(outage)
-        assert connection.state == "UNREACHABLE"
         broker.start()
         await wait_until(
             lambda: connection.counters["uplinksPublished"] + connection.counters["uplinksExpired"] >= total,
