@@ -71,3 +71,37 @@ async def test_history_undoes_redoes_and_forgets_the_future_on_a_new_edit(editor
         })()""",
     )
     assert steps == [3, 2, False, 3, False, 3]
+
+
+async def test_a_schema_form_sends_what_was_given_and_leaves_untouched_defaults_out(editor):
+    sent = await run(
+        editor,
+        "schema-form.js",
+        """(() => {
+            const schema = [
+                {name: 'interval', type: 'string', format: 'duration', default: '10s'},
+                {name: 'fPort', type: 'integer', min: 1, max: 223, default: 1},
+                {name: 'fPorts', type: 'list', items: {type: 'integer'}},
+                {name: 'qos', type: 'select', options: [[0, '0'], [1, '1'], [2, '2']], default: 1},
+                {name: 'retain', type: 'boolean', default: false},
+                {name: 'password', type: 'string', format: 'password', secret: true},
+                {name: 'certificate', type: 'string', format: 'pem'},
+            ];
+            const form = new m.SchemaForm(schema, {retain: false, password: '********'});
+            const set = (name, value) => {
+                form.control(name).element.querySelector('input, select, textarea').value = value;
+            };
+            set('fPorts', '1, 2\\n3');
+            set('qos', '2');
+            const kinds = form.controls.map((c) => c.kind);
+            const first = form.read();
+            form.setHidden('certificate', true);
+            form.control('certificate').pemArea.value = '-----BEGIN CERTIFICATE-----';
+            return {kinds, first, hidden: form.read()};
+        })()""",
+    )
+    assert sent["kinds"] == ["duration", "number", "list", "select", "boolean", "password", "pem"]
+    # interval and fPort keep their defaults and are left out; retain was given, so it stays; the secret goes back
+    # masked (the server keeps the stored one); qos keeps its type.
+    assert sent["first"] == {"fPorts": [1, 2, 3], "qos": 2, "retain": False, "password": "********"}
+    assert "certificate" not in sent["hidden"]
