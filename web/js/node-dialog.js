@@ -57,7 +57,9 @@ export function openNodeDialog({ node, type, choices, knownErrors, needsConnecti
           if (errors.length && !insist) {
             show(errors, showError);
             insist = true;
-            dialog.dialog.querySelector('[data-action="done"]').textContent = "Keep anyway";
+            const done = dialog.dialog.querySelector('[data-action="done"]');
+            done.textContent = "Keep anyway";
+            done.classList.add("warn");
             return;
           }
           close();
