@@ -69,6 +69,8 @@ class NodeRunner(NodeContext):
         self.status_text: str | None = None
         self.status_level: StatusLevel = "info"
         self.targets: dict[str, list[NodeRunner]] = {}
+        self.replaced_by: NodeRunner | None = None
+        """Set when a redeploy restarts this node: messages still on their way go to the new runner."""
         self._tasks = OwnedTasks(f"{flow_id}.{spec.id}", self._task_failed)
         self._worker: asyncio.Task | None = None
         self.inbox: asyncio.Queue[Message] | None = None
@@ -89,6 +91,8 @@ class NodeRunner(NodeContext):
         if msg.receipt is not None:
             msg.receipt.hold(len(targets))
         for target in targets:
+            while target.replaced_by is not None:
+                target = target.replaced_by
             inbox = target.inbox
             if inbox.full():
                 target.counters["backpressure"] += 1
@@ -186,7 +190,12 @@ class NodeRunner(NodeContext):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
             while not self.inbox.empty():
-                self._refuse(self.inbox.get_nowait(), "the node stopped")
+                msg = self.inbox.get_nowait()
+                successor = self.replaced_by
+                if successor is not None and not successor.inbox.full():
+                    successor.inbox.put_nowait(msg)  # its successor takes it, in order, once started
+                else:
+                    self._refuse(msg, "the node stopped")
         try:
             await asyncio.wait_for(self.node.close(), self.node_class.close_timeout)
         except TimeoutError:
@@ -343,23 +352,40 @@ class Runtime:
                 or not node.same_setup(old_specs[node.id])
                 or _uses_any(node, running.nodes.get(node.id), changed_connections)
             ]
-            # Nodes close before the connections they use stop, and start after the new ones started.
-            for node_id in [*(set(old_specs) - new_ids), *[n for n in to_restart if n in running.nodes]]:
-                await running.nodes.pop(node_id).close()
-            await self._apply_connections(spec)
             running.spec = spec
             self.flows[spec.id] = running
-            for node_id in to_restart:
-                node_spec = spec.node(node_id)
-                running.nodes[node_id] = NodeRunner(self, spec.id, node_spec, self.registry.node_types[node_spec.type])
+            retired = [running.nodes.pop(node_id) for node_id in set(old_specs) - new_ids]
+            retired += self._replace_runners(running, to_restart)
             for node_spec in spec.nodes:
                 running.nodes[node_spec.id].spec = node_spec
             self._wire(running)
+            # Old nodes close (handing what they still hold to their successors) before the connections they
+            # used are replaced; the new nodes start after the new connections did.
+            await self._close_runners(retired)
+            await self._apply_connections(spec)
             await self._start_nodes(running, to_restart)
             await self._stop_unused_connections()
             self.emit(RuntimeEvent("deployed", spec.id, data={"changed": to_restart}))
             log.info("flow %s deployed (%d nodes, %d started)", spec.id, len(spec.nodes), len(to_restart))
             return to_restart
+
+    def _replace_runners(self, running: RunningFlow, node_ids: list[str]) -> list[NodeRunner]:
+        """Put new runners in place for ``node_ids``; returns the ones they replace (still to be closed)."""
+        replaced = []
+        for node_id in node_ids:
+            node_spec = running.spec.node(node_id)
+            runner = NodeRunner(self, running.spec.id, node_spec, self.registry.node_types[node_spec.type])
+            previous = running.nodes.get(node_id)
+            if previous is not None:
+                previous.replaced_by = runner if runner.inbox is not None else None
+                replaced.append(previous)
+            running.nodes[node_id] = runner
+        return replaced
+
+    @staticmethod
+    async def _close_runners(runners: list[NodeRunner]) -> None:
+        for runner in sorted(runners, key=lambda runner: runner.node_class.has_input):  # sources first
+            await runner.close()
 
     async def _start_nodes(self, running: RunningFlow, node_ids: list[str]) -> None:
         # Receivers start before senders so that nothing is sent to a node that is not listening yet.
@@ -405,15 +431,13 @@ class Runtime:
                 for flow in self.flows.values()
             ]
             users = [(flow, node_ids) for flow, node_ids in users if node_ids]
+            retired = []
             for flow, node_ids in users:
-                for node_id in sorted(node_ids, key=lambda n: flow.nodes[n].node_class.has_input):
-                    await flow.nodes[node_id].close()
+                retired += self._replace_runners(flow, node_ids)
+                self._wire(flow)
+            await self._close_runners(retired)
             await self._start_or_replace_connection(spec, owner=None)
             for flow, node_ids in users:
-                for node_id in node_ids:
-                    old = flow.nodes[node_id]
-                    flow.nodes[node_id] = NodeRunner(self, flow.spec.id, old.spec, old.node_class)
-                self._wire(flow)
                 await self._start_nodes(flow, node_ids)
                 self.emit(RuntimeEvent("deployed", flow.spec.id, data={"changed": node_ids}))
             return [(flow.spec.id, node_id) for flow, node_ids in users for node_id in node_ids]
