@@ -7,6 +7,8 @@ import time
 
 import pytest
 from aiohttp import WSMsgType, web
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flowhost.mqtt import (
     MQTT_5,
@@ -77,6 +79,37 @@ async def test_malformed_packet_closes_the_connection_with_protocol_error(garbag
     assert isinstance(reason, ProtocolError)
     assert lost == [reason]
     await asyncio.sleep(0)  # the loop keeps running
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(min_size=1, max_size=48))
+def test_whatever_a_broker_sends_the_client_survives(data: bytes) -> None:
+    """Random bytes after CONNACK: the client stays connected (bytes that are valid or incomplete) or the
+    connection ends with ProtocolError (or the broker's DISCONNECT); nothing escapes into the event loop."""
+
+    async def script(conn: FakeConnection) -> None:
+        await conn.receive()
+        await conn.send(p.Connack().encode(MQTT_5) + data)
+        await idle(conn)
+
+    async def scenario() -> BaseException | None:
+        async with fake_broker(script) as endpoint:
+            client = MQTTClient(endpoint, client_id())
+            await client.connect()
+            await asyncio.sleep(0.01)
+            if client.is_connected:
+                await client.disconnect()
+            return client.disconnect_reason
+
+    errors: list[dict] = []
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(lambda loop, context: errors.append(context))
+    try:
+        reason = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+    assert reason is None or isinstance(reason, ProtocolError | ServerDisconnectedError)
+    assert errors == []
 
 
 @pytest.mark.parametrize(

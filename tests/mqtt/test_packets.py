@@ -183,3 +183,12 @@ def test_repeated_single_value_property_is_a_protocol_error() -> None:
     body = b"\x00\x00\x0a\x02\x00\x00\x00\x01\x02\x00\x00\x00\x01"
     with pytest.raises(ProtocolError, match="twice"):
         p.decode_properties(body, 2, len(body))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([p.MQTT_311, p.MQTT_5]), st.binary(max_size=64))
+def test_arbitrary_bytes_decode_or_raise_protocol_error(version: int, data: bytes) -> None:
+    try:
+        p.PacketReader(version).feed(data)
+    except ProtocolError:
+        pass
