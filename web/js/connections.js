@@ -9,7 +9,7 @@ import { fieldOfPath, SchemaForm } from "./schema-form.js";
 // Live state comes by /api/events; polling finds connections added or removed elsewhere.
 const POLL_MS = 5000;
 
-export function stateLevel(state) {
+function stateLevel(state) {
   const value = String(state || "").toUpperCase();
   if (value === "OPENED") return "ok";
   if (value === "OPENING" || value === "CONNECTING") return "pending";
@@ -48,7 +48,7 @@ export class ConnectionsPanel {
   }
 
   startPolling() {
-    this.timer = setInterval(() => {
+    setInterval(() => {
       if (document.visibilityState === "visible") this.refresh().catch(() => {});
     }, POLL_MS);
   }
@@ -174,7 +174,7 @@ export class ConnectionsPanel {
       "div.connection-form",
       h("div.field.is-required", { dataset: { field: "name" } }, h("label", { for: "conn-name" }, "Application Name", h("span.required", " *")), h("div.control", nameInput), nameError),
       h("div.field-row",
-        h("div.field", { dataset: { field: "id" } }, h("label", { for: "conn-id" }, "ID", h("span.required", " *")), h("div.control", idInput), h("div.field-hint", "what nodes refer to; fixed once created"), idError),
+        h("div.field", { dataset: { field: "id" } }, h("label", { for: "conn-id" }, "ID"), h("div.control", idInput), h("div.field-hint", "what nodes refer to; fixed once created"), idError),
         h("div.field", h("label", { for: "conn-type" }, "Connector"), h("div.control", typeSelect)),
         h("div.field.field-check", h("label.check", { for: "conn-active" }, activeInput, " Active")),
       ),

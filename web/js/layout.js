@@ -1,8 +1,8 @@
 // Positions for nodes a flow file does not place: columns by topological depth (longest path from a source),
 // rows in file order within a column. Placed nodes keep their positions.
 
-export const COLUMN_WIDTH = 270;
-export const ROW_HEIGHT = 90;
+const COLUMN_WIDTH = 270;
+const ROW_HEIGHT = 90;
 const ORIGIN = { x: 60, y: 60 };
 
 export function depths(nodes) {

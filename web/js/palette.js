@@ -5,7 +5,7 @@ import { clear, h } from "./dom.js";
 
 const CATEGORY_ORDER = ["input", "network", "function", "output"];
 
-export function categoryRank(category) {
+function categoryRank(category) {
   const index = CATEGORY_ORDER.indexOf(category);
   return index < 0 ? CATEGORY_ORDER.length : index;
 }
