@@ -735,7 +735,10 @@ function onEvent(event) {
 // -- wiring the page ----------------------------------------------------------------------------------------
 
 function showTab(name) {
-  for (const tab of document.querySelectorAll(".sidebar-tab")) tab.classList.toggle("active", tab.dataset.tab === name);
+  for (const tab of document.querySelectorAll(".sidebar-tab")) {
+    tab.classList.toggle("active", tab.dataset.tab === name);
+    tab.setAttribute("aria-selected", String(tab.dataset.tab === name));
+  }
   for (const panel of document.querySelectorAll(".sidebar-panel")) panel.hidden = panel.dataset.panel !== name;
   refreshInfo();
 }
