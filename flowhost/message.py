@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +123,10 @@ class Receipt:
 
     def mark_durable(self) -> None:
         self.durable = True
+
+    def when_settled(self, callback: Callable[[Refusal | None], None]) -> None:
+        """Call ``callback(refusal)`` once every node handled the message (``None`` when none refused it)."""
+        self._future.add_done_callback(lambda future: callback(future.result()))
 
     async def wait(self, timeout: float) -> Refusal | None:
         """None when every node took the message; the first refusal otherwise. Raises TimeoutError."""

@@ -12,6 +12,10 @@ Reconnecting is the caller's policy: call `connect()` again on the same object. 
   (a resumed session keeps them on the broker; resubscribing would replay retained messages).
 - Inbound QoS 1: PUBACK is queued after `on_message` returns (still in the same write as other packets), so a
   message whose handler was interrupted by a crash is redelivered. Inbound QoS 2 is delivered exactly once.
+  When `on_message` returns an `asyncio.Future`, the acknowledgement (PUBACK, or PUBREC at QoS 2) waits until
+  that future is done: a caller that must store a message first acknowledges it only once stored.
+  Acknowledgements still leave in the order the messages came (MQTT requires it); a future that fails drops
+  the connection without acknowledging, so that a persistent session gets the message again.
   `on_message` may run before `connect()` returns: a resumed session's queued messages follow CONNACK at once.
 """
 
@@ -181,7 +185,7 @@ class MQTTClient:
         max_inflight: int | None = None,
         connect_timeout: float = 10.0,
         action_timeout: float = 30.0,
-        on_message: Callable[[Message], None] | None = None,
+        on_message: Callable[[Message], asyncio.Future | None] | None = None,
         on_connection_lost: Callable[[BaseException], None] | None = None,
     ) -> None:
         if protocol_version not in (p.MQTT_311, MQTT_5):
@@ -226,6 +230,7 @@ class MQTTClient:
         self._window_waiters: deque[asyncio.Future[None]] = deque()
         self._requests: dict[int, asyncio.Future] = {}
         self._inbound_qos2: set[int] = set()
+        self._pending_acks: deque[tuple[int, int, asyncio.Future | None]] = deque()
         self._last_packet_id = 0
         self._topic_fields: dict[str, bytes] = {}
         self._timeout_timer: asyncio.TimerHandle | None = None
@@ -305,6 +310,7 @@ class MQTTClient:
         self._connection = connection
         self._disconnecting = False
         self.disconnect_reason = None
+        self._pending_acks.clear()  # the last connection's: the broker redelivers those messages
         self._closed = self._loop.create_future()
         properties = connack.properties
         self.receive_maximum = properties.get("receive_maximum", 65535)
@@ -660,22 +666,56 @@ class MQTTClient:
             raise ProtocolError("PUBLISH before CONNACK")
         if qos == 2:
             packet_id = message.packet_id
+            handled = None
             if packet_id not in self._inbound_qos2:
                 self._inbound_qos2.add(packet_id)
-                self._deliver(message)
-            connection.write(p.encode_ack(p.PUBREC, packet_id))
+                handled = self._deliver(message)
+            self._acknowledge(connection, p.PUBREC, packet_id, handled)
             return
-        self._deliver(message)
+        handled = self._deliver(message)
         if qos:
-            connection.write(p.encode_ack(p.PUBACK, message.packet_id))
+            self._acknowledge(connection, p.PUBACK, message.packet_id, handled)
 
-    def _deliver(self, message: Message) -> None:
+    def _deliver(self, message: Message) -> asyncio.Future | None:
         try:
-            self.on_message(message)
+            handled = self.on_message(message)
         except Exception as exc:
             self._loop.call_exception_handler(
                 {"message": f"on_message failed for a message on {message.topic!r}", "exception": exc}
             )
+            return None
+        return handled if isinstance(handled, asyncio.Future) else None
+
+    def _acknowledge(
+        self, connection: MQTTProtocol, packet_type: int, packet_id: int, handled: asyncio.Future | None
+    ) -> None:
+        pending = self._pending_acks
+        if handled is None and not pending:
+            connection.write(p.encode_ack(packet_type, packet_id))
+            return
+        pending.append((packet_type, packet_id, handled))
+        if handled is not None and not handled.done():
+            handled.add_done_callback(lambda _: self._send_ready_acks(connection))
+        else:
+            self._send_ready_acks(connection)
+
+    def _send_ready_acks(self, connection: MQTTProtocol) -> None:
+        """Write the acknowledgements at the head of the line whose messages are handled, in arrival order."""
+        if connection is not self._connection:
+            return  # that connection is gone; the broker redelivers what it did not get acknowledged
+        pending = self._pending_acks
+        while pending:
+            packet_type, packet_id, handled = pending[0]
+            if handled is not None:
+                if not handled.done():
+                    return
+                if handled.cancelled() or handled.exception() is not None:
+                    reason = "cancelled" if handled.cancelled() else handled.exception()
+                    pending.clear()
+                    connection.fail(ConnectionLostError(f"a received message could not be handled: {reason}"))
+                    return
+            pending.popleft()
+            connection.write(p.encode_ack(packet_type, packet_id))
 
     def _ack_fields(self, first: int, buf: bytes, start: int, end: int) -> tuple[int, int]:
         if first & 0x0F != (0x02 if first >> 4 == p.PUBREL else 0) or end - start < 2:

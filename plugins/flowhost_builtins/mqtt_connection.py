@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 INITIAL_RECONNECT_DELAY = 1.0
 ROUTE_CACHE_SIZE = 4096
 
-InboundHandler = Callable[[MqttMessage], None]
+InboundHandler = Callable[[MqttMessage], "asyncio.Future | None"]
 
 
 class UplinkRejected(ValueError):
@@ -370,12 +370,18 @@ class MqttIotConnection(Connection):
         self._outbox_ready.set()
 
     # -- inbound ------------------------------------------------------------------------------------------------
-    def _on_message(self, message: MqttMessage) -> None:
+    def _on_message(self, message: MqttMessage) -> asyncio.Future | None:
+        """Hand a message to the handlers of its topic. What they return (futures of the message being stored)
+        tells the MQTT client when to acknowledge it."""
         handlers = self._routes.get(message.topic)
         if handlers is None:
             handlers = self._route(message.topic)
+        handled = None
         for handler in handlers:
-            handler(message)
+            result = handler(message)
+            if result is not None:
+                handled = result if handled is None else asyncio.gather(handled, result)
+        return handled
 
     def _route(self, topic: str) -> tuple[InboundHandler, ...]:
         """The handlers for a topic, remembered: matching every filter again for each message costs ~3%."""

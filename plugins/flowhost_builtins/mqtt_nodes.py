@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import voluptuous as vol
 
-from flowhost import Message, Node, hookimpl
+from flowhost import Message, Node, Receipt, Refusal, hookimpl
 from flowhost.message import FrozenDict
 from flowhost.mqtt import Message as MqttMessage
 from flowhost.validation import identifier
@@ -51,12 +51,17 @@ class _InboundPump:
                 INBOUND_QUEUE_SIZE,
                 msg.topic,
             )
+            if msg.receipt is not None:
+                msg.receipt.refuse("too many messages waiting", retryable=True, node_id=self.node.id)
+                msg.receipt.release()
 
     async def run(self) -> None:
         queue, send = self.queue, self.node.context.send
         while True:
             msg, port = await queue.get()
             await send(msg, port)
+            if msg.receipt is not None:
+                msg.receipt.release()  # the source's own hold: the receivers now hold it
 
 
 class MqttConnector(Node):
@@ -143,16 +148,22 @@ class MqttIn(Node):
             vol.Required("connection"): identifier,
             vol.Required("topic"): _subscribe_filter,
             vol.Optional("qos", default=1): vol.In([0, 1, 2]),
+            vol.Optional("acknowledge", default="stored"): vol.In(
+                ["stored", "received"], msg="acknowledge must be 'stored' or 'received'"
+            ),
         }
     )
 
     async def start(self) -> None:
+        self._store_first = self.config["acknowledge"] == "stored"
         self._connection = _connection_of(self)
         self._pump = _InboundPump(self)
         self._connection.add_subscription(self.config["topic"], self.config["qos"], self._on_message)
         self.context.create_task(self._pump.run(), "messages")
 
-    def _on_message(self, message: MqttMessage) -> None:
+    def _on_message(self, message: MqttMessage) -> asyncio.Future | None:
+        """Emit the message; at QoS 1/2 with ``acknowledge: stored``, return a future that the MQTT client waits
+        for before acknowledging: done once the flow took the message (a connector stored it on disk)."""
         payload: Any = message.payload
         try:
             payload = orjson.loads(payload)
@@ -160,12 +171,30 @@ class MqttIn(Node):
             payload = bytes(payload)
         self.context.count("received")
         meta = _META[message.qos, bool(message.retain)]
-        self._pump.offer(Message.create(payload, topic=message.topic, meta=meta), "out")
+        if not (message.qos and self._store_first):
+            self._pump.offer(Message.create(payload, topic=message.topic, meta=meta), "out")
+            return None
+        receipt = Receipt()
+        acknowledge = asyncio.get_running_loop().create_future()
+        receipt.when_settled(lambda refusal: _settle(acknowledge, refusal))
+        self._pump.offer(Message.create(payload, topic=message.topic, meta=meta, receipt=receipt), "out")
+        return acknowledge
 
     async def close(self) -> None:
         connection = getattr(self, "_connection", None)
         if connection is not None:
             connection.remove_subscription(self.config["topic"], self._on_message)
+
+
+def _settle(acknowledge: asyncio.Future, refusal: Refusal | None) -> None:
+    """Acknowledge what the flow took or rejected for good (sending it again would not help); leave unacknowledged
+    what it could not take now (a full outbox), so the broker delivers it again."""
+    if acknowledge.done():
+        return
+    if refusal is None or not refusal.retryable:
+        acknowledge.set_result(None)
+    else:
+        acknowledge.set_exception(RuntimeError(refusal.reason))
 
 
 @hookimpl

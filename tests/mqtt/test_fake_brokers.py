@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
@@ -490,3 +491,54 @@ async def test_websocket_one_packet_per_frame_option() -> None:
         packets = [packet for frame in frames for packet in p.PacketReader(MQTT_5).feed(frame)]
         assert [m.payload for m in packets if isinstance(m, p.Message)] == [b"0", b"1", b"2"]
         assert len(frames) == (4 if one_per_frame else 1)  # three PUBLISH and DISCONNECT
+
+
+async def test_acknowledgements_wait_for_the_futures_on_message_returns_and_keep_their_order() -> None:
+    answers: list[p.Packet] = []
+
+    async def script(conn: FakeConnection) -> None:
+        await accept(conn)
+        for packet_id in (1, 2, 3):
+            await conn.send(p.Message(f"in/{packet_id}", b"x", 1, packet_id=packet_id).encode(MQTT_5))
+        while True:
+            answers.append(await conn.receive(60))
+
+    loop = asyncio.get_running_loop()
+    handled = {packet_id: loop.create_future() for packet_id in (1, 2, 3)}
+    async with fake_broker(script) as endpoint:
+        client = MQTTClient(endpoint, client_id(), on_message=lambda message: handled[message.packet_id])
+        await client.connect()
+        await asyncio.sleep(0.1)
+        assert answers == []  # nothing acknowledged before it was handled
+        handled[2].set_result(None)
+        await asyncio.sleep(0.1)
+        assert answers == []  # 2 waits for 1: acknowledgements go in arrival order
+        handled[1].set_result(None)
+        await asyncio.sleep(0.1)
+        assert answers == [p.PubAck(1), p.PubAck(2)]
+        handled[3].set_result(None)
+        await asyncio.sleep(0.1)
+        assert answers == [p.PubAck(1), p.PubAck(2), p.PubAck(3)]
+        await client.disconnect()
+
+
+async def test_a_message_that_could_not_be_handled_is_not_acknowledged_and_the_connection_drops() -> None:
+    answers: list[p.Packet] = []
+
+    async def script(conn: FakeConnection) -> None:
+        await accept(conn)
+        await conn.send(p.Message("in/1", b"x", 1, packet_id=1).encode(MQTT_5))
+        with contextlib.suppress(Exception):
+            while True:
+                answers.append(await conn.receive(60))
+
+    lost: list[BaseException] = []
+    failing = asyncio.get_running_loop().create_future()
+    async with fake_broker(script) as endpoint:
+        client = MQTTClient(endpoint, client_id(), on_message=lambda message: failing, on_connection_lost=lost.append)
+        await client.connect()
+        failing.set_exception(OSError("disk full"))
+        reason = await asyncio.wait_for(client.wait_closed(), 5)
+    assert isinstance(reason, ConnectionLostError) and "could not be handled: disk full" in str(reason)
+    assert lost == [reason]
+    assert not any(isinstance(answer, p.PubAck) for answer in answers)
