@@ -666,7 +666,7 @@ async def measure(subjects: list[Subject], results: Results, qos: int, sink: Sin
 def print_table(results: Results) -> str:
     rows = list(dict.fromkeys(row for row, _ in results.values))
     systems = {system for _, system in results.values}
-    lower_is_better = ("(ms", "(MB", "(s)", "(us")
+    lower_is_better = ("(ms)", "(ms,", "(MB", "(s)", "(us")
     columns = [name for name in ("flowhost", "Node-RED", "baseline", "volatile") if name in systems]
     pairs = (("flowhost", "Node-RED"), ("flowhost", "baseline"), ("flowhost", "volatile"))
     ratios = [(a, b) for a, b in pairs if {a, b} <= systems]
@@ -751,7 +751,7 @@ def start_system(
         return start_node_red(directory, red, node_red_flow(directory, broker.port, qos, sink.url), qos)
     durable = not args.no_durable and which != "volatile"
     flow = flowhost_flow(directory / which, broker.port, qos, sink.url, durable)
-    source = args.baseline if which == "baseline" else None
+    source = args.baseline if which == "baseline" else args.source
     system = start_flowhost(directory / which, flow, qos, args.py_spy if which == "flowhost" else None, source)
     system.name = which
     return system
@@ -777,6 +777,9 @@ def main() -> None:
     parser.add_argument("--node-red-dir", type=Path, default=Path("/tmp/flowhost-bench-node-red"))
     parser.add_argument("--no-durable", action="store_true", help="flowhost with durableOutbox: false")
     parser.add_argument("--tests", nargs="+", default=list(TESTS), choices=TESTS)
+    parser.add_argument(
+        "--source", type=Path, default=None, help="run flowhost from this checkout (default: the installed one)"
+    )
     parser.add_argument("--py-spy", type=Path, default=None, help="record flowhost with py-spy (raw) into this file")
     parser.add_argument("--keep-logs", type=Path, default=None, help="copy the systems' logs into this folder")
     asyncio.run(main_async(parser.parse_args()))
