@@ -94,6 +94,8 @@ class Node:
     """Config keys whose value is a connection id; the flow validator checks they exist."""
     secret_fields: ClassVar[frozenset[str]] = frozenset()
     """Config keys that hold secrets (tokens, passwords): masked by the API, encrypted at rest, never logged."""
+    form_labels: ClassVar[Mapping[str, str]] = {}
+    """Labels for the editor's form fields, by config key (default: the key, spelt out)."""
 
     def __init__(self, node_id: str, config: Mapping[str, Any], context: NodeContext) -> None:
         self.id = node_id
@@ -142,6 +144,8 @@ class Connection:
     """Validates the ``configuration`` mapping."""
     secret_fields: ClassVar[frozenset[str]] = frozenset()
     """Configuration keys that hold secrets: masked in the API, encrypted at rest, never logged."""
+    form_labels: ClassVar[Mapping[str, str]] = {}
+    """Labels for the editor's form fields, by configuration key (default: the key, spelt out)."""
     stop_timeout: ClassVar[float] = 5.0
 
     def __init__(

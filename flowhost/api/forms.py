@@ -164,7 +164,11 @@ def _dict_schema(schema: Any) -> Mapping | None:
 
 
 def form_fields(
-    schema: vol.Schema, *, secret_fields: Iterable[str] = (), connection_fields: Iterable[str] = ()
+    schema: vol.Schema,
+    *,
+    secret_fields: Iterable[str] = (),
+    connection_fields: Iterable[str] = (),
+    labels: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """The fields of a config schema, for a form; one bad validator gives one plain text field, not an error."""
     mapping = _dict_schema(schema)
@@ -186,6 +190,8 @@ def form_fields(
                 pass
         if isinstance(key, vol.Marker) and key.description:
             field["description"] = key.description
+        if labels and name in labels:
+            field["label"] = labels[name]
         if name in secret_fields:
             field["secret"] = True
             if field.get("format") != "pem":

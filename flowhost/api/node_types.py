@@ -26,6 +26,7 @@ def describe_types(registry: Registry) -> dict[str, list[dict[str, Any]]]:
                 node_class.config_schema,
                 connection_fields=node_class.connection_fields,
                 secret_fields=node_class.secret_fields,
+                labels=node_class.form_labels,
             ),
             "plugin": registry.provided_by.get(f"node:{type_name}"),
         }
@@ -36,7 +37,11 @@ def describe_types(registry: Registry) -> dict[str, list[dict[str, Any]]]:
             "connectorId": connector_id,
             "description": connection_class.description,
             "secretFields": sorted(connection_class.secret_fields),
-            "fields": form_fields(connection_class.config_schema, secret_fields=connection_class.secret_fields),
+            "fields": form_fields(
+                connection_class.config_schema,
+                secret_fields=connection_class.secret_fields,
+                labels=connection_class.form_labels,
+            ),
             "plugin": registry.provided_by.get(f"connection:{connector_id}"),
         }
         for connector_id, connection_class in sorted(registry.connection_types.items())

@@ -78,6 +78,21 @@ class MqttIotConnection(Connection):
     )
     config_schema = CONFIGURATION_SCHEMA
     secret_fields = SECRET_FIELDS
+    form_labels = {  # the names ThingPark's own form uses
+        "uplinkTopicPattern": "Uplink Topic Pattern",
+        "downlinkTopicPattern": "Downlink Topic Pattern",
+        "hostName": "Host Name",
+        "protocol": "Protocol",
+        "username": "Username",
+        "password": "Password",
+        "trustedCaCertficate": "CA Certificate",
+        "certificate": "Certificate",
+        "privateKey": "Private Key",
+        "description": "Description",
+        "mqttVersion": "MQTT version",
+        "qos": "QoS",
+        "clientId": "Client id",
+    }
 
     def __init__(self, connection_id, name, configuration, context) -> None:
         super().__init__(connection_id, name, configuration, context)

@@ -38,7 +38,7 @@ async def test_built_in_fields_are_described_precisely(api):
     }
 
     def field(owner: str, name: str) -> dict:
-        return {key: value for key, value in fields[(owner, name)].items() if key != "name"}
+        return {key: value for key, value in fields[(owner, name)].items() if key not in ("name", "label")}
 
     assert field("lorawan-simulator", "devEUIs") == {
         "type": "list",
@@ -168,3 +168,15 @@ async def test_the_openapi_description_is_valid_and_the_thingpark_example_matche
     jsonschema.validate(thingpark_body(mosquitto), schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**thingpark_body(mosquitto), "connectorId": "other"}, schema)
+
+
+async def test_the_connection_form_is_labelled_as_thingparks(api):
+    described = await (await api.get("/api/node-types")).json()
+    [mqtt] = [item for item in described["connectionTypes"] if item["connectorId"] == "actility-mqtt-iot"]
+    labels = {field["name"]: field.get("label") for field in mqtt["fields"]}
+    assert labels["trustedCaCertficate"] == "CA Certificate"  # not ThingPark's misspelt key
+    assert [labels[key] for key in ("uplinkTopicPattern", "hostName", "privateKey")] == [
+        "Uplink Topic Pattern",
+        "Host Name",
+        "Private Key",
+    ]
