@@ -50,3 +50,20 @@ def thingpark_body(mosquitto, **configuration) -> dict:
             **configuration,
         },
     }
+
+
+def client_certificate_body(mosquitto, pki) -> dict:
+    """A connection to the test Mosquitto's listener that requires a client certificate (PKCS#8 key)."""
+    return {
+        "connectorId": "actility-mqtt-iot",
+        "id": "mtls",
+        "name": "client certificate",
+        "configuration": {
+            "uplinkTopicPattern": "mtls/{DevEUI}/uplink",
+            "hostName": f"localhost:{mosquitto.mtls_port}",
+            "protocol": "SSL",
+            "trustedCaCertficate": pki.ca.cert_pem,
+            "certificate": pki.client.cert_pem,
+            "privateKey": pki.client.key_pem,
+        },
+    }

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.api.conftest import thingpark_body
+from tests.api.conftest import client_certificate_body, thingpark_body
 from tests.support.brokers import PASSWORD
 from tests.support.flowhost_fixtures import free_port
 from tests.support.processes import run_command
@@ -88,19 +88,7 @@ async def test_an_api_connection_survives_a_restart_opened_and_no_secret_reaches
     data_dir = tmp_path / "data"
     process, url, token = await start(flowhost_process, data_dir)
     headers = {"Authorization": f"Bearer {token}"}
-    mtls = {
-        "connectorId": "actility-mqtt-iot",
-        "id": "mtls",
-        "name": "client certificate",
-        "configuration": {
-            "uplinkTopicPattern": "mtls/{DevEUI}/uplink",
-            "hostName": f"localhost:{mosquitto.mtls_port}",
-            "protocol": "SSL",
-            "trustedCaCertficate": pki.ca.cert_pem,
-            "certificate": pki.client.cert_pem,
-            "privateKey": pki.client.key_pem,
-        },
-    }
+    mtls = client_certificate_body(mosquitto, pki)
     flow = {
         "flowhost": 1,
         "id": "persisted",

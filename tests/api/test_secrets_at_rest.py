@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 
 from flowhost.secret_box import SECRET_KEY_ENV, SecretBox, SecretKeyError
 from flowhost.store import Store
-from tests.api.conftest import thingpark_body
+from tests.api.conftest import client_certificate_body, thingpark_body
 from tests.support.brokers import PASSWORD
 from tests.support.mqtt_helpers import wait_until
 
@@ -24,19 +24,7 @@ async def test_no_password_or_private_key_in_the_data_dir_the_flow_files_the_log
 ):
     caplog.set_level(logging.DEBUG)
     answers = []
-    mtls = {
-        "connectorId": "actility-mqtt-iot",
-        "id": "mtls",
-        "name": "client certificate",
-        "configuration": {
-            "uplinkTopicPattern": "mtls/{DevEUI}/uplink",
-            "hostName": f"localhost:{mosquitto.mtls_port}",
-            "protocol": "SSL",
-            "trustedCaCertficate": pki.ca.cert_pem,
-            "certificate": pki.client.cert_pem,
-            "privateKey": pki.client.key_pem,
-        },
-    }
+    mtls = client_certificate_body(mosquitto, pki)
     for body in (thingpark_body(mosquitto), mtls):
         response = await api.post("/api/connections", json=body)
         answers.append(await response.text())
