@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import aiohttp
 import orjson
 
-from flowhost.flowfile import validate_flow
-from tests.connector.conftest import connector_flow
+from tests.faults.test_process_faults import HTTP_SOURCE, write_flow
+from tests.support.flowhost_fixtures import free_port
 from tests.support.mqtt_helpers import Subscriber, wait_until
+
+TOKEN = "slow-broker-test-token-0123456789"
 
 
 class DelayingProxy:
@@ -51,28 +54,55 @@ class DelayingProxy:
             await self.server.wait_closed()
 
 
-async def test_action_timeout_is_enforced_and_nothing_is_lost(mosquitto, runtime):
+async def test_action_timeout_is_enforced_and_nothing_is_lost(flowhost_process, mosquitto, tmp_path):
     proxy = DelayingProxy(mosquitto.tcp_port, delay=1.5)
-    port = await proxy.start()
-    configuration = {
-        "uplinkTopicPattern": "slow/{DevEUI}/{FCntUp}",
-        "hostName": f"127.0.0.1:{port}",
-        "protocol": "TCP",
-        "actionTimeout": 500,
-    }
-    uplinks = [{"DevEUI_uplink": {"DevEUI": "78AF580300000345", "FCntUp": n}} for n in range(30)]
-    source = {"type": "test-emit", "config": {"payloads": uplinks}}
+    proxy_port = await proxy.start()
+    flow = write_flow(
+        tmp_path / "slow.yaml",
+        f"127.0.0.1:{proxy_port}",
+        HTTP_SOURCE,
+        uplinkTopicPattern="slow/{DevEUI}/{FCntUp}",
+        actionTimeout=500,
+    )
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = await flowhost_process(
+        str(flow),
+        "--no-broker",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp_path / "data"),
+        env={"FLOWHOST_TOKEN": TOKEN},
+    )
+    await process.wait_for_line("connection broker: OPENED", timeout=30)
+    counters: dict = {}
     try:
-        async with Subscriber(mosquitto.host, mosquitto.tcp_port, "slow/#", client_id="slow-sub") as subscriber:
-            await runtime.deploy(validate_flow(connector_flow(configuration, source=source), runtime.registry))
-            connection = runtime.connections["broker"].connection
-            await wait_until(lambda: connection.counters["publishFailures"] > 0, timeout=10)
-            assert connection.counters["uplinksPublished"] == 0  # no acknowledgement within actionTimeout yet
+        async with (
+            Subscriber(mosquitto.host, mosquitto.tcp_port, "slow/#", client_id="slow-sub") as subscriber,
+            aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http,
+        ):
+            for counter in range(30):
+                uplink = {"DevEUI_uplink": {"DevEUI": "78AF580300000345", "FCntUp": counter}}
+                async with http.post(f"{base}/uplinks", json=uplink) as response:
+                    assert response.status == 202
+
+            async def read_counters() -> dict:
+                async with http.get(f"{base}/api/connections/broker") as response:
+                    counters.update((await response.json())["counters"])
+                return counters
+
+            async with asyncio.timeout(10):
+                while (await read_counters())["publishFailures"] == 0:
+                    await asyncio.sleep(0.2)
+            assert counters["uplinksPublished"] == 0  # no acknowledgement within actionTimeout yet
             proxy.delay = 0
-            await wait_until(lambda: connection.counters["uplinksPublished"] == 30, timeout=20)
+            async with asyncio.timeout(20):
+                while (await read_counters())["uplinksPublished"] < 30:
+                    await asyncio.sleep(0.2)
             await wait_until(lambda: len({m.topic for m in subscriber.messages}) == 30, timeout=10)
         received = {orjson.loads(message.payload)["DevEUI_uplink"]["FCntUp"] for message in subscriber.messages}
         assert received == set(range(30))
-        assert connection.queued == 0
+        assert counters["uplinksQueued"] == 0
     finally:
         await proxy.close()
