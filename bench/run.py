@@ -50,6 +50,8 @@ UPLINK_FILTER = "mqtt/things/+/uplink"
 DEVICES = 1000
 HTTP_CONCURRENCY = 32
 STALL_SECONDS = 15.0
+VARIANTS = ("volatile", "ack-received")
+"""flowhost with durableOutbox: false; flowhost whose mqtt-in acknowledges on receipt (acknowledge: received)."""
 TESTS = ("burst", "paced", "latency", "http", "downlinks", "scale")
 
 
@@ -137,7 +139,9 @@ class System:
         return peak
 
 
-def flowhost_flow(directory: Path, broker_port: int, qos: int, sink_url: str, durable: bool) -> Path:
+def flowhost_flow(
+    directory: Path, broker_port: int, qos: int, sink_url: str, durable: bool, acknowledge: str = "stored"
+) -> Path:
     flow = {
         "flowhost": 1,
         "id": "bench",
@@ -162,7 +166,7 @@ def flowhost_flow(directory: Path, broker_port: int, qos: int, sink_url: str, du
             {
                 "id": "source",
                 "type": "mqtt-in",
-                "config": {"connection": "broker", "topic": SOURCE_TOPIC, "qos": qos},
+                "config": {"connection": "broker", "topic": SOURCE_TOPIC, "qos": qos, "acknowledge": acknowledge},
                 "wires": {"out": ["connector"]},
             },
             {"id": "http", "type": "http-uplink", "config": {"path": "/uplink"}, "wires": {"out": ["connector"]}},
@@ -667,8 +671,8 @@ def print_table(results: Results) -> str:
     rows = list(dict.fromkeys(row for row, _ in results.values))
     systems = {system for _, system in results.values}
     lower_is_better = ("(ms)", "(ms,", "(MB", "(s)", "(us")
-    columns = [name for name in ("flowhost", "Node-RED", "baseline", "volatile") if name in systems]
-    pairs = (("flowhost", "Node-RED"), ("flowhost", "baseline"), ("flowhost", "volatile"))
+    columns = [name for name in ("flowhost", "Node-RED", "baseline", *VARIANTS) if name in systems]
+    pairs = (("flowhost", "Node-RED"), ("flowhost", "baseline"), *(("flowhost", variant) for variant in VARIANTS))
     ratios = [(a, b) for a, b in pairs if {a, b} <= systems]
     lines = [
         "| measurement | " + " | ".join(columns) + "".join(f" | {a} / {b}" for a, b in ratios) + " |",
@@ -750,7 +754,8 @@ def start_system(
     if which == "Node-RED":
         return start_node_red(directory, red, node_red_flow(directory, broker.port, qos, sink.url), qos)
     durable = not args.no_durable and which != "volatile"
-    flow = flowhost_flow(directory / which, broker.port, qos, sink.url, durable)
+    acknowledge = "received" if which == "ack-received" else "stored"
+    flow = flowhost_flow(directory / which, broker.port, qos, sink.url, durable, acknowledge)
     source = args.baseline if which == "baseline" else args.source
     system = start_flowhost(directory / which, flow, qos, args.py_spy if which == "flowhost" else None, source)
     system.name = which
@@ -768,8 +773,8 @@ def main() -> None:
         "--systems",
         nargs="+",
         default=["flowhost", "Node-RED"],
-        choices=["flowhost", "Node-RED", "baseline", "volatile"],
-        help="volatile: flowhost with durableOutbox: false",
+        choices=["flowhost", "Node-RED", "baseline", *VARIANTS],
+        help="volatile: flowhost with durableOutbox: false; ack-received: its mqtt-in with acknowledge: received",
     )
     parser.add_argument(
         "--baseline", type=Path, default=None, help="a checkout of another commit, measured as system 'baseline'"
