@@ -1,0 +1,47 @@
+"""``GET /api/connections/{id}/aws-policy?region=&accountId=``: the least-privilege AWS IoT policy of a running
+``actility-mqtt-iot`` connection, as ``flowhost aws policy`` prints it for a flow file."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from flowhost import hookimpl
+
+from .aws_iot import AwsIotError, policy_for_connection
+from .mqtt_connection import MqttIotConnection
+
+
+def _error(status: int, path: str, message: str) -> web.Response:
+    return web.json_response({"errors": [{"path": path, "message": message}]}, status=status)
+
+
+@hookimpl
+def flowhost_web_routes(runtime):
+    async def aws_policy(request: web.Request) -> web.Response:
+        connection_id = request.match_info["id"]
+        runner = runtime.connections.get(connection_id)
+        if runner is None:
+            return _error(404, "id", f"no running connection '{connection_id}'")
+        connection = runner.connection
+        if not isinstance(connection, MqttIotConnection):
+            return _error(400, "id", f"connection '{connection_id}' is not an {MqttIotConnection.connector_id} one")
+        missing = [name for name in ("region", "accountId") if not request.query.get(name)]
+        if missing:
+            return _error(400, missing[0], f"query parameter {missing[0]} is required")
+        mqtt_in_filters = [
+            node.spec.config["topic"]
+            for node in runtime.iter_nodes()
+            if node.node_class.type == "mqtt-in" and node.spec.config.get("connection") == connection_id
+        ]
+        try:
+            policy = policy_for_connection(
+                connection.settings,
+                request.query["region"],
+                request.query["accountId"],
+                other_subscriptions=mqtt_in_filters,
+            )
+        except AwsIotError as exc:
+            return _error(400, "", str(exc))
+        return web.json_response(policy)
+
+    return [web.get("/api/connections/{id}/aws-policy", aws_policy)]
