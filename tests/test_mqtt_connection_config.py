@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import voluptuous as vol
+
+from flowhost.templating import create_environment
 from flowhost_builtins.mqtt_connection_config import (
     CONFIGURATION_SCHEMA,
     SECRET_FIELDS,
@@ -17,8 +19,6 @@ from flowhost_builtins.mqtt_connection_config import (
     configuration_schema,
     settings_from_configuration,
 )
-
-from flowhost.templating import create_environment
 from tests.support.certs import PKI, CertKey
 
 THINGPARK_EXAMPLE = {

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from flowhost_builtins.thingpark import (
     MAX_DOWNLINK_BYTES,
     MAX_DOWNLINK_DEPTH,
@@ -21,8 +24,6 @@ from flowhost_builtins.thingpark import (
     uplink_fields,
     uplink_time,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 SAMPLES = Path(__file__).parent / "data" / "thingpark"
 DEV_EUI = "78AF580300000345"

@@ -9,8 +9,8 @@ import asyncio
 import ssl
 
 import pytest
-from flowhost_builtins.mqtt_connection_config import AWS_IOT_ALPN, build_ssl_context
 
+from flowhost_builtins.mqtt_connection_config import AWS_IOT_ALPN, build_ssl_context
 from tests.aws.conftest import AWS_HOST, aws_settings
 from tests.support.mqtt_helpers import wait_until
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import re
 
-from flowhost_builtins.aws_iot import policy_for_connection
-from flowhost_builtins.mqtt_connection_config import CONFIGURATION_SCHEMA, settings_from_configuration
-
 from flowhost.flowfile import validate_flow
 from flowhost.mqtt import MQTT_311, MQTTClient, TcpEndpoint
+from flowhost_builtins.aws_iot import policy_for_connection
+from flowhost_builtins.mqtt_connection_config import CONFIGURATION_SCHEMA, settings_from_configuration
 from tests.aws.conftest import ACCOUNT
 from tests.connector.conftest import DEVICES, connector_flow
 from tests.support.mqtt_helpers import wait_until

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from flowhost_builtins.aws_iot import (
     AWS_IOT_REGIONS,
     AwsIotError,

@@ -6,6 +6,8 @@ import time
 
 import pytest
 import voluptuous as vol
+
+from flowhost.flowfile import validate_flow
 from flowhost_builtins.aws_iot import (
     MAX_PAYLOAD_BYTES,
     UplinkLimits,
@@ -15,8 +17,6 @@ from flowhost_builtins.aws_iot import (
 )
 from flowhost_builtins.mqtt_connection import UplinkRejected
 from flowhost_builtins.mqtt_connection_config import CONFIGURATION_SCHEMA, settings_from_configuration
-
-from flowhost.flowfile import validate_flow
 from tests.aws.conftest import AWS_HOST, aws_configuration, aws_settings
 from tests.support.mqtt_helpers import wait_until
 

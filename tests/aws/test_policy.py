@@ -6,8 +6,8 @@ import json
 import re
 
 import pytest
-from flowhost_builtins.aws_iot import AwsIotError, policy_for_connection, policy_statements
 
+from flowhost_builtins.aws_iot import AwsIotError, policy_for_connection, policy_statements
 from tests.aws.conftest import ACCOUNT, ARN, aws_settings
 
 

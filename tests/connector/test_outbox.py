@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 
 import pytest
+
 from flowhost_builtins.uplink_outbox import Outbox, OutboxFull, SqliteStore
 
 
