@@ -757,7 +757,8 @@ def start_system(
     acknowledge = "received" if which == "ack-received" else "stored"
     flow = flowhost_flow(directory / which, broker.port, qos, sink.url, durable, acknowledge)
     source = args.baseline if which == "baseline" else args.source
-    system = start_flowhost(directory / which, flow, qos, args.py_spy if which == "flowhost" else None, source)
+    profile = args.py_spy.with_name(f"{args.py_spy.stem}-{which}-qos{qos}{args.py_spy.suffix}") if args.py_spy else None
+    system = start_flowhost(directory / which, flow, qos, profile, source)
     system.name = which
     return system
 
@@ -785,7 +786,9 @@ def main() -> None:
     parser.add_argument(
         "--source", type=Path, default=None, help="run flowhost from this checkout (default: the installed one)"
     )
-    parser.add_argument("--py-spy", type=Path, default=None, help="record flowhost with py-spy (raw) into this file")
+    parser.add_argument(
+        "--py-spy", type=Path, default=None, help="record each flowhost with py-spy (raw) into FILE-<system>-qos<N>"
+    )
     parser.add_argument("--keep-logs", type=Path, default=None, help="copy the systems' logs into this folder")
     asyncio.run(main_async(parser.parse_args()))
 
