@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+import re
+
 from typing import Any
 
 from aiohttp import web
@@ -246,9 +249,16 @@ def describe(app: web.Application) -> dict[str, Any]:
         key = f"{route.method} {path}"
         if key in operations:
             operation = dict(operations[key])
-            if "{id}" in path:
-                operation["parameters"] = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
-            paths.setdefault(path, {})[route.method.lower()] = operation
+        elif (path == "/api" or path.startswith("/api/")) and route.method != "HEAD":
+            operation = _plugin_operation(route)
+        else:
+            continue
+        parameters = re.findall(r"\{(\w+)[^}]*\}", path)
+        if parameters:
+            operation["parameters"] = [
+                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in parameters
+            ]
+        paths.setdefault(path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": "flowhost", "version": __version__},
@@ -256,6 +266,17 @@ def describe(app: web.Application) -> dict[str, Any]:
         "paths": paths,
         "components": _components(app[keys.RUNTIME].registry),
     }
+
+
+def _plugin_operation(route: web.AbstractRoute) -> dict[str, Any]:
+    """A route a plugin added under /api (through flowhost_web_routes): described by its handler's docstring."""
+    doc = inspect.getdoc(route.handler) or "A route added by a plugin."
+    summary, _, description = doc.partition("\n\n")
+    operation: dict[str, Any] = {"summary": " ".join(summary.split()), "tags": ["plugins"]}
+    if description:
+        operation["description"] = description
+    operation["responses"] = {"200": {"description": "see the description"}, "401": {"description": "no token"}}
+    return operation
 
 
 async def openapi(request: web.Request) -> web.Response:

@@ -18,6 +18,10 @@ def _error(status: int, path: str, message: str) -> web.Response:
 @hookimpl
 def flowhost_web_routes(runtime):
     async def aws_policy(request: web.Request) -> web.Response:
+        """The least-privilege AWS IoT policy of a running actility-mqtt-iot connection.
+
+        Query parameters: region (an AWS IoT Core region) and accountId (12 digits). 400 with the reason
+        when they are wrong, 404 for an unknown connection."""
         connection_id = request.match_info["id"]
         runner = runtime.connections.get(connection_id)
         if runner is None:
