@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import re
-
 from typing import Any
 
 from aiohttp import web
