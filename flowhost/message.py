@@ -101,11 +101,13 @@ class Receipt:
     :meth:`refuse`.
     """
 
-    __slots__ = ("_future", "_pending", "durable", "refusal")
+    __slots__ = ("_future", "_on_settled", "_pending", "_settled", "durable", "refusal")
 
     def __init__(self) -> None:
         self._pending = 1  # the source's own hold, released when it has sent everything
-        self._future: asyncio.Future[Refusal | None] = asyncio.get_running_loop().create_future()
+        self._settled = False
+        self._on_settled: Callable[[Refusal | None], None] | None = None
+        self._future: asyncio.Future[Refusal | None] | None = None  # made only for wait(): most never need it
         self.durable = False
         self.refusal: Refusal | None = None
 
@@ -114,8 +116,12 @@ class Receipt:
 
     def release(self) -> None:
         self._pending -= 1
-        if self._pending <= 0 and not self._future.done():
-            self._future.set_result(self.refusal)
+        if self._pending <= 0 and not self._settled:
+            self._settled = True
+            if self._on_settled is not None:
+                self._on_settled(self.refusal)
+            if self._future is not None and not self._future.done():
+                self._future.set_result(self.refusal)
 
     def refuse(self, reason: str, *, retryable: bool, node_id: str | None = None) -> None:
         if self.refusal is None:
@@ -125,11 +131,16 @@ class Receipt:
         self.durable = True
 
     def when_settled(self, callback: Callable[[Refusal | None], None]) -> None:
-        """Call ``callback(refusal)`` once every node handled the message (``None`` when none refused it)."""
-        self._future.add_done_callback(lambda future: callback(future.result()))
+        """Call ``callback(refusal)`` (``None`` when no node refused the message) as soon as every node handled
+        it, synchronously from the last release: one callback per receipt."""
+        self._on_settled = callback
 
     async def wait(self, timeout: float) -> Refusal | None:
         """None when every node took the message; the first refusal otherwise. Raises TimeoutError."""
+        if self._settled:
+            return self.refusal
+        if self._future is None:
+            self._future = asyncio.get_running_loop().create_future()
         async with asyncio.timeout(timeout):
             return await asyncio.shield(self._future)
 

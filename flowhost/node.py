@@ -37,6 +37,11 @@ class NodeContext:
         """Deliver ``msg`` to every node wired to ``port``; waits while a receiver's inbox is full."""
         raise NotImplementedError
 
+    def send_nowait(self, msg: Message, port: str = "out") -> bool:
+        """Deliver ``msg`` at once if every receiver's inbox has room and return True; else send nothing and
+        return False (then use :meth:`send`). For sources fed by callbacks, saving a queue and a task switch."""
+        raise NotImplementedError
+
     def status(self, text: str, level: StatusLevel = "info") -> None:
         """Show a short status under the node in the editor and in the API (``connected``, ``3 errors``)."""
         raise NotImplementedError

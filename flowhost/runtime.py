@@ -100,6 +100,25 @@ class NodeRunner(NodeContext):
             else:
                 inbox.put_nowait(msg)
 
+    def send_nowait(self, msg: Message, port: str = "out") -> bool:
+        targets = self.targets.get(port)
+        if targets is None:
+            if port not in self.node_class.outputs:
+                raise ValueError(f"node '{self.node_id}' has no output port '{port}'")
+            return True
+        receivers = []
+        for target in targets:
+            while target.replaced_by is not None:
+                target = target.replaced_by
+            if target.inbox.full():
+                return False
+            receivers.append(target)
+        if msg.receipt is not None:
+            msg.receipt.hold(len(receivers))
+        for receiver in receivers:
+            receiver.inbox.put_nowait(msg)
+        return True
+
     def status(self, text: str, level: StatusLevel = "info") -> None:
         if (text, level) == (self.status_text, self.status_level):
             return
