@@ -7,7 +7,8 @@ An entry whose publish failed goes back into line at its original place, so a re
 Every entry is also written to SQLite (WAL mode) in the connection's data directory, so that after a crash
 (even ``kill -9``) the next start publishes what was pending. Writes are grouped: while one transaction is
 being committed by the store's thread, new entries gather for the next one, so the cost per uplink falls as
-the rate rises. Callers learn through ``on_stored`` when their entry is on disk.
+the rate rises. Callers learn through ``on_stored`` when their entry is safe: on disk, or already acknowledged
+by the broker (then it is never written at all).
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ StoredCallback = Callable[[BaseException | None], None]
 
 class OutboxFull(Exception):
     """The outbox holds as many uplinks as it may; the sender should try again later."""
+
+
+class OutboxDropped(Exception):
+    """An uplink left the outbox unpublished (expired, or dropped for room) before it was written."""
 
 
 @dataclass(slots=True)
@@ -177,14 +182,23 @@ class Outbox:
             heapq.heappush(self._waiting, entry.sequence)
 
     def acknowledged(self, entry: OutboxEntry) -> None:
+        # Delivered before it reached the disk: whoever waits for it to be safe need not wait for a write.
+        self._settle(entry, None)
         self.remove(entry)
 
     def remove(self, entry: OutboxEntry) -> None:
         if self._entries.pop(entry.sequence, None) is None:
             return
+        self._settle(entry, OutboxDropped("dropped before it was stored"))
         if self._store is not None:
             self._deletes.append(entry.sequence)
             self._dirty.set()
+
+    @staticmethod
+    def _settle(entry: OutboxEntry, error: BaseException | None) -> None:
+        callbacks, entry.on_stored = entry.on_stored, []
+        for callback in callbacks:
+            callback(error)
 
     def is_expired(self, entry: OutboxEntry, now: float | None = None) -> bool:
         return entry.expires_at is not None and (now or time.time()) > entry.expires_at
