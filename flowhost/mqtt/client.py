@@ -187,6 +187,7 @@ class MQTTClient:
         action_timeout: float = 30.0,
         on_message: Callable[[Message], asyncio.Future | None] | None = None,
         on_connection_lost: Callable[[BaseException], None] | None = None,
+        on_connect_sent: Callable[[], None] | None = None,
     ) -> None:
         if protocol_version not in (p.MQTT_311, MQTT_5):
             raise ValueError("protocol_version must be 4 (MQTT 3.1.1) or 5")
@@ -209,6 +210,8 @@ class MQTTClient:
         self.action_timeout = action_timeout
         self.on_message = on_message or (lambda message: None)
         self.on_connection_lost = on_connection_lost
+        self.on_connect_sent = on_connect_sent
+        """Called when the transport is up (TCP, TLS, WebSocket) and CONNECT was sent: the broker now decides."""
         self.disconnect_reason: BaseException | None = None
         """Why the last connection ended: None after `disconnect()` (or before any), else a
         `ConnectionLostError` (or its subclass `KeepAliveTimeoutError`, `ProtocolError`,
@@ -267,6 +270,8 @@ class MQTTClient:
             async with asyncio.timeout(self.connect_timeout):
                 self._connecting = await self.endpoint.open(lambda: MQTTProtocol(self, loop))
                 self._connecting.write(self._connect_packet())
+                if self.on_connect_sent is not None:
+                    self.on_connect_sent()
                 result = await self._connack
                 if not result.session_present and self.subscriptions:
                     await self._resubscribe()

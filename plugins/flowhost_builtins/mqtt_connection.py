@@ -279,6 +279,7 @@ class MqttIotConnection(Connection):
             connect_timeout=settings.connection_timeout,
             action_timeout=settings.action_timeout,
             on_message=self._on_message,
+            on_connect_sent=lambda: self.context.state_changed("AUTHENTICATING"),
         )
 
     async def _supervise(self) -> None:

@@ -57,9 +57,7 @@ def states(runtime):
     seen: list[tuple[str, str | None]] = []
     runtime.add_listener(
         lambda event: (
-            seen.append((event.data["state"], event.data["error"]))
-            if event.kind == "connection_state"
-            else None
+            seen.append((event.data["state"], event.data["error"])) if event.kind == "connection_state" else None
         )
     )
     return seen

@@ -54,9 +54,7 @@ async def test_thingpark_samples_are_published_on_their_rendered_topic(
 
 async def test_send_metadata_and_raw_decoded_format(mosquitto, deploy, runtime):
     decoded = sample("uplink-decoded.json")
-    async with Subscriber(
-        mosquitto.host, mosquitto.tcp_port, "legacy/#", "raw/#", client_id="fmt"
-    ) as subscriber:
+    async with Subscriber(mosquitto.host, mosquitto.tcp_port, "legacy/#", "raw/#", client_id="fmt") as subscriber:
         await deploy(
             connector_flow(
                 tcp(mosquitto, uplinkTopicPattern="legacy/{DevEUI}", sendMetadata=True),
@@ -97,9 +95,7 @@ async def test_hostile_topic_values_reject_only_their_uplink(mosquitto, deploy, 
     documents = [document for document, _ in HOSTILE] + [good]
     async with Subscriber(mosquitto.host, mosquitto.tcp_port, "hostile/#", client_id="hostile") as subscriber:
         connection = await deploy(
-            connector_flow(
-                tcp(mosquitto, uplinkTopicPattern="hostile/{DevEUI}/{FPort}"), source=emitting(*documents)
-            )
+            connector_flow(tcp(mosquitto, uplinkTopicPattern="hostile/{DevEUI}/{FPort}"), source=emitting(*documents))
         )
         [message] = await subscriber.wait_for(1)
         await wait_until(lambda: connection.counters["uplinksRejected"] == len(HOSTILE))
@@ -114,14 +110,10 @@ async def test_hostile_topic_values_reject_only_their_uplink(mosquitto, deploy, 
 
 async def test_template_syntax_in_a_value_is_never_executed(mosquitto, deploy):
     injection = "{{ ''.__class__.__mro__ }}"
-    document = {
-        "DevEUI_uplink": {"DevEUI": "78AF580300000345", "FPort": 1, "CustomerData": {"name": injection}}
-    }
+    document = {"DevEUI_uplink": {"DevEUI": "78AF580300000345", "FPort": 1, "CustomerData": {"name": injection}}}
     async with Subscriber(mosquitto.host, mosquitto.tcp_port, "inject/#", client_id="inject") as subscriber:
         await deploy(
-            connector_flow(
-                tcp(mosquitto, uplinkTopicPattern="inject/{CustomerData.name}"), source=emitting(document)
-            )
+            connector_flow(tcp(mosquitto, uplinkTopicPattern="inject/{CustomerData.name}"), source=emitting(document))
         )
         [message] = await subscriber.wait_for(1)
     assert message.topic == f"inject/{injection}"
@@ -143,9 +135,7 @@ async def test_downlinks_are_normalised_others_forwarded_and_bad_ones_counted(mo
     topic = "mqtt/things/A81758FFFE04F27E/downlink"
     host, port = mosquitto.host, mosquitto.tcp_port
     await publish(host, port, topic, (SAMPLES / "downlink.json").read_bytes())
-    await publish(
-        host, port, topic, b'{"DevEUI_downlink": {"DevEUI": "A81758FFFE04F27E", "payload_hex": "aa"}}'
-    )
+    await publish(host, port, topic, b'{"DevEUI_downlink": {"DevEUI": "A81758FFFE04F27E", "payload_hex": "aa"}}')
     await publish(host, port, topic, b'{"DevEUI_downlink_Sent": {"DevEUI": "A81758FFFE04F27E"}}')
     for bad in (
         b"not json",
@@ -158,9 +148,7 @@ async def test_downlinks_are_normalised_others_forwarded_and_bad_ones_counted(mo
     ):
         await publish(host, port, topic, bad)
     await wait_until(lambda: connection.counters["downlinksRejected"] == 7)
-    await wait_until(
-        lambda: len(Collector.received["downlinks"]) == 2 and len(Collector.received["others"]) == 1
-    )
+    await wait_until(lambda: len(Collector.received["downlinks"]) == 2 and len(Collector.received["others"]) == 1)
     first, second = (message.payload["DevEUI_downlink"] for message in Collector.received["downlinks"])
     assert first["FPort"] == 8 and first["Confirmed"] == 1 and first["FlushDownlinkQueue"] == 1
     assert second["FPort"] == 5  # downlinkPort fills in a missing FPort

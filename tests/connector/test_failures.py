@@ -29,9 +29,7 @@ async def test_a_server_certificate_from_another_ca_is_refused(mosquitto, pki, d
 
 async def test_a_server_certificate_for_another_host_name_is_refused(mosquitto_factory, pki, deploy):
     wrong, port = pki.wrong_host_server, free_port()
-    mosquitto_factory(
-        extra_config=f"listener {port} 127.0.0.1\ncertfile {wrong.cert_path}\nkeyfile {wrong.key_path}\n"
-    )
+    mosquitto_factory(extra_config=f"listener {port} 127.0.0.1\ncertfile {wrong.cert_path}\nkeyfile {wrong.key_path}\n")
     configuration = {
         **PATTERN,
         "hostName": f"localhost:{port}",
@@ -55,6 +53,7 @@ async def test_a_wrong_password_gives_authentication_failed(mosquitto_factory, d
     }
     connection = await deploy(connector_flow(configuration, source=NO_UPLINKS))
     await wait_until(lambda: connection.state == "AUTHENTICATION_FAILED")
+    assert [state for state, _ in states][:3] == ["OPENING", "AUTHENTICATING", "AUTHENTICATION_FAILED"]
     assert "wrong-password" not in (connection.last_error or "")
     assert ("OPENING", None) in states
 
@@ -73,16 +72,12 @@ async def test_the_right_password_opens(mosquitto_factory, deploy):
 
 
 @pytest.mark.parametrize("timeout_ms", [300, 1200])
-async def test_a_broker_that_never_answers_fails_after_connection_timeout(
-    silent_listener, deploy, runtime, timeout_ms
-):
+async def test_a_broker_that_never_answers_fails_after_connection_timeout(silent_listener, deploy, runtime, timeout_ms):
     host, port = silent_listener
     changes: list[tuple[float, str]] = []
     runtime.add_listener(
         lambda event: (
-            changes.append((time.monotonic(), event.data["state"]))
-            if event.kind == "connection_state"
-            else None
+            changes.append((time.monotonic(), event.data["state"])) if event.kind == "connection_state" else None
         )
     )
     configuration = {
@@ -97,4 +92,6 @@ async def test_a_broker_that_never_answers_fails_after_connection_timeout(
     unreachable = next(moment for moment, state in changes if state == "UNREACHABLE")
     elapsed_ms = (unreachable - opening) * 1000
     assert timeout_ms * 0.8 <= elapsed_ms <= timeout_ms * 1.2, elapsed_ms
+    # TCP was accepted and CONNECT sent: the broker had the credentials and never answered
+    assert [state for _, state in changes][:3] == ["OPENING", "AUTHENTICATING", "UNREACHABLE"]
     assert "ConnectTimeoutError" in connection.last_error

@@ -88,9 +88,7 @@ async def run_outage(mosquitto_factory, deploy, *, total: int, outage: float, va
 
 async def test_a_broker_restart_loses_nothing_and_keeps_order(mosquitto_factory, deploy):
     total = 200
-    connection, per_device = await run_outage(
-        mosquitto_factory, deploy, total=total, outage=2.0, validity=None
-    )
+    connection, per_device = await run_outage(mosquitto_factory, deploy, total=total, outage=2.0, validity=None)
     for dev_eui in DEVICES:
         received = per_device[dev_eui]
         deduplicated = list(dict.fromkeys(received))  # at-least-once: a resend may repeat one
@@ -101,9 +99,7 @@ async def test_a_broker_restart_loses_nothing_and_keeps_order(mosquitto_factory,
 
 async def test_uplinks_that_expire_during_an_outage_are_dropped_and_counted(mosquitto_factory, deploy):
     total = 200
-    connection, per_device = await run_outage(
-        mosquitto_factory, deploy, total=total, outage=3.0, validity="1s"
-    )
+    connection, per_device = await run_outage(mosquitto_factory, deploy, total=total, outage=3.0, validity="1s")
     received = {(dev_eui, counter) for dev_eui, counters in per_device.items() for counter in counters}
     expired = connection.counters["uplinksExpired"]
     assert expired > 0

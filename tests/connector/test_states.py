@@ -26,4 +26,4 @@ async def test_deactivated_then_activated(mosquitto, deploy, runtime, states):
         connection = await deploy(flow)
         await subscriber.wait_for(4)
     assert connection.counters["uplinksRecovered"] == 4 and connection.counters["uplinksPublished"] == 4
-    assert [state for state, _ in states][:3] == ["DEACTIVATED", "OPENING", "OPENED"]
+    assert [state for state, _ in states][:4] == ["DEACTIVATED", "OPENING", "AUTHENTICATING", "OPENED"]
