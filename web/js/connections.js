@@ -12,7 +12,7 @@ const POLL_MS = 5000;
 function stateLevel(state) {
   const value = String(state || "").toUpperCase();
   if (value === "OPENED") return "ok";
-  if (value === "OPENING" || value === "CONNECTING") return "pending";
+  if (value === "OPENING" || value === "AUTHENTICATING" || value === "CONNECTING") return "pending";
   if (value === "CLOSED" || value === "DEACTIVATED" || value === "" || value === "STOPPED") return "off";
   return "error";
 }

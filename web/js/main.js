@@ -636,7 +636,9 @@ function connectionStatus(node) {
   const named = String(connection.state || "CLOSED").toLowerCase().replace(/_/g, " ");
   if (connection.active === false) return { text: "connection inactive", level: "info" };
   if (connection.state === "OPENED") return { text: ["connected", ...counts].join(" · "), level: "ok" };
-  if (connection.state === "OPENING") return { text: "connecting…", level: "warning" };
+  if (connection.state === "OPENING" || connection.state === "AUTHENTICATING") {
+    return { text: "connecting…", level: "warning" };
+  }
   return { text: connection.lastError ? `${named}: ${connection.lastError}` : named, level: "error" };
 }
 
