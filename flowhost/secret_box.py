@@ -7,11 +7,14 @@ the ciphertext and versions its format; its timestamps are not used.
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 SECRET_KEY_ENV = "FLOWHOST_SECRET_KEY"
 KEY_FILE_NAME = "secret.key"
@@ -41,13 +44,27 @@ class SecretBox:
     """Encrypts and decrypts text with one Fernet key."""
 
     def __init__(self, key: bytes) -> None:
+        # Checked here, as Fernet would check it, so that a wrong key stops flowhost at start; cryptography itself
+        # (some 10 MB) is loaded only when a secret is first encrypted or decrypted.
         try:
-            self._fernet = Fernet(key)
+            valid = len(base64.urlsafe_b64decode(key)) == 32
         except (ValueError, TypeError):
+            valid = False
+        if not valid:
             raise SecretKeyError(
                 f"{SECRET_KEY_ENV} (or {KEY_FILE_NAME}) is not a Fernet key: 32 url-safe base64-encoded bytes, "
                 'as made by python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
-            ) from None
+            )
+        self._key = key
+        self._fernet_instance: Fernet | None = None
+
+    @property
+    def _fernet(self) -> Fernet:
+        if self._fernet_instance is None:
+            from cryptography.fernet import Fernet
+
+            self._fernet_instance = Fernet(self._key)
+        return self._fernet_instance
 
     @classmethod
     def open(cls, data_dir: Path, environ: Mapping[str, str] | None = None) -> SecretBox:
@@ -57,13 +74,15 @@ class SecretBox:
             return cls(environ[SECRET_KEY_ENV].strip().encode())
         path = data_dir / KEY_FILE_NAME
         if not path.exists():
-            write_private_file(path, Fernet.generate_key())
+            write_private_file(path, base64.urlsafe_b64encode(os.urandom(32)))  # what Fernet.generate_key() does
         return cls(path.read_bytes().strip())
 
     def encrypt(self, text: str) -> str:
         return self._fernet.encrypt(text.encode()).decode("ascii")
 
     def decrypt(self, token: str) -> str:
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._fernet.decrypt(token.encode("ascii")).decode()
         except (InvalidToken, UnicodeError):

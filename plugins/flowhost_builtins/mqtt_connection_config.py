@@ -16,12 +16,9 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import voluptuous as vol
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
 from jinja2.sandbox import SandboxedEnvironment
 
 from flowhost.templating import (
@@ -36,6 +33,11 @@ from flowhost.templating import (
 from flowhost.validation import closest, duration, duration_between
 
 from .aws_iot import UplinkLimits, configuration_problems, is_aws_iot_host, uplink_limits_for
+
+if TYPE_CHECKING:
+    # cryptography (some 10 MB) is imported where PEM text is checked or a TLS context is built, not at start:
+    # a flowhost whose connections use no certificates never loads it.
+    from cryptography import x509
 
 __all__ = [
     "CONFIGURATION_SCHEMA",
@@ -72,9 +74,7 @@ def split_host_name(value: str) -> tuple[str, int | None]:
     """``host:port``, ``host``, ``[v6addr]:port`` or ``[v6addr]`` -> (host, port or None)."""
     text = value.strip()
     if "://" in text:
-        raise vol.Invalid(
-            f"hostName is host:port without a scheme; remove {text.split('://')[0]}:// from {text!r}"
-        )
+        raise vol.Invalid(f"hostName is host:port without a scheme; remove {text.split('://')[0]}:// from {text!r}")
     if text.startswith("["):
         end = text.find("]")
         if end < 0:
@@ -192,10 +192,10 @@ def _downlink_pattern(value: Any) -> str:
 
 
 def _load_certificates(value: Any, key: str) -> list[x509.Certificate]:
+    from cryptography import x509
+
     if not isinstance(value, str) or "-----BEGIN CERTIFICATE-----" not in value:
-        raise vol.Invalid(
-            f"{key} must be PEM text from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----"
-        )
+        raise vol.Invalid(f"{key} must be PEM text from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----")
     try:
         return x509.load_pem_x509_certificates(value.encode())
     except ValueError:
@@ -213,9 +213,7 @@ def _client_certificate(value: Any) -> str:
     valid_from, valid_until = certificate.not_valid_before_utc, certificate.not_valid_after_utc
     period = f"valid from {valid_from:{_DATE_FORMAT}} to {valid_until:{_DATE_FORMAT}}"
     if now > valid_until:
-        raise vol.Invalid(
-            f"certificate expired on {valid_until:{_DATE_FORMAT}} ({period}); give a renewed certificate"
-        )
+        raise vol.Invalid(f"certificate expired on {valid_until:{_DATE_FORMAT}} ({period}); give a renewed certificate")
     if now < valid_from:
         raise vol.Invalid(f"certificate is not valid yet ({period}); check the clock or the certificate")
     return value
@@ -239,6 +237,9 @@ def _private_key(value: Any) -> str:
 
 
 def _load_private_key(value: str) -> Any:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
     try:
         return serialization.load_pem_private_key(value.encode(), password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm):
@@ -246,6 +247,8 @@ def _load_private_key(value: str) -> Any:
 
 
 def _public_key_bytes(key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
@@ -324,13 +327,9 @@ def _combination(configuration: dict[str, Any]) -> dict[str, Any]:
         )
     has_certificate, has_key = "certificate" in configuration, "privateKey" in configuration
     if has_certificate and not has_key:
-        errors.append(
-            vol.Invalid("certificate is given without its privateKey; give both", path=["privateKey"])
-        )
+        errors.append(vol.Invalid("certificate is given without its privateKey; give both", path=["privateKey"]))
     elif has_key and not has_certificate:
-        errors.append(
-            vol.Invalid("privateKey is given without its certificate; give both", path=["certificate"])
-        )
+        errors.append(vol.Invalid("privateKey is given without its certificate; give both", path=["certificate"]))
     elif has_key and not _key_matches_certificate(configuration["privateKey"], configuration["certificate"]):
         errors.append(
             vol.Invalid(
@@ -348,9 +347,7 @@ def _combination(configuration: dict[str, Any]) -> dict[str, Any]:
             )
         )
     if "sharedSubscriptionGroup" in configuration and configuration["mqttVersion"] != "5":
-        errors.append(
-            vol.Invalid("sharedSubscriptionGroup needs mqttVersion 5", path=["sharedSubscriptionGroup"])
-        )
+        errors.append(vol.Invalid("sharedSubscriptionGroup needs mqttVersion 5", path=["sharedSubscriptionGroup"]))
     host, port = split_host_name(configuration["hostName"])
     errors.extend(
         vol.Invalid(message, path=[key])
@@ -364,10 +361,10 @@ def _combination(configuration: dict[str, Any]) -> dict[str, Any]:
 
 
 def _key_matches_certificate(private_key: str, certificate: str) -> bool:
+    from cryptography import x509
+
     leaf = x509.load_pem_x509_certificates(certificate.encode())[0]
-    return _public_key_bytes(_load_private_key(private_key).public_key()) == _public_key_bytes(
-        leaf.public_key()
-    )
+    return _public_key_bytes(_load_private_key(private_key).public_key()) == _public_key_bytes(leaf.public_key())
 
 
 def configuration_schema(environment: SandboxedEnvironment | None = None) -> vol.Schema:
@@ -463,12 +460,8 @@ def settings_from_configuration(
         host=host,
         port=port or DEFAULT_PORTS[protocol],
         protocol=protocol,
-        uplink_topic=compile_topic_pattern(
-            configuration["uplinkTopicPattern"], environment or create_environment()
-        ),
-        downlink_topic=subscription_for_pattern(downlink_pattern)
-        if downlink_enabled and downlink_pattern
-        else None,
+        uplink_topic=compile_topic_pattern(configuration["uplinkTopicPattern"], environment or create_environment()),
+        downlink_topic=subscription_for_pattern(downlink_pattern) if downlink_enabled and downlink_pattern else None,
         client_id=configuration.get("clientId") or f"flowhost-{connection_id}",
         username=configuration.get("username"),
         password=configuration.get("password"),
@@ -545,6 +538,8 @@ def _write_all(descriptor: int, data: bytes) -> None:
 
 
 def _load_from_encrypted_file(context: ssl.SSLContext, certificate: str, private_key: str) -> None:
+    from cryptography.hazmat.primitives import serialization
+
     password = secrets.token_urlsafe(32).encode()
     encrypted_key = _load_private_key(private_key).private_bytes(
         serialization.Encoding.PEM,
