@@ -91,8 +91,7 @@ class NodeRunner(NodeContext):
         if msg.receipt is not None:
             msg.receipt.hold(len(targets))
         for target in targets:
-            while target.replaced_by is not None:
-                target = target.replaced_by
+            target = target.current()
             inbox = target.inbox
             if inbox.full():
                 target.counters["backpressure"] += 1
@@ -108,8 +107,7 @@ class NodeRunner(NodeContext):
             return True
         receivers = []
         for target in targets:
-            while target.replaced_by is not None:
-                target = target.replaced_by
+            target = target.current()
             if target.inbox.full():
                 return False
             receivers.append(target)
@@ -118,6 +116,13 @@ class NodeRunner(NodeContext):
         for receiver in receivers:
             receiver.inbox.put_nowait(msg)
         return True
+
+    def current(self) -> NodeRunner:
+        """This runner, or the one that replaced it in a redeploy (messages on their way follow the node)."""
+        runner = self
+        while runner.replaced_by is not None:
+            runner = runner.replaced_by
+        return runner
 
     def status(self, text: str, level: StatusLevel = "info") -> None:
         if (text, level) == (self.status_text, self.status_level):

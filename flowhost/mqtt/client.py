@@ -732,9 +732,7 @@ class MQTTClient:
         out = self._inflight.get(packet_id)
         if out is None or out.qos != 1:
             return
-        del self._inflight[packet_id]
-        self._complete(out, reason_code)
-        self._window_freed()
+        self._finish(packet_id, out, reason_code)
 
     def _on_pubrec(self, first: int, buf: bytes, start: int, end: int) -> None:
         packet_id, reason_code = self._ack_fields(first, buf, start, end)
@@ -744,9 +742,7 @@ class MQTTClient:
             self._connection.write(p.encode_ack(p.PUBREL, packet_id))
             return
         if reason_code >= 0x80:
-            del self._inflight[packet_id]
-            self._complete(out, reason_code)
-            self._window_freed()
+            self._finish(packet_id, out, reason_code)
             return
         out.released = True
         self._connection.write(p.encode_ack(p.PUBREL, packet_id))
@@ -756,6 +752,10 @@ class MQTTClient:
         out = self._inflight.get(packet_id)
         if out is None or out.qos != 2:
             return
+        self._finish(packet_id, out, reason_code)
+
+    def _finish(self, packet_id: int, out: _Outgoing, reason_code: int) -> None:
+        """The broker answered for good: free the packet id, settle the future, let the next publish go."""
         del self._inflight[packet_id]
         self._complete(out, reason_code)
         self._window_freed()
