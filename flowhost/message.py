@@ -6,8 +6,10 @@ import asyncio
 import itertools
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 __all__ = ["FrozenDict", "Message", "Receipt", "Refusal", "freeze"]
 
@@ -145,22 +147,53 @@ class Receipt:
             return await asyncio.shield(self._future)
 
 
-@dataclass(frozen=True, slots=True)
+_UNDECODED: Any = object()
+
+
 class Message:
     """What nodes pass to each other.
 
     ``payload`` is deep-frozen JSON-like data (or bytes); ``topic`` is optional routing information;
     ``meta`` carries extra facts (received topic, QoS, HTTP headers...). ``id`` is unique per process run and
-    ``parent_id`` links a derived message to the one it came from, so errors can name both.
+    ``parent_id`` links a derived message to the one it came from, so errors can name both. Messages are
+    immutable: build a new payload and call :meth:`derive`.
+
+    ``source_bytes`` is set on messages made by :meth:`from_bytes` (what ``mqtt-in`` and ``http-uplink`` receive):
+    the bytes the payload is decoded from, unchanged. The payload is then decoded and frozen only when a node
+    first reads it; a node that forwards a document can parse or send these bytes itself and skip freezing.
     """
 
-    payload: Any
-    topic: str | None = None
-    meta: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
-    id: str = field(default_factory=new_message_id)
-    parent_id: str | None = None
-    receipt: Receipt | None = field(default=None, compare=False, repr=False)
+    __slots__ = ("_payload", "id", "meta", "parent_id", "receipt", "source_bytes", "topic")
+
+    _payload: Any
+    topic: str | None
+    meta: Mapping[str, Any]
+    id: str
+    parent_id: str | None
+    receipt: Receipt | None
     """Set by sources that need to know when the message was taken (see :class:`Receipt`)."""
+    source_bytes: bytes | None
+
+    def __init__(
+        self,
+        payload: Any,
+        topic: str | None = None,
+        meta: Mapping[str, Any] = _EMPTY,
+        id: str | None = None,
+        parent_id: str | None = None,
+        receipt: Receipt | None = None,
+        *,
+        source_bytes: bytes | None = None,
+    ) -> None:
+        """Use :meth:`create` (which freezes) or :meth:`from_bytes`: this constructor takes values as they are."""
+        init = object.__setattr__
+        init(self, "_payload", payload)
+        init(self, "topic", topic)
+        init(self, "meta", meta)
+        init(self, "id", new_message_id() if id is None else id)
+        init(self, "parent_id", parent_id)
+        init(self, "receipt", receipt)
+        init(self, "source_bytes", source_bytes)
 
     @classmethod
     def create(
@@ -173,13 +206,64 @@ class Message:
         """A new root message; payload and meta are frozen (copied) here."""
         return cls(freeze(payload), topic, freeze(meta) if meta else _EMPTY, new_message_id(), None, receipt)
 
+    @classmethod
+    def from_bytes(
+        cls,
+        data: bytes,
+        topic: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+        receipt: Receipt | None = None,
+    ) -> Message:
+        """A new root message whose payload is the JSON document in ``data``, or ``data`` itself when it is not
+        JSON; decoded when first read. ``source_bytes`` is ``data``."""
+        return cls(
+            _UNDECODED, topic, freeze(meta) if meta else _EMPTY, new_message_id(), None, receipt, source_bytes=data
+        )
+
+    @property
+    def payload(self) -> Any:
+        payload = self._payload
+        if payload is _UNDECODED:
+            try:
+                payload = freeze(orjson.loads(self.source_bytes))
+            except orjson.JSONDecodeError:
+                payload = self.source_bytes
+            object.__setattr__(self, "_payload", payload)
+        return payload
+
     def derive(self, payload: Any = ..., topic: str | None = ..., meta: Mapping[str, Any] | None = ...) -> Message:
         """A child message: unchanged fields are shared, ``parent_id`` points at this message."""
+        unchanged = payload is ...
         return Message(
-            self.payload if payload is ... else freeze(payload),
+            self._payload if unchanged else freeze(payload),
             self.topic if topic is ... else topic,
             self.meta if meta is ... else (freeze(meta) if meta else _EMPTY),
             new_message_id(),
             self.id,
             self.receipt,
+            source_bytes=self.source_bytes if unchanged else None,
+        )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"messages are immutable: cannot set {name!r}; use msg.derive(...)")
+
+    __delattr__ = __setattr__  # type: ignore[assignment]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return (self.id, self.topic, self.parent_id, self.meta, self.payload) == (
+            other.id,
+            other.topic,
+            other.parent_id,
+            other.meta,
+            other.payload,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"Message(payload={self.payload!r}, topic={self.topic!r}, meta={self.meta!r}, id={self.id!r}, "
+            f"parent_id={self.parent_id!r})"
         )

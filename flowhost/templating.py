@@ -19,7 +19,7 @@ from typing import Any
 
 import jinja2
 import jinja2.meta
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment, SecurityError
 
 __all__ = [
     "UPLINK_ROOT",
@@ -79,8 +79,9 @@ _PROBE_UPLINK = {
 }
 
 
-class _TopicSandbox(SandboxedEnvironment):
-    """The sandbox, made stricter for topic templates."""
+class _TopicSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, made stricter for topic templates: no calls that change lists or dicts (a document may be the
+    connector's own parsed copy, not a frozen one), bounded repetition and powers."""
 
     # Jinja's sandbox bounds range() but not repetition: '{{ "a" * 10**9 }}' would exhaust memory.
     intercepted_binops = frozenset({"*", "**"})

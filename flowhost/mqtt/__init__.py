@@ -13,6 +13,7 @@ from .client import ConnectResult, Endpoint, MQTTClient
 from .errors import (
     AckTimeoutError,
     BadCredentialsError,
+    BrokerStalledError,
     ClientIdRejectedError,
     ConnectionFailedError,
     ConnectionLostError,
@@ -39,6 +40,7 @@ __all__ = [
     "MQTT_311",
     "AckTimeoutError",
     "BadCredentialsError",
+    "BrokerStalledError",
     "ClientIdRejectedError",
     "ConnectRefusedError",
     "ConnectResult",

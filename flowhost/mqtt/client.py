@@ -30,6 +30,7 @@ from typing import Protocol
 from . import packets as p
 from .errors import (
     AckTimeoutError,
+    BrokerStalledError,
     ConnectionFailedError,
     ConnectionLostError,
     ConnectTimeoutError,
@@ -555,17 +556,35 @@ class MQTTClient:
         self._timeout_timer = self._loop.call_later(interval, self._check_timeouts)
 
     def _check_timeouts(self) -> None:
-        """Fail the futures of publishes older than `action_timeout`. They stay in flight: the packet id
-        is freed by a late acknowledgement or when the session ends, never reused while the broker has it."""
+        """Fail the publishes unacknowledged for `action_timeout` while the broker sent nothing for as long.
+
+        An acknowledgement travels behind everything the broker is already sending to this client (a flood of
+        inbound messages can hold it back for seconds): a broker that keeps talking is busy, not stalled, and
+        sending the message again would only duplicate it. A broker silent with an acknowledgement owed is
+        stalled: the futures fail with `PublishTimeoutError` and the connection is dropped; the messages stay
+        in the session (resent on a resumed session, or handed back by the next `connect()`)."""
+        connection = self._connection
         now = self._loop.time()
-        for out in self._inflight.values():
-            if out.deadline > now:
-                break
-            if not out.future.done():
-                _fail(
-                    out.future,
-                    PublishTimeoutError(f"no acknowledgement for {out.topic!r} within {self.action_timeout} s"),
+        if connection is not None and now - connection.last_received >= self.action_timeout:
+            overdue = []
+            for out in self._inflight.values():
+                if out.deadline > now:
+                    break
+                overdue.append(out)
+            if overdue:
+                for out in overdue:
+                    if not out.future.done():
+                        _fail(
+                            out.future,
+                            PublishTimeoutError(f"no acknowledgement for {out.topic!r} within {self.action_timeout} s"),
+                        )
+                connection.fail(
+                    BrokerStalledError(
+                        f"no acknowledgement for {len(overdue)} message(s) and nothing from the broker "
+                        f"for {self.action_timeout} s"
+                    )
                 )
+                return
         self._schedule_timeout_check()
 
     # --- subscribing ------------------------------------------------------------------------------

@@ -147,6 +147,11 @@ class KeepAliveTimeoutError(ConnectionLostError):
     """Nothing was received from the broker within the keep-alive interval: the broker or the path is dead."""
 
 
+class BrokerStalledError(ConnectionLostError):
+    """A publish went unacknowledged for the action timeout and nothing at all came from the broker meanwhile:
+    the broker (or the path to it) stopped working before the keep-alive interval could tell."""
+
+
 class ProtocolError(ConnectionLostError):
     """The peer sent bytes that are not valid MQTT; the connection is closed."""
 
@@ -167,8 +172,9 @@ class AckTimeoutError(MQTTError, TimeoutError):
 
 
 class PublishTimeoutError(AckTimeoutError):
-    """No PUBACK / PUBCOMP within the action timeout. The message stays in flight until acknowledged or the
-    session ends (it is then listed in `ConnectResult.undelivered`)."""
+    """No PUBACK / PUBCOMP within the action timeout while the broker sent nothing else either; the connection
+    is dropped (`BrokerStalledError`) and the message stays in the session: resent with DUP on a resumed
+    session, otherwise listed in `ConnectResult.undelivered`."""
 
 
 class PublishRefusedError(MQTTError):

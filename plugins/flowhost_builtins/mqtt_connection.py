@@ -55,6 +55,13 @@ log = logging.getLogger(__name__)
 
 INITIAL_RECONNECT_DELAY = 1.0
 ROUTE_CACHE_SIZE = 4096
+OUTBOX_COMMIT_DELAY = 0.005
+"""While connected, uplinks wait this long before being written: the broker's PUBACK usually comes first, and an
+uplink acknowledged before its commit is never written at all."""
+MQTT_311_WINDOW = 100
+"""QoS 1 publishes in flight on MQTT 3.1.1, which has no Receive Maximum: AWS IoT Core's documented limit of
+unacknowledged messages per client. QoS 2 stays at the client's default of 20, beyond which Mosquitto (its
+max_inflight_messages) drops them. On MQTT 5 the broker's Receive Maximum decides."""
 
 InboundHandler = Callable[[MqttMessage], "asyncio.Future | None"]
 
@@ -130,10 +137,17 @@ class MqttIotConnection(Connection):
 
     # -- what nodes use ---------------------------------------------------------------------------------------
     def submit_uplink(
-        self, document: Mapping[str, Any], arrival: float, on_stored: StoredCallback | None = None
+        self,
+        document: Mapping[str, Any],
+        arrival: float,
+        on_stored: StoredCallback | None = None,
+        *,
+        source_bytes: bytes | None = None,
     ) -> None:
         """Queue one uplink for publishing. Raises UplinkRejected with the reason when it cannot be published,
-        OutboxFull when there is no room now; ``on_stored(error)`` is called once it is on disk."""
+        OutboxFull when there is no room now; ``on_stored(error)`` is called once it is on disk.
+        ``source_bytes``: the JSON ``document`` was parsed from, published as they are when the document goes
+        out unchanged."""
         settings = self.settings
         if not isinstance(document, Mapping):
             self._reject(f"an uplink must be a JSON object (DevEUI_uplink document), got {type(document).__name__}")
@@ -155,9 +169,13 @@ class MqttIotConnection(Connection):
             topic = self._uplink_topic.render(document)
         except TopicRenderError as exc:
             self._reject(str(exc))
-        # orjson returns its 16 KiB work buffer as the bytes object; a copy of the exact size keeps a full outbox
-        # at ~1 KiB per uplink instead of ~17 KiB.
-        payload = bytes(memoryview(orjson.dumps(self._published_document(document, fields))))
+        published = self._published_document(document, fields)
+        if published is document and source_bytes is not None:
+            payload = source_bytes
+        else:
+            # orjson returns its 16 KiB work buffer as the bytes object; a copy of the exact size keeps a full
+            # outbox at ~1 KiB per uplink instead of ~17 KiB.
+            payload = bytes(memoryview(orjson.dumps(published)))
         if settings.uplink_limits is not None:
             problem = settings.uplink_limits.check(topic, payload)
             if problem is not None:
@@ -277,6 +295,7 @@ class MqttIotConnection(Connection):
             keep_alive=int(settings.keep_alive),
             clean_start=True,
             connect_timeout=settings.connection_timeout,
+            max_inflight=MQTT_311_WINDOW if settings.mqtt_version != "5" and settings.qos < 2 else None,
             action_timeout=settings.action_timeout,
             on_message=self._on_message,
             on_connect_sent=lambda: self.context.state_changed("AUTHENTICATING"),
@@ -316,7 +335,9 @@ class MqttIotConnection(Connection):
                 delay = INITIAL_RECONNECT_DELAY
                 self.context.state_changed("OPENED")
                 sender = self.context.create_task(self._publish_outbox(client), "publish outbox")
+                self._outbox.commit_delay = OUTBOX_COMMIT_DELAY
                 reason = await client.wait_closed()
+                self._outbox.commit_delay = 0.0
                 sender.cancel()
                 if self._stopping:
                     return

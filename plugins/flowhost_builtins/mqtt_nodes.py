@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -106,8 +107,14 @@ class MqttConnector(Node):
                     receipt.refuse(f"the outbox cannot store uplinks: {error}", retryable=True, node_id=self.id)
                 receipt.release()
 
+        document, data = msg.payload, None
+        if msg.source_bytes is not None:
+            # Parsed here into a private copy, not frozen: the connector only reads it, and an unchanged
+            # document is published as the very bytes that came in.
+            with contextlib.suppress(orjson.JSONDecodeError):
+                document, data = orjson.loads(msg.source_bytes), msg.source_bytes
         try:
-            self._connection.submit_uplink(msg.payload, time.time(), on_stored)
+            self._connection.submit_uplink(document, time.time(), on_stored, source_bytes=data)
         except UplinkRejected as exc:
             self._refuse(msg, str(exc), retryable=False)
         except OutboxFull as exc:
@@ -172,20 +179,15 @@ class MqttIn(Node):
     def _on_message(self, message: MqttMessage) -> asyncio.Future | None:
         """Emit the message; at QoS 1/2 with ``acknowledge: stored``, return a future that the MQTT client waits
         for before acknowledging: done once the flow took the message (a connector stored it on disk)."""
-        payload: Any = message.payload
-        try:
-            payload = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            payload = bytes(payload)
         self.context.count("received")
         meta = _META[message.qos, bool(message.retain)]
         if not (message.qos and self._store_first):
-            self._pump.offer(Message.create(payload, topic=message.topic, meta=meta), "out")
+            self._pump.offer(Message.from_bytes(message.payload, topic=message.topic, meta=meta), "out")
             return None
         receipt = Receipt()
         acknowledge = asyncio.get_running_loop().create_future()
         receipt.when_settled(lambda refusal: _settle(acknowledge, refusal))
-        self._pump.offer(Message.create(payload, topic=message.topic, meta=meta, receipt=receipt), "out")
+        self._pump.offer(Message.from_bytes(message.payload, topic=message.topic, meta=meta, receipt=receipt), "out")
         return acknowledge
 
     async def close(self) -> None:

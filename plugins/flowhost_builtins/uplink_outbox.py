@@ -112,6 +112,9 @@ class Outbox:
         self._dirty = asyncio.Event()
         self._writer: asyncio.Task | None = None
         self._closing = False
+        self.commit_delay = 0.0
+        """Seconds a commit waits while uplinks are being published: those the broker acknowledges meanwhile
+        are never written. Set by the connection while it is connected; 0 (commit at once) otherwise."""
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -206,6 +209,8 @@ class Outbox:
     async def _write_forever(self) -> None:
         while not (self._closing and not self._unstored and not self._deletes):
             await self._dirty.wait()
+            if self.commit_delay and not self._closing:
+                await asyncio.sleep(self.commit_delay)
             self._dirty.clear()
             await self._write_batch()
 

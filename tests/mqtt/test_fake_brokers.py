@@ -16,6 +16,7 @@ from flowhost.mqtt import (
     MQTT_311,
     AckTimeoutError,
     BadCredentialsError,
+    BrokerStalledError,
     ClientIdRejectedError,
     ConnectionFailedError,
     ConnectionLostError,
@@ -185,14 +186,15 @@ async def test_unanswered_subscribe_times_out() -> None:
         await client.disconnect()
 
 
-async def test_publish_timeout_fails_the_future_and_a_late_ack_frees_the_packet_id() -> None:
-    late_ack = asyncio.Event()
+async def test_publish_unacknowledged_by_a_silent_broker_times_out_drops_the_connection_and_is_kept() -> None:
+    connections = 0
 
     async def script(conn: FakeConnection) -> None:
+        nonlocal connections
+        connections += 1
         await accept(conn)
-        publish = await conn.receive()
-        await late_ack.wait()
-        await conn.send(p.PubAck(publish.packet_id).encode(MQTT_5))
+        if connections == 1:
+            await conn.receive()  # the PUBLISH, never acknowledged; nothing else is sent either
         await idle(conn)
 
     async with fake_broker(script) as endpoint:
@@ -203,11 +205,38 @@ async def test_publish_timeout_fails_the_future_and_a_late_ack_frees_the_packet_
         with pytest.raises(PublishTimeoutError):
             await future
         assert 0.35 < time.monotonic() - started < 2.0
-        assert client.inflight_count == 1
-        late_ack.set()
-        async with asyncio.timeout(5):
-            while client.inflight_count:
-                await asyncio.sleep(0.01)
+        reason = await asyncio.wait_for(client.wait_closed(), 5)
+        assert isinstance(reason, BrokerStalledError)
+        assert "nothing from the broker for 0.4 s" in str(reason)
+        assert client.inflight_count == 1  # kept: the broker may have it; the next connect() decides
+        result = await client.connect()  # a clean session: handed back, to be published again
+        assert [(message.topic, message.payload) for message in result.undelivered] == [("t", b"x")]
+        assert client.inflight_count == 0
+        await client.disconnect()
+
+
+async def test_an_acknowledgement_late_behind_other_traffic_is_no_timeout() -> None:
+    """A broker that is busy sending (acknowledgements queue behind a flood of inbound messages) is not stalled:
+    the publish is neither failed nor sent again, and its late acknowledgement completes it."""
+    received: list[bytes] = []
+
+    async def script(conn: FakeConnection) -> None:
+        await accept(conn)
+        publish = await conn.receive()
+        for number in range(12):  # 1.2 s of other traffic, three times the action timeout
+            await asyncio.sleep(0.1)
+            await conn.send(p.Message("flood", str(number).encode()).encode(MQTT_5))
+        await conn.send(p.PubAck(publish.packet_id).encode(MQTT_5))
+        await idle(conn)
+
+    async with fake_broker(script) as endpoint:
+        client = MQTTClient(endpoint, client_id(), action_timeout=0.4, on_message=lambda m: received.append(m.payload))
+        await client.connect()
+        started = time.monotonic()
+        assert await asyncio.wait_for(client.publish_nowait("t", b"x", qos=1), 5) == 0
+        assert time.monotonic() - started > 1.0
+        assert client.is_connected and client.inflight_count == 0
+        assert len(received) == 12
         await client.disconnect()
 
 
