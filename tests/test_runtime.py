@@ -94,6 +94,24 @@ async def test_derived_messages_point_at_their_parent():
     assert child.topic == "t" and child.payload == {"n": 2} and parent.payload == {"n": 1}
 
 
+async def test_a_message_from_bytes_reads_as_frozen_json_and_keeps_the_bytes_until_changed():
+    data = b'{"DevEUI_uplink": {"DevEUI": "0018B20000000B20", "FCntUp": [1, 2]}}'
+    msg = Message.from_bytes(data, topic="ns/up", meta={"qos": 1})
+    assert msg.source_bytes is data
+    assert msg.payload == {"DevEUI_uplink": {"DevEUI": "0018B20000000B20", "FCntUp": (1, 2)}}
+    assert isinstance(msg.payload["DevEUI_uplink"], FrozenDict) and msg.payload is msg.payload
+    with pytest.raises(TypeError):
+        msg.payload["DevEUI_uplink"]["DevEUI"] = "changed"
+    with pytest.raises(AttributeError):
+        msg.source_bytes = b"{}"
+    assert Message.from_bytes(b"\xff not json").payload == b"\xff not json"
+    relabelled = msg.derive(topic="other")
+    assert relabelled.source_bytes is data and relabelled.payload == msg.payload
+    changed = msg.derive(payload={"DevEUI_uplink": {"DevEUI": "0018B20000000B21"}})
+    assert changed.source_bytes is None and changed.payload["DevEUI_uplink"]["DevEUI"] == "0018B20000000B21"
+    assert msg == Message(msg.payload, "ns/up", msg.meta, msg.id) and msg != changed
+
+
 @pytest.mark.expect_node_errors
 async def test_close_runs_under_a_timeout(runtime, load_flow):
     await runtime.deploy(load_flow("flowhost: 1\nid: t\nnodes: [{id: s, type: test-stubborn}]\n"))

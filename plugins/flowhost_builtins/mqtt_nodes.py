@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from typing import Any
 
@@ -107,12 +106,16 @@ class MqttConnector(Node):
                     receipt.refuse(f"the outbox cannot store uplinks: {error}", retryable=True, node_id=self.id)
                 receipt.release()
 
-        document, data = msg.payload, None
-        if msg.source_bytes is not None:
+        document, data = None, msg.source_bytes
+        if data is not None:
             # Parsed here into a private copy, not frozen: the connector only reads it, and an unchanged
             # document is published as the very bytes that came in.
-            with contextlib.suppress(orjson.JSONDecodeError):
-                document, data = orjson.loads(msg.source_bytes), msg.source_bytes
+            try:
+                document = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                data = None
+        if data is None:
+            document = msg.payload
         try:
             self._connection.submit_uplink(document, time.time(), on_stored, source_bytes=data)
         except UplinkRejected as exc:

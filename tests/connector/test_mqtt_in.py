@@ -51,3 +51,30 @@ async def test_mqtt_in_receives_matching_topics_only_and_parses_json(mosquitto, 
     assert republished.topic == "mqtt/things/0018B20000000B20/uplink"
     assert orjson.loads(republished.payload) == uplink
     assert runtime.node("bridge", "connector").counters["rejected"] == 1  # the non-JSON one is no uplink
+
+
+async def test_an_unchanged_uplink_is_republished_byte_for_byte(mosquitto, runtime):
+    """The connector publishes what the network server sent, not a re-serialisation of it (key order, spacing
+    and number formatting kept); a document the connector reshapes (sendMetadata) is serialised anew."""
+    flow = bridge_flow(mosquitto)
+    await runtime.deploy(validate_flow(flow, runtime.registry))
+    connection = runtime.connections["broker"].connection
+    await wait_until(lambda: "application/+/device/+/event/up" in connection._client.subscriptions)
+    host, port = mosquitto.host, mosquitto.tcp_port
+    sent = b'{ "DevEUI_uplink" : {"FPort": 1, "DevEUI": "0018b20000000b20", "LrrRSSI": -78.50, "payload_hex": "00"} }'
+    async with Subscriber(host, port, "mqtt/things/+/uplink", client_id="bytes-sub") as subscriber:
+        await publish(host, port, "application/7/device/0018b20000000b20/event/up", sent)
+        [republished] = await subscriber.wait_for(1)
+    assert republished.payload == sent
+
+    flow["connections"][0]["configuration"]["sendMetadata"] = False
+    flow["connections"][0]["configuration"]["sendRawDecodedFormat"] = True
+    decoded = b'{"DevEUI_uplink": {"DevEUI": "0018b20000000b20", "payload": {"temperature":  21.5}}}'
+    await runtime.deploy(validate_flow(flow, runtime.registry))
+    connection = runtime.connections["broker"].connection
+    await wait_until(lambda: connection._client is not None and connection._client.is_connected)
+    await wait_until(lambda: "application/+/device/+/event/up" in connection._client.subscriptions)
+    async with Subscriber(host, port, "mqtt/things/+/uplink", client_id="bytes-sub-2") as subscriber:
+        await publish(host, port, "application/7/device/0018b20000000b20/event/up", decoded)
+        [republished] = await subscriber.wait_for(1)
+    assert republished.payload == b'{"temperature":21.5}'
