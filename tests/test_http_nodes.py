@@ -59,7 +59,7 @@ async def test_uplinks_are_accepted_once_written_to_the_outbox(runtime, client, 
         "mqtt/things/0018B20000000B20/uplink",
         "mqtt/things/78AF580300000345/uplink",
     ]
-    assert list((runtime.data_dir / "connections" / "broker").glob("outbox.sqlite3*"))
+    assert list((runtime.data_dir / "connections" / "broker" / "outbox").glob("*.journal"))
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,8 @@ from .mqtt_connection_config import (
 )
 from .thingpark import DocumentError, parse_downlink, uplink_age, uplink_fields
 from .topics import topic_matches
-from .uplink_outbox import Outbox, OutboxEntry, OutboxFull, SqliteStore, StoredCallback
+from .uplink_journal import JournalStore
+from .uplink_outbox import Outbox, OutboxEntry, OutboxFull, StoredCallback
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class MqttIotConnection(Connection):
         )
         self._uplink_topic = self.settings.uplink_topic
         self._downlink_topic = self.settings.downlink_topic
-        store = SqliteStore(context.data_dir / "outbox.sqlite3") if self.settings.durable_outbox else None
+        store = JournalStore(context.data_dir / "outbox") if self.settings.durable_outbox else None
         self._outbox = Outbox(
             self.settings.outbox_size, store, drop_oldest=self.settings.outbox_overflow == "dropOldest"
         )

@@ -4,10 +4,10 @@ Entries leave only when the broker acknowledged them (or, at QoS 0, when written
 ``uplinkTimeValidity``, or, with the ``dropOldest`` overflow policy, when the oldest waiting one must make room.
 An entry whose publish failed goes back into line at its original place, so a reconnection republishes in order.
 
-Every entry is also written to SQLite (WAL mode) in the connection's data directory, so that after a crash
-(even ``kill -9``) the next start publishes what was pending. Writes are grouped: while one transaction is
-being committed by the store's thread, new entries gather for the next one, so the cost per uplink falls as
-the rate rises. Callers learn through ``on_stored`` when their entry is safe: on disk, or already acknowledged
+Every entry is also written to a journal (``uplink_journal``) in the connection's data directory, so that after
+a crash (even ``kill -9``) the next start publishes what was pending. Writes are grouped: while one batch is
+being written by the store's thread, new entries gather for the next one, so the cost per uplink falls as the
+rate rises. Callers learn through ``on_stored`` when their entry is safe: on disk, or already acknowledged
 by the broker (then it is never written at all).
 """
 
@@ -16,13 +16,11 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-import os
-import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from .uplink_journal import JournalStore
 
 log = logging.getLogger(__name__)
 
@@ -49,58 +47,8 @@ class OutboxEntry:
     on_stored: list[StoredCallback] = field(default_factory=list)
 
 
-class SqliteStore:
-    """The on-disk half of the outbox. All SQLite work runs on one thread of its own."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"outbox-{path.stem}")
-        self._db: sqlite3.Connection | None = None
-
-    async def open(self) -> list[tuple[int, str, bytes, float | None]]:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._open)
-
-    def _open(self) -> list[tuple[int, str, bytes, float | None]]:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # Uplinks are the integrator's data: owner-only, and SQLite gives its -wal and -shm files the same mode.
-        os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        db = self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode survives a crash of the process (kill -9); FULL would add an fsync per commit
-        # to survive a power cut as well.
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS uplinks (sequence INTEGER PRIMARY KEY, topic TEXT NOT NULL,"
-            " payload BLOB NOT NULL, expires_at REAL)"
-        )
-        return db.execute("SELECT sequence, topic, payload, expires_at FROM uplinks ORDER BY sequence").fetchall()
-
-    async def write(self, inserts: list[OutboxEntry], deletes: list[int]) -> None:
-        rows = [(entry.sequence, entry.topic, entry.payload, entry.expires_at) for entry in inserts]
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._write, rows, deletes)
-
-    def _write(self, rows: list[tuple], deletes: list[int]) -> None:
-        db = self._db
-        db.execute("BEGIN")
-        try:
-            if rows:
-                db.executemany("INSERT OR REPLACE INTO uplinks VALUES (?, ?, ?, ?)", rows)
-            if deletes:
-                db.executemany("DELETE FROM uplinks WHERE sequence = ?", [(sequence,) for sequence in deletes])
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-
-    async def close(self) -> None:
-        if self._db is not None:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._db.close)
-            self._db = None
-        self._executor.shutdown(wait=False)
-
-
 class Outbox:
-    def __init__(self, capacity: int, store: SqliteStore | None, *, drop_oldest: bool = False) -> None:
+    def __init__(self, capacity: int, store: JournalStore | None, *, drop_oldest: bool = False) -> None:
         self.capacity = capacity
         self.drop_oldest = drop_oldest
         self._store = store
@@ -132,7 +80,9 @@ class Outbox:
             self._entries[sequence] = entry
             heapq.heappush(self._waiting, sequence)
             self._next_sequence = sequence + 1
-        self._writer = asyncio.create_task(self._write_forever(), name=f"outbox writer {self._store.path.stem}")
+        self._next_sequence = max(self._next_sequence, self._store.next_sequence)
+        name = f"outbox writer {self._store.directory.parent.name}"
+        self._writer = asyncio.create_task(self._write_forever(), name=name)
         return len(self._entries)
 
     def add(
@@ -223,9 +173,9 @@ class Outbox:
         error: BaseException | None = None
         try:
             await self._store.write(to_insert, deletes)
-        except (sqlite3.Error, OSError) as exc:
+        except OSError as exc:
             error = exc
-            log.error("outbox %s: cannot write: %s", self._store.path, exc)
+            log.error("outbox %s: cannot write: %s", self._store.directory, exc)
         for entry in inserts:
             entry.stored = error is None
             callbacks, entry.on_stored = entry.on_stored, []

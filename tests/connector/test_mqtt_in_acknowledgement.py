@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 
 import orjson
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from flowhost.flowfile import validate_flow
 from flowhost.mqtt import MQTT_311
 from flowhost.mqtt import packets as p
+from flowhost_builtins.uplink_journal import read_journal
 from tests.mqtt.helpers import FakeConnection, fake_broker
 
 
@@ -46,7 +46,7 @@ def bridge(port: int, acknowledge: str) -> dict:
 async def deliver_two(runtime, acknowledge: str) -> tuple[list[tuple[int, int]], bool]:
     """A fake broker delivers two QoS 1 uplinks and never acknowledges what flowhost publishes, so the outbox
     (room for one) fills. Returns (packet id, uplinks on disk) for each PUBACK, and whether flowhost hung up."""
-    outbox = runtime.data_dir / "connections" / "broker" / "outbox.sqlite3"
+    outbox = runtime.data_dir / "connections" / "broker" / "outbox"
     acknowledgements: list[tuple[int, int]] = []
     hung_up = asyncio.Event()
 
@@ -64,9 +64,7 @@ async def deliver_two(runtime, acknowledge: str) -> tuple[list[tuple[int, int]],
             while True:
                 packet = await conn.receive(60)
                 if isinstance(packet, p.PubAck):
-                    with sqlite3.connect(outbox) as db:
-                        on_disk = db.execute("SELECT COUNT(*) FROM uplinks").fetchone()[0]
-                    acknowledgements.append((packet.packet_id, on_disk))
+                    acknowledgements.append((packet.packet_id, len(read_journal(outbox)[0])))
         except ConnectionError:
             hung_up.set()
 

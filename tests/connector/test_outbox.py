@@ -1,13 +1,15 @@
-"""The outbox on its own: order, bounds, and what survives closing and reopening its SQLite store."""
+"""The outbox on its own: order, bounds, and what survives closing and reopening its journal."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 
 import pytest
 
-from flowhost_builtins.uplink_outbox import Outbox, OutboxFull, SqliteStore
+from flowhost_builtins.uplink_journal import JournalStore, read_journal
+from flowhost_builtins.uplink_outbox import Outbox, OutboxFull
 
 
 async def stored(outbox: Outbox, topic: str, expires_at: float | None = None) -> None:
@@ -17,8 +19,8 @@ async def stored(outbox: Outbox, topic: str, expires_at: float | None = None) ->
 
 
 async def test_pending_entries_come_back_in_order_after_reopening(tmp_path):
-    path = tmp_path / "outbox.sqlite3"
-    outbox = Outbox(100, SqliteStore(path))
+    path = tmp_path / "outbox"
+    outbox = Outbox(100, JournalStore(path))
     await outbox.open()
     for number in range(5):
         await stored(outbox, f"t/{number}")
@@ -26,7 +28,7 @@ async def test_pending_entries_come_back_in_order_after_reopening(tmp_path):
     outbox.acknowledged(first)
     await outbox.close()
 
-    reopened = Outbox(100, SqliteStore(path))
+    reopened = Outbox(100, JournalStore(path))
     assert await reopened.open() == 4
     topics = []
     while (entry := reopened.next_waiting()) is not None:
@@ -62,19 +64,21 @@ async def test_a_full_outbox_refuses_by_default_and_can_drop_the_oldest_instead(
 
 
 async def test_an_uplink_acknowledged_before_its_commit_is_never_written(tmp_path):
-    path = tmp_path / "outbox.sqlite3"
-    outbox = Outbox(10, SqliteStore(path))
+    path = tmp_path / "outbox"
+    outbox = Outbox(10, JournalStore(path))
     await outbox.open()
     results = []
-    outbox.add("quick", b"x", None, results.append)
+    outbox.add("quick", b"acknowledged before any write", None, results.append)
     outbox.acknowledged(outbox.next_waiting())
+    await stored(outbox, "slow")
     await outbox.close()
     assert results == [None]
-    assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM uplinks").fetchone() == (0,)
+    on_disk = b"".join(segment.read_bytes() for segment in path.iterdir())
+    assert b"slow" in on_disk and b"acknowledged before any write" not in on_disk
 
 
 async def test_commits_are_grouped(tmp_path):
-    outbox = Outbox(10_000, SqliteStore(tmp_path / "outbox.sqlite3"))
+    outbox = Outbox(10_000, JournalStore(tmp_path / "outbox"))
     await outbox.open()
     writes = 0
     original = outbox._store.write
@@ -93,11 +97,77 @@ async def test_commits_are_grouped(tmp_path):
 
 
 async def test_the_store_is_readable_by_its_owner_only(tmp_path):
-    path = tmp_path / "connection" / "outbox.sqlite3"
-    outbox = Outbox(10, SqliteStore(path))
+    path = tmp_path / "connection" / "outbox"
+    outbox = Outbox(10, JournalStore(path))
     await outbox.open()
     await stored(outbox, "t/private")
-    modes = {file.name: file.stat().st_mode & 0o777 for file in path.parent.iterdir()}
+    modes = {file.name: file.stat().st_mode & 0o777 for file in path.iterdir()}
     await outbox.close()
-    assert modes["outbox.sqlite3"] == 0o600 and modes["outbox.sqlite3-wal"] == 0o600
-    assert path.parent.stat().st_mode & 0o777 == 0o700
+    assert modes and set(modes.values()) == {0o600}
+    assert path.stat().st_mode & 0o777 == 0o700
+
+
+async def test_a_record_cut_short_by_a_crash_ends_the_replay_and_the_rest_is_kept(tmp_path, caplog):
+    path = tmp_path / "outbox"
+    outbox = Outbox(100, JournalStore(path))
+    await outbox.open()
+    for number in range(3):
+        await stored(outbox, f"t/{number}")
+    await outbox.close()
+    [segment] = path.iterdir()
+    data = segment.read_bytes()
+    segment.write_bytes(data[:-3])  # the last record, torn in the middle of its write
+    assert [uplink[1] for uplink in read_journal(path)[0]] == ["t/0", "t/1"]
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0xFF  # a damaged byte in the second record: its CRC no longer matches
+    segment.write_bytes(bytes(flipped))
+    with caplog.at_level(logging.WARNING):
+        reopened = Outbox(100, JournalStore(path))
+        assert await reopened.open() == 1
+    assert "unreadable" in caplog.text and reopened.next_waiting().topic == "t/0"
+    await stored(reopened, "t/new")  # written after the damage, in a fresh segment: readable again
+    await reopened.close()
+    assert [uplink[1] for uplink in read_journal(path)[0]] == ["t/0", "t/new"]
+
+
+async def test_the_journal_stays_the_size_of_what_is_pending(tmp_path):
+    """Segments holding only delivered uplinks are replaced, so 2,000 uplinks through the outbox leave a journal
+    about as big as the ten still pending, not as big as everything that went through."""
+    path = tmp_path / "outbox"
+    outbox = Outbox(10_000, JournalStore(path, min_segment_bytes=4096))
+    await outbox.open()
+    payload = b"p" * 500
+    for number in range(10):
+        outbox.add(f"kept/{number}", payload, None)
+    for number in range(2000):
+        done = asyncio.get_running_loop().create_future()
+        outbox.add(f"t/{number}", payload, None, done.set_result)
+        await done
+        entry = outbox.next_waiting()
+        while not entry.topic.startswith("t/"):
+            entry = outbox.next_waiting()
+        outbox.acknowledged(entry)
+    await outbox.close()
+    size = sum(segment.stat().st_size for segment in path.iterdir())
+    assert len(list(path.iterdir())) == 1 and size < 3 * 4096
+    assert [uplink[1] for uplink in read_journal(path)[0]] == [f"kept/{number}" for number in range(10)]
+
+
+async def test_a_legacy_sqlite_outbox_is_imported_once(tmp_path):
+    legacy = tmp_path / "outbox.sqlite3"
+    with sqlite3.connect(legacy) as db:
+        db.execute("CREATE TABLE uplinks (sequence INTEGER PRIMARY KEY, topic TEXT, payload BLOB, expires_at REAL)")
+        db.executemany("INSERT INTO uplinks VALUES (?, ?, ?, ?)", [(7, "old/7", b"a", None), (9, "old/9", b"b", 1e10)])
+    db.close()
+    outbox = Outbox(100, JournalStore(tmp_path / "outbox"))
+    assert await outbox.open() == 2
+    assert not legacy.exists()
+    await stored(outbox, "new")
+    await outbox.close()
+    pending, next_sequence = read_journal(tmp_path / "outbox")
+    assert [(uplink[0], uplink[1], uplink[3]) for uplink in pending] == [
+        (7, "old/7", None),
+        (9, "old/9", 1e10),
+        (10, "new", None),
+    ]
+    assert next_sequence == 11
