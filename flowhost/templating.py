@@ -53,6 +53,8 @@ _JINJA_CLOSERS = {"{{": "}}", "{%": "%}", "{#": "#}"}
 # empty level can be told apart from literal text after rendering.
 _EMPTY_MARK = "\x00"
 _MAX_REPEAT = 65536
+TOPIC_CACHE_SIZE = 10_000
+"""Rendered topics a plain pattern remembers (about 100 bytes each); emptied when full."""
 
 
 class TemplateError(ValueError):
@@ -421,15 +423,36 @@ class _Level:
 
 
 class _PlainTopicTemplate(TopicTemplate):
-    __slots__ = ("_parts",)
+    __slots__ = ("_cache", "_cache_names", "_parts")
 
     def __init__(self, pattern: str, tokens: Sequence[PatternLiteral | PatternPlaceholder]) -> None:
         placeholders = [token for token in tokens if isinstance(token, PatternPlaceholder)]
         super().__init__(pattern, _unique(name for token in placeholders for name in token.field_names), True)
         self._parts = _plain_parts(tokens)
+        # Topics are remembered by the values they are made of when every placeholder reads top-level fields
+        # (the usual {DevEUI}): a device's topic is then checked and built once, not for each of its uplinks.
+        single_level = all(len(path) == 1 for token in placeholders for path in token.paths)
+        self._cache_names = tuple(path[0] for token in placeholders for path in token.paths) if single_level else None
+        self._cache: dict[tuple, str] = {}
 
     def render(self, document: Mapping[str, Any]) -> str:
         fields = uplink_fields(document)
+        names = self._cache_names
+        if names is None:
+            return self._render(fields)
+        key = tuple([fields.get(name) for name in names])
+        # Only text values: others may not hash (lists), and True == 1 as keys while they render "true" and "1".
+        if not all(type(value) is str for value in key):
+            return self._render(fields)
+        topic = self._cache.get(key)
+        if topic is None:
+            topic = self._render(fields)
+            if len(self._cache) >= TOPIC_CACHE_SIZE:
+                self._cache.clear()
+            self._cache[key] = topic
+        return topic
+
+    def _render(self, fields: Mapping[str, Any]) -> str:
         return _check_length("".join([part if type(part) is str else part.render(fields) for part in self._parts]))
 
 

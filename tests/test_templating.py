@@ -81,6 +81,22 @@ def test_dev_eui_that_is_not_an_eui64_is_refused() -> None:
         render("d/{DevEUI}", {"DevEUI": "12345"})
 
 
+def test_one_compiled_pattern_renders_each_uplink_from_its_own_values() -> None:
+    """A compiled pattern is reused for every uplink (and remembers the topics it made): each uplink still gets
+    the topic of its own values, and a bad value is refused however many good ones came before."""
+    template = compile_topic_pattern("d/{DevEUI}/{Port}", ENVIRONMENT)
+    first, second = {"DevEUI": "0018b20000000b20", "Port": "1"}, {"DevEUI": "0018B20000000B21", "Port": "1"}
+    for _ in range(2):
+        assert template.render(first) == "d/0018B20000000B20/1"
+        assert template.render(second) == "d/0018B20000000B21/1"
+    assert template.render({"DevEUI": "0018b20000000b20", "Port": True}) == "d/0018B20000000B20/true"
+    assert template.render({"DevEUI": "0018b20000000b20", "Port": 1}) == "d/0018B20000000B20/1"
+    with pytest.raises(TopicRenderError, match="not 16 hexadecimal digits"):
+        template.render({"DevEUI": "0018b20000000b2", "Port": "1"})
+    with pytest.raises(TopicRenderError, match="empty"):
+        template.render({"DevEUI": "0018b20000000b20", "Port": ""})
+
+
 def test_literal_text_stays_as_written() -> None:
     assert render("/lora/{DevEUI}/up", sample("uplink.json")) == "/lora/0018B20000000B20/up"
     assert render("lora//{DevEUI}/", sample("uplink.json")) == "lora//0018B20000000B20/"

@@ -9,7 +9,7 @@ This package imports nothing from the rest of flowhost.
     await client.disconnect()
 """
 
-from .client import ConnectResult, Endpoint, MQTTClient
+from .client import Acknowledgement, ConnectResult, Endpoint, MQTTClient
 from .errors import (
     AckTimeoutError,
     BadCredentialsError,
@@ -39,6 +39,7 @@ __all__ = [
     "MQTT_5",
     "MQTT_311",
     "AckTimeoutError",
+    "Acknowledgement",
     "BadCredentialsError",
     "BrokerStalledError",
     "ClientIdRejectedError",

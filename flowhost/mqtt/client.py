@@ -12,8 +12,9 @@ Reconnecting is the caller's policy: call `connect()` again on the same object. 
   (a resumed session keeps them on the broker; resubscribing would replay retained messages).
 - Inbound QoS 1: PUBACK is queued after `on_message` returns (still in the same write as other packets), so a
   message whose handler was interrupted by a crash is redelivered. Inbound QoS 2 is delivered exactly once.
-  When `on_message` returns an `asyncio.Future`, the acknowledgement (PUBACK, or PUBREC at QoS 2) waits until
-  that future is done: a caller that must store a message first acknowledges it only once stored.
+  When `on_message` returns an `asyncio.Future` (or an `Acknowledgement`, its cheaper stand-in), the
+  acknowledgement (PUBACK, or PUBREC at QoS 2) waits until that is done: a caller that must store a message first
+  acknowledges it only once stored.
   Acknowledgements still leave in the order the messages came (MQTT requires it); a future that fails drops
   the connection without acknowledging, so that a persistent session gets the message again.
   `on_message` may run before `connect()` returns: a resumed session's queued messages follow CONNACK at once.
@@ -122,6 +123,68 @@ class _Outgoing:
         return Message(self.topic, self.payload, self.qos, self.retain, False, None, dict(self.properties or {}))
 
 
+class Acknowledgement:
+    """What `on_message` may return instead of an `asyncio.Future` to acknowledge its message later, at a lower
+    cost per message (no future, no event-loop callback): call `done()` once the message is handled (stored), or
+    `fail(error)` to leave it unacknowledged (the connection drops, so that the broker delivers it again). Only
+    the first call counts; the acknowledgements still leave in arrival order."""
+
+    __slots__ = ("_on_settled", "error", "settled")
+
+    def __init__(self) -> None:
+        self.settled = False
+        self.error: BaseException | None = None
+        self._on_settled: Callable[[BaseException | None], None] | None = None
+
+    def done(self) -> None:
+        self._settle(None)
+
+    def fail(self, error: BaseException) -> None:
+        self._settle(error)
+
+    def on_settled(self, callback: Callable[[BaseException | None], None]) -> None:
+        """Call ``callback(error)`` when settled (now, if it is): one callback, the last one given."""
+        if self.settled:
+            callback(self.error)
+        else:
+            self._on_settled = callback
+
+    def _settle(self, error: BaseException | None) -> None:
+        if self.settled:
+            return
+        self.settled, self.error = True, error
+        if self._on_settled is not None:
+            self._on_settled(error)
+
+    @classmethod
+    def all_of(cls, parts: Sequence[Acknowledgement | asyncio.Future]) -> Acknowledgement:
+        """Done when every part is done; failed with the first part that fails."""
+        combined = cls()
+        waiting = len(parts)
+
+        def part_settled(error: BaseException | None) -> None:
+            nonlocal waiting
+            waiting -= 1
+            if error is not None:
+                combined.fail(error)
+            elif not waiting:
+                combined.done()
+
+        for part in parts:
+            if isinstance(part, Acknowledgement):
+                part.on_settled(part_settled)
+            else:
+                part.add_done_callback(
+                    lambda future: part_settled(
+                        asyncio.CancelledError() if future.cancelled() else future.exception()
+                    )
+                )
+        return combined
+
+
+Handled = asyncio.Future | Acknowledgement | None
+
+
 @dataclass(slots=True, frozen=True)
 class _ServerLimits:
     """What an MQTT 5 broker announced in CONNACK that it will not accept in a PUBLISH."""
@@ -186,7 +249,7 @@ class MQTTClient:
         max_inflight: int | None = None,
         connect_timeout: float = 10.0,
         action_timeout: float = 30.0,
-        on_message: Callable[[Message], asyncio.Future | None] | None = None,
+        on_message: Callable[[Message], Handled] | None = None,
         on_connection_lost: Callable[[BaseException], None] | None = None,
         on_connect_sent: Callable[[], None] | None = None,
     ) -> None:
@@ -234,7 +297,7 @@ class MQTTClient:
         self._window_waiters: deque[asyncio.Future[None]] = deque()
         self._requests: dict[int, asyncio.Future] = {}
         self._inbound_qos2: set[int] = set()
-        self._pending_acks: deque[tuple[int, int, asyncio.Future | None]] = deque()
+        self._pending_acks: deque[tuple[int, int, Handled]] = deque()
         self._last_packet_id = 0
         self._topic_fields: dict[str, bytes] = {}
         self._timeout_timer: asyncio.TimerHandle | None = None
@@ -500,6 +563,14 @@ class MQTTClient:
             await waiter
         return self.publish_nowait(topic, payload, qos, retain, properties)
 
+    def publish_would_wait(self, qos: int) -> bool:
+        """Whether `publish()` would wait now (window full, backlog, transport paused): a loop that publishes
+        many messages calls `publish_nowait` directly when it would not, and saves a coroutine per message."""
+        connection = self._connection
+        if connection is None or connection.writing_paused:
+            return True
+        return bool(qos) and (len(self._inflight) >= self._window or bool(self._backlog))
+
     async def publish_and_wait(
         self,
         topic: str,
@@ -700,7 +771,7 @@ class MQTTClient:
         if qos:
             self._acknowledge(connection, p.PUBACK, message.packet_id, handled)
 
-    def _deliver(self, message: Message) -> asyncio.Future | None:
+    def _deliver(self, message: Message) -> Handled:
         try:
             handled = self.on_message(message)
         except Exception as exc:
@@ -708,20 +779,22 @@ class MQTTClient:
                 {"message": f"on_message failed for a message on {message.topic!r}", "exception": exc}
             )
             return None
-        return handled if isinstance(handled, asyncio.Future) else None
+        return handled if isinstance(handled, asyncio.Future | Acknowledgement) else None
 
-    def _acknowledge(
-        self, connection: MQTTProtocol, packet_type: int, packet_id: int, handled: asyncio.Future | None
-    ) -> None:
+    def _acknowledge(self, connection: MQTTProtocol, packet_type: int, packet_id: int, handled: Handled) -> None:
         pending = self._pending_acks
         if handled is None and not pending:
             connection.write(p.encode_ack(packet_type, packet_id))
             return
         pending.append((packet_type, packet_id, handled))
-        if handled is not None and not handled.done():
+        if type(handled) is Acknowledgement:
+            if not handled.settled:
+                handled.on_settled(lambda _: self._send_ready_acks(connection))
+                return
+        elif handled is not None and not handled.done():
             handled.add_done_callback(lambda _: self._send_ready_acks(connection))
-        else:
-            self._send_ready_acks(connection)
+            return
+        self._send_ready_acks(connection)
 
     def _send_ready_acks(self, connection: MQTTProtocol) -> None:
         """Write the acknowledgements at the head of the line whose messages are handled, in arrival order."""
@@ -731,12 +804,17 @@ class MQTTClient:
         while pending:
             packet_type, packet_id, handled = pending[0]
             if handled is not None:
-                if not handled.done():
+                if type(handled) is Acknowledgement:
+                    if not handled.settled:
+                        return
+                    error: BaseException | str | None = handled.error
+                elif not handled.done():
                     return
-                if handled.cancelled() or handled.exception() is not None:
-                    reason = "cancelled" if handled.cancelled() else handled.exception()
+                else:
+                    error = "cancelled" if handled.cancelled() else handled.exception()
+                if error is not None:
                     pending.clear()
-                    connection.fail(ConnectionLostError(f"a received message could not be handled: {reason}"))
+                    connection.fail(ConnectionLostError(f"a received message could not be handled: {error}"))
                     return
             pending.popleft()
             connection.write(p.encode_ack(packet_type, packet_id))

@@ -142,6 +142,11 @@ class MQTTProtocol(asyncio.Protocol):
             transport.writelines(pending)
             self.last_sent = self._loop.time()
 
+    @property
+    def writing_paused(self) -> bool:
+        """The transport's write buffer is above its high-water mark: writers should wait (`drain`)."""
+        return self._drain_waiter is not None
+
     async def drain(self) -> None:
         """Wait while the transport's write buffer is above its high-water mark."""
         if self._drain_waiter is not None:

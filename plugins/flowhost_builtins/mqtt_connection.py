@@ -22,6 +22,7 @@ from flowhost import Connection
 from flowhost.mqtt import (
     MQTT_5,
     MQTT_311,
+    Acknowledgement,
     BadCredentialsError,
     ConnectionFailedError,
     ConnectionLostError,
@@ -64,7 +65,7 @@ MQTT_311_WINDOW = 100
 unacknowledged messages per client. QoS 2 stays at the client's default of 20, beyond which Mosquitto (its
 max_inflight_messages) drops them. On MQTT 5 the broker's Receive Maximum decides."""
 
-InboundHandler = Callable[[MqttMessage], "asyncio.Future | None"]
+InboundHandler = Callable[[MqttMessage], "asyncio.Future | Acknowledgement | None"]
 
 
 class UplinkRejected(ValueError):
@@ -150,7 +151,7 @@ class MqttIotConnection(Connection):
         ``source_bytes``: the JSON ``document`` was parsed from, published as they are when the document goes
         out unchanged."""
         settings = self.settings
-        if not isinstance(document, Mapping):
+        if type(document) is not dict and not isinstance(document, Mapping):
             self._reject(f"an uplink must be a JSON object (DevEUI_uplink document), got {type(document).__name__}")
         try:
             fields = uplink_fields(document)
@@ -381,7 +382,10 @@ class MqttIotConnection(Connection):
                 )
                 continue
             try:
-                future = await client.publish(entry.topic, entry.payload, qos, retain)
+                if client.publish_would_wait(qos):
+                    future = await client.publish(entry.topic, entry.payload, qos, retain)
+                else:
+                    future = client.publish_nowait(entry.topic, entry.payload, qos, retain)
             except (NotConnectedError, ConnectionLostError):
                 outbox.retry(entry)
                 return
@@ -408,18 +412,18 @@ class MqttIotConnection(Connection):
         self._outbox_ready.set()
 
     # -- inbound ------------------------------------------------------------------------------------------------
-    def _on_message(self, message: MqttMessage) -> asyncio.Future | None:
+    def _on_message(self, message: MqttMessage) -> asyncio.Future | Acknowledgement | None:
         """Hand a message to the handlers of its topic. What they return (futures of the message being stored)
         tells the MQTT client when to acknowledge it."""
         handlers = self._routes.get(message.topic)
         if handlers is None:
             handlers = self._route(message.topic)
-        handled = None
-        for handler in handlers:
-            result = handler(message)
-            if result is not None:
-                handled = result if handled is None else asyncio.gather(handled, result)
-        return handled
+        if len(handlers) == 1:
+            return handlers[0](message)
+        results = [result for handler in handlers if (result := handler(message)) is not None]
+        if not results:
+            return None
+        return results[0] if len(results) == 1 else Acknowledgement.all_of(results)
 
     def _route(self, topic: str) -> tuple[InboundHandler, ...]:
         """The handlers for a topic, remembered: matching every filter again for each message costs ~3%."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 from typing import Any
 
 import orjson
@@ -12,6 +13,7 @@ import voluptuous as vol
 
 from flowhost import Message, Node, Receipt, Refusal, hookimpl
 from flowhost.message import FrozenDict
+from flowhost.mqtt import Acknowledgement
 from flowhost.mqtt import Message as MqttMessage
 from flowhost.validation import identifier
 
@@ -179,19 +181,19 @@ class MqttIn(Node):
         self._connection.add_subscription(self.config["topic"], self.config["qos"], self._on_message)
         self.context.create_task(self._pump.run(), "messages")
 
-    def _on_message(self, message: MqttMessage) -> asyncio.Future | None:
-        """Emit the message; at QoS 1/2 with ``acknowledge: stored``, return a future that the MQTT client waits
-        for before acknowledging: done once the flow took the message (a connector stored it on disk)."""
+    def _on_message(self, message: MqttMessage) -> Acknowledgement | None:
+        """Emit the message; at QoS 1/2 with ``acknowledge: stored``, return an acknowledgement that the MQTT client
+        waits for: done once the flow took the message (a connector stored it on disk)."""
         self.context.count("received")
         meta = _META[message.qos, bool(message.retain)]
         if not (message.qos and self._store_first):
             self._pump.offer(Message.from_bytes(message.payload, topic=message.topic, meta=meta), "out")
             return None
         receipt = Receipt()
-        acknowledge = asyncio.get_running_loop().create_future()
-        receipt.when_settled(lambda refusal: _settle(acknowledge, refusal))
+        acknowledgement = Acknowledgement()
+        receipt.when_settled(partial(_settle, acknowledgement))
         self._pump.offer(Message.from_bytes(message.payload, topic=message.topic, meta=meta, receipt=receipt), "out")
-        return acknowledge
+        return acknowledgement
 
     async def close(self) -> None:
         connection = getattr(self, "_connection", None)
@@ -199,15 +201,13 @@ class MqttIn(Node):
             connection.remove_subscription(self.config["topic"], self._on_message)
 
 
-def _settle(acknowledge: asyncio.Future, refusal: Refusal | None) -> None:
+def _settle(acknowledgement: Acknowledgement, refusal: Refusal | None) -> None:
     """Acknowledge what the flow took or rejected for good (sending it again would not help); leave unacknowledged
     what it could not take now (a full outbox), so the broker delivers it again."""
-    if acknowledge.done():
-        return
     if refusal is None or not refusal.retryable:
-        acknowledge.set_result(None)
+        acknowledgement.done()
     else:
-        acknowledge.set_exception(RuntimeError(refusal.reason))
+        acknowledgement.fail(RuntimeError(refusal.reason))
 
 
 @hookimpl

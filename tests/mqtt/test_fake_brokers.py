@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from flowhost.mqtt import (
     MQTT_5,
     MQTT_311,
+    Acknowledgement,
     AckTimeoutError,
     BadCredentialsError,
     BrokerStalledError,
@@ -522,7 +523,43 @@ async def test_websocket_one_packet_per_frame_option() -> None:
         assert len(frames) == (4 if one_per_frame else 1)  # three PUBLISH and DISCONNECT
 
 
-async def test_acknowledgements_wait_for_the_futures_on_message_returns_and_keep_their_order() -> None:
+class Pending:
+    """What on_message returns to acknowledge later: an asyncio.Future, an Acknowledgement, or one made of two."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        if kind == "future":
+            self.handle = asyncio.get_running_loop().create_future()
+        elif kind == "acknowledgement":
+            self.handle = Acknowledgement()
+        else:  # two handlers matched: both must be done
+            self.parts = [Acknowledgement(), asyncio.get_running_loop().create_future()]
+            self.handle = Acknowledgement.all_of(self.parts)
+
+    def done(self) -> None:
+        if self.kind == "future":
+            self.handle.set_result(None)
+        elif self.kind == "acknowledgement":
+            self.handle.done()
+        else:
+            self.parts[0].done()
+            self.parts[1].set_result(None)
+
+    def fail(self, error: BaseException) -> None:
+        if self.kind == "future":
+            self.handle.set_exception(error)
+        elif self.kind == "acknowledgement":
+            self.handle.fail(error)
+        else:
+            self.parts[0].done()
+            self.parts[1].set_exception(error)
+
+
+HANDLE_KINDS = ["future", "acknowledgement", "all_of"]
+
+
+@pytest.mark.parametrize("kind", HANDLE_KINDS)
+async def test_acknowledgements_wait_until_on_message_says_handled_and_keep_their_order(kind: str) -> None:
     answers: list[p.Packet] = []
 
     async def script(conn: FakeConnection) -> None:
@@ -532,26 +569,26 @@ async def test_acknowledgements_wait_for_the_futures_on_message_returns_and_keep
         while True:
             answers.append(await conn.receive(60))
 
-    loop = asyncio.get_running_loop()
-    handled = {packet_id: loop.create_future() for packet_id in (1, 2, 3)}
+    handled = {packet_id: Pending(kind) for packet_id in (1, 2, 3)}
     async with fake_broker(script) as endpoint:
-        client = MQTTClient(endpoint, client_id(), on_message=lambda message: handled[message.packet_id])
+        client = MQTTClient(endpoint, client_id(), on_message=lambda message: handled[message.packet_id].handle)
         await client.connect()
         await asyncio.sleep(0.1)
         assert answers == []  # nothing acknowledged before it was handled
-        handled[2].set_result(None)
+        handled[2].done()
         await asyncio.sleep(0.1)
         assert answers == []  # 2 waits for 1: acknowledgements go in arrival order
-        handled[1].set_result(None)
+        handled[1].done()
         await asyncio.sleep(0.1)
         assert answers == [p.PubAck(1), p.PubAck(2)]
-        handled[3].set_result(None)
+        handled[3].done()
         await asyncio.sleep(0.1)
         assert answers == [p.PubAck(1), p.PubAck(2), p.PubAck(3)]
         await client.disconnect()
 
 
-async def test_a_message_that_could_not_be_handled_is_not_acknowledged_and_the_connection_drops() -> None:
+@pytest.mark.parametrize("kind", HANDLE_KINDS)
+async def test_a_message_that_could_not_be_handled_is_not_acknowledged_and_the_connection_drops(kind: str) -> None:
     answers: list[p.Packet] = []
 
     async def script(conn: FakeConnection) -> None:
@@ -562,11 +599,13 @@ async def test_a_message_that_could_not_be_handled_is_not_acknowledged_and_the_c
                 answers.append(await conn.receive(60))
 
     lost: list[BaseException] = []
-    failing = asyncio.get_running_loop().create_future()
+    failing = Pending(kind)
     async with fake_broker(script) as endpoint:
-        client = MQTTClient(endpoint, client_id(), on_message=lambda message: failing, on_connection_lost=lost.append)
+        client = MQTTClient(
+            endpoint, client_id(), on_message=lambda message: failing.handle, on_connection_lost=lost.append
+        )
         await client.connect()
-        failing.set_exception(OSError("disk full"))
+        failing.fail(OSError("disk full"))
         reason = await asyncio.wait_for(client.wait_closed(), 5)
     assert isinstance(reason, ConnectionLostError) and "could not be handled: disk full" in str(reason)
     assert lost == [reason]
