@@ -18,8 +18,8 @@ _ID_PREFIX = os.urandom(4).hex()
 _next_number = itertools.count(1).__next__
 
 
-def new_message_id() -> str:
-    return f"{_ID_PREFIX}-{_next_number():x}"
+def _format_id(number: int) -> str:
+    return f"{_ID_PREFIX}-{number:x}"
 
 
 class FrozenDict(dict):
@@ -163,12 +163,12 @@ class Message:
     first reads it; a node that forwards a document can parse or send these bytes itself and skip freezing.
     """
 
-    __slots__ = ("_payload", "id", "meta", "parent_id", "receipt", "source_bytes", "topic")
+    __slots__ = ("_id", "_payload", "meta", "parent_id", "receipt", "source_bytes", "topic")
 
     _payload: Any
+    _id: str | int  # a number until the id is first read: most messages never need their id as text
     topic: str | None
     meta: Mapping[str, Any]
-    id: str
     parent_id: str | None
     receipt: Receipt | None
     """Set by sources that need to know when the message was taken (see :class:`Receipt`)."""
@@ -190,7 +190,7 @@ class Message:
         init(self, "_payload", payload)
         init(self, "topic", topic)
         init(self, "meta", meta)
-        init(self, "id", new_message_id() if id is None else id)
+        init(self, "_id", _next_number() if id is None else id)
         init(self, "parent_id", parent_id)
         init(self, "receipt", receipt)
         init(self, "source_bytes", source_bytes)
@@ -204,7 +204,7 @@ class Message:
         receipt: Receipt | None = None,
     ) -> Message:
         """A new root message; payload and meta are frozen (copied) here."""
-        return cls(freeze(payload), topic, freeze(meta) if meta else _EMPTY, new_message_id(), None, receipt)
+        return cls(freeze(payload), topic, freeze(meta) if meta else _EMPTY, None, None, receipt)
 
     @classmethod
     def from_bytes(
@@ -216,9 +216,17 @@ class Message:
     ) -> Message:
         """A new root message whose payload is the JSON document in ``data``, or ``data`` itself when it is not
         JSON; decoded when first read. ``source_bytes`` is ``data``."""
-        return cls(
-            _UNDECODED, topic, freeze(meta) if meta else _EMPTY, new_message_id(), None, receipt, source_bytes=data
-        )
+        return cls(_UNDECODED, topic, freeze(meta) if meta else _EMPTY, None, None, receipt, source_bytes=data)
+
+    @property
+    def id(self) -> str:
+        """Unique per process run."""
+        number = self._id
+        if type(number) is not int:
+            return number
+        text = _format_id(number)
+        object.__setattr__(self, "_id", text)
+        return text
 
     @property
     def payload(self) -> Any:
@@ -238,7 +246,7 @@ class Message:
             self._payload if unchanged else freeze(payload),
             self.topic if topic is ... else topic,
             self.meta if meta is ... else (freeze(meta) if meta else _EMPTY),
-            new_message_id(),
+            None,
             self.id,
             self.receipt,
             source_bytes=self.source_bytes if unchanged else None,

@@ -324,7 +324,7 @@ def uplink_fields(document: Mapping[str, Any]) -> Mapping[str, Any]:
     inner = document.get(UPLINK_ROOT)
     if inner is None:
         return document
-    return inner if isinstance(inner, Mapping) else document
+    return inner if type(inner) is dict or isinstance(inner, Mapping) else document
 
 
 def _lookup(fields: Mapping[str, Any], path: tuple[str, ...]) -> Any:
