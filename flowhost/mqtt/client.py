@@ -103,7 +103,7 @@ class _Outgoing:
         retain: bool,
         properties: Properties | None,
         properties_field: bytes,
-        future: asyncio.Future[int],
+        future: asyncio.Future[int] | _Notify,
     ) -> None:
         self.topic = topic
         self.topic_field = topic_field
@@ -121,6 +121,34 @@ class _Outgoing:
 
     def as_message(self) -> Message:
         return Message(self.topic, self.payload, self.qos, self.retain, False, None, dict(self.properties or {}))
+
+
+PublishCallback = Callable[[int | None, BaseException | None], None]
+"""``on_done(reason_code, error)`` of `MQTTClient.publish_nowait`: one of the two is None."""
+
+
+class _Notify:
+    """Stands in for a publish's future when the caller gave `on_done`; settled once, like a future."""
+
+    __slots__ = ("_on_done", "_settled")
+
+    def __init__(self, on_done: PublishCallback) -> None:
+        self._on_done = on_done
+        self._settled = False
+
+    def done(self) -> bool:
+        return self._settled
+
+    def set_result(self, reason_code: int) -> None:
+        self._settled = True
+        self._on_done(reason_code, None)
+
+    def set_exception(self, error: BaseException) -> None:
+        self._settled = True
+        self._on_done(None, error)
+
+    def exception(self) -> None:
+        return None
 
 
 class Acknowledgement:
@@ -501,8 +529,13 @@ class MQTTClient:
         qos: int = 0,
         retain: bool = False,
         properties: Properties | None = None,
+        *,
+        on_done: PublishCallback | None = None,
     ) -> asyncio.Future[int] | None:
-        """Queue a publish without waiting. QoS 0 returns None; QoS 1/2 a future of the acknowledgement.
+        """Queue a publish without waiting. QoS 0 returns None; QoS 1/2 a future of the acknowledgement, or, when
+        `on_done` is given, None and `on_done(reason_code, None)` / `on_done(None, error)` is called instead of
+        settling a future: synchronously, from the client's own callbacks (no future, no event-loop callback per
+        message, for callers that publish many); at QoS 0 once the message is written to the connection.
 
         A message the broker announced it cannot take (MQTT 5 CONNACK Maximum QoS, Retain Available, Maximum
         Packet Size) is not sent: the returned future (also for QoS 0) fails with `PublishRefusedError`
@@ -527,21 +560,26 @@ class MQTTClient:
             remaining = len(topic_field) + (2 if qos else 0) + len(properties_field) + len(payload)
             refusal = self._server_limits.refusal(qos, retain, remaining)
             if refusal:
+                if on_done is not None:
+                    on_done(None, PublishRefusedError(refusal, topic))
+                    return None
                 future = self._loop.create_future()
                 _fail(future, PublishRefusedError(refusal, topic))
                 return future
         if not qos:
             connection.write(p.encode_publish(_PUBLISH_FIRST[0][retain], topic_field, 0, properties_field, payload))
+            if on_done is not None:
+                on_done(0, None)
             return None
         if qos not in (1, 2):
             raise ValueError(f"qos must be 0, 1 or 2, not {qos!r}")
-        future = self._loop.create_future()
+        future = self._loop.create_future() if on_done is None else _Notify(on_done)
         out = _Outgoing(topic, topic_field, payload, qos, retain, properties, properties_field, future)
         if len(self._inflight) < self._window and not self._backlog:
             self._send(out, connection)
         else:
             self._backlog.append(out)
-        return future
+        return future if on_done is None else None
 
     async def publish(
         self,
@@ -550,6 +588,8 @@ class MQTTClient:
         qos: int = 0,
         retain: bool = False,
         properties: Properties | None = None,
+        *,
+        on_done: PublishCallback | None = None,
     ) -> asyncio.Future[int] | None:
         """Like `publish_nowait`, but first wait for room in the in-flight window (QoS 1/2) and for the
         transport's write buffer to drain. Never raises because the window is full."""
@@ -561,7 +601,7 @@ class MQTTClient:
             waiter = self._loop.create_future()
             self._window_waiters.append(waiter)
             await waiter
-        return self.publish_nowait(topic, payload, qos, retain, properties)
+        return self.publish_nowait(topic, payload, qos, retain, properties, on_done=on_done)
 
     def publish_would_wait(self, qos: int) -> bool:
         """Whether `publish()` would wait now (window full, backlog, transport paused): a loop that publishes

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import orjson
@@ -381,22 +382,25 @@ class MqttIotConnection(Connection):
                     entry.topic,
                 )
                 continue
+            # QoS 1/2: the outcome comes through on_done, with no future per uplink. QoS 0: done once written, or
+            # a future already failed when the broker announced it cannot take the message.
+            on_done = partial(self._publish_done, entry) if qos else None
             try:
                 if client.publish_would_wait(qos):
-                    future = await client.publish(entry.topic, entry.payload, qos, retain)
+                    refused = await client.publish(entry.topic, entry.payload, qos, retain, on_done=on_done)
                 else:
-                    future = client.publish_nowait(entry.topic, entry.payload, qos, retain)
+                    refused = client.publish_nowait(entry.topic, entry.payload, qos, retain, on_done=on_done)
             except (NotConnectedError, ConnectionLostError):
                 outbox.retry(entry)
                 return
-            if future is None:
-                outbox.acknowledged(entry)
-                counters["uplinksPublished"] += 1
-            else:
-                future.add_done_callback(lambda done, entry=entry: self._publish_done(entry, done))
+            if not qos:
+                if refused is None:
+                    outbox.acknowledged(entry)
+                    counters["uplinksPublished"] += 1
+                else:
+                    self._publish_done(entry, None, refused.exception())
 
-    def _publish_done(self, entry: OutboxEntry, future: asyncio.Future) -> None:
-        error = future.exception() if not future.cancelled() else ConnectionLostError("cancelled")
+    def _publish_done(self, entry: OutboxEntry, reason_code: int | None, error: BaseException | None) -> None:
         if error is None:
             self._outbox.acknowledged(entry)
             self.counters["uplinksPublished"] += 1

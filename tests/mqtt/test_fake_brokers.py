@@ -264,6 +264,35 @@ async def test_puback_failure_code_is_a_publish_refused_error() -> None:
             await client.disconnect()
 
 
+async def test_on_done_reports_each_publish_instead_of_a_future() -> None:
+    """publish_nowait(on_done=...): the callback gets (reason code, None) on acknowledgement, (None, error) when
+    the broker refuses or the connection is lost, and (0, None) for QoS 0 once written."""
+
+    async def script(conn: FakeConnection) -> None:
+        await accept(conn)
+        accepted, refused, _unanswered = await conn.receive(), await conn.receive(), await conn.receive()
+        await conn.send(p.PubAck(accepted.packet_id).encode(MQTT_5))
+        await conn.send(p.PubAck(refused.packet_id, 0x87).encode(MQTT_5))
+        await asyncio.sleep(0.2)
+        await conn.send(p.Disconnect(0x80, {}).encode(MQTT_5))
+
+    outcomes: dict[str, tuple] = {}
+    async with fake_broker(script) as endpoint:
+        client = MQTTClient(endpoint, client_id())
+        await client.connect()
+        for topic in ("accepted", "refused", "unanswered"):
+            returned = client.publish_nowait(
+                topic, b"x", qos=1, on_done=lambda code, error, topic=topic: outcomes.setdefault(topic, (code, error))
+            )
+            assert returned is None
+        client.publish_nowait("qos0", b"x", on_done=lambda code, error: outcomes.setdefault("qos0", (code, error)))
+        assert outcomes == {"qos0": (0, None)}
+        await asyncio.wait_for(client.wait_closed(), 5)
+    assert outcomes["accepted"] == (0, None)
+    assert outcomes["refused"][0] is None and isinstance(outcomes["refused"][1], PublishRefusedError)
+    assert outcomes["unanswered"][0] is None and isinstance(outcomes["unanswered"][1], ConnectionLostError)
+
+
 async def test_publishes_beyond_the_limits_announced_in_connack_are_refused_without_sending() -> None:
     received: list[p.Packet] = []
 
