@@ -11,8 +11,8 @@ replaced: the pending uplinks are written to a new segment, then the old one is 
 about the size of the outbox, whatever went through it. A crash between the two leaves both segments, whose
 replay gives the same result.
 
-Why not SQLite (used before, in WAL mode): each uplink cost an indexed INSERT and a DELETE, about 7 us of CPU
-against 1.5 us here (``bench/RESULTS.md``), and its thread took the GIL once per row while the event loop
+Why not SQLite (used before, in WAL mode): each uplink cost an indexed INSERT and a DELETE, 6-8 us of CPU
+against 3 us here (``bench/outbox_store.py``), and its thread took the GIL once per row while the event loop
 needed it. Like SQLite with ``synchronous=NORMAL``, the journal survives a crash of the process, not a power
 cut: writes reach the operating system, no ``fsync`` follows them.
 """
