@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from aiohttp import web
-from jinja2.sandbox import SandboxedEnvironment
 
 from . import keys
 from .api import setup_api
@@ -17,7 +16,6 @@ from .registry import Registry
 from .resources import resource_dir
 from .runtime import Runtime
 from .store import Store, api_token
-from .templating import create_environment
 from .workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -29,18 +27,10 @@ def default_data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or Path.home() / ".flowhost")
 
 
-def create_templates(plugins: PluginHost) -> SandboxedEnvironment:
-    def prepare(environment: SandboxedEnvironment) -> None:
-        for _ in plugins.call_each("flowhost_prepare_template_environment", environment=environment):
-            pass
-
-    return create_environment(prepare)
-
-
 def create_runtime(data_dir: Path, plugins: PluginHost | None = None) -> Runtime:
     plugins = plugins or load_plugins()
     registry = Registry.from_plugins(plugins)
-    return Runtime(plugins, registry, create_templates(plugins), data_dir)
+    return Runtime(plugins, registry, registry.templates, data_dir)
 
 
 def create_web_app(

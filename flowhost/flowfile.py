@@ -518,10 +518,11 @@ def _validate_connection_entry(
         )
         return None
     raw = entry["configuration"] or {}
+    schema = connection_class.configuration_schema(registry.templates)
     try:
-        configuration = _run_plugin_schema(connection_class.config_schema, raw)
+        configuration = _run_plugin_schema(schema, raw)
     except vol.Invalid as exc:
-        collector.add_invalid([*path, "configuration"], exc, connection_class.config_schema, raw)
+        collector.add_invalid([*path, "configuration"], exc, schema, raw)
         return None
     return ConnectionSpec(
         id=entry["id"],
@@ -554,10 +555,11 @@ def _check_configuration_alone(item: Any, path: list[PathItem], registry: Regist
     if connection_class is None:
         return
     configuration = item["configuration"]
+    schema = connection_class.configuration_schema(registry.templates)
     try:
-        _run_plugin_schema(connection_class.config_schema, configuration)
+        _run_plugin_schema(schema, configuration)
     except vol.Invalid as exc:
-        collector.add_invalid([*path, "configuration"], exc, connection_class.config_schema, configuration)
+        collector.add_invalid([*path, "configuration"], exc, schema, configuration)
 
 
 def validate_connection(

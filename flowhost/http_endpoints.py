@@ -46,7 +46,20 @@ class HttpEndpoints:
         handler = self.find(request.method, request.path)
         if handler is not None:
             return await handler(request)
-        allowed = self.allowed_methods(request.path)
+        allowed = set(self.allowed_methods(request.path)) | await _methods_of_fixed_routes(request)
         if allowed:
-            raise web.HTTPMethodNotAllowed(request.method, allowed)
+            raise web.HTTPMethodNotAllowed(request.method, sorted(allowed))
         raise web.HTTPNotFound()
+
+
+async def _methods_of_fixed_routes(request: web.Request) -> set[str]:
+    """The methods the application's own routes (the API, plugins' routes) serve at this path: this catch-all
+    matches every method, so without it a PATCH to /api/flows would read as 404 instead of 405."""
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource is request.match_info.route.resource:
+            continue  # the catch-all itself
+        match, methods = await resource.resolve(request)
+        if match is None:
+            allowed |= methods
+    return allowed

@@ -153,6 +153,13 @@ class Connection:
     """Labels for the editor's form fields, by configuration key (default: the key, spelt out)."""
     stop_timeout: ClassVar[float] = 5.0
 
+    @classmethod
+    def configuration_schema(cls, templates: SandboxedEnvironment) -> vol.Schema:
+        """The schema flow files and the API validate a configuration with. A type whose values are templates
+        overrides it to compile them with ``templates``: the host's environment, with the plugins' filters
+        (``context.templates`` when it runs). Default: ``config_schema``."""
+        return cls.config_schema
+
     def __init__(
         self, connection_id: str, name: str, configuration: Mapping[str, Any], context: ConnectionContext
     ) -> None:

@@ -7,9 +7,11 @@ import re
 from dataclasses import dataclass, field
 
 import voluptuous as vol
+from jinja2.sandbox import SandboxedEnvironment
 
 from .node import Connection, Node
 from .plugins import PluginHost
+from .templating import create_environment
 
 TYPE_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
@@ -24,10 +26,12 @@ class Registry:
     connection_types: dict[str, type[Connection]] = field(default_factory=dict)
     provided_by: dict[str, str] = field(default_factory=dict)
     """``"node:<type>"`` / ``"connection:<connectorId>"`` -> plugin name."""
+    templates: SandboxedEnvironment = field(default_factory=create_environment)
+    """The topic-template environment, with what the plugins added: configurations are validated with it."""
 
     @classmethod
     def from_plugins(cls, plugins: PluginHost) -> Registry:
-        registry = cls()
+        registry = cls(templates=template_environment(plugins))
         for hook_name, register in (
             ("flowhost_register_node_types", registry.register_node_type),
             ("flowhost_register_connection_types", registry.register_connection_type),
@@ -97,3 +101,14 @@ def _check_type_name(name: object, cls: type, attribute: str) -> None:
         raise RegistrationError(
             f"{cls.__qualname__}.{attribute} must be lower-case letters, digits and dashes, got {name!r}"
         )
+
+
+def template_environment(plugins: PluginHost) -> SandboxedEnvironment:
+    """The sandboxed environment for topic templates, prepared by every plugin's
+    ``flowhost_prepare_template_environment``."""
+
+    def prepare(environment: SandboxedEnvironment) -> None:
+        for _ in plugins.call_each("flowhost_prepare_template_environment", environment=environment):
+            pass
+
+    return create_environment(prepare)

@@ -122,6 +122,23 @@ def _secret_name(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", "_".join(parts))
 
 
+def _referenced_secrets(document: Any) -> set[str]:
+    """Every ``!secret`` name a flow document (JSON form) refers to."""
+    if isinstance(document, Mapping):
+        if set(document) == {"$secret"} and isinstance(document["$secret"], str):
+            return {document["$secret"]}
+        return set().union(*(_referenced_secrets(value) for value in document.values()))
+    if isinstance(document, list):
+        return set().union(*(_referenced_secrets(value) for value in document))
+    return set()
+
+
+def _own_flow_secrets(flow_id: str, root: Any) -> set[str]:
+    """The secrets the API stored for this flow's values (named after it) that its document refers to."""
+    prefix = _secret_name(flow_id) + "_"
+    return {name for name in _referenced_secrets(to_json_document(root)) if name.startswith(prefix)}
+
+
 class Workspace:
     def __init__(self, runtime: Runtime, store: Store) -> None:
         self.runtime = runtime
@@ -531,7 +548,9 @@ class Workspace:
                 raise Invalid.one(f"id must be '{flow_id}' (the id in the URL); create a new flow to rename", "id")
             document, spec, pending = self._prepare_flow(body, record)
             self._check_file_unchanged(record)
-            self.store.secrets.update(pending)
+            # Secrets of values the change removed (a node or connection gone) go too.
+            dropped = _own_flow_secrets(flow_id, record.root) - _referenced_secrets(to_json_document(document))
+            self.store.secrets.update(pending, dropped)
             update_document(record.root, document)
             record.spec = spec
             await self._write_and_deploy(record)
@@ -559,6 +578,9 @@ class Workspace:
             del self.flows[flow_id]
             if record.origin == "api":
                 record.path.unlink(missing_ok=True)
+                # The file that referred to them is gone. (A flow given on the command line keeps its file,
+                # which may still refer to them, and cannot be deleted through the API anyway.)
+                self.store.secrets.update({}, _own_flow_secrets(flow_id, record.root))
 
     @staticmethod
     def _check_file_unchanged(record: FlowRecord) -> None:

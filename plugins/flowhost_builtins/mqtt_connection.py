@@ -18,6 +18,8 @@ from functools import partial
 from typing import Any
 
 import orjson
+import voluptuous as vol
+from jinja2.sandbox import SandboxedEnvironment
 
 from flowhost import Connection
 from flowhost.mqtt import (
@@ -47,6 +49,7 @@ from .mqtt_connection_config import (
     SECRET_FIELDS,
     MqttConnectionSettings,
     build_ssl_context,
+    configuration_schema,
     settings_from_configuration,
 )
 from .thingpark import DocumentError, parse_downlink, uplink_age, uplink_fields
@@ -88,6 +91,11 @@ class MqttIotConnection(Connection):
     )
     config_schema = CONFIGURATION_SCHEMA
     secret_fields = SECRET_FIELDS
+
+    @classmethod
+    def configuration_schema(cls, templates: SandboxedEnvironment) -> vol.Schema:
+        return configuration_schema(templates)  # topic patterns may use the plugins' filters
+
     form_labels = {  # the names ThingPark's own form uses
         "uplinkTopicPattern": "Uplink Topic Pattern",
         "downlinkTopicPattern": "Downlink Topic Pattern",

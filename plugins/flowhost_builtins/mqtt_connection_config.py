@@ -7,6 +7,7 @@ than as a failed TLS handshake later. Key material never appears in an error mes
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import re
@@ -367,6 +368,7 @@ def _key_matches_certificate(private_key: str, certificate: str) -> bool:
     return _public_key_bytes(_load_private_key(private_key).public_key()) == _public_key_bytes(leaf.public_key())
 
 
+@functools.lru_cache(maxsize=8)  # one per environment: the host has one, tests a few
 def configuration_schema(environment: SandboxedEnvironment | None = None) -> vol.Schema:
     """The schema, compiling ``uplinkTopicPattern`` with ``environment`` (the host's, with plugin filters)."""
     fields = _fields(environment or create_environment())

@@ -49,14 +49,20 @@ async def test_every_api_route_refuses_requests_without_the_right_token(app, ano
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-async def test_unknown_api_paths_are_refused_before_they_are_found_missing(anonymous):
+async def test_unknown_api_paths_and_methods_are_refused_before_they_are_found_missing(anonymous):
     assert (await anonymous.get("/api/nothing-here")).status == 401
     bearer = {"Authorization": f"Bearer {TOKEN}"}
     response = await anonymous.get("/api/nothing-here", headers=bearer)
     assert response.status == 404
     assert await response.json() == {"errors": [{"path": "", "message": "Not Found"}]}
-    response = await anonymous.patch("/api/flows", headers=bearer)  # the nodes' catch-all takes every method
-    assert response.status == 404 and response.content_type == "application/json"
+    assert (await anonymous.patch("/api/flows")).status == 401
+    response = await anonymous.patch("/api/flows", headers=bearer)
+    assert response.status == 405 and response.content_type == "application/json"
+    assert set(response.headers["Allow"].split(",")) == {"GET", "POST", "HEAD"}
+    [error] = (await response.json())["errors"]
+    assert error["message"].startswith("method not allowed; allowed: ") and "POST" in error["message"]
+    response = await anonymous.delete("/api/node-types", headers=bearer)
+    assert response.status == 405 and "GET" in response.headers["Allow"]
 
 
 async def test_the_token_query_parameter_only_opens_the_event_socket(anonymous):

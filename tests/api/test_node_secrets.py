@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import orjson
 import pytest
 import voluptuous as vol
 
@@ -53,6 +54,22 @@ async def test_a_node_secret_is_masked_kept_and_stored_encrypted(api, runtime):
     response = await api.post("/api/flows", json=bad)
     assert response.status == 400
     assert (await response.json())["errors"][0]["path"] == "nodes[0].config.token"
+
+
+async def test_secrets_leave_the_store_with_the_nodes_and_flows_that_held_them(api, runtime):
+    def stored_names() -> set[str]:
+        return set(orjson.loads((runtime.data_dir / "secrets.json").read_bytes())["secrets"])
+
+    two = {**FLOW, "nodes": [*FLOW["nodes"], {"id": "u", "type": "test-token-node", "config": {"token": "tok-2"}}]}
+    created = await (await api.post("/api/flows", json=two)).json()
+    assert {"tokens_node_t_token", "tokens_node_u_token"} <= stored_names()
+    created["nodes"] = created["nodes"][:1]  # node u removed
+    response = await api.put("/api/flows/tokens", json=created)
+    assert response.status == 200, await response.text()
+    assert "tokens_node_u_token" not in stored_names() and "tokens_node_t_token" in stored_names()
+    assert runtime.node("tokens", "t").node.config["token"] == "tok-1"
+    assert (await api.delete("/api/flows/tokens")).status == 204
+    assert not {name for name in stored_names() if name.startswith("tokens_")}
 
 
 async def test_node_types_show_a_nodes_secret_fields(api):
