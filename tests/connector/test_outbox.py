@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
+import signal
 import sqlite3
 
 import pytest
@@ -171,3 +173,28 @@ async def test_a_legacy_sqlite_outbox_is_imported_once(tmp_path):
         (10, "new", None),
     ]
     assert next_sequence == 11
+
+
+async def test_a_write_that_fails_is_reported_and_the_journal_stays_readable(tmp_path):
+    """A full disk (here: the file-size limit of the process, RLIMIT_FSIZE) fails the write of a batch: its
+    uplinks are reported as not stored, and the next batch starts a clean segment, so that the replay after a
+    restart is not cut short by the partial record the failed write may have left."""
+    path = tmp_path / "outbox"
+    outbox = Outbox(100, JournalStore(path))
+    await outbox.open()
+    await stored(outbox, "t/before")
+    [segment] = path.iterdir()
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a signal
+    resource.setrlimit(resource.RLIMIT_FSIZE, (segment.stat().st_size + 100, limits[1]))
+    try:
+        failed = asyncio.get_running_loop().create_future()
+        outbox.add("t/too-big", b"x" * 4096, None, failed.set_result)
+        error = await asyncio.wait_for(failed, 5)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, previous_handler)
+    assert isinstance(error, OSError)
+    await stored(outbox, "t/after")
+    await outbox.close()
+    assert [uplink[1] for uplink in read_journal(path)[0]] == ["t/before", "t/after"]
