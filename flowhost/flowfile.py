@@ -5,57 +5,25 @@ The same validation serves JSON from the REST API, without positions.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import voluptuous as vol
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.representer import RoundTripRepresenter
 
+from .flow_yaml import (
+    FlowError,
+    FlowValidationError,
+    PathItem,
+    position,
+    read_yaml,
+)
 from .registry import Registry
 from .secrets import EnvRef, Secret, SecretNotFound, SecretRef, SecretResolver
 from .validation import closest, identifier
 
 FORMAT_VERSION = 1
-
-PathItem = str | int
-
-
-@dataclass(frozen=True)
-class FlowError:
-    path: tuple[PathItem, ...]
-    message: str
-    source: str | None = None
-    line: int | None = None
-    column: int | None = None
-
-    @property
-    def dotted_path(self) -> str:
-        return format_path(self.path)
-
-    def __str__(self) -> str:
-        location = ""
-        if self.source:
-            location = f"{self.source}:{self.line}:{self.column}: " if self.line else f"{self.source}: "
-        path = self.dotted_path
-        return f"{location}{path}: {self.message}" if path else f"{location}{self.message}"
-
-    def as_json(self) -> dict[str, Any]:
-        result: dict[str, Any] = {"path": self.dotted_path, "message": self.message}
-        if self.line:
-            result["line"], result["column"] = self.line, self.column
-        return result
-
-
-class FlowValidationError(Exception):
-    def __init__(self, errors: list[FlowError]) -> None:
-        super().__init__("\n".join(str(error) for error in errors))
-        self.errors = errors
 
 
 @dataclass
@@ -102,173 +70,6 @@ class FlowSpec:
 
     def node(self, node_id: str) -> NodeSpec:
         return next(node for node in self.nodes if node.id == node_id)
-
-
-def format_path(path: Sequence[PathItem]) -> str:
-    text = ""
-    for item in path:
-        if isinstance(item, int):
-            text += f"[{item}]"
-        else:
-            text += f".{item}" if text else str(item)
-    return text
-
-
-# ---- YAML reading -------------------------------------------------------------------------------------------
-
-
-class _FlowRepresenter(RoundTripRepresenter):
-    """Writes references back as they were read: ``!secret NAME`` (never a value) and ``!env_var NAME``."""
-
-
-def _represent_secret_ref(representer: RoundTripRepresenter, ref: SecretRef | Secret) -> Any:
-    return representer.represent_scalar("!secret", ref.name)
-
-
-def _represent_env_ref(representer: RoundTripRepresenter, ref: EnvRef) -> Any:
-    text = f"{ref.name} {ref.default}" if ref.default is not None else ref.name
-    return representer.represent_scalar("!env_var", text)
-
-
-_FlowRepresenter.add_representer(SecretRef, _represent_secret_ref)
-_FlowRepresenter.add_representer(Secret, _represent_secret_ref)
-_FlowRepresenter.add_representer(EnvRef, _represent_env_ref)
-
-
-def _yaml() -> YAML:
-    yaml = YAML()  # round-trip: keeps positions (and comments, for writing back)
-    yaml.Representer = _FlowRepresenter
-    yaml.width = 4096  # never fold a user's long line
-    yaml.constructor.add_constructor("!secret", lambda loader, node: SecretRef(loader.construct_scalar(node)))
-    yaml.constructor.add_constructor("!env_var", lambda loader, node: EnvRef.parse(loader.construct_scalar(node)))
-    return yaml
-
-
-def read_yaml(text: str, source: str) -> Any:
-    try:
-        return _yaml().load(io.StringIO(text))
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or str(exc).splitlines()[0]
-        if exc.context and "duplicate key" in (exc.problem or ""):
-            problem = exc.problem
-        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        raise FlowValidationError([FlowError((), f"invalid YAML: {problem}", source, line, column)]) from None
-    except YAMLError as exc:  # e.g. a control character: the reader's errors carry no mark
-        raise FlowValidationError([FlowError((), f"invalid YAML: {exc}", source)]) from None
-
-
-YamlStyle = tuple[int, int, int]
-"""Indentation: (mapping, sequence, offset of the dash), as ``YAML.indent`` takes them."""
-DEFAULT_STYLE: YamlStyle = (2, 4, 2)
-_STYLES: tuple[YamlStyle, ...] = (DEFAULT_STYLE, (2, 2, 0), (4, 4, 2), (4, 4, 0), (4, 6, 4), (2, 3, 1))
-
-
-def dump_yaml(document: Any, style: YamlStyle = DEFAULT_STYLE) -> str:
-    """YAML text of a (round-trip) document; references stay references."""
-    yaml = _yaml()
-    mapping, sequence, offset = style
-    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
-    stream = io.StringIO()
-    yaml.dump(document, stream)
-    return stream.getvalue()
-
-
-def guess_style(text: str, document: Any) -> YamlStyle:
-    """The indentation that writes ``document`` back as ``text``, so that saving changes only what changed."""
-    for style in _STYLES:
-        if dump_yaml(document, style) == text:
-            return style
-    return DEFAULT_STYLE
-
-
-def update_document(old: Any, new: Any) -> Any:
-    """Make the round-trip document ``old`` equal to the plain document ``new``, in place where possible, so
-    that the user's comments, key order and formatting survive. Returns the updated document."""
-    if isinstance(old, CommentedMap) and isinstance(new, Mapping):
-        for key in [key for key in old if key not in new]:
-            del old[key]
-        for key, value in new.items():
-            old[key] = update_document(old[key], value) if key in old else value
-        return old
-    if isinstance(old, CommentedSeq) and isinstance(new, list | tuple):
-        by_id = {item["id"]: item for item in old if isinstance(item, CommentedMap) and isinstance(item.get("id"), str)}
-        items = []
-        for index, value in enumerate(new):
-            previous = by_id.get(value.get("id")) if isinstance(value, Mapping) else None
-            if previous is None and index < len(old) and not by_id:
-                previous = old[index]
-            items.append(update_document(previous, value) if previous is not None else value)
-        for index, item in enumerate(items):
-            if index < len(old):
-                if old[index] is not item:
-                    old[index] = item
-            else:
-                old.append(item)
-        del old[len(items) :]
-        return old
-    if _same_scalar(old, new):
-        return old  # keeps YAML's formatting of the value (quotes, 80.0 vs 80, hex...)
-    return new
-
-
-def _same_scalar(old: Any, new: Any) -> bool:
-    if type(new) not in (str, int, float, bool) or old != new:
-        return False
-    if isinstance(old, bool) or isinstance(new, bool):
-        return type(old) is type(new)
-    return isinstance(old, type(new)) and not isinstance(old, Secret | bool)
-
-
-def to_json_document(value: Any) -> Any:
-    """A flow (or part of one) as plain JSON: ``!secret NAME`` -> ``{"$secret": NAME}``, ``!env_var NAME
-    default`` -> ``{"$env": NAME, "default": default}``; YAML's scalar types -> plain ones."""
-    if isinstance(value, SecretRef | Secret):
-        return {"$secret": value.name}
-    if isinstance(value, EnvRef):
-        return {"$env": value.name} if value.default is None else {"$env": value.name, "default": value.default}
-    if isinstance(value, Mapping):
-        return {str(key): to_json_document(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_json_document(item) for item in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    for plain in (int, float, str):
-        if isinstance(value, plain):
-            return plain(value)
-    return str(value)
-
-
-def from_json_document(value: Any) -> Any:
-    """The inverse of :func:`to_json_document`: reference objects become ``SecretRef`` / ``EnvRef``."""
-    if isinstance(value, Mapping):
-        if set(value) == {"$secret"} and isinstance(value["$secret"], str):
-            return SecretRef(value["$secret"])
-        if "$env" in value and set(value) <= {"$env", "default"} and isinstance(value["$env"], str):
-            default = value.get("default")
-            return EnvRef(value["$env"], None if default is None else str(default))
-        return {key: from_json_document(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [from_json_document(item) for item in value]
-    return value
-
-
-def position(root: Any, path: Sequence[PathItem], *, of_key: bool = False) -> tuple[int, int] | None:
-    """1-based (line, column) of the value at ``path`` (or of its key) in a round-trip-loaded document."""
-    node, found = root, None
-    for depth, item in enumerate(path):
-        last = depth == len(path) - 1
-        if isinstance(node, CommentedMap) and item in node:
-            found = node.lc.key(item) if (last and of_key) else node.lc.value(item)
-            node = node[item]
-        elif isinstance(node, CommentedSeq) and isinstance(item, int) and 0 <= item < len(node):
-            found = node.lc.item(item)
-            node = node[item]
-        else:
-            break
-    if found is None:
-        return None
-    return found[0] + 1, found[1] + 1
 
 
 # ---- validation ---------------------------------------------------------------------------------------------

@@ -19,24 +19,19 @@ from typing import Any
 
 import voluptuous as vol
 
-from .flowfile import (
-    CONNECTION_SCHEMA,
+from .flow_yaml import (
     DEFAULT_STYLE,
-    ConnectionSpec,
     FlowError,
-    FlowSpec,
     FlowValidationError,
     YamlStyle,
     dump_yaml,
     from_json_document,
     guess_style,
-    read_flow_file,
     read_yaml,
     to_json_document,
     update_document,
-    validate_connection,
-    validate_flow,
 )
+from .flowfile import CONNECTION_SCHEMA, ConnectionSpec, FlowSpec, read_flow_file, validate_connection, validate_flow
 from .runtime import Runtime
 from .store import Store, StoreError, StoreSecretResolver, write_text_file
 from .validation import identifier

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .. import keys
-from ..flowfile import FlowValidationError, guess_style, read_yaml, to_json_document
+from ..flow_yaml import FlowValidationError, guess_style, read_yaml, to_json_document
 from ..workspace import Invalid
 from .responses import json_response, read_json, read_text
 
