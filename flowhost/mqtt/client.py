@@ -329,6 +329,7 @@ class MQTTClient:
         self._last_packet_id = 0
         self._topic_fields: dict[str, bytes] = {}
         self._timeout_timer: asyncio.TimerHandle | None = None
+        self._probe_sent_at: float | None = None  # when an overdue acknowledgement made us PINGREQ the broker
         self._handlers = self._build_handlers()
 
     # --- state ------------------------------------------------------------------------------------
@@ -421,6 +422,7 @@ class MQTTClient:
             self._resend_session(connection)
         else:
             result.undelivered = self._hand_back_session()
+        self._probe_sent_at = None
         self._schedule_timeout_check()
         return result
 
@@ -667,22 +669,31 @@ class MQTTClient:
         self._timeout_timer = self._loop.call_later(interval, self._check_timeouts)
 
     def _check_timeouts(self) -> None:
-        """Fail the publishes unacknowledged for `action_timeout` while the broker sent nothing for as long.
+        """Fail the publishes unacknowledged for `action_timeout` once the broker is found stalled.
 
         An acknowledgement travels behind everything the broker is already sending to this client (a flood of
-        inbound messages can hold it back for seconds): a broker that keeps talking is busy, not stalled, and
-        sending the message again would only duplicate it. A broker silent with an acknowledgement owed is
-        stalled: the futures fail with `PublishTimeoutError` and the connection is dropped; the messages stay
-        in the session (resent on a resumed session, or handed back by the next `connect()`)."""
+        inbound messages can hold it back for seconds), and a broker may be slow to acknowledge while it works
+        (a throttled account): a broker that keeps talking, or answers a PINGREQ, is busy, not stalled, and
+        sending the message again would only duplicate it. So when an acknowledgement is overdue and nothing came
+        for `action_timeout`, a PINGREQ goes out; when nothing comes for another `action_timeout` either, the
+        futures of the overdue publishes fail with `PublishTimeoutError` and the connection is dropped
+        (`BrokerStalledError`); the messages stay in the session (resent on a resumed session, or handed back by
+        the next `connect()`)."""
         connection = self._connection
         now = self._loop.time()
-        if connection is not None and now - connection.last_received >= self.action_timeout:
+        silent_for = now - connection.last_received if connection is not None else 0.0
+        if silent_for < self.action_timeout:
+            self._probe_sent_at = None
+        else:
             overdue = []
             for out in self._inflight.values():
                 if out.deadline > now:
                     break
                 overdue.append(out)
-            if overdue:
+            if overdue and self._probe_sent_at is None:
+                self._probe_sent_at = now
+                connection.write(p.PINGREQ_BYTES)
+            elif overdue and now - self._probe_sent_at >= self.action_timeout:
                 for out in overdue:
                     if not out.future.done():
                         _fail(
@@ -691,8 +702,8 @@ class MQTTClient:
                         )
                 connection.fail(
                     BrokerStalledError(
-                        f"no acknowledgement for {len(overdue)} message(s) and nothing from the broker "
-                        f"for {self.action_timeout} s"
+                        f"no acknowledgement for {len(overdue)} message(s), and nothing from the broker for "
+                        f"{silent_for:.1f} s, not even an answer to PINGREQ"
                     )
                 )
                 return

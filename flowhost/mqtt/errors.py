@@ -148,8 +148,9 @@ class KeepAliveTimeoutError(ConnectionLostError):
 
 
 class BrokerStalledError(ConnectionLostError):
-    """A publish went unacknowledged for the action timeout and nothing at all came from the broker meanwhile:
-    the broker (or the path to it) stopped working before the keep-alive interval could tell."""
+    """A publish went unacknowledged for the action timeout, nothing at all came from the broker meanwhile, and a
+    PINGREQ then went unanswered for as long: the broker (or the path to it) stopped working before the
+    keep-alive interval could tell."""
 
 
 class ProtocolError(ConnectionLostError):
@@ -172,9 +173,9 @@ class AckTimeoutError(MQTTError, TimeoutError):
 
 
 class PublishTimeoutError(AckTimeoutError):
-    """No PUBACK / PUBCOMP within the action timeout while the broker sent nothing else either; the connection
-    is dropped (`BrokerStalledError`) and the message stays in the session: resent with DUP on a resumed
-    session, otherwise listed in `ConnectResult.undelivered`."""
+    """No PUBACK / PUBCOMP within the action timeout while the broker sent nothing else and left a PINGREQ
+    unanswered; the connection is dropped (`BrokerStalledError`) and the message stays in the session: resent
+    with DUP on a resumed session, otherwise listed in `ConnectResult.undelivered`."""
 
 
 class PublishRefusedError(MQTTError):

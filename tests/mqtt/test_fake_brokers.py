@@ -195,7 +195,9 @@ async def test_publish_unacknowledged_by_a_silent_broker_times_out_drops_the_con
         connections += 1
         await accept(conn)
         if connections == 1:
-            await conn.receive()  # the PUBLISH, never acknowledged; nothing else is sent either
+            await conn.receive()  # the PUBLISH, never acknowledged; PINGREQ unanswered: nothing is sent at all
+            while True:
+                await conn.receive(60)
         await idle(conn)
 
     async with fake_broker(script) as endpoint:
@@ -205,14 +207,43 @@ async def test_publish_unacknowledged_by_a_silent_broker_times_out_drops_the_con
         future = client.publish_nowait("t", b"x", qos=1)
         with pytest.raises(PublishTimeoutError):
             await future
-        assert 0.35 < time.monotonic() - started < 2.0
+        assert 0.75 < time.monotonic() - started < 2.5  # action_timeout, then as long for an answer to PINGREQ
         reason = await asyncio.wait_for(client.wait_closed(), 5)
         assert isinstance(reason, BrokerStalledError)
-        assert "nothing from the broker for 0.4 s" in str(reason)
+        assert "not even an answer to PINGREQ" in str(reason)
         assert client.inflight_count == 1  # kept: the broker may have it; the next connect() decides
         result = await client.connect()  # a clean session: handed back, to be published again
         assert [(message.topic, message.payload) for message in result.undelivered] == [("t", b"x")]
         assert client.inflight_count == 0
+        await client.disconnect()
+
+
+async def test_a_broker_slow_to_acknowledge_but_answering_pingreq_is_no_timeout() -> None:
+    """A broker that acknowledges late but is alive (it answers the PINGREQ the client sends when an
+    acknowledgement is overdue) is waited for: no failure, no second copy of the message."""
+    publishes = 0
+
+    async def script(conn: FakeConnection) -> None:
+        nonlocal publishes
+        await accept(conn)
+        publish = await conn.receive()
+        publishes += 1
+        deadline = asyncio.get_running_loop().time() + 1.2  # three times the action timeout
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            with contextlib.suppress(TimeoutError):
+                packet = await conn.receive(left)
+                if isinstance(packet, p.PingReq):
+                    await conn.send(p.PINGRESP_BYTES)
+                elif isinstance(packet, p.Message):
+                    publishes += 1
+        await conn.send(p.PubAck(publish.packet_id).encode(MQTT_5))
+        await idle(conn)
+
+    async with fake_broker(script) as endpoint:
+        client = MQTTClient(endpoint, client_id(), action_timeout=0.4)
+        await client.connect()
+        assert await asyncio.wait_for(client.publish_nowait("t", b"x", qos=1), 5) == 0
+        assert client.is_connected and publishes == 1
         await client.disconnect()
 
 
