@@ -50,8 +50,9 @@ UPLINK_FILTER = "mqtt/things/+/uplink"
 DEVICES = 1000
 HTTP_CONCURRENCY = 32
 STALL_SECONDS = 15.0
-VARIANTS = ("volatile", "ack-received")
-"""flowhost with durableOutbox: false; flowhost whose mqtt-in acknowledges on receipt (acknowledge: received)."""
+VARIANTS = ("volatile", "ack-received", "fsync")
+"""flowhost with durableOutbox: false; flowhost whose mqtt-in acknowledges on receipt (acknowledge: received);
+flowhost with outboxSync: true (fdatasync after every journal write)."""
 TESTS = ("burst", "paced", "latency", "http", "downlinks", "scale")
 
 
@@ -140,7 +141,13 @@ class System:
 
 
 def flowhost_flow(
-    directory: Path, broker_port: int, qos: int, sink_url: str, durable: bool, acknowledge: str = "stored"
+    directory: Path,
+    broker_port: int,
+    qos: int,
+    sink_url: str,
+    durable: bool,
+    acknowledge: str = "stored",
+    sync: bool = False,
 ) -> Path:
     flow = {
         "flowhost": 1,
@@ -158,6 +165,7 @@ def flowhost_flow(
                     "protocol": "TCP",
                     "qos": qos,
                     "durableOutbox": durable,
+                    "outboxSync": sync,
                     "outboxSize": 200_000,
                 },
             }
@@ -755,7 +763,7 @@ def start_system(
         return start_node_red(directory, red, node_red_flow(directory, broker.port, qos, sink.url), qos)
     durable = not args.no_durable and which != "volatile"
     acknowledge = "received" if which == "ack-received" else "stored"
-    flow = flowhost_flow(directory / which, broker.port, qos, sink.url, durable, acknowledge)
+    flow = flowhost_flow(directory / which, broker.port, qos, sink.url, durable, acknowledge, which == "fsync")
     source = args.baseline if which == "baseline" else args.source
     profile = args.py_spy.with_name(f"{args.py_spy.stem}-{which}-qos{qos}{args.py_spy.suffix}") if args.py_spy else None
     system = start_flowhost(directory / which, flow, qos, profile, source)
@@ -775,7 +783,8 @@ def main() -> None:
         nargs="+",
         default=["flowhost", "Node-RED"],
         choices=["flowhost", "Node-RED", "baseline", *VARIANTS],
-        help="volatile: flowhost with durableOutbox: false; ack-received: its mqtt-in with acknowledge: received",
+        help="volatile: flowhost with durableOutbox: false; ack-received: its mqtt-in with acknowledge: received; "
+        "fsync: with outboxSync: true",
     )
     parser.add_argument(
         "--baseline", type=Path, default=None, help="a checkout of another commit, measured as system 'baseline'"

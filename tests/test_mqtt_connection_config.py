@@ -68,6 +68,7 @@ def test_thingpark_example_validates_with_defaults() -> None:
         "outboxSize": 10_000,
         "outboxOverflow": "refuse",
         "durableOutbox": True,
+        "outboxSync": False,
         "reconnectMaxDelay": 60.0,
         "downlinkEnabled": True,
         "sendMetadata": False,
@@ -536,3 +537,10 @@ def test_alpn_for_aws_iot_on_port_443(pki: PKI, host_name: str, alpn: str | None
     settings = tls_settings(pki, hostName=host_name)
     client, _ = handshake(build_ssl_context(settings), broker_context(pki, alpn=["x-amzn-mqtt-ca"]))
     assert client.selected_alpn_protocol() == alpn
+
+
+def test_outbox_sync_needs_a_durable_outbox() -> None:
+    configuration = {**MINIMAL, "durableOutbox": False, "outboxSync": True}
+    assert "outboxSync needs durableOutbox: true" in error_of(configuration, "outboxSync")
+    validated = CONFIGURATION_SCHEMA({**MINIMAL, "outboxSync": True})
+    assert settings_from_configuration("c", validated).outbox_sync is True

@@ -134,7 +134,9 @@ class MqttIotConnection(Connection):
         )
         self._uplink_topic = self.settings.uplink_topic
         self._downlink_topic = self.settings.downlink_topic
-        store = JournalStore(context.data_dir / "outbox") if self.settings.durable_outbox else None
+        store = None
+        if self.settings.durable_outbox:
+            store = JournalStore(context.data_dir / "outbox", sync=self.settings.outbox_sync)
         self._outbox = Outbox(
             self.settings.outbox_size, store, drop_oldest=self.settings.outbox_overflow == "dropOldest"
         )

@@ -282,6 +282,7 @@ def _fields(environment: SandboxedEnvironment) -> dict[Any, Any]:
             ["refuse", "dropOldest"], msg="outboxOverflow must be 'refuse' (new uplinks) or 'dropOldest'"
         ),
         vol.Optional("durableOutbox", default=True): vol.Boolean(),
+        vol.Optional("outboxSync", default=False): vol.Boolean(),
         vol.Optional("reconnectMaxDelay", default="60s"): duration_between(1, 3600),
         vol.Optional("sharedSubscriptionGroup"): _share_group,
         vol.Optional("downlinkEnabled", default=True): vol.Boolean(),
@@ -347,6 +348,8 @@ def _combination(configuration: dict[str, Any]) -> dict[str, Any]:
                 path=["downlinkTopicPattern"],
             )
         )
+    if configuration["outboxSync"] and not configuration["durableOutbox"]:
+        errors.append(vol.Invalid("outboxSync needs durableOutbox: true (nothing is written)", path=["outboxSync"]))
     if "sharedSubscriptionGroup" in configuration and configuration["mqttVersion"] != "5":
         errors.append(vol.Invalid("sharedSubscriptionGroup needs mqttVersion 5", path=["sharedSubscriptionGroup"]))
     host, port = split_host_name(configuration["hostName"])
@@ -411,6 +414,7 @@ class MqttConnectionSettings:
     outbox_size: int = 10_000
     outbox_overflow: Literal["refuse", "dropOldest"] = "refuse"
     durable_outbox: bool = True
+    outbox_sync: bool = False
     reconnect_max_delay: float = 60.0
     shared_subscription_group: str | None = None
     downlink_enabled: bool = True
@@ -481,6 +485,7 @@ def settings_from_configuration(
         outbox_size=configuration["outboxSize"],
         outbox_overflow=configuration["outboxOverflow"],
         durable_outbox=configuration["durableOutbox"],
+        outbox_sync=configuration["outboxSync"],
         reconnect_max_delay=configuration["reconnectMaxDelay"],
         shared_subscription_group=configuration.get("sharedSubscriptionGroup"),
         downlink_enabled=downlink_enabled,
