@@ -231,6 +231,85 @@ async def test_copy_paste_and_duplicate_a_node(editor, flowhost):
     await expect(node(editor, "lorawan-simulator-2")).to_have_count(1)
 
 
+async def test_several_nodes_selected_together_move_copy_and_delete_as_one(editor, flowhost):
+    await drop_node(editor, "lorawan-simulator", 160, 160)
+    await drop_node(editor, "temp-hum-decoder", 440, 160)
+    await drop_node(editor, "debug", 440, 360)
+    await wire(editor, "lorawan-simulator", "out", "temp-hum-decoder")
+    await wire(editor, "temp-hum-decoder", "out", "debug")
+    await expect(wires(editor)).to_have_count(2)
+    simulator = await open_node(editor, "lorawan-simulator")
+    await field(simulator, "count").locator("input").fill("2")
+    await simulator.locator('[data-action="done"]').click()
+    await expect(simulator).to_be_hidden()
+
+    await node(editor, "lorawan-simulator").locator(".fh-node-label").click()
+    await node(editor, "temp-hum-decoder").locator(".fh-node-label").click(modifiers=["Shift"])
+    await expect(editor.locator(".drawflow-node.grouped")).to_have_count(2)
+    before = {
+        name: await node(editor, name).bounding_box() for name in ("lorawan-simulator", "temp-hum-decoder", "debug")
+    }
+    box = before["temp-hum-decoder"]
+    await editor.mouse.move(box["x"] + 60, box["y"] + 15)
+    await editor.mouse.down()
+    await editor.mouse.move(box["x"] + 160, box["y"] + 75, steps=6)
+    await editor.mouse.up()
+    after = {name: await node(editor, name).bounding_box() for name in before}
+    for name in ("lorawan-simulator", "temp-hum-decoder"):  # both moved by the drag of one
+        assert (after[name]["x"] - before[name]["x"], after[name]["y"] - before[name]["y"]) == pytest.approx(
+            (100, 60), abs=1
+        )
+    assert after["debug"] == before["debug"]  # not selected: stays
+
+    # Copy the two: the wire between them comes along, the one to the node left out does not.
+    await editor.keyboard.press("Control+c")
+    await editor.keyboard.press("Control+v")
+    await expect(node(editor, "lorawan-simulator-2")).to_be_visible()
+    await expect(node(editor, "temp-hum-decoder-2")).to_be_visible()
+    await expect(wires(editor)).to_have_count(3)
+    await expect(editor.locator(".drawflow-node.grouped")).to_have_count(2)  # the pasted ones, now selected
+    await expect(editor.locator(".drawflow-node.selected")).to_have_count(0)  # and only they
+    await screenshot(editor, "several-selected")
+    # Shift+click takes one out again; Delete then removes just the other one.
+    await node(editor, "temp-hum-decoder-2").locator(".fh-node-label").click(modifiers=["Shift"])
+    await expect(editor.locator(".drawflow-node.grouped")).to_have_count(0)  # one left: a plain selection
+    await node(editor, "lorawan-simulator-2").locator(".fh-node-label").click()
+    await editor.keyboard.press("Delete")
+    await expect(node(editor, "lorawan-simulator-2")).to_have_count(0)
+    await expect(node(editor, "temp-hum-decoder-2")).to_have_count(1)
+    await editor.keyboard.press("Control+z")
+    await expect(node(editor, "lorawan-simulator-2")).to_have_count(1)
+
+    # A click on the background ends the selection; Ctrl+A selects everything; Delete removes it all at once,
+    # and one undo brings it all back.
+    await editor.locator("#canvas").click(position={"x": 30, "y": 30})
+    await expect(editor.locator(".drawflow-node.grouped")).to_have_count(0)
+    await editor.keyboard.press("Control+a")
+    await expect(editor.locator(".drawflow-node.grouped")).to_have_count(5)
+    await editor.keyboard.press("Delete")
+    await expect(editor.locator(".drawflow-node")).to_have_count(0)
+    await expect(wires(editor)).to_have_count(0)
+    await editor.keyboard.press("Control+z")
+    await expect(editor.locator(".drawflow-node")).to_have_count(5)
+    await expect(wires(editor)).to_have_count(3)
+    await deploy(editor)
+    [flow] = (await flowhost.get("/flows"))["flows"]
+    saved = await flowhost.get(f"/flows/{flow['id']}")
+    wired = {
+        (item["id"], port, target)
+        for item in saved["nodes"]
+        for port, targets in item["wires"].items()
+        for target in targets
+    }
+    assert wired == {
+        ("lorawan-simulator", "out", "temp-hum-decoder"),
+        ("temp-hum-decoder", "out", "debug"),
+        ("lorawan-simulator-2", "out", "temp-hum-decoder-2"),
+    }
+    moved = await node(editor, "temp-hum-decoder").evaluate("e => ({x: e.offsetLeft, y: e.offsetTop})")
+    assert saved["layout"]["temp-hum-decoder"] == moved  # the group's move reached the flow's layout
+
+
 async def test_a_wire_released_outside_the_canvas_is_dropped(editor, flowhost):
     await drop_node(editor, "lorawan-simulator", 160, 160)
     port = await node(editor, "lorawan-simulator").locator(".output").bounding_box()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -108,6 +109,8 @@ class MosquittoBroker:
         self.config_path.write_text(
             self._config(users, allow_anonymous, acl, max_inflight, max_queued, tls13_only, log_packets, extra_config)
         )
+        # Listeners a test adds open after the standard ones: start() waits for them too.
+        self.extra_ports = [int(port) for port in re.findall(r"^listener (\d+)", extra_config, re.MULTILINE)]
 
     def _config(
         self,
@@ -188,7 +191,7 @@ class MosquittoBroker:
                 [MOSQUITTO, "-c", str(self.config_path)], stdout=subprocess.DEVNULL, stderr=stderr
             )
         try:
-            for port in (self.tcp_port, self.tls_port, self.mtls_port, self.ws_port, self.wss_port):
+            for port in (self.tcp_port, self.tls_port, self.mtls_port, self.ws_port, self.wss_port, *self.extra_ports):
                 wait_for_port(self.host, port, timeout, self.process)
         except (RuntimeError, TimeoutError) as exc:
             self.stop()

@@ -23,6 +23,8 @@ export class FlowCanvas extends EventTarget {
     this.byFlowId = new Map(); // flow node id -> drawflow id
     this.byDrawflowId = new Map(); // drawflow id -> flow node id
     this.selected = null;
+    this.group = new Set(); // flow node ids selected together (Shift+click, Ctrl+A): moved, copied, deleted as one
+    this.groupDrag = null;
     this.listen();
   }
 
@@ -34,13 +36,67 @@ export class FlowCanvas extends EventTarget {
     const editor = this.editor;
     editor.on("nodeMoved", (dfId) => {
       const nodeId = this.byDrawflowId.get(String(dfId));
-      const element = this.container.querySelector(`#node-${dfId}`);
-      if (!nodeId || !element) return;
-      // The element's place, not drawflow's pos_x/pos_y: those run one mouse step ahead of it after a drag.
-      const x = snap(element.offsetLeft);
-      const y = snap(element.offsetTop);
-      this.place(String(dfId), x, y);
-      this.emit("move", { nodeId, x, y });
+      if (!nodeId) return;
+      const moved = this.groupDrag && this.groupDrag.anchor === nodeId ? [...this.groupDrag.start.keys()] : [nodeId];
+      this.groupDrag = null;
+      for (const id of moved) {
+        const element = this.element(id);
+        if (!element) continue;
+        // The element's place, not drawflow's pos_x/pos_y: those run one mouse step ahead of it after a drag.
+        const x = snap(element.offsetLeft);
+        const y = snap(element.offsetTop);
+        this.place(this.byFlowId.get(id), x, y);
+        this.emit("move", { nodeId: id, x, y });
+      }
+    });
+    // Shift+click adds a node to the selection or takes it out; a plain click on a node outside the selection,
+    // or on the background, starts afresh. Capture phase: this runs before drawflow selects the node.
+    this.container.addEventListener(
+      "mousedown",
+      (event) => {
+        const element = event.target.closest(".drawflow-node");
+        const nodeId = element && this.byDrawflowId.get(element.id.slice(5));
+        if (!nodeId) {
+          if (!event.target.closest(".connection, .output, .input")) this.setGroup([]);
+          return;
+        }
+        if (event.shiftKey) {
+          const members = new Set(this.group);
+          if (!members.size && this.selected && this.selected !== nodeId) members.add(this.selected);
+          if (members.has(nodeId)) {
+            members.delete(nodeId);
+            // drawflow selects the clicked node all the same: undo that once it has, or Delete would take it.
+            setTimeout(() => { if (this.selected === nodeId) this.deselect(); });
+          } else {
+            members.add(nodeId);
+          }
+          this.setGroup(members);
+        } else if (!this.group.has(nodeId)) {
+          this.setGroup([]);
+        }
+        if (this.group.has(nodeId) && this.group.size > 1 && !event.target.closest(".output, .input")) {
+          const start = new Map();
+          for (const id of this.group) {
+            const member = this.element(id);
+            if (member) start.set(id, { x: member.offsetLeft, y: member.offsetTop });
+          }
+          this.groupDrag = { anchor: nodeId, start };
+        }
+      },
+      true,
+    );
+    // While drawflow drags one node of the selection, the others follow it.
+    this.container.addEventListener("mousemove", () => {
+      const drag = this.groupDrag;
+      if (!drag || !editor.drag) return;
+      const anchor = this.element(drag.anchor);
+      const origin = drag.start.get(drag.anchor);
+      if (!anchor || !origin) return;
+      const dx = anchor.offsetLeft - origin.x;
+      const dy = anchor.offsetTop - origin.y;
+      for (const [id, from] of drag.start) {
+        if (id !== drag.anchor) this.place(this.byFlowId.get(id), from.x + dx, from.y + dy);
+      }
     });
     editor.on("nodeRemoved", (dfId) => {
       // drawflow keeps a removed node selected: a second Delete would throw.
@@ -49,6 +105,7 @@ export class FlowCanvas extends EventTarget {
       this.byDrawflowId.delete(String(dfId));
       if (nodeId) this.byFlowId.delete(nodeId);
       if (this.selected === nodeId) this.selected = null;
+      this.group.delete(nodeId);
       if (nodeId) this.emit("remove", { nodeId });
     });
     editor.on("connectionCreated", (c) => this.emit("wire", this.wireOf(c)));
@@ -84,6 +141,7 @@ export class FlowCanvas extends EventTarget {
     // sidebar would stay half-drawn (and a later Delete would throw on it). End those drags here.
     window.addEventListener("mouseup", (event) => {
       if (!this.container.contains(event.target)) editor.dragEnd(event);
+      queueMicrotask(() => { this.groupDrag = null; }); // after drawflow's nodeMoved, which needs it
     });
     this.container.addEventListener("dragover", (event) => event.preventDefault());
     this.container.addEventListener("drop", (event) => {
@@ -140,9 +198,44 @@ export class FlowCanvas extends EventTarget {
     return this.toCanvas(rect.x + rect.width / 2, rect.y + rect.height / 3);
   }
 
+  // The nodes selected together; each is marked on the canvas.
+  setGroup(nodeIds) {
+    for (const id of this.group) {
+      const element = this.element(id);
+      if (element) element.classList.remove("grouped");
+    }
+    this.group = new Set([...nodeIds].filter((id) => this.byFlowId.has(id)));
+    if (this.group.size < 2) this.group.clear(); // one node is a plain selection
+    for (const id of this.group) this.element(id).classList.add("grouped");
+    // drawflow's own selection outside the group would be deleted with it by drawflow's Delete.
+    if (this.group.size && this.selected && !this.group.has(this.selected)) this.deselect();
+    this.emit("group", { nodeIds: [...this.group] });
+  }
+
+  deselect() {
+    const editor = this.editor;
+    if (editor.node_selected) editor.node_selected.classList.remove("selected");
+    editor.node_selected = null;
+    this.selected = null;
+    this.highlightWires(null);
+    this.emit("select", { nodeId: null });
+  }
+
+  selectAll() {
+    this.setGroup(this.byFlowId.keys());
+  }
+
+  // What Copy and Delete act on: the selection of several nodes, else the selected node.
+  selectedNodes() {
+    if (this.group.size) return [...this.group];
+    return this.selected ? [this.selected] : [];
+  }
+
   render(flow, layout) {
     this.silent = true;
     this.selected = null;
+    this.group.clear();
+    this.groupDrag = null;
     // drawflow keeps its selection across clear(): Delete would then remove an element that is gone.
     this.editor.node_selected = null;
     this.editor.connection_selected = null;
@@ -224,7 +317,7 @@ export class FlowCanvas extends EventTarget {
 
   removeSelected() {
     if (this.editor.connection_selected) this.editor.removeConnection();
-    else if (this.selected) this.removeNode(this.selected);
+    else for (const nodeId of this.selectedNodes()) this.removeNode(nodeId);
   }
 
   // Removes the node and its wires, reported as "unwire" and "remove" events like a user's deletion.

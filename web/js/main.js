@@ -93,23 +93,42 @@ function addNodeInView(type) {
   addNode(type, Math.round((centre.x - 80 + offset) / 10) * 10, Math.round((centre.y + offset) / 10) * 10);
 }
 
-// Copy and paste within the editor: a pasted node keeps the config, not the wires, and lands beside the original.
+// Copy and paste within the editor: pasted nodes keep their config and the wires between them (not those to nodes
+// left out), get new ids, and land beside the originals; several pasted nodes stay selected together.
 let copied = null;
 
 function copySelected() {
-  const node = canvas.selected && nodeById(canvas.selected);
-  if (node) copied = { node: JSON.parse(JSON.stringify(node)), at: { ...state.flow.layout[node.id] } };
+  const nodes = canvas.selectedNodes().map(nodeById).filter(Boolean);
+  if (!nodes.length) return;
+  copied = {
+    nodes: JSON.parse(JSON.stringify(nodes)),
+    at: Object.fromEntries(nodes.map((node) => [node.id, { ...state.flow.layout[node.id] }])),
+  };
 }
 
 function paste() {
   if (!copied) return;
   const flow = state.flow;
-  const node = { ...JSON.parse(JSON.stringify(copied.node)), id: newNodeId(copied.node.type, flow.nodes), wires: {} };
-  delete node.name;
-  copied.at = { x: copied.at.x + 40, y: copied.at.y + 40 };
-  flow.nodes.push(node);
-  flow.layout[node.id] = { ...copied.at };
-  canvas.drawNode(node, flow.layout[node.id]);
+  const newIds = new Map();
+  for (const original of copied.nodes) {
+    const node = { ...JSON.parse(JSON.stringify(original)), id: newNodeId(original.type, flow.nodes), wires: {} };
+    delete node.name;
+    newIds.set(original.id, node.id);
+    copied.at[original.id] = { x: copied.at[original.id].x + 40, y: copied.at[original.id].y + 40 };
+    flow.nodes.push(node);
+    flow.layout[node.id] = { ...copied.at[original.id] };
+    canvas.drawNode(node, flow.layout[node.id]);
+  }
+  for (const original of copied.nodes) {
+    const node = nodeById(newIds.get(original.id));
+    for (const [port, targets] of Object.entries(original.wires || {})) {
+      const kept = (targets || []).filter((target) => newIds.has(target)).map((target) => newIds.get(target));
+      if (!kept.length) continue;
+      node.wires[port] = kept;
+      for (const target of kept) canvas.drawWire(node.id, port, target);
+    }
+  }
+  if (newIds.size > 1) canvas.setGroup(newIds.values());
   changed();
   validateSoon();
 }
@@ -774,7 +793,11 @@ function bindChrome() {
       event.preventDefault();
       copySelected();
       paste();
-    } else if (event.key === "Backspace") {
+    } else if (mod && event.key.toLowerCase() === "a") {
+      event.preventDefault();
+      canvas.selectAll();
+    } else if (event.key === "Backspace" || (event.key === "Delete" && canvas.group.size)) {
+      // Delete alone is drawflow's (the selected node or wire); the rest of a selection of several goes here.
       canvas.removeSelected();
     } else if (event.key === "Enter" && canvas.selected) {
       editNode(canvas.selected);
