@@ -112,6 +112,16 @@ def _operations() -> dict[str, dict[str, Any]]:
             "responses": _responses(200, {"type": "object"}),
         },
         "GET /api/openapi.json": {"summary": "This description", "responses": _responses(200, {"type": "object"})},
+        "GET /api/metrics": {
+            "summary": "Node and connection counters, connection states and process figures for Prometheus",
+            "responses": {
+                "200": {
+                    "description": "Prometheus text format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+                "401": {"description": "no or wrong token"},
+            },
+        },
         "GET /api/events": {
             "summary": "WebSocket of runtime events (JSON text frames) and a counters event every second",
             "responses": {

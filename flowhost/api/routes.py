@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import connections, events, flows, node_types, openapi
+from . import connections, events, flows, metrics, node_types, openapi
 
 ROUTES = [
     web.get("/api/connections", connections.list_connections),
@@ -25,4 +25,5 @@ ROUTES = [
     web.get("/api/node-types", node_types.list_node_types),
     web.get("/api/openapi.json", openapi.openapi),
     web.get("/api/events", events.events),
+    web.get("/api/metrics", metrics.metrics),
 ]
