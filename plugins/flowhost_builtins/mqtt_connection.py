@@ -427,8 +427,8 @@ class MqttIotConnection(Connection):
 
     # -- inbound ------------------------------------------------------------------------------------------------
     def _on_message(self, message: MqttMessage) -> asyncio.Future | Acknowledgement | None:
-        """Hand a message to the handlers of its topic. What they return (futures of the message being stored)
-        tells the MQTT client when to acknowledge it."""
+        """Hand a message to the handlers of its topic. What they return (an acknowledgement or future, settled
+        once the message is stored) tells the MQTT client when to acknowledge it."""
         handlers = self._routes.get(message.topic)
         if handlers is None:
             handlers = self._route(message.topic)

@@ -144,10 +144,6 @@ class JournalStore:
         self.next_sequence = 0
         """After ``open()``: higher than any sequence the journal ever held, so that none is reused."""
 
-    @property
-    def segment_count(self) -> int:
-        return len(_segments(self.directory))
-
     async def open(self) -> list[PendingUplink]:
         """Replay the journal (and a legacy SQLite outbox), write what is pending to a fresh segment, delete the
         old segments; returns the pending uplinks in order."""
