@@ -103,9 +103,13 @@ class Receipt:
     :meth:`refuse`.
     """
 
-    __slots__ = ("_future", "_on_settled", "_pending", "_settled", "durable", "refusal")
+    __slots__ = ("_future", "_on_settled", "_pending", "_settled", "durable", "patient", "refusal")
 
-    def __init__(self) -> None:
+    def __init__(self, *, patient: bool = False) -> None:
+        self.patient = patient
+        """The source can wait (``mqtt-in``: its broker keeps the message unacknowledged meanwhile): a node that
+        has no room now should wait for it rather than refuse. False when the source must answer soon (an HTTP
+        sender gets a 503 and retries)."""
         self._pending = 1  # the source's own hold, released when it has sent everything
         self._settled = False
         self._on_settled: Callable[[Refusal | None], None] | None = None

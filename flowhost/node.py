@@ -178,6 +178,12 @@ class Connection:
     async def stop(self) -> None:
         """Disconnect and release everything. Runs under ``stop_timeout``."""
 
+    def nodes_started(self) -> None:
+        """Called when the nodes that use this connection have started: after the deploy (or API change) that
+        started it, and again after one that restarted some of them (at flowhost's start, once every stored flow
+        is deployed). A connection that hands received messages to its nodes should start receiving only then:
+        a persistent session's queued messages would otherwise arrive before their receiver listens."""
+
     def snapshot(self) -> dict[str, Any]:
         """State, last error and counters, for the API and the editor."""
         return {"state": self.state, "lastError": self.last_error, "counters": dict(self.counters)}

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -286,6 +286,12 @@ class ConnectionRunner(ConnectionContext):
     async def start(self) -> None:
         await self.connection.start()
 
+    def nodes_started(self) -> None:
+        try:
+            self.connection.nodes_started()
+        except Exception as exc:
+            self.log.error("connection %s: nodes_started failed: %s", self.connection_id, exc, exc_info=exc)
+
     async def stop(self) -> None:
         try:
             await asyncio.wait_for(self.connection.stop(), self.connection_class.stop_timeout)
@@ -326,6 +332,8 @@ class Runtime:
         self._connection_owner: dict[str, str | None] = {}
         self._listeners: set[EventListener] = set()
         self._lock = asyncio.Lock()
+        self._holding_nodes_started = 0
+        self._nodes_started_pending: set[str] = set()
 
     # -- events ---------------------------------------------------------------------------------------------
     def add_listener(self, listener: EventListener) -> None:
@@ -387,9 +395,11 @@ class Runtime:
             # Old nodes close (handing what they still hold to their successors) before the connections they
             # used are replaced; the new nodes start after the new connections did.
             await self._close_runners(retired)
-            await self._apply_connections(spec)
+            started = await self._apply_connections(spec)
             await self._start_nodes(running, to_restart)
             await self._stop_unused_connections()
+            changed_users = [running.nodes[node_id] for node_id in to_restart] + retired
+            self._announce_nodes_started(started.union(*map(_connection_ids, changed_users)))
             self.emit(RuntimeEvent("deployed", spec.id, data={"changed": to_restart}))
             log.info("flow %s deployed (%d nodes, %d started)", spec.id, len(spec.nodes), len(to_restart))
             return to_restart
@@ -424,8 +434,11 @@ class Runtime:
 
     async def remove_flow(self, flow_id: str) -> None:
         async with self._lock:
+            running = self.flows.get(flow_id)
+            used = set().union(*map(_connection_ids, running.nodes.values())) if running else set()
             await self._stop_flow(flow_id)
             await self._stop_unused_connections()
+            self._announce_nodes_started(used & set(self.connections))  # those still running lost some users
 
     async def _stop_flow(self, flow_id: str) -> None:
         running = self.flows.pop(flow_id, None)
@@ -465,6 +478,7 @@ class Runtime:
             for flow, node_ids in users:
                 await self._start_nodes(flow, node_ids)
                 self.emit(RuntimeEvent("deployed", flow.spec.id, data={"changed": node_ids}))
+            self._announce_nodes_started({spec.id})
             return [(flow.spec.id, node_id) for flow, node_ids in users for node_id in node_ids]
 
     async def remove_connection(self, connection_id: str) -> None:
@@ -500,9 +514,34 @@ class Runtime:
             changed |= {c.id for c in previous.spec.connections} - {c.id for c in spec.connections}
         return changed
 
-    async def _apply_connections(self, spec: FlowSpec) -> None:
+    async def _apply_connections(self, spec: FlowSpec) -> set[str]:
+        """Start or replace the flow's connections; returns the ids of those (re)started."""
+        started = set()
         for connection in spec.connections:
-            await self._start_or_replace_connection(connection, owner=spec.id)
+            if await self._start_or_replace_connection(connection, owner=spec.id):
+                started.add(connection.id)
+        return started
+
+    @contextlib.contextmanager
+    def holding_nodes_started(self) -> Iterator[None]:
+        """Announce ``nodes_started`` to connections only when the block ends: for starting stored connections
+        and then the flows that use them, as one step."""
+        self._holding_nodes_started += 1
+        try:
+            yield
+        finally:
+            self._holding_nodes_started -= 1
+            self._announce_nodes_started(set())
+
+    def _announce_nodes_started(self, connection_ids: set[str]) -> None:
+        self._nodes_started_pending |= connection_ids
+        if self._holding_nodes_started:
+            return
+        pending, self._nodes_started_pending = self._nodes_started_pending, set()
+        for connection_id in sorted(pending):
+            runner = self.connections.get(connection_id)
+            if runner is not None:
+                runner.nodes_started()
 
     async def _start_or_replace_connection(self, spec: ConnectionSpec, owner: str | None) -> bool:
         current = self.connections.get(spec.id)

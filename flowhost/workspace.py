@@ -223,10 +223,11 @@ class Workspace:
         for error in self.load_connections():
             log.error("%s", error)
         async with self._lock:
-            for connection in self.connections.values():
-                await self.runtime.add_connection(connection.spec)
-            for record in self.flows.values():
-                await self.runtime.deploy(record.spec)
+            with self.runtime.holding_nodes_started():  # receive only once every flow's nodes listen
+                for connection in self.connections.values():
+                    await self.runtime.add_connection(connection.spec)
+                for record in self.flows.values():
+                    await self.runtime.deploy(record.spec)
 
     # -- connections -------------------------------------------------------------------------------------------
     def connection_ids(self) -> list[str]:

@@ -330,6 +330,7 @@ class MQTTClient:
         self._topic_fields: dict[str, bytes] = {}
         self._timeout_timer: asyncio.TimerHandle | None = None
         self._probe_sent_at: float | None = None  # when an overdue acknowledgement made us PINGREQ the broker
+        self._inbound_paused = False
         self._handlers = self._build_handlers()
 
     # --- state ------------------------------------------------------------------------------------
@@ -424,6 +425,8 @@ class MQTTClient:
             result.undelivered = self._hand_back_session()
         self._probe_sent_at = None
         self._schedule_timeout_check()
+        if self._inbound_paused:
+            connection.pause_publishes()  # what a resumed session queued for us waits until resume_inbound()
         return result
 
     def _resend_session(self, connection: MQTTProtocol) -> None:
@@ -456,6 +459,28 @@ class MQTTClient:
         except SubscribeRefusedError:
             await self.disconnect()
             raise
+
+    # --- inbound flow control ---------------------------------------------------------------------
+
+    def pause_inbound(self) -> None:
+        """Stop taking packets from the broker (now and on later connections) until `resume_inbound()`.
+
+        For a receiver that cannot keep up: received PUBLISH packets stay unhandled and unacknowledged, so the
+        broker stops sending once its in-flight window is full and keeps the rest queued in the session. Other
+        packets (acknowledgements of our own publishes) are still handled. See `MQTTProtocol.pause_publishes`.
+        """
+        self._inbound_paused = True
+        if self._connection is not None:
+            self._connection.pause_publishes()
+
+    def resume_inbound(self) -> None:
+        self._inbound_paused = False
+        if self._connection is not None:
+            self._connection.resume_publishes()
+
+    @property
+    def inbound_paused(self) -> bool:
+        return self._inbound_paused
 
     # --- disconnecting ----------------------------------------------------------------------------
 

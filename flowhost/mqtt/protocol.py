@@ -7,6 +7,7 @@ type with `(first_byte, buffer, body_start, body_end)` so that bodies are not co
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -16,6 +17,10 @@ from .packets import PINGREQ_BYTES, frame_at
 PacketHandler = Callable[[int, bytes, int, int], None]
 
 FLUSH_SIZE = 65536
+HELD_PUBLISHES_LIMIT = 4 * 1024 * 1024
+"""Bytes of received PUBLISH packets kept while publishes are paused, beyond which reading stops altogether. A
+broker sends at most its in-flight window of unacknowledged QoS 1/2 messages, so this is rarely reached."""
+_PUBLISH = 3
 
 
 class ConnectionOwner(Protocol):
@@ -31,6 +36,8 @@ class MQTTProtocol(asyncio.Protocol):
         "_closed",
         "_drain_waiter",
         "_handlers",
+        "_held",
+        "_held_size",
         "_inbuf",
         "_keep_alive",
         "_keep_alive_timer",
@@ -38,6 +45,7 @@ class MQTTProtocol(asyncio.Protocol):
         "_owner",
         "_pending",
         "_pending_size",
+        "_publishes_paused",
         "_reason",
         "last_received",
         "last_sent",
@@ -58,6 +66,9 @@ class MQTTProtocol(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self._keep_alive = 0.0
         self._keep_alive_timer: asyncio.TimerHandle | None = None
+        self._publishes_paused = False
+        self._held: deque[bytes] = deque()  # PUBLISH packets received while paused, in order
+        self._held_size = 0
         self.last_received = self.last_sent = loop.time()
 
     # --- asyncio.Protocol -------------------------------------------------------------------------
@@ -77,8 +88,12 @@ class MQTTProtocol(asyncio.Protocol):
         handlers = self._handlers
         try:
             while (frame := frame_at(buf, pos, end)) is not None:
-                first, start, pos = frame
-                handlers[first >> 4](first, buf, start, pos)
+                first, start, frame_end = frame
+                if self._publishes_paused and first >> 4 == _PUBLISH:
+                    self._hold(bytes(buf[pos:frame_end]))
+                else:
+                    handlers[first >> 4](first, buf, start, frame_end)
+                pos = frame_end
                 if self._reason is not None:
                     return
         except ProtocolError as exc:
@@ -91,6 +106,51 @@ class MQTTProtocol(asyncio.Protocol):
             del inbuf[:pos]
         elif pos < end:
             inbuf += buf[pos:]
+
+    # --- inbound flow control ---------------------------------------------------------------------
+
+    def pause_publishes(self) -> None:
+        """Keep received PUBLISH packets unhandled (so unacknowledged) until `resume_publishes()`; every other
+        packet (acknowledgements of our own publishes, PINGRESP) is still handled, so a client that publishes
+        where it receives does not wait on itself. Past HELD_PUBLISHES_LIMIT bytes held, reading stops: the rest
+        waits in the socket and at the broker."""
+        self._publishes_paused = True
+
+    def resume_publishes(self) -> None:
+        if not self._publishes_paused:
+            return
+        self._publishes_paused = False
+        transport = self.transport
+        if transport is not None and not transport.is_closing() and not transport.is_reading():
+            transport.resume_reading()
+            self.last_received = self._loop.time()
+        if self._held:
+            self._loop.call_soon(self._handle_held)
+
+    @property
+    def publishes_paused(self) -> bool:
+        return self._publishes_paused
+
+    def _hold(self, packet: bytes) -> None:
+        self._held.append(packet)
+        self._held_size += len(packet)
+        transport = self.transport
+        if self._held_size > HELD_PUBLISHES_LIMIT and transport is not None and transport.is_reading():
+            transport.pause_reading()
+
+    def _handle_held(self) -> None:
+        """Hand on the PUBLISH packets held while paused, in order, until paused again."""
+        held, handler = self._held, self._handlers[_PUBLISH]
+        try:
+            while held and not self._publishes_paused and self._reason is None:
+                packet = held.popleft()
+                self._held_size -= len(packet)
+                first, start, end = frame_at(packet, 0, len(packet))
+                handler(first, packet, start, end)
+        except ProtocolError as exc:
+            self.fail(exc)
+        except (IndexError, ValueError) as exc:
+            self.fail(ProtocolError(f"malformed packet: {exc}"))
 
     def pause_writing(self) -> None:
         if self._drain_waiter is None:
@@ -106,6 +166,8 @@ class MQTTProtocol(asyncio.Protocol):
             self._keep_alive_timer.cancel()
         self._pending.clear()
         self._pending_size = 0
+        self._held.clear()  # never acknowledged: the broker delivers them again
+        self._held_size = 0
         reason = self._reason
         if reason is None and isinstance(exc, ConnectionLostError):
             reason = exc
@@ -164,6 +226,9 @@ class MQTTProtocol(asyncio.Protocol):
     def _keep_alive_tick(self) -> None:
         now = self._loop.time()
         interval = self._keep_alive
+        transport = self.transport
+        if transport is not None and not transport.is_closing() and not transport.is_reading():
+            self.last_received = now  # reading stopped by us (too much held): silence proves nothing
         if now - self.last_received >= interval:
             self.fail(KeepAliveTimeoutError(f"no packet from the broker for {now - self.last_received:.1f} s"))
             return

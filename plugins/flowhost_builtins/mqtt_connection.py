@@ -128,6 +128,7 @@ class MqttIotConnection(Connection):
                 "publishFailures",
                 "downlinksReceived",
                 "downlinksRejected",
+                "inboundHandlerErrors",
                 "reconnections",
             ),
             0,
@@ -147,6 +148,9 @@ class MqttIotConnection(Connection):
         self._client: MQTTClient | None = None
         self._supervisor: asyncio.Task | None = None
         self._stopping = False
+        self._nodes_ready = asyncio.Event()
+        self._inbound_pausers: set[object] = set()
+        self._unsubscribe_later: set[str] = set()
 
     # -- what nodes use ---------------------------------------------------------------------------------------
     def submit_uplink(
@@ -232,6 +236,7 @@ class MqttIotConnection(Connection):
     def add_subscription(self, topic_filter: str, qos: int, handler: InboundHandler) -> None:
         """Route messages matching ``topic_filter`` to ``handler``; subscribed now and after every reconnect."""
         qos_now, handlers = self._subscriptions.get(topic_filter, (qos, []))
+        self._unsubscribe_later.discard(topic_filter)
         handlers.append(handler)
         self._routes.clear()
         self._subscriptions[topic_filter] = (max(qos_now, qos), handlers)
@@ -247,13 +252,38 @@ class MqttIotConnection(Connection):
         self._routes.clear()
         if not entry[1]:
             del self._subscriptions[topic_filter]
-            client = self._client
-            if client is not None and client.is_connected:
-                self.context.create_task(self._unsubscribe(client, topic_filter), f"unsubscribe {topic_filter}")
+            # Unsubscribed once the deploy is over (nodes_started), if no new node took the filter: when the
+            # connection stops instead, the filter stays in the persistent session and what arrives meanwhile waits.
+            self._unsubscribe_later.add(topic_filter)
 
     @property
     def queued(self) -> int:
         return len(self._outbox)
+
+    @property
+    def outbox_full(self) -> bool:
+        return self._outbox.full
+
+    async def outbox_room(self) -> None:
+        """Return once the outbox can take another uplink (at once when it can now)."""
+        await self._outbox.wait_for_room()
+
+    def pause_inbound(self, pauser: object) -> None:
+        """Stop handing on received messages (left unacknowledged at the broker) until every ``pauser`` that asked
+        called :meth:`resume_inbound`: a receiver's back-pressure, in place of dropping or disconnecting."""
+        if not self._inbound_pausers:
+            self.context.log.info("connection %s: receiving paused (a receiver is full)", self.id)
+        self._inbound_pausers.add(pauser)
+        if self._client is not None:
+            self._client.pause_inbound()
+
+    def resume_inbound(self, pauser: object) -> None:
+        if pauser not in self._inbound_pausers:
+            return
+        self._inbound_pausers.discard(pauser)
+        if not self._inbound_pausers and self._client is not None:
+            self.context.log.info("connection %s: receiving resumed", self.id)
+            self._client.resume_inbound()
 
     def snapshot(self) -> dict[str, Any]:
         snapshot = super().snapshot()
@@ -271,7 +301,17 @@ class MqttIotConnection(Connection):
         if self.settings.downlink_subscription is not None:
             self._subscriptions[self.settings.downlink_subscription] = (1, [self._on_downlink_message])
         self._client = self._build_client()
+        if self._inbound_pausers:
+            self._client.pause_inbound()
         self._supervisor = self.context.create_task(self._supervise(), "reconnect loop")
+
+    def nodes_started(self) -> None:
+        self._nodes_ready.set()
+        client = self._client
+        for topic_filter in sorted(self._unsubscribe_later - set(self._subscriptions)):
+            if client is not None and client.is_connected:
+                self.context.create_task(self._unsubscribe(client, topic_filter), f"unsubscribe {topic_filter}")
+        self._unsubscribe_later.clear()
 
     async def stop(self) -> None:
         self._stopping = True
@@ -280,6 +320,7 @@ class MqttIotConnection(Connection):
         client = self._client
         if client is not None and client.is_connected:
             try:
+                await self._leave_shared_subscriptions(client)
                 await client.disconnect()
             except MQTTError as exc:
                 self.context.log.info("connection %s: disconnect: %s", self.id, exc)
@@ -292,8 +333,17 @@ class MqttIotConnection(Connection):
         if self.context.active:
             self.context.state_changed("CLOSED")
 
+    async def _leave_shared_subscriptions(self, client: MQTTClient) -> None:
+        """A stopping member of a shared subscription group leaves it, so that the broker hands the group's
+        messages to the members still running instead of queueing a share for this one's kept session. Its other
+        subscriptions stay in the session: what arrives while flowhost restarts waits for it."""
+        shared = [topic_filter for topic_filter in client.subscriptions if topic_filter.startswith("$share/")]
+        if shared:
+            await client.unsubscribe(*shared)
+
     def _build_client(self) -> MQTTClient:
         settings = self.settings
+        persistent = settings.session_expiry > 0
         ssl_context = build_ssl_context(settings) if settings.protocol in ("SSL", "WSS") else None
         if settings.protocol == "WSS":
             endpoint = WebSocketEndpoint(settings.websocket_url, ssl=ssl_context)
@@ -306,7 +356,10 @@ class MqttIotConnection(Connection):
             username=settings.username,
             password=settings.password,
             keep_alive=int(settings.keep_alive),
-            clean_start=True,
+            # A persistent session: what arrives while flowhost is away (stopped, crashed, reconnecting) or
+            # unacknowledged when it went is delivered when it comes back.
+            clean_start=not persistent,
+            session_expiry_interval=int(settings.session_expiry),
             connect_timeout=settings.connection_timeout,
             max_inflight=MQTT_311_WINDOW if settings.mqtt_version != "5" and settings.qos < 2 else None,
             action_timeout=settings.action_timeout,
@@ -320,6 +373,8 @@ class MqttIotConnection(Connection):
         delay = INITIAL_RECONNECT_DELAY
         cap = self.settings.reconnect_max_delay
         connected_before = False
+        # Connect once the nodes listen: a resumed session's queued messages arrive right after CONNACK.
+        await self._nodes_ready.wait()
         while not self._stopping:
             self.context.state_changed("OPENING")
             try:
@@ -433,11 +488,33 @@ class MqttIotConnection(Connection):
         if handlers is None:
             handlers = self._route(message.topic)
         if len(handlers) == 1:
-            return handlers[0](message)
-        results = [result for handler in handlers if (result := handler(message)) is not None]
+            try:
+                return handlers[0](message)
+            except Exception as exc:
+                return self._handler_failed(message, exc)
+        results = []
+        for handler in handlers:  # one failing handler does not keep the message from the others
+            try:
+                result = handler(message)
+            except Exception as exc:
+                result = self._handler_failed(message, exc)
+            if result is not None:
+                results.append(result)
         if not results:
             return None
         return results[0] if len(results) == 1 else Acknowledgement.all_of(results)
+
+    def _handler_failed(self, message: MqttMessage, error: Exception) -> Acknowledgement | None:
+        """A handler raised: the message is not acknowledged (QoS 1/2), so the broker delivers it again."""
+        self.counters["inboundHandlerErrors"] += 1
+        self.context.log.error(
+            "connection %s: a handler failed for a message on %s: %s", self.id, message.topic, error, exc_info=error
+        )
+        if not message.qos:
+            return None
+        failed = Acknowledgement()
+        failed.fail(error)
+        return failed
 
     def _route(self, topic: str) -> tuple[InboundHandler, ...]:
         """The handlers for a topic, remembered: matching every filter again for each message costs ~3%."""

@@ -255,6 +255,11 @@ def _public_key_bytes(key: Any) -> bytes:
 
 # ---------------------------------------------------------------------------------------------- schema
 
+DEFAULT_SESSION_EXPIRY = 86_400.0
+"""A day: what a broker keeps for flowhost while it is stopped, restarting or crashed (AWS IoT Core caps it at the
+account's persistent session expiry, 1 hour unless raised)."""
+MAX_SESSION_EXPIRY = 0xFFFF_FFFE  # MQTT 5's largest finite Session Expiry Interval, in seconds
+
 
 def _fields(environment: SandboxedEnvironment) -> dict[Any, Any]:
     return {
@@ -284,6 +289,7 @@ def _fields(environment: SandboxedEnvironment) -> dict[Any, Any]:
         vol.Optional("durableOutbox", default=True): vol.Boolean(),
         vol.Optional("outboxSync", default=False): vol.Boolean(),
         vol.Optional("reconnectMaxDelay", default="60s"): duration_between(1, 3600),
+        vol.Optional("sessionExpiry", default="1d"): duration_between(0, MAX_SESSION_EXPIRY),
         vol.Optional("sharedSubscriptionGroup"): _share_group,
         vol.Optional("downlinkEnabled", default=True): vol.Boolean(),
         vol.Optional("downlinkPort"): _whole_number("downlinkPort", 1, 224),
@@ -416,6 +422,9 @@ class MqttConnectionSettings:
     durable_outbox: bool = True
     outbox_sync: bool = False
     reconnect_max_delay: float = 60.0
+    session_expiry: float = DEFAULT_SESSION_EXPIRY
+    """Seconds the broker keeps this client's session (subscriptions, unacknowledged and queued messages) while
+    it is away; 0 for a clean session on every connection."""
     shared_subscription_group: str | None = None
     downlink_enabled: bool = True
     downlink_port: int | None = None
@@ -487,6 +496,7 @@ def settings_from_configuration(
         durable_outbox=configuration["durableOutbox"],
         outbox_sync=configuration["outboxSync"],
         reconnect_max_delay=configuration["reconnectMaxDelay"],
+        session_expiry=configuration["sessionExpiry"],
         shared_subscription_group=configuration.get("sharedSubscriptionGroup"),
         downlink_enabled=downlink_enabled,
         downlink_port=configuration.get("downlinkPort"),

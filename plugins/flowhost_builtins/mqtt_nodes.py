@@ -36,12 +36,17 @@ def _connection_of(node: Node) -> MqttIotConnection:
 
 
 class _InboundPump:
-    """Moves messages from the connection's callbacks (synchronous) into the flow (which may make us wait)."""
+    """Moves messages from the connection's callbacks (synchronous) into the flow (which may make us wait).
 
-    def __init__(self, node: Node) -> None:
+    Nothing is dropped: when INBOUND_QUEUE_SIZE messages wait, the connection stops handing on what it receives
+    (left unacknowledged at the broker) until half of them went on."""
+
+    def __init__(self, node: Node, connection: MqttIotConnection) -> None:
         self.node = node
-        self.queue: asyncio.Queue[tuple[Message, str]] = asyncio.Queue(INBOUND_QUEUE_SIZE)
+        self.connection = connection
+        self.queue: asyncio.Queue[tuple[Message, str]] = asyncio.Queue()
         self._sending = False
+        self._paused = False
 
     def offer(self, msg: Message, port: str) -> None:
         # Straight into the receivers' inboxes when nothing is queued before it (order) and they have room.
@@ -49,29 +54,27 @@ class _InboundPump:
             if msg.receipt is not None:
                 msg.receipt.release()
             return
-        try:
-            self.queue.put_nowait((msg, port))
-        except asyncio.QueueFull:
-            self.node.context.count("dropped")
-            self.node.context.log.warning(
-                "node %s: %d inbound messages waiting; dropped one from %s",
-                self.node.id,
-                INBOUND_QUEUE_SIZE,
-                msg.topic,
-            )
-            if msg.receipt is not None:
-                msg.receipt.refuse("too many messages waiting", retryable=True, node_id=self.node.id)
-                msg.receipt.release()
+        self.queue.put_nowait((msg, port))
+        if not self._paused and self.queue.qsize() >= INBOUND_QUEUE_SIZE:
+            self._paused = True
+            self.node.context.count("pauses")
+            self.connection.pause_inbound(self)
 
     async def run(self) -> None:
         queue, send = self.queue, self.node.context.send
-        while True:
-            msg, port = await queue.get()
-            self._sending = True
-            await send(msg, port)
-            self._sending = not queue.empty()
-            if msg.receipt is not None:
-                msg.receipt.release()  # the source's own hold: the receivers now hold it
+        try:
+            while True:
+                msg, port = await queue.get()
+                self._sending = True
+                await send(msg, port)
+                self._sending = not queue.empty()
+                if msg.receipt is not None:
+                    msg.receipt.release()  # the source's own hold: the receivers now hold it
+                if self._paused and queue.qsize() <= INBOUND_QUEUE_SIZE // 2:
+                    self._paused = False
+                    self.connection.resume_inbound(self)
+        finally:
+            self.connection.resume_inbound(self)
 
 
 class MqttConnector(Node):
@@ -87,7 +90,7 @@ class MqttConnector(Node):
 
     async def start(self) -> None:
         self._connection = _connection_of(self)
-        self._pump = _InboundPump(self)
+        self._pump = _InboundPump(self, self._connection)
         self._connection.add_downlink_listener(self._on_downlink)
         self.context.create_task(self._pump.run(), "downlinks")
 
@@ -118,6 +121,11 @@ class MqttConnector(Node):
                 data = None
         if data is None:
             document = msg.payload
+        if self._connection.outbox_full and (receipt is None or receipt.patient):
+            # Back-pressure: this node's inbox fills, then its sources wait (mqtt-in stops taking messages from
+            # its broker, leaving them unacknowledged there). A source that must answer now is refused below.
+            self.context.count("waitedForRoom")
+            await self._connection.outbox_room()
         try:
             self._connection.submit_uplink(document, time.time(), on_stored, source_bytes=data)
         except UplinkRejected as exc:
@@ -177,7 +185,7 @@ class MqttIn(Node):
     async def start(self) -> None:
         self._store_first = self.config["acknowledge"] == "stored"
         self._connection = _connection_of(self)
-        self._pump = _InboundPump(self)
+        self._pump = _InboundPump(self, self._connection)
         self._connection.add_subscription(self.config["topic"], self.config["qos"], self._on_message)
         self.context.create_task(self._pump.run(), "messages")
 
@@ -185,11 +193,13 @@ class MqttIn(Node):
         """Emit the message; at QoS 1/2 with ``acknowledge: stored``, return an acknowledgement that the MQTT client
         waits for: done once the flow took the message (a connector stored it on disk)."""
         self.context.count("received")
+        if message.dup:
+            self.context.count("redelivered")  # sent again by the broker: the flow may have seen it before
         meta = _META[message.qos, bool(message.retain)]
         if not (message.qos and self._store_first):
             self._pump.offer(Message.from_bytes(message.payload, topic=message.topic, meta=meta), "out")
             return None
-        receipt = Receipt()
+        receipt = Receipt(patient=True)  # unacknowledged meanwhile: nodes may wait for room rather than refuse
         acknowledgement = Acknowledgement()
         receipt.when_settled(partial(_settle, acknowledgement))
         self._pump.offer(Message.from_bytes(message.payload, topic=message.topic, meta=meta, receipt=receipt), "out")

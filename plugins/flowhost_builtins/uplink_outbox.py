@@ -58,6 +58,7 @@ class Outbox:
         self._unstored: list[OutboxEntry] = []
         self._deletes: list[int] = []
         self._dirty = asyncio.Event()
+        self._room = asyncio.Event()
         self._writer: asyncio.Task | None = None
         self._closing = False
         self.commit_delay = 0.0
@@ -70,6 +71,16 @@ class Outbox:
     @property
     def waiting(self) -> int:
         return len(self._waiting)
+
+    @property
+    def full(self) -> bool:
+        """``add`` would refuse (or, with ``drop_oldest``, drop) an uplink now."""
+        return len(self._entries) >= self.capacity
+
+    async def wait_for_room(self) -> None:
+        while len(self._entries) >= self.capacity:
+            self._room.clear()
+            await self._room.wait()
 
     async def open(self) -> int:
         """Load what a previous run left pending; returns how many entries that was."""
@@ -142,6 +153,7 @@ class Outbox:
     def remove(self, entry: OutboxEntry) -> None:
         if self._entries.pop(entry.sequence, None) is None:
             return
+        self._room.set()
         self._settle(entry, OutboxDropped("dropped before it was stored"))
         if self._store is not None:
             self._deletes.append(entry.sequence)

@@ -23,11 +23,18 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 10.0, messa
 class Subscriber:
     """Collects what a broker delivers on some topic filters."""
 
-    def __init__(self, host: str, port: int, *topic_filters: str, client_id: str = "test-subscriber") -> None:
+    def __init__(
+        self, host: str, port: int, *topic_filters: str, client_id: str = "test-subscriber", persistent: bool = False
+    ) -> None:
+        """``persistent``: a session the broker keeps while the subscriber is away (clean session 0)."""
         self.messages: list[MqttMessage] = []
         self.topic_filters = topic_filters
         self.client = MQTTClient(
-            TcpEndpoint(host, port), client_id, protocol_version=MQTT_311, on_message=self.messages.append
+            TcpEndpoint(host, port),
+            client_id,
+            protocol_version=MQTT_311,
+            clean_start=not persistent,
+            on_message=self.messages.append,
         )
 
     async def __aenter__(self) -> Subscriber:

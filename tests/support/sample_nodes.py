@@ -107,7 +107,7 @@ class Loopback(Connection):
 
 @hookimpl
 def flowhost_register_node_types(register):
-    for node_type in (Collector, Emitter, Relay, Stubborn, Unbuildable):
+    for node_type in (Collector, Emitter, Relay, Stubborn, Unbuildable, FailingSubscriber):
         register(node_type)
 
 
@@ -123,3 +123,29 @@ class Unbuildable(Node):
 
     def __init__(self, node_id, config, context):
         raise KeyError("missing calibration table")
+
+
+class FailingSubscriber(Node):
+    """Subscribes on an MQTT connection with a handler that raises for the first message it is given, as a buggy
+    plugin's might, and keeps the topics of the messages it handled."""
+
+    type = "test-failing-subscriber"
+    has_input = False
+    outputs = ()
+    handled: ClassVar[list[str]] = []
+    config_schema = vol.Schema({vol.Required("connection"): str, vol.Required("topic"): str})
+    connection_fields = ("connection",)
+
+    async def start(self) -> None:
+        self._failed = False
+        self._connection = self.context.connection(self.config["connection"])
+        self._connection.add_subscription(self.config["topic"], 1, self._on_message)
+
+    def _on_message(self, message) -> None:
+        if not self._failed:
+            self._failed = True
+            raise RuntimeError("the first message breaks this handler")
+        self.handled.append(message.topic)
+
+    async def close(self) -> None:
+        self._connection.remove_subscription(self.config["topic"], self._on_message)
