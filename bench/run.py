@@ -166,7 +166,6 @@ def flowhost_flow(
                     "qos": qos,
                     "durableOutbox": durable,
                     "outboxSync": sync,
-                    "outboxSize": 200_000,
                 },
             }
         ],
