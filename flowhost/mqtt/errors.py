@@ -131,6 +131,11 @@ _CONNECT_REFUSED_V5: dict[int, type[ConnectRefusedError]] = {
 
 def connect_refused(reason_code: int, protocol_version: int, reason_string: str | None = None) -> ConnectRefusedError:
     """The most specific `ConnectRefusedError` subclass for a CONNACK code."""
+    if protocol_version >= 5 and reason_code in _CONNECT_REFUSED_V311:
+        # No MQTT 5 CONNACK fails below 0x80: an MQTT 3.1.1 broker answered in its own numbering (20 02 00 01).
+        if reason_code == 1:
+            reason_string = "the broker does not speak MQTT 5; connect with MQTT 3.1.1"
+        return _CONNECT_REFUSED_V311[reason_code](reason_code, 4, reason_string)
     table = _CONNECT_REFUSED_V311 if protocol_version < 5 else _CONNECT_REFUSED_V5
     return table.get(reason_code, ConnectRefusedError)(reason_code, protocol_version, reason_string)
 

@@ -39,6 +39,7 @@ from flowhost.mqtt import (
     PublishTimeoutError,
     SubscribeRefusedError,
     TcpEndpoint,
+    UnsupportedProtocolVersionError,
     WebSocketEndpoint,
 )
 from flowhost.mqtt import Message as MqttMessage
@@ -385,6 +386,10 @@ class MqttIotConnection(Connection):
             except (BadCredentialsError, NotAuthorizedError) as exc:
                 self.context.state_changed("AUTHENTICATION_FAILED", _describe(exc))
                 delay = cap  # refused credentials will not get better by asking often
+            except UnsupportedProtocolVersionError as exc:
+                advice = ' (set mqttVersion: "3.1.1")' if self.settings.mqtt_version == "5" else ""
+                self.context.state_changed("UNREACHABLE", _describe(exc) + advice)
+                delay = cap  # nor will the broker's protocol version
             except (ConnectRefusedError, SubscribeRefusedError) as exc:
                 self.context.state_changed("UNREACHABLE", _describe(exc))
                 await _disconnect_quietly(client)

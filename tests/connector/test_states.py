@@ -27,3 +27,19 @@ async def test_deactivated_then_activated(mosquitto, deploy, runtime, states):
         await subscriber.wait_for(4)
     assert connection.counters["uplinksRecovered"] == 4 and connection.counters["uplinksPublished"] == 4
     assert [state for state, _ in states][:4] == ["DEACTIVATED", "OPENING", "AUTHENTICATING", "OPENED"]
+
+
+async def test_mqtt_5_to_a_3_1_1_broker_tells_which_setting_to_change(amqtt_broker, deploy, states):
+    configuration = {
+        "uplinkTopicPattern": "states/{DevEUI}",
+        "hostName": f"127.0.0.1:{amqtt_broker.port}",
+        "protocol": "TCP",
+        "mqttVersion": "5",
+        # amqtt answers 20 02 00 01 only to a CONNECT without properties; given a Session Expiry Interval it
+        # misreads the packet and never answers (aedes refuses both alike).
+        "sessionExpiry": "0s",
+    }
+    await deploy(connector_flow(configuration))
+    await wait_until(lambda: any(state == "UNREACHABLE" for state, _ in states), 10, "UNREACHABLE")
+    error = next(error for state, error in states if state == "UNREACHABLE")
+    assert "does not speak MQTT 5" in error and 'mqttVersion: "3.1.1"' in error

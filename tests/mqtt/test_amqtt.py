@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from flowhost.mqtt import MQTT_311, TcpEndpoint, WebSocketEndpoint
+from flowhost.mqtt import MQTT_5, MQTT_311, MQTTClient, TcpEndpoint, UnsupportedProtocolVersionError, WebSocketEndpoint
 
 from .helpers import Inbox, connected
 
@@ -28,3 +28,10 @@ async def test_publish_and_receive_at_every_qos(amqtt_broker, transport: str) ->
         await inbox.wait_for(103)
     assert sorted(inbox.payloads[:3]) == [b"qos 0", b"qos 1", b"qos 2"]
     assert inbox.payloads[3:] == [b"%d" % i for i in range(100)]
+
+
+async def test_mqtt_5_against_a_broker_that_speaks_only_3_1_1_says_so(amqtt_broker) -> None:
+    client = MQTTClient(TcpEndpoint(amqtt_broker.host, amqtt_broker.port), "v5-client", protocol_version=MQTT_5)
+    with pytest.raises(UnsupportedProtocolVersionError) as refused:
+        await client.connect()
+    assert "does not speak MQTT 5" in str(refused.value) and "granted" not in str(refused.value)
