@@ -347,7 +347,9 @@ class MqttIotConnection(Connection):
         persistent = settings.session_expiry > 0
         ssl_context = build_ssl_context(settings) if settings.protocol in ("SSL", "WSS") else None
         if settings.protocol == "WSS":
-            endpoint = WebSocketEndpoint(settings.websocket_url, ssl=ssl_context)
+            endpoint = WebSocketEndpoint(
+                settings.websocket_url, ssl=ssl_context, one_packet_per_frame=settings.ws_one_packet_per_frame
+            )
         else:
             endpoint = TcpEndpoint(settings.host, settings.port, ssl=ssl_context, server_hostname=None)
         return MQTTClient(

@@ -282,6 +282,7 @@ def _fields(environment: SandboxedEnvironment) -> dict[Any, Any]:
         vol.Optional("keepAlive", default="60s"): duration_between(0, 65535),
         vol.Optional("mqttVersion", default="3.1.1"): _mqtt_version,
         vol.Optional("wsPath", default="/mqtt"): _ws_path,
+        vol.Optional("wsOnePacketPerFrame", default=False): vol.Boolean(),
         vol.Optional("outboxSize", default=10_000): _whole_number("outboxSize", 1, 1_000_000),
         vol.Optional("outboxOverflow", default="refuse"): vol.In(
             ["refuse", "dropOldest"], msg="outboxOverflow must be 'refuse' (new uplinks) or 'dropOldest'"
@@ -417,6 +418,8 @@ class MqttConnectionSettings:
     keep_alive: float = 60.0
     mqtt_version: Literal["3.1.1", "5"] = "3.1.1"
     ws_path: str = "/mqtt"
+    ws_one_packet_per_frame: bool = False
+    """WSS: each MQTT packet in a WebSocket frame of its own, for gateways that expect the boundaries to match."""
     outbox_size: int = 10_000
     outbox_overflow: Literal["refuse", "dropOldest"] = "refuse"
     durable_outbox: bool = True
@@ -491,6 +494,7 @@ def settings_from_configuration(
         keep_alive=configuration["keepAlive"],
         mqtt_version=configuration["mqttVersion"],
         ws_path=configuration["wsPath"],
+        ws_one_packet_per_frame=configuration["wsOnePacketPerFrame"],
         outbox_size=configuration["outboxSize"],
         outbox_overflow=configuration["outboxOverflow"],
         durable_outbox=configuration["durableOutbox"],

@@ -34,15 +34,23 @@ def configurations(mosquitto, pki):
             "protocol": "WSS",
             "trustedCaCertficate": pki.ca.cert_pem,
         },
+        "WSS, one packet per frame": {
+            "hostName": f"127.0.0.1:{mosquitto.wss_port}",
+            "protocol": "WSS",
+            "trustedCaCertficate": pki.ca.cert_pem,
+            "wsOnePacketPerFrame": True,
+        },
     }
 
 
-@pytest.mark.parametrize("protocol", ["TCP", "SSL", "SSL with client certificate", "WSS"])
+@pytest.mark.parametrize("protocol", ["TCP", "SSL", "SSL with client certificate", "WSS", "WSS, one packet per frame"])
 async def test_uplinks_out_and_a_downlink_back(protocol, mosquitto, pki, deploy, runtime):
     configuration = {**PATTERNS, **configurations(mosquitto, pki)[protocol]}
     async with Subscriber(mosquitto.host, mosquitto.tcp_port, "mqtt/things/+/uplink") as subscriber:
         connection = await deploy(connector_flow(configuration))
         await wait_until(lambda: connection.state == "OPENED", message=f"OPENED (is {connection.state})")
+        framing = getattr(connection._client.endpoint, "one_packet_per_frame", False)
+        assert framing == (protocol == "WSS, one packet per frame")
         messages = await subscriber.wait_for(4)
         assert sorted(message.topic for message in messages) == sorted(
             f"mqtt/things/{dev_eui}/uplink" for dev_eui in DEVICES for _ in range(2)
