@@ -482,6 +482,9 @@ class MQTTClient:
     def inbound_paused(self) -> bool:
         return self._inbound_paused
 
+    def awaiting_acknowledgements(self) -> bool:
+        return bool(self._inflight or self._requests)
+
     # --- disconnecting ----------------------------------------------------------------------------
 
     async def disconnect(self, reason_code: int = 0, properties: Properties | None = None) -> None:
@@ -673,6 +676,8 @@ class MQTTClient:
         out.deadline = self._loop.time() + self.action_timeout
         self._inflight[packet_id] = out
         connection.write(out.packet)
+        if connection.publishes_paused:
+            connection.expect_acknowledgements()
 
     def _window_freed(self) -> None:
         if self._backlog:
@@ -789,6 +794,7 @@ class MQTTClient:
             raise NotConnectedError("not connected")
         future = self._requests[packet_id] = self._loop.create_future()
         connection.write(packet)
+        connection.expect_acknowledgements()
         try:
             async with asyncio.timeout(ack_timeout):
                 return await future

@@ -18,8 +18,10 @@ PacketHandler = Callable[[int, bytes, int, int], None]
 
 FLUSH_SIZE = 65536
 HELD_PUBLISHES_LIMIT = 4 * 1024 * 1024
-"""Bytes of received PUBLISH packets kept while publishes are paused, beyond which reading stops altogether. A
-broker sends at most its in-flight window of unacknowledged QoS 1/2 messages, so this is rarely reached."""
+"""Bytes of received PUBLISH packets kept while publishes are paused, beyond which reading stops altogether, unless
+the broker owes us acknowledgements: those come behind the held messages, and a client that waited for them
+without reading would wait on itself. (A broker should send no more than its in-flight window of unacknowledged
+messages, but Mosquitto 2.0.11 was seen sending thousands.)"""
 _PUBLISH = 3
 
 
@@ -29,6 +31,10 @@ class ConnectionOwner(Protocol):
     def packet_handlers(self) -> Sequence[PacketHandler]: ...
 
     def connection_ended(self, connection: MQTTProtocol, reason: BaseException | None) -> None: ...
+
+    def awaiting_acknowledgements(self) -> bool:
+        """Whether the broker owes answers (PUBACK, SUBACK...) to what was sent on this connection."""
+        ...
 
 
 class MQTTProtocol(asyncio.Protocol):
@@ -131,11 +137,24 @@ class MQTTProtocol(asyncio.Protocol):
     def publishes_paused(self) -> bool:
         return self._publishes_paused
 
+    def expect_acknowledgements(self) -> None:
+        """Something was sent that the broker will answer: read again if reading stopped (too much held), since
+        the answer comes behind what the broker sends meanwhile."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing() and not transport.is_reading():
+            transport.resume_reading()
+            self.last_received = self._loop.time()
+
     def _hold(self, packet: bytes) -> None:
         self._held.append(packet)
         self._held_size += len(packet)
         transport = self.transport
-        if self._held_size > HELD_PUBLISHES_LIMIT and transport is not None and transport.is_reading():
+        if (
+            self._held_size > HELD_PUBLISHES_LIMIT
+            and transport is not None
+            and transport.is_reading()
+            and not self._owner.awaiting_acknowledgements()
+        ):
             transport.pause_reading()
 
     def _handle_held(self) -> None:
