@@ -124,7 +124,7 @@ class ConnectionContext:
     log: logging.Logger
     templates: SandboxedEnvironment
     data_dir: Path
-    """A directory of this connection's own in flowhost's data dir (created on first use by the connection)."""
+    """A directory of this connection's own in flowhost's data dir (made, mode 0700, before ``start()``)."""
     active: bool
     """False for a connection configured ``active: false`` (state DEACTIVATED): ``start()`` is still called, so
     that local resources (an outbox) are ready and work can wait for later, but it must not connect."""
