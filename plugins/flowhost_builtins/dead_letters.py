@@ -143,12 +143,17 @@ class DeadLetterStore:
         self._next_id = max(self._next_id, letter.id + 1)
 
     def add(self, topic: str, payload: bytes, reason: str, reason_code: int | None = None) -> DeadLetter | None:
-        """Keep one letter (written before this returns); None when it does not fit within the limits."""
+        """Keep one letter (written before this returns); None when it does not fit within the limits or cannot
+        be written (the store is closed, the disk is full: logged)."""
         letter = DeadLetter(self._next_id, time.time(), topic, payload, reason, reason_code)
         line = letter.line()
-        if not self._fits(len(line)):
+        if self._fd is None or not self._fits(len(line)):
             return None
-        os.write(self._fd, line)
+        try:
+            os.write(self._fd, line)
+        except OSError as exc:
+            log.error("%s: cannot write a dead letter: %s", self.path, exc)
+            return None
         self._keep(letter, len(line))
         return letter
 

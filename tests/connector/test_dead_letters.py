@@ -187,3 +187,13 @@ async def test_dead_letter_requests_are_checked(runtime, client, mosquitto_facto
     response = await client.get("/api/connections/loop/dead-letters")
     assert response.status == 409
     assert "test-loopback keep no dead letters" in (await response.json())["errors"][0]["message"]
+
+
+async def test_an_uplink_the_connection_itself_refuses_is_a_422_and_no_dead_letter(runtime, client, mosquitto_factory):
+    broker = mosquitto_factory(users={USER: PASSWORD}, acl=ACL_DENYING)
+    connection = await deploy(runtime, broker, uplinkTopicPattern="allowed/{CustomerData.building}/uplink")
+    response = await client.post("/uplinks", data=(SAMPLES / "uplink.json").read_bytes())
+    answer = await response.json()
+    assert response.status == 422, answer
+    assert "CustomerData.building" in answer["error"]
+    assert connection.counters["uplinksRejected"] == 1 and await dead_letters(client) == []
