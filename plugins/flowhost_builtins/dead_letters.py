@@ -78,7 +78,7 @@ class DeadLetter:
         record = orjson.loads(line)
         if not isinstance(record, dict):
             raise ValueError("not a JSON object")
-        letter = cls(
+        return cls(
             int(record["id"]),
             float(record["time"]),
             str(record["topic"]),
@@ -86,7 +86,6 @@ class DeadLetter:
             str(record["reason"]),
             None if record.get("reasonCode") is None else int(record["reasonCode"]),
         )
-        return letter
 
 
 class DeadLetterStore:
