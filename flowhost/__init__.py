@@ -9,6 +9,7 @@ import pluggy
 
 from .message import Message, Receipt, Refusal
 from .node import Connection, ConnectionContext, Node, NodeContext
+from .web_access import public_route
 
 hookimpl = pluggy.HookimplMarker("flowhost")
 
@@ -27,4 +28,5 @@ __all__ = [
     "Refusal",
     "__version__",
     "hookimpl",
+    "public_route",
 ]

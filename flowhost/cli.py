@@ -20,6 +20,7 @@ from . import __version__
 from .app import create_runtime, create_web_app, default_data_dir
 from .broker import EmbeddedBroker
 from .flowfile import FlowSpec, FlowValidationError, load_flow_file
+from .permissions import make_private_directory
 from .plugins import PluginHost, load_plugins
 from .registry import Registry
 from .resources import demo_flow
@@ -210,7 +211,7 @@ async def _serve(args: argparse.Namespace) -> int:
         )
         return 2
     data_dir = args.data_dir or default_data_dir()
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_directory(data_dir)
     runtime = create_runtime(data_dir, args.plugins)
     for problem in runtime.plugins.errors:
         print(f"warning: {problem}", file=sys.stderr)

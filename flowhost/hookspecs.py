@@ -64,7 +64,9 @@ def flowhost_web_routes(runtime: Runtime) -> Iterable[web.AbstractRouteDef] | No
     """Return aiohttp route definitions to serve on flowhost's web server.
 
     Use ``aiohttp.web.get(path, handler)`` and friends. Paths under ``/api/`` are reserved for flowhost;
-    a plugin's paths should start with ``/plugins/<plugin-name>/``. Return ``None`` for no routes.
+    a plugin's paths should start with ``/plugins/<plugin-name>/``. Return ``None`` for no routes. Routes
+    under ``/plugins/`` need the API token, as ``/api/`` does, unless their handler is marked with
+    ``flowhost.public_route`` (it then checks its callers itself).
 
     :param runtime: the running :class:`flowhost.runtime.Runtime`, for handlers that need flows or connections.
     """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import voluptuous as vol
@@ -124,7 +124,7 @@ class ConnectionContext:
     log: logging.Logger
     templates: SandboxedEnvironment
     data_dir: Path
-    """A directory of this connection's own in flowhost's data dir (created on first use by the connection)."""
+    """A directory of this connection's own in flowhost's data dir (made, mode 0700, before ``start()``)."""
     active: bool
     """False for a connection configured ``active: false`` (state DEACTIVATED): ``start()`` is still called, so
     that local resources (an outbox) are ready and work can wait for later, but it must not connect."""
@@ -187,3 +187,21 @@ class Connection:
     def snapshot(self) -> dict[str, Any]:
         """State, last error and counters, for the API and the editor."""
         return {"state": self.state, "lastError": self.last_error, "counters": dict(self.counters)}
+
+    # -- dead letters: what a connection could never deliver, for ``/api/connections/{id}/dead-letters`` ------
+    keeps_dead_letters: ClassVar[bool] = False
+    """True for a type that keeps what it could never deliver and overrides the three methods below; the API
+    answers 409 for the others."""
+
+    def dead_letters(self, limit: int, after: int | None) -> tuple[list[Mapping[str, Any]], int | None]:
+        """Up to ``limit`` dead letters (JSON objects with an integer ``id``) whose id is above ``after``,
+        oldest first, and the id to ask ``after`` for the next page (None on the last one)."""
+        raise NotImplementedError
+
+    async def replay_dead_letters(self, ids: Collection[int] | None) -> Mapping[str, Any]:
+        """Try these dead letters (all of them for None) again; a JSON object saying what became of them."""
+        raise NotImplementedError
+
+    async def delete_dead_letters(self, ids: Collection[int] | None) -> int:
+        """Forget these dead letters (all of them for None); returns how many were deleted."""
+        raise NotImplementedError

@@ -17,6 +17,7 @@ from .flowfile import ConnectionSpec, FlowSpec, NodeSpec
 from .http_endpoints import Handler, HttpEndpoints
 from .message import Message
 from .node import Connection, ConnectionContext, Node, NodeContext, StatusLevel
+from .permissions import make_private_directory
 from .plugins import PluginHost
 from .registry import Registry
 
@@ -284,6 +285,7 @@ class ConnectionRunner(ConnectionContext):
         self.state_changed(self.connection.state, f"{type(error).__name__}: {error}")
 
     async def start(self) -> None:
+        make_private_directory(self.data_dir)
         await self.connection.start()
 
     def nodes_started(self) -> None:

@@ -9,7 +9,8 @@
   flows/<id>.yaml    flows created through the API (and the demo flow, once changed in the editor)
 ```
 
-Every file is written atomically with mode 0600 (directories 0700).
+Every file is written atomically with mode 0600 (directories 0700); opening the store makes what it finds
+so, as well as ``connections/<id>/``, where the connections keep their files.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from .permissions import make_private_directory, restrict_tree
 from .secret_box import SecretBox, write_private_file
 from .secrets import Secret, SecretNotFound, SecretRef, SecretResolver
 
@@ -120,7 +122,8 @@ class Store:
 
     def __init__(self, data_dir: Path, environ: Mapping[str, str] | None = None) -> None:
         self.data_dir = data_dir
-        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_directory(data_dir)
+        restrict_tree(data_dir)  # a data dir made by an older flowhost, or by hand, may be open to others
         self.secrets = SecretStore(data_dir / SECRETS_FILE_NAME, SecretBox.open(data_dir, environ))
         self.flows_dir = data_dir / FLOWS_DIR_NAME
 

@@ -93,9 +93,10 @@ nodes:
 async def test_flowhost_web_routes_and_flowhost_runtime_event_of_the_plugin(
     runtime, load_flow, aiohttp_client
 ):
-    client = await aiohttp_client(create_web_app(runtime))
+    client = await aiohttp_client(create_web_app(runtime, token="example-token"))
     await runtime.deploy(load_flow(FLOW.replace("0100e7022d", "ffff")))  # not a temp/hum frame: 3 errors
     await wait_until(lambda: runtime.node("decoded", "decoder").counters["errors"] == 3)
-    response = await client.get("/plugins/example-decoder/stats")
+    assert (await client.get("/plugins/example-decoder/stats")).status == 401  # plugin routes need the token
+    response = await client.get("/plugins/example-decoder/stats", headers={"Authorization": "Bearer example-token"})
     assert response.status == 200
     assert (await response.json())["errors seen"] == 3

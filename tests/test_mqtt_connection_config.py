@@ -70,9 +70,11 @@ def test_thingpark_example_validates_with_defaults() -> None:
         "outboxOverflow": "refuse",
         "durableOutbox": True,
         "outboxSync": False,
+        "deadLetterLimit": 1000,
         "reconnectMaxDelay": 60.0,
         "sessionExpiry": 86_400.0,
         "downlinkEnabled": True,
+        "acceptRetainedDownlinks": False,
         "sendMetadata": False,
         "sendRawDecodedFormat": False,
     }

@@ -1,4 +1,5 @@
-"""Who may use ``/api``: a bearer token, or the cookie a browser got by opening ``/?token=...``.
+"""Who may use ``/api`` and plugins' routes under ``/plugins``: a bearer token, or the cookie a browser got by
+opening ``/?token=...``. A plugin route marked with ``flowhost.public_route`` is served to anyone.
 
 - ``Authorization: Bearer <token>`` works for every route (scripts, curl).
 - Opening ``/?token=<token>`` (the URL ``flowhost run`` prints) sets an HttpOnly, SameSite=Strict cookie
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 from aiohttp import hdrs, web
 
 from .. import keys
+from ..web_access import is_public
 from .responses import error_response
 
 COOKIE_PREFIX = "flowhost-token-"
@@ -51,6 +53,17 @@ def is_api_path(path: str) -> bool:
     return path == "/api" or path.startswith("/api/")
 
 
+def is_plugin_path(path: str) -> bool:
+    return path == "/plugins" or path.startswith("/plugins/")
+
+
+def _needs_token(request: web.Request) -> bool:
+    """The API, and plugins' routes except those marked with ``flowhost.public_route``."""
+    if is_api_path(request.path):
+        return True
+    return is_plugin_path(request.path) and not is_public(request.match_info.handler)
+
+
 def _same_origin(request: web.Request) -> bool:
     origin = request.headers.get(hdrs.ORIGIN)
     return origin is not None and urlsplit(origin).netloc == request.host
@@ -63,7 +76,7 @@ def _refused() -> web.Response:
 @web.middleware
 async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
     authenticator = request.app[keys.AUTHENTICATOR]
-    if not is_api_path(request.path):
+    if not _needs_token(request):
         if request.path == "/" and "token" in request.query and request.method == "GET":
             return _log_in(request, authenticator)
         return await handler(request)

@@ -63,6 +63,7 @@ def _operations() -> dict[str, dict[str, Any]]:
             "summary": "Stop and delete a connection; 409 while a flow uses it",
             "responses": _responses(204, None, 404, 409),
         },
+        **_dead_letter_operations(),
         "GET /api/flows": {
             "summary": "Every flow, in short",
             "responses": _responses(
@@ -128,6 +129,48 @@ def _operations() -> dict[str, dict[str, Any]]:
                 "101": {"description": "switching to WebSocket"},
                 "401": {"description": "no or wrong token"},
             },
+        },
+    }
+
+
+def _dead_letter_operations() -> dict[str, dict[str, Any]]:
+    path = "/api/connections/{id}/dead-letters"
+    page = {
+        "type": "object",
+        "properties": {
+            "deadLetters": {"type": "array", "items": _ref("DeadLetter")},
+            "next": {"type": ["integer", "null"], "description": "give it as 'after' for the next page"},
+        },
+    }
+    ids = {
+        "required": False,
+        "description": "the letters to act on; no body: every letter",
+        "content": {JSON: {"schema": {"type": "object", "properties": {"ids": {"type": "array"}}}}},
+    }
+    query = [
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+        {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+    ]
+    return {
+        f"GET {path}": {
+            "summary": "Uplinks the broker refused or that can never be published, oldest first (409: this type "
+            "keeps none)",
+            "parameters": query,
+            "responses": _responses(200, page, 400, 404, 409),
+        },
+        f"POST {path}/replay": {
+            "summary": "Publish dead letters again (after the ACL was fixed): they go back to the outbox",
+            "requestBody": ids,
+            "responses": _responses(200, {"type": "object"}, 400, 404, 409),
+        },
+        f"DELETE {path}": {
+            "summary": "Delete dead letters: those of the body's ids, or all of them",
+            "requestBody": ids,
+            "responses": _responses(200, {"type": "object"}, 400, 404, 409),
+        },
+        f"DELETE {path}/{{letter}}": {
+            "summary": "Delete one dead letter",
+            "responses": _responses(204, None, 404, 409),
         },
     }
 
@@ -241,6 +284,18 @@ def _components(registry: Registry) -> dict[str, Any]:
                     "layout": {"type": "object"},
                 },
             },
+            "DeadLetter": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "time": {"type": "string", "format": "date-time"},
+                    "topic": {"type": "string"},
+                    "payload": {"type": "string", "contentEncoding": "base64"},
+                    "payloadBytes": {"type": "integer"},
+                    "reason": {"type": "string"},
+                    "reasonCode": {"type": ["integer", "null"], "description": "the broker's MQTT 5 reason code"},
+                },
+            },
             "FlowSummary": {"type": "object"},
             "Validation": {
                 "type": "object",
@@ -265,7 +320,8 @@ def describe(app: web.Application) -> dict[str, Any]:
         parameters = re.findall(r"\{(\w+)[^}]*\}", path)
         if parameters:
             operation["parameters"] = [
-                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in parameters
+                *({"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in parameters),
+                *operation.get("parameters", []),
             ]
         paths.setdefault(path, {})[route.method.lower()] = operation
     return {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import connections, events, flows, metrics, node_types, openapi
+from . import connections, dead_letters, events, flows, metrics, node_types, openapi
 
 ROUTES = [
     web.get("/api/connections", connections.list_connections),
@@ -12,6 +12,10 @@ ROUTES = [
     web.get("/api/connections/{id}", connections.get_connection),
     web.put("/api/connections/{id}", connections.replace_connection),
     web.delete("/api/connections/{id}", connections.delete_connection),
+    web.get("/api/connections/{id}/dead-letters", dead_letters.list_dead_letters),
+    web.post("/api/connections/{id}/dead-letters/replay", dead_letters.replay_dead_letters),
+    web.delete("/api/connections/{id}/dead-letters", dead_letters.delete_dead_letters),
+    web.delete("/api/connections/{id}/dead-letters/{letter}", dead_letters.delete_dead_letter),
     web.get("/api/flows", flows.list_flows),
     web.post("/api/flows", flows.create_flow),
     web.post("/api/flows/import", flows.import_flow),

@@ -39,7 +39,8 @@ class HttpUplink(Node):
     description = (
         "Receives ThingPark uplink documents POSTed by a network server at 'path' on flowhost's web server "
         "(wrapped DevEUI_uplink or legacy). Answers 202 once the flow took it (an MQTT connector wrote it to "
-        "its durable outbox), 400 with the reason when it is invalid, 503 when it cannot be taken now."
+        "its durable outbox), 400 with the reason when it is invalid, 422 with the reason when it can never be "
+        "taken (the broker refused it), 503 when it cannot be taken now."
     )
     has_input = False
     outputs = ("out",)
@@ -85,8 +86,8 @@ class HttpUplink(Node):
             if refusal.retryable:
                 self.context.count("refused")
                 return _json_response(503, {"error": refusal.reason}, retry_after=5)
-            self.context.count("rejected")
-            return _json_response(400, {"error": refusal.reason})
+            self.context.count("rejected")  # a valid document the flow cannot take (the broker refused it...)
+            return _json_response(422, {"error": refusal.reason})
         self.context.count("accepted")
         return _json_response(202, {"accepted": True, "id": msg.id, "durable": receipt.durable})
 

@@ -11,7 +11,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -45,6 +45,7 @@ from flowhost.mqtt import (
 from flowhost.mqtt import Message as MqttMessage
 from flowhost.templating import TopicRenderError
 
+from .dead_letters import DeadLetter, DeadLetterStore, replay
 from .mqtt_connection_config import (
     CONFIGURATION_SCHEMA,
     SECRET_FIELDS,
@@ -75,6 +76,11 @@ InboundHandler = Callable[[MqttMessage], "asyncio.Future | Acknowledgement | Non
 
 class UplinkRejected(ValueError):
     """This uplink cannot be published (bad topic value, expired...); the reason is the message."""
+
+
+class UplinkRefused(UplinkRejected):
+    """The broker refused this uplink: sending it again would not help. Kept as a dead letter when there was
+    room; what ``on_stored`` gets when the refusal came before the uplink was stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +132,15 @@ class MqttIotConnection(Connection):
                 "uplinksDropped",
                 "uplinksRefused",
                 "uplinksRecovered",
+                "uplinksDeadLettered",
+                "deadLettersDropped",
+                "deadLettersReplayed",
                 "publishFailures",
                 "downlinksReceived",
                 "downlinksRejected",
                 "inboundHandlerErrors",
+                "downlinksRetainedIgnored",
+                "downlinksEmptyIgnored",
                 "reconnections",
             ),
             0,
@@ -143,6 +154,7 @@ class MqttIotConnection(Connection):
             self.settings.outbox_size, store, drop_oldest=self.settings.outbox_overflow == "dropOldest"
         )
         self._outbox_ready = asyncio.Event()
+        self._dead_letters = DeadLetterStore(context.data_dir, self.settings.dead_letter_limit)
         self._downlink_listeners: list[Callable[[Downlink], None]] = []
         self._subscriptions: dict[str, tuple[int, list[InboundHandler]]] = {}
         self._routes: dict[str, tuple[InboundHandler, ...]] = {}  # topic -> handlers of the matching filters
@@ -289,10 +301,13 @@ class MqttIotConnection(Connection):
     def snapshot(self) -> dict[str, Any]:
         snapshot = super().snapshot()
         snapshot["counters"]["uplinksQueued"] = len(self._outbox)
+        snapshot["counters"]["deadLetters"] = len(self._dead_letters)
         return snapshot
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
     async def start(self) -> None:
+        unreadable = await asyncio.to_thread(self._dead_letters.open)
+        self.counters["deadLettersDropped"] += unreadable
         recovered = await self._outbox.open()
         if recovered:
             self.counters["uplinksRecovered"] = recovered
@@ -331,6 +346,7 @@ class MqttIotConnection(Connection):
                 "connection %s stopped with %d uplinks not yet published (%s)", self.id, len(self._outbox), kept
             )
         await self._outbox.close()
+        self._dead_letters.close()
         if self.context.active:
             self.context.state_changed("CLOSED")
 
@@ -478,14 +494,48 @@ class MqttIotConnection(Connection):
             self.counters["uplinksPublished"] += 1
             return
         if isinstance(error, PublishRefusedError):
-            self._outbox.remove(entry)
-            self.counters["publishFailures"] += 1
-            self.context.log.error("connection %s: broker refused uplink on %s: %s", self.id, entry.topic, error)
+            self._dead_letter(entry, error)
             return
         if isinstance(error, PublishTimeoutError):
             self.counters["publishFailures"] += 1
         self._outbox.retry(entry)  # published again, in order, now or after reconnecting
         self._outbox_ready.set()
+
+    # -- dead letters -----------------------------------------------------------------------------------------
+    keeps_dead_letters = True
+
+    def _dead_letter(self, entry: OutboxEntry, error: PublishRefusedError) -> None:
+        """The broker refused the uplink: it would be refused again. Kept for an operator, if there is room."""
+        letter = self._dead_letters.add(entry.topic, entry.payload, str(error), error.reason_code)
+        if letter is None:
+            self.counters["deadLettersDropped"] += 1
+            outcome = f"dropped: no room for dead letters (deadLetterLimit {self._dead_letters.max_letters})"
+        else:
+            self.counters["uplinksDeadLettered"] += 1
+            outcome = f"kept as dead letter {letter.id} of connection {self.id}"
+        level = logging.WARNING if letter else logging.ERROR
+        self.context.log.log(level, "connection %s: uplink on %s: %s; %s", self.id, entry.topic, error, outcome)
+        self._outbox.refused(entry, UplinkRefused(f"{error}; {outcome}"))
+
+    def dead_letters(self, limit: int, after: int | None) -> tuple[list[dict[str, Any]], int | None]:
+        letters, next_after = self._dead_letters.page(limit, after)
+        return [letter.as_json() for letter in letters], next_after
+
+    async def replay_dead_letters(self, ids: Collection[int] | None) -> dict[str, Any]:
+        def resubmit(letter: DeadLetter, on_stored: StoredCallback) -> bool:
+            try:
+                self._outbox.add(letter.topic, letter.payload, None, on_stored)  # replayed on purpose: no expiry
+            except OutboxFull:
+                return False
+            self._outbox_ready.set()
+            return True
+
+        result = await replay(self._dead_letters, ids, resubmit, gone_again=UplinkRefused)
+        self.counters["deadLettersReplayed"] += result["replayed"]
+        return result
+
+    async def delete_dead_letters(self, ids: Collection[int] | None) -> int:
+        return self._dead_letters.remove(ids)
 
     # -- inbound ------------------------------------------------------------------------------------------------
     def _on_message(self, message: MqttMessage) -> asyncio.Future | Acknowledgement | None:
@@ -539,6 +589,14 @@ class MqttIotConnection(Connection):
     def _on_downlink_message(self, message: MqttMessage) -> None:
         values = self._downlink_topic.match(message.topic)
         if values is None:
+            return
+        if not message.payload:  # clears a retained message: not a downlink, and not a broken one either
+            self.counters["downlinksEmptyIgnored"] += 1
+            return
+        if message.retain and not self.settings.accept_retained_downlinks:
+            # Sent again on every reconnect: the device would get the same command each time.
+            self.counters["downlinksRetainedIgnored"] += 1
+            self.context.log.info("connection %s: retained downlink on %s ignored", self.id, message.topic)
             return
         self.counters["downlinksReceived"] += 1
         try:

@@ -289,11 +289,13 @@ def _fields(environment: SandboxedEnvironment) -> dict[Any, Any]:
         ),
         vol.Optional("durableOutbox", default=True): vol.Boolean(),
         vol.Optional("outboxSync", default=False): vol.Boolean(),
+        vol.Optional("deadLetterLimit", default=1000): _whole_number("deadLetterLimit", 0, 100_000),
         vol.Optional("reconnectMaxDelay", default="60s"): duration_between(1, 3600),
         vol.Optional("sessionExpiry", default="1d"): duration_between(0, MAX_SESSION_EXPIRY),
         vol.Optional("sharedSubscriptionGroup"): _share_group,
         vol.Optional("downlinkEnabled", default=True): vol.Boolean(),
         vol.Optional("downlinkPort"): _whole_number("downlinkPort", 1, 224),
+        vol.Optional("acceptRetainedDownlinks", default=False): vol.Boolean(),
         vol.Optional("sendMetadata", default=False): vol.Boolean(),
         vol.Optional("sendRawDecodedFormat", default=False): vol.Boolean(),
     }
@@ -424,6 +426,8 @@ class MqttConnectionSettings:
     outbox_overflow: Literal["refuse", "dropOldest"] = "refuse"
     durable_outbox: bool = True
     outbox_sync: bool = False
+    dead_letter_limit: int = 1000
+    """How many refused uplinks the dead-letter store keeps (0: none, they are dropped and counted)."""
     reconnect_max_delay: float = 60.0
     session_expiry: float = DEFAULT_SESSION_EXPIRY
     """Seconds the broker keeps this client's session (subscriptions, unacknowledged and queued messages) while
@@ -431,6 +435,8 @@ class MqttConnectionSettings:
     shared_subscription_group: str | None = None
     downlink_enabled: bool = True
     downlink_port: int | None = None
+    accept_retained_downlinks: bool = False
+    """Take retained downlinks: the broker sends them again on every reconnect, so by default they are ignored."""
     send_metadata: bool = False
     send_raw_decoded_format: bool = False
     description: str = ""
@@ -499,11 +505,13 @@ def settings_from_configuration(
         outbox_overflow=configuration["outboxOverflow"],
         durable_outbox=configuration["durableOutbox"],
         outbox_sync=configuration["outboxSync"],
+        dead_letter_limit=configuration["deadLetterLimit"],
         reconnect_max_delay=configuration["reconnectMaxDelay"],
         session_expiry=configuration["sessionExpiry"],
         shared_subscription_group=configuration.get("sharedSubscriptionGroup"),
         downlink_enabled=downlink_enabled,
         downlink_port=configuration.get("downlinkPort"),
+        accept_retained_downlinks=configuration["acceptRetainedDownlinks"],
         send_metadata=configuration["sendMetadata"],
         send_raw_decoded_format=configuration["sendRawDecodedFormat"],
         description=configuration["description"],

@@ -107,6 +107,8 @@ class MqttConnector(Node):
             def on_stored(error: BaseException | None) -> None:
                 if error is None:
                     receipt.mark_durable()
+                elif isinstance(error, UplinkRejected):  # the broker refused it: sending it again will not help
+                    receipt.refuse(str(error), retryable=False, node_id=self.id)
                 else:
                     receipt.refuse(f"the outbox cannot store uplinks: {error}", retryable=True, node_id=self.id)
                 receipt.release()

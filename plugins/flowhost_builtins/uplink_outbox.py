@@ -150,6 +150,11 @@ class Outbox:
         self._settle(entry, None)
         self.remove(entry)
 
+    def refused(self, entry: OutboxEntry, error: BaseException) -> None:
+        """The entry can never be published: whoever still waits for it to be stored learns why."""
+        self._settle(entry, error)
+        self.remove(entry)
+
     def remove(self, entry: OutboxEntry) -> None:
         if self._entries.pop(entry.sequence, None) is None:
             return
