@@ -7,7 +7,11 @@ Reconnecting is the caller's policy: call `connect()` again on the same object. 
 - A QoS 1/2 message that was not acknowledged when the connection dropped is kept. On the next `connect()`:
   if the broker resumed the session (CONNACK session present) it is resent in order with DUP=1; if not, it is
   handed back in `ConnectResult.undelivered` (in publish order) so that the caller can publish it again.
-  A `ConnectionLostError` on a publish future therefore means "outcome unknown yet", not "lost".
+  With `clean_start=True` its future fails with `ConnectionLostError` when the connection drops, which therefore
+  means "outcome unknown yet", not "lost". With a kept session (`clean_start=False`) the outcome waits for the
+  next connection instead: the PUBACK of the resent message settles it, or, when the broker did not resume the
+  session, it fails with `ConnectionLostError` (publish it again), so that a caller that republishes what fails
+  does not send it twice.
 - Subscriptions are remembered and sent again by `connect()` when the broker did not resume the session
   (a resumed session keeps them on the broker; resubscribing would replay retained messages).
 - Inbound QoS 1: PUBACK is queued after `on_message` returns (still in the same write as other packets), so a
@@ -448,6 +452,10 @@ class MQTTClient:
         self._inbound_qos2.clear()
         undelivered = [out.as_message() for out in self._inflight.values()]
         undelivered += (out.as_message() for out in self._backlog)
+        lost = ConnectionLostError("the broker did not resume the session: publish again")
+        for out in (*self._inflight.values(), *self._backlog):
+            if not out.future.done():
+                _fail(out.future, lost)
         self._inflight.clear()
         self._backlog.clear()
         return undelivered
@@ -537,10 +545,13 @@ class MQTTClient:
         self.disconnect_reason = reason
         lost = ConnectionLostError(f"connection lost: {reason or 'disconnected by the client'}")
         lost.__cause__ = reason
-        for out in self._inflight.values():
-            _fail(out.future, lost)
-        for out in self._backlog:
-            _fail(out.future, lost)
+        if self.clean_start:
+            for out in self._inflight.values():
+                _fail(out.future, lost)
+            for out in self._backlog:
+                _fail(out.future, lost)
+        # else the broker keeps the session: the outcome of these publishes waits for the next connection
+        # (resent and acknowledged if the broker resumed the session, failed if it did not).
         for future in self._requests.values():
             _fail(future, lost)
         self._requests.clear()
@@ -724,7 +735,7 @@ class MQTTClient:
                 self._probe_sent_at = now
                 connection.write(p.PINGREQ_BYTES)
             elif overdue and now - self._probe_sent_at >= self.action_timeout:
-                for out in overdue:
+                for out in overdue if self.clean_start else ():  # a kept session settles them on reconnecting
                     if not out.future.done():
                         _fail(
                             out.future,

@@ -20,10 +20,13 @@ def persistent_client(endpoint: TcpEndpoint, name: str, version: int, **options)
     )
 
 
-async def publish_into_a_frozen_broker(broker, publisher: MQTTClient, topic: str) -> list[bytes]:
+async def publish_into_a_frozen_broker(
+    broker, publisher: MQTTClient, topic: str
+) -> tuple[list[bytes], list[asyncio.Future]]:
     """Publish COUNT QoS 1 messages while the broker is frozen, then stop it; return the payloads that were
-    not acknowledged. Woken to stop, Mosquitto may still acknowledge a first batch, never the backlog sent
-    after those acknowledgements."""
+    not acknowledged and their futures, still pending: with a kept session their outcome waits for the next
+    connection. Woken to stop, Mosquitto may still acknowledge a first batch, never the backlog sent after
+    those acknowledgements."""
     broker.pause()
     futures = [publisher.publish_nowait(topic, b"%d" % i, qos=1) for i in range(COUNT)]
     await asyncio.sleep(0.2)
@@ -31,13 +34,15 @@ async def publish_into_a_frozen_broker(broker, publisher: MQTTClient, topic: str
     assert publisher.backlog_count == COUNT - 20
     broker.stop()
     assert isinstance(await asyncio.wait_for(publisher.wait_closed(), 10), ConnectionLostError)
-    unacknowledged = []
+    unacknowledged, pending = [], []
     for i, future in enumerate(futures):
-        if future.exception() is not None:
-            assert isinstance(future.exception(), ConnectionLostError)
+        if not future.done():
             unacknowledged.append(b"%d" % i)
+            pending.append(future)
+        else:
+            assert future.exception() is None
     assert unacknowledged
-    return unacknowledged
+    return unacknowledged, pending
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -51,7 +56,7 @@ async def test_resumed_session_resends_unacknowledged_messages_with_dup(mosquitt
     await subscriber.subscribe("resume/#", 1)
     await publisher.connect()
 
-    unacknowledged = await publish_into_a_frozen_broker(broker, publisher, "resume/t")
+    unacknowledged, pending = await publish_into_a_frozen_broker(broker, publisher, "resume/t")
     await asyncio.wait_for(subscriber.wait_closed(), 10)
     broker.start()
 
@@ -59,6 +64,7 @@ async def test_resumed_session_resends_unacknowledged_messages_with_dup(mosquitt
     result = await publisher.connect()
     assert result.session_present
     assert result.undelivered == []
+    await asyncio.wait_for(asyncio.gather(*pending), 20)  # settled by the PUBACKs of the resent messages
     async with asyncio.timeout(20):
         while len(set(inbox.payloads)) < COUNT or publisher.inflight_count:
             await asyncio.sleep(0.05)
@@ -82,7 +88,7 @@ async def test_lost_session_hands_back_every_unacknowledged_message(mosquitto_fa
     await subscriber.subscribe("lost/#", 1)
     await publisher.connect()
 
-    unacknowledged = await publish_into_a_frozen_broker(broker, publisher, "lost/t")
+    unacknowledged, pending = await publish_into_a_frozen_broker(broker, publisher, "lost/t")
     await asyncio.wait_for(subscriber.wait_closed(), 10)
     broker.start()
 
@@ -93,6 +99,7 @@ async def test_lost_session_hands_back_every_unacknowledged_message(mosquitto_fa
         ("lost/t", payload, 1) for payload in unacknowledged
     ]
     assert publisher.inflight_count == publisher.backlog_count == 0
+    assert all(isinstance(future.exception(), ConnectionLostError) for future in pending)  # publish them again
     futures = [await publisher.publish(m.topic, m.payload, m.qos) for m in result.undelivered]
     await asyncio.wait_for(asyncio.gather(*futures), 20)
     async with asyncio.timeout(10):
