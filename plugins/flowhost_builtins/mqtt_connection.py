@@ -230,6 +230,16 @@ class MqttIotConnection(Connection):
             return fields
         return document if wrapped else {UPLINK_ROOT: fields}
 
+    async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
+        """Publish one message on this connection's broker now, outside the uplink outbox (``mqtt-out``); at QoS
+        1/2 return once the broker acknowledged it (PUBACK / PUBCOMP). Raises NotConnectedError while the
+        connection is not open, PublishRefusedError when the broker refused it, PublishTimeoutError, or
+        ConnectionLostError."""
+        client = self._client
+        if client is None or not client.is_connected:
+            raise NotConnectedError(f"connection {self.id} is not open ({self.state})")
+        await client.publish_and_wait(topic, payload, qos, retain)
+
     def add_downlink_listener(self, listener: Callable[[Downlink], None]) -> None:
         self._downlink_listeners.append(listener)
 

@@ -1,0 +1,55 @@
+"""mqtt-out on a real Mosquitto: topic from a pattern or the message, QoS and retain kept, and a message that
+cannot be published is counted and refused alone."""
+
+from __future__ import annotations
+
+import orjson
+
+from flowhost.flowfile import validate_flow
+from tests.support.brokers import free_port
+from tests.support.mqtt_helpers import Subscriber, wait_until
+
+
+def out_flow(port: int, payloads: list, config: dict) -> dict:
+    configuration = {"hostName": f"127.0.0.1:{port}", "protocol": "TCP", "uplinkTopicPattern": "unused/{DevEUI}"}
+    return {
+        "flowhost": 1,
+        "id": "out",
+        "connections": [{"id": "broker", "connectorId": "actility-mqtt-iot", "configuration": configuration}],
+        "nodes": [
+            {"id": "source", "type": "test-emit", "config": {"payloads": payloads}, "wires": {"out": ["out"]}},
+            {"id": "out", "type": "mqtt-out", "config": {"connection": "broker", **config}},
+        ],
+    }
+
+
+async def test_topic_from_the_pattern_at_qos_2_retained(mosquitto_factory, runtime):
+    mosquitto = mosquitto_factory()  # its own broker: the retained message must not reach other tests
+    location = {"DevEUI_location": {"DevEUI": "000000000F1D8693", "DevLAT": 10.11212}}
+    flow = out_flow(
+        mosquitto.tcp_port, [location], {"topic": "sites/{DevEUI}/{DocumentType}", "qos": 2, "retain": True}
+    )
+    await runtime.deploy(validate_flow(flow, runtime.registry))
+    await wait_until(lambda: runtime.node("out", "out").counters.get("published") == 1)
+    # Retained: a subscriber that comes afterwards still gets it.
+    async with Subscriber(mosquitto.host, mosquitto.tcp_port, "sites/#", client_id="late") as subscriber:
+        [message] = await subscriber.wait_for(1)
+    assert message.topic == "sites/000000000F1D8693/DevEUI_location" and message.retain
+    assert orjson.loads(message.payload) == location
+
+
+async def test_a_message_without_a_topic_is_refused_and_the_next_one_goes_out(mosquitto, runtime):
+    async with Subscriber(mosquitto.host, mosquitto.tcp_port, "plain/#", client_id="plain") as subscriber:
+        flow = out_flow(mosquitto.tcp_port, [{"a": 1}, {"DevEUI": "0018B20000000B20"}], {"topic": "plain/{DevEUI}"})
+        await runtime.deploy(validate_flow(flow, runtime.registry))
+        [message] = await subscriber.wait_for(1)
+    assert message.topic == "plain/0018B20000000B20"
+    counters = runtime.node("out", "out").counters
+    assert (counters["failed"], counters["published"]) == (1, 1)
+
+
+async def test_an_unreachable_broker_is_retried_for_the_timeout_then_counted(runtime):
+    flow = out_flow(free_port(), [b"\x01\x02"], {"topic": "anything", "timeout": "300ms"})
+    await runtime.deploy(validate_flow(flow, runtime.registry))
+    await wait_until(lambda: runtime.node("out", "out").counters.get("failed") == 1)
+    assert runtime.node("out", "out").counters["retries"] >= 1
