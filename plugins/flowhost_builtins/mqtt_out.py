@@ -96,28 +96,29 @@ class MqttOut(Node):
             self._failed(msg, str(exc))
             return
         payload = msg.source_bytes if msg.source_bytes is not None else _payload_bytes(msg.payload)
-        problem = await self._publish(topic, payload)
+        problem, retryable = await self._publish(topic, payload)
         if problem is None:
             self.context.count("published")
         else:
-            self._failed(msg, f"not published on {topic}: {problem}", retryable=True)
+            self._failed(msg, f"not published on {topic}: {problem}", retryable=retryable)
 
-    async def _publish(self, topic: str, payload: bytes) -> str | None:
-        """None once published (acknowledged at QoS 1/2); else why not, after retrying for ``timeout``."""
+    async def _publish(self, topic: str, payload: bytes) -> tuple[str | None, bool]:
+        """(None, _) once published (acknowledged at QoS 1/2); else why not, after retrying for ``timeout``, and
+        whether sending it later may work."""
         deadline = time.monotonic() + self.config["timeout"]
         wait = _FIRST_RETRY
         while True:
             try:
                 await self._connection.publish(topic, payload, self.config["qos"], self.config["retain"])
-                return None
+                return None, False
             except PublishRefusedError as exc:
-                return str(exc)  # the broker will not take it: sending it again cannot help
+                return str(exc), False  # the broker will not take it: sending it again cannot help
             except (NotConnectedError, ConnectionLostError, PublishTimeoutError) as exc:
                 problem = str(exc) or type(exc).__name__
             except MQTTError as exc:
-                return f"{type(exc).__name__}: {exc}"
+                return f"{type(exc).__name__}: {exc}", False
             if time.monotonic() + wait > deadline:
-                return f"{problem} (gave up after {self.config['timeout']:g}s)"
+                return f"{problem} (gave up after {self.config['timeout']:g}s)", True
             self.context.count("retries")
             await asyncio.sleep(wait)
             wait = min(wait * 2, _LONGEST_RETRY)

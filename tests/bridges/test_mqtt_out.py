@@ -53,3 +53,18 @@ async def test_an_unreachable_broker_is_retried_for_the_timeout_then_counted(run
     await runtime.deploy(validate_flow(flow, runtime.registry))
     await wait_until(lambda: runtime.node("out", "out").counters.get("failed") == 1)
     assert runtime.node("out", "out").counters["retries"] >= 1
+
+
+async def test_a_broker_refusal_is_final_not_retried(mosquitto_factory, runtime, caplog):
+    # Mosquitto refuses a publish its ACL does not allow; an MQTT 5 client gets PUBACK 0x87 (not authorized).
+    broker = mosquitto_factory(
+        users={"writer": "secret-pw"}, allow_anonymous=False, acl="user writer\ntopic write allowed/#\n"
+    )
+    flow = out_flow(broker.tcp_port, [b"first", b"second"], {"topic": "denied/here", "timeout": "5s"})
+    flow["connections"][0]["configuration"].update(username="writer", password="secret-pw", mqttVersion="5")
+    await runtime.deploy(validate_flow(flow, runtime.registry))
+    await wait_until(lambda: runtime.node("out", "out").counters.get("failed") == 2)
+    refusals = [record.getMessage() for record in caplog.records if "not published" in record.getMessage()]
+    assert len(refusals) == 2
+    # Retried, a refusal would end as "gave up after 5s"; final, it ends as the broker's reason.
+    assert all(reason.endswith("refused (0x87 not authorized)") for reason in refusals), refusals
