@@ -17,7 +17,7 @@ from flowhost.mqtt import ConnectionLostError, MQTTError, NotConnectedError, Pub
 from flowhost.templating import TemplateError, TopicRenderError, compile_topic_pattern, create_environment
 from flowhost.validation import duration, identifier
 
-from .mqtt_nodes import _connection_of
+from .mqtt_connection import MqttIotConnection
 from .thingpark_documents import DocumentError, read_document, topic_fields
 
 _FIRST_RETRY = 0.05
@@ -51,6 +51,16 @@ def _pattern_fields(payload: Any) -> Mapping[str, Any]:
         return topic_fields(read_document(payload))
     except DocumentError:
         return payload
+
+
+def _connection_of(node: Node) -> MqttIotConnection:
+    connection = node.context.connection(node.config["connection"])
+    if not isinstance(connection, MqttIotConnection):
+        raise TypeError(
+            f"connection '{node.config['connection']}' is a {type(connection).connector_id} connection; "
+            f"mqtt-out needs an {MqttIotConnection.connector_id} connection"
+        )
+    return connection
 
 
 class MqttOut(Node):
