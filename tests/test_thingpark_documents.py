@@ -36,9 +36,10 @@ def sample(name: str) -> dict:
 def test_every_published_document_is_read_with_its_kind(name: str, kind: str) -> None:
     document = sample(name)
     read = read_document(document)
-    assert read.kind == kind
-    assert read.wrapped == (name != "uplink-legacy.json")
-    assert read.fields is (document[kind] if read.wrapped else document)
+    found, fields, wrapped = read
+    assert found == kind
+    assert wrapped == (name != "uplink-legacy.json")
+    assert fields is (document[kind] if wrapped else document)
     assert topic_fields(read)["DocumentType"] == kind
 
 
@@ -57,6 +58,7 @@ def test_parse_uplink_keeps_the_root_and_upper_cases_the_dev_eui() -> None:
         ({"DevEUI_alarm": {"DevEUI": "12"}}, r"^DevEUI must be 16 hexadecimal digits, got '12'$"),
         ({"DevEUI_notification": ["join"]}, r"^DevEUI_notification must be an object, got an array$"),
         ({"BS_alarm": {"DevEUI": 7}}, r"^DevEUI must be 16 hexadecimal digits, got 7$"),
+        ({"DevEUI_uplink": {"DevEUI": ["0018B20000000B20"]}}, r"^DevEUI must be 16 hexadecimal digits, got \['0018"),
         (
             {"DevEUI_uplink": {"DevEUI": "0018B20000000B20"}, "DevEUI_location": {}},
             r"^a ThingPark document has one root, found DevEUI_uplink, DevEUI_location$",

@@ -170,7 +170,7 @@ class MqttIotConnection(Connection):
             thingpark = read_document(document)
         except DocumentError as exc:
             self._reject(str(exc))
-        fields = thingpark.fields
+        kind, fields, _ = thingpark
         remaining = None
         if settings.uplink_time_validity is not None:
             age = uplink_age(fields, datetime.now(UTC), datetime.fromtimestamp(arrival, UTC))
@@ -182,7 +182,7 @@ class MqttIotConnection(Connection):
                     f"({settings.uplink_time_validity:g}s): not published"
                 )
         # An uplink is rendered as it is, unless the pattern names its kind: building the fields costs a copy.
-        plain = thingpark.kind == UPLINK_ROOT and not self._topic_names_kind
+        plain = kind == UPLINK_ROOT and not self._topic_names_kind
         try:
             topic = self._uplink_topic.render(document if plain else topic_fields(thingpark))
         except TopicRenderError as exc:
