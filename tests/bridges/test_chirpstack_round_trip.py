@@ -92,3 +92,25 @@ async def test_uplink_event_to_thingpark_and_downlink_back_to_chirpstack(mosquit
     assert runtime.node("chirpstack", "command").counters["published"] == 1
     counters = runtime.node("chirpstack", "from-chirpstack").counters
     assert (counters["up"], counters["join"], counters.get("rejected", 0)) == (1, 1, 0)
+
+
+async def test_events_that_cannot_be_converted_are_refused_alone(mosquitto, runtime, caplog):
+    await runtime.deploy(validate_flow(round_trip_flow(mosquitto), runtime.registry))
+    connection = runtime.connections["broker"].connection
+    await wait_until(lambda: connection._client is not None and connection._client.is_connected)
+    await wait_until(lambda: "application/+/device/+/event/+" in connection._client.subscriptions)
+    host, port = mosquitto.host, mosquitto.tcp_port
+    events = f"application/{APPLICATION}/device"
+    up = (CHIRPSTACK / "up.json").read_bytes()
+    async with Subscriber(host, port, "tp/+/up/+", client_id="refusals") as thingpark:
+        await publish(host, port, f"{events}/{DEVICE}/event/integration", b'{"deviceInfo": {}}')
+        await publish(host, port, f"{events}/0202020202020202/event/up", up)  # not the device of the event
+        await publish(host, port, f"{events}/{DEVICE}/event/up", b"\x00 not JSON")
+        await publish(host, port, f"{events}/{DEVICE}/event/up", up)
+        [uplink] = await thingpark.wait_for(1)
+    assert uplink.topic == f"tp/{DEVICE}/up/DevEUI_uplink"
+    assert runtime.node("chirpstack", "from-chirpstack").counters["rejected"] == 3
+    reasons = [record.getMessage() for record in caplog.records if "not converted" in record.getMessage()]
+    assert "ChirpStack event 'integration' is not one of up, join, status, ack, txack, log, location" in reasons[0]
+    assert "does not match 0202020202020202 in the topic" in reasons[1]
+    assert "a ChirpStack up event must be a JSON object" in reasons[2]

@@ -14,6 +14,7 @@ from flowhost_builtins.bridges import BridgeError, downlink_command
 from flowhost_builtins.thingpark_documents import read_document
 from flowhost_builtins.tts import thingpark_document, tts_downlink
 from tests.support.mqtt_helpers import Subscriber, publish, wait_until
+from tests.support.sample_nodes import Collector
 
 TTS = Path(__file__).resolve().parents[1] / "data" / "tts"
 DEVICE = "0004A30B001C0530"
@@ -149,3 +150,21 @@ async def test_tts_uplink_to_thingpark_and_downlink_back_to_down_push(mosquitto,
     assert orjson.loads(push.payload) == {
         "downlinks": [{"f_port": 15, "frm_payload": "vu8=", "confirmed": False, "priority": "NORMAL"}]
     }
+
+
+async def test_without_a_topic_the_message_key_names_the_event(runtime):
+    Collector.received.clear()
+    payloads = [message("join"), message("location-solved"), {"end_device_ids": {"dev_eui": DEVICE}}]
+    flow = {
+        "flowhost": 1,
+        "id": "keys",
+        "nodes": [
+            {"id": "source", "type": "test-emit", "config": {"payloads": payloads}, "wires": {"out": ["from-tts"]}},
+            {"id": "from-tts", "type": "from-tts", "wires": {"out": ["seen"]}},
+            {"id": "seen", "type": "test-collect"},
+        ],
+    }
+    await runtime.deploy(validate_flow(flow, runtime.registry))
+    await wait_until(lambda: runtime.node("keys", "from-tts").counters.get("rejected") == 1)
+    await wait_until(lambda: len(Collector.received["seen"]) == 2)
+    assert [next(iter(msg.payload)) for msg in Collector.received["seen"]] == ["DevEUI_notification", "DevEUI_location"]
