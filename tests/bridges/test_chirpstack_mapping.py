@@ -108,3 +108,16 @@ def test_downlink_to_chirpstack_command_with_an_object() -> None:
         downlink_command({"DevEUI_downlink": {"DevEUI": DEVICE, "FPort": 2}})
     with pytest.raises(BridgeError, match="expected a ThingPark DevEUI_downlink document"):
         downlink_command({"devEui": DEVICE})
+
+
+def test_the_flow_in_docs_bridges_is_valid(load_flow) -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "bridges.md").read_text()
+    flow = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    spec = load_flow(flow, "chirpstack.yaml")
+    assert [node.type for node in spec.nodes] == [
+        "mqtt-in",
+        "from-chirpstack",
+        "mqtt-connector",
+        "to-chirpstack",
+        "mqtt-out",
+    ]
