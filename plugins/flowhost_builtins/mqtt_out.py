@@ -119,7 +119,9 @@ class MqttOut(Node):
         wait = _FIRST_RETRY
         while True:
             try:
-                await self._connection.publish(topic, payload, self.config["qos"], self.config["retain"])
+                # The whole wait is bounded, room in the in-flight window included (the uplink outbox may fill it).
+                async with asyncio.timeout(max(deadline - time.monotonic(), 0.001)):
+                    await self._connection.publish(topic, payload, self.config["qos"], self.config["retain"])
                 return None, False
             except PublishRefusedError as exc:
                 return str(exc), False  # the broker will not take it: sending it again cannot help
@@ -127,6 +129,8 @@ class MqttOut(Node):
                 problem = str(exc) or type(exc).__name__
             except MQTTError as exc:
                 return f"{type(exc).__name__}: {exc}", False
+            except TimeoutError:  # after the MQTT errors: PublishTimeoutError is a TimeoutError too
+                return f"not acknowledged within {self.config['timeout']:g}s", True
             if time.monotonic() + wait > deadline:
                 return f"{problem} (gave up after {self.config['timeout']:g}s)", True
             self.context.count("retries")

@@ -68,3 +68,23 @@ async def test_a_broker_refusal_is_final_not_retried(mosquitto_factory, runtime,
     assert len(refusals) == 2
     # Retried, a refusal would end as "gave up after 5s"; final, it ends as the broker's reason.
     assert all(reason.endswith("refused (0x87 not authorized)") for reason in refusals), refusals
+
+
+async def test_a_broker_that_stops_answering_bounds_the_wait_to_the_timeout(mosquitto_factory, runtime, caplog):
+    broker = mosquitto_factory()
+    flow = out_flow(broker.tcp_port, [], {"topic": "sim/{DevEUI}", "timeout": "300ms"})
+    flow["nodes"][0] = {
+        "id": "source",
+        "type": "lorawan-simulator",
+        "config": {"devEUIs": ["78AF580300000345"], "interval": "50ms", "limit": 200},
+        "wires": {"out": ["out"]},
+    }
+    await runtime.deploy(validate_flow(flow, runtime.registry))
+    await wait_until(lambda: runtime.node("out", "out").counters.get("published", 0) >= 1)
+    broker.pause()  # connected, silent: no PUBACK comes
+    try:
+        await wait_until(lambda: runtime.node("out", "out").counters.get("failed", 0) >= 1)
+    finally:
+        broker.resume()
+    reasons = [record.getMessage() for record in caplog.records if "not published" in record.getMessage()]
+    assert reasons[0].endswith("not acknowledged within 0.3s")
