@@ -125,3 +125,13 @@ async def test_a_chirpstack_uplink_reaching_the_connector_is_refused_with_the_re
         assert subscriber.messages == []
     assert connection.counters["uplinksRejected"] == 1
     assert "not a ThingPark document" in caplog.text and "convert it with a from-chirpstack node first" in caplog.text
+
+
+async def test_jinja_patterns_read_the_fields_and_kind_of_every_root(mosquitto, deploy):
+    source = {"type": "test-emit", "config": {"payloads": [sample("location.json"), sample("alarm.json")]}}
+    pattern = "geo/{{ DocumentType | lower }}/{{ DevEUI }}/{{ DevLAT | default('none') }}"
+    async with Subscriber(mosquitto.host, mosquitto.tcp_port, "geo/#", client_id="jinja-kinds") as subscriber:
+        await deploy(connector_flow(tcp(mosquitto, uplinkTopicPattern=pattern), source=source))
+        location, alarm = await subscriber.wait_for(2)
+    assert location.topic == "geo/deveui_location/000000000F1D8693/10.11212"
+    assert alarm.topic == "geo/deveui_alarm/0018B20000001156/none"
