@@ -75,7 +75,7 @@ async def test_run_refuses_an_invalid_flow_with_every_error(tmp_path):
     code, _, stderr = await run_command("run", str(flow), "--no-broker", "--port", str(free_port()))
     assert code == 1
     assert f"{flow}:4:19: nodes[0].type: unknown node type 'debugg' (did you mean 'debug'?)" in stderr
-    assert f"{flow}:5:5: nodes[1].config: give at least one of devEUIs, fPorts, tags" in stderr
+    assert f"{flow}:5:5: nodes[1].config: give at least one of devEUIs, fPorts, tags, documentTypes" in stderr
     assert "not started: 2 error(s)" in stderr
 
 

@@ -93,7 +93,7 @@ def test_parse_uplink_does_not_change_a_given_mapping() -> None:
         (b'"text"', r"^uplink must be a JSON object, got a string$"),
         (b'{"DevEUI_uplink": 3}', r"^DevEUI_uplink must be an object, got a number$"),
         (b'{"DevEUI_uplink": {"FPort": 1}}', r"^uplink has no DevEUI$"),
-        (b'{"FPort": 1}', r"^uplink has no DevEUI$"),
+        (b'{"FPort": 1}', r"^not a ThingPark document: it has none of the roots DevEUI_uplink, DevEUI_location"),
         (b'{"DevEUI": "78AF5803"}', r"^DevEUI must be 16 hexadecimal digits, got '78AF5803'$"),
         (b'{"DevEUI": "78AF58030000034G"}', r"^DevEUI must be 16 hexadecimal digits"),
         (b'{"DevEUI": 1234}', r"^DevEUI must be 16 hexadecimal digits, got 1234$"),

@@ -11,7 +11,8 @@ import voluptuous as vol
 from flowhost import Message, Node, hookimpl
 from flowhost.validation import dev_eui
 
-from .thingpark import matches, uplink_fields
+from .thingpark import matches
+from .thingpark_documents import DOCUMENT_ROOTS, DocumentError, read_document
 
 debug_log = logging.getLogger("flowhost.debug")
 
@@ -48,7 +49,7 @@ class DebugNode(Node):
 
 def _at_least_one_matcher(config: dict) -> dict:
     if not config:
-        raise vol.Invalid("give at least one of devEUIs, fPorts, tags")
+        raise vol.Invalid("give at least one of devEUIs, fPorts, tags, documentTypes")
     return config
 
 
@@ -56,8 +57,8 @@ class FilterNode(Node):
     type = "filter"
     category = "function"
     description = (
-        "Passes uplinks whose DevEUI, FPort or CustomerData tag matches (ThingPark's flow matchers); "
-        "the others go to 'unmatched'."
+        "Passes ThingPark documents whose DevEUI, FPort, CustomerData tag and kind (documentTypes: "
+        "DevEUI_uplink, DevEUI_location...) match (ThingPark's flow matchers); the others go to 'unmatched'."
     )
     outputs = ("out", "unmatched")
     config_schema = vol.Schema(
@@ -66,6 +67,10 @@ class FilterNode(Node):
                 vol.Optional("devEUIs"): vol.All([dev_eui], vol.Length(min=1)),
                 vol.Optional("fPorts"): vol.All([vol.All(int, vol.Range(min=0, max=255))], vol.Length(min=1)),
                 vol.Optional("tags"): vol.All([str], vol.Length(min=1)),
+                vol.Optional("documentTypes"): vol.All(
+                    [vol.In(DOCUMENT_ROOTS, msg=f"documentTypes are ThingPark roots: {', '.join(DOCUMENT_ROOTS)}")],
+                    vol.Length(min=1),
+                ),
             },
             _at_least_one_matcher,
         )
@@ -76,14 +81,21 @@ class FilterNode(Node):
         self._dev_euis = set(config["devEUIs"]) if "devEUIs" in config else None
         self._fports = set(config["fPorts"]) if "fPorts" in config else None
         self._tags = set(config["tags"]) if "tags" in config else None
+        self._kinds = frozenset(config["documentTypes"]) if "documentTypes" in config else None
 
     async def on_input(self, msg: Message) -> None:
-        payload = msg.payload
-        fields = uplink_fields(payload) if isinstance(payload, dict) else None
-        if fields is not None and matches(fields, self._dev_euis, self._fports, self._tags):
-            await self.context.send(msg, "out")
-        else:
-            await self.context.send(msg, "unmatched")
+        await self.context.send(msg, "out" if self._matches(msg.payload) else "unmatched")
+
+    def _matches(self, payload: object) -> bool:
+        if not isinstance(payload, dict):
+            return False
+        try:
+            kind, fields, _ = read_document(payload)
+        except DocumentError:
+            return False
+        if self._kinds is not None and kind not in self._kinds:
+            return False
+        return matches(fields, self._dev_euis, self._fports, self._tags)
 
 
 @hookimpl

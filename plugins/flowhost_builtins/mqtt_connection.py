@@ -54,7 +54,8 @@ from .mqtt_connection_config import (
     configuration_schema,
     settings_from_configuration,
 )
-from .thingpark import DocumentError, parse_downlink, uplink_age, uplink_fields
+from .thingpark import DocumentError, parse_downlink, uplink_age
+from .thingpark_documents import DOCUMENT_TYPE, UPLINK_ROOT, ThingParkDocument, read_document, topic_fields
 from .topics import topic_matches
 from .uplink_journal import JournalStore
 from .uplink_outbox import Outbox, OutboxEntry, OutboxFull, StoredCallback
@@ -146,6 +147,7 @@ class MqttIotConnection(Connection):
             0,
         )
         self._uplink_topic = self.settings.uplink_topic
+        self._topic_names_kind = DOCUMENT_TYPE in self._uplink_topic.placeholders
         self._downlink_topic = self.settings.downlink_topic
         store = None
         if self.settings.durable_outbox:
@@ -180,11 +182,12 @@ class MqttIotConnection(Connection):
         out unchanged."""
         settings = self.settings
         if type(document) is not dict and not isinstance(document, Mapping):
-            self._reject(f"an uplink must be a JSON object (DevEUI_uplink document), got {type(document).__name__}")
+            self._reject(f"an uplink must be a JSON object (a ThingPark document), got {type(document).__name__}")
         try:
-            fields = uplink_fields(document)
+            thingpark = read_document(document)
         except DocumentError as exc:
             self._reject(str(exc))
+        kind, fields, _ = thingpark
         remaining = None
         if settings.uplink_time_validity is not None:
             age = uplink_age(fields, datetime.now(UTC), datetime.fromtimestamp(arrival, UTC))
@@ -195,11 +198,13 @@ class MqttIotConnection(Connection):
                     f"uplink of {fields.get('DevEUI')} is {age:.0f}s old, older than uplinkTimeValidity "
                     f"({settings.uplink_time_validity:g}s): not published"
                 )
+        # An uplink is rendered as it is, unless the pattern names its kind: building the fields costs a copy.
+        plain = kind == UPLINK_ROOT and not self._topic_names_kind
         try:
-            topic = self._uplink_topic.render(document)
+            topic = self._uplink_topic.render(document if plain else topic_fields(thingpark))
         except TopicRenderError as exc:
             self._reject(str(exc))
-        published = self._published_document(document, fields)
+        published = self._published_document(document, thingpark)
         if published is document and source_bytes is not None:
             payload = source_bytes
         else:
@@ -230,14 +235,27 @@ class MqttIotConnection(Connection):
         self.counters["uplinksRejected"] += 1
         raise UplinkRejected(reason)
 
-    def _published_document(self, document: Mapping[str, Any], fields: Mapping[str, Any]) -> Any:
+    def _published_document(self, document: Mapping[str, Any], thingpark: ThingParkDocument) -> Any:
+        """What goes out: sendRawDecodedFormat and sendMetadata reshape uplinks only; every other document keeps
+        its root, which says what it is."""
+        kind, fields, wrapped = thingpark
+        if kind != UPLINK_ROOT:
+            return document
         if self.settings.send_raw_decoded_format and isinstance(fields.get("payload"), Mapping):
             return fields["payload"]
         if self.settings.send_metadata:
             return fields
-        if "DevEUI_uplink" in document:
-            return document
-        return {"DevEUI_uplink": fields}
+        return document if wrapped else {UPLINK_ROOT: fields}
+
+    async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
+        """Publish one message on this connection's broker now, outside the uplink outbox (``mqtt-out``); at QoS
+        1/2 return once the broker acknowledged it (PUBACK / PUBCOMP). Raises NotConnectedError while the
+        connection is not open, PublishRefusedError when the broker refused it, PublishTimeoutError, or
+        ConnectionLostError."""
+        client = self._client
+        if client is None or not client.is_connected:
+            raise NotConnectedError(f"connection {self.id} is not open ({self.state})")
+        await client.publish_and_wait(topic, payload, qos, retain)
 
     def add_downlink_listener(self, listener: Callable[[Downlink], None]) -> None:
         self._downlink_listeners.append(listener)

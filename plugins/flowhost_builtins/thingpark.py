@@ -15,10 +15,13 @@ from typing import Any, Literal
 
 import orjson
 
-from flowhost.templating import UPLINK_ROOT, uplink_fields
+from flowhost.templating import uplink_fields
 from flowhost.validation import closest
 
+from .thingpark_documents import DOCUMENT_ROOTS, DOWNLINK_ROOT, UPLINK_ROOT, DocumentError, read_document
+
 __all__ = [
+    "DOCUMENT_ROOTS",
     "DOWNLINK_ROOT",
     "MAX_DOWNLINK_BYTES",
     "MAX_DOWNLINK_DEPTH",
@@ -29,12 +32,12 @@ __all__ = [
     "matches",
     "parse_downlink",
     "parse_uplink",
+    "read_document",
     "uplink_age",
     "uplink_fields",
     "uplink_time",
 ]
 
-DOWNLINK_ROOT = "DevEUI_downlink"
 MAX_DOWNLINK_BYTES = 64 * 1024
 """A LoRaWAN downlink carries at most 242 bytes; 64 KiB leaves room for decoded payload objects."""
 MAX_DOWNLINK_DEPTH = 32
@@ -57,10 +60,6 @@ _DOWNLINK_FIELDS = frozenset(
     }
 )
 _EXCERPT = 40
-
-
-class DocumentError(ValueError):
-    """A document that cannot be accepted; the message is the reason, fit for an HTTP 400 body."""
 
 
 def _excerpt(value: Any) -> str:
@@ -86,21 +85,19 @@ def _load_json(raw: bytes | str, what: str) -> Any:
 
 
 def parse_uplink(raw: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
-    """A checked uplink document with its DevEUI upper-cased, in the shape it came in (wrapped or legacy).
+    """A checked ThingPark document (any root of the message reference, or a legacy uplink) with its DevEUI
+    upper-cased, in the shape it came in.
 
-    Raises DocumentError when it is not UTF-8 JSON, not an object, or has no valid DevEUI.
+    Raises DocumentError when it is not UTF-8 JSON, not an object, not a ThingPark document (the reason names
+    the roots known) or has no valid DevEUI.
     """
     document = raw if isinstance(raw, Mapping) else _load_json(raw, "uplink")
     if not isinstance(document, Mapping):
         raise DocumentError(f"uplink must be a JSON object, got {_json_type(document)}")
-    wrapped = UPLINK_ROOT in document
-    fields = document[UPLINK_ROOT] if wrapped else document
-    if not isinstance(fields, Mapping):
-        raise DocumentError(f"{UPLINK_ROOT} must be an object, got {_json_type(fields)}")
-    if "DevEUI" not in fields:
-        raise DocumentError("uplink has no DevEUI")
-    fields = {**fields, "DevEUI": _dev_eui(fields["DevEUI"], "DevEUI")}
-    return {**document, UPLINK_ROOT: fields} if wrapped else fields
+    kind, fields, wrapped = read_document(document)
+    if "DevEUI" in fields:
+        fields = {**fields, "DevEUI": fields["DevEUI"].upper()}
+    return {**document, kind: fields} if wrapped else fields
 
 
 def _json_type(value: Any) -> str:

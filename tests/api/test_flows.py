@@ -237,7 +237,7 @@ async def test_validate_without_deploying(api, runtime):
     response = await api.post("/api/flows/validate", json={**SIMPLE, "nodes": [{"id": "a", "type": "filter"}]})
     assert await response.json() == {
         "valid": False,
-        "errors": [{"path": "nodes[0].config", "message": "give at least one of devEUIs, fPorts, tags"}],
+        "errors": [{"path": "nodes[0].config", "message": "give at least one of devEUIs, fPorts, tags, documentTypes"}],
     }
     assert "simple" not in runtime.flows
     created = await create(api, SIMPLE)
