@@ -108,7 +108,7 @@ async def test_an_uplink_endpoint_without_a_token_beyond_loopback_is_warned_abou
     assert await loopback.stop() == 0
 
 
-@pytest.mark.parametrize("depth", [490, 1023])
+@pytest.mark.parametrize("depth", [70, 490, 1023])
 async def test_deeply_nested_bodies_get_400_naming_the_limit(served, depth):
     process, url = await served()
     nested = b"[" * depth + b"]" * depth
@@ -122,6 +122,11 @@ async def test_deeply_nested_bodies_get_400_naming_the_limit(served, depth):
                 assert response.status == 400, path
                 message = (await response.json())["errors"][0]["message"]
                 assert message == "the body is nested deeper than 64 levels of arrays and objects", path
+        yaml = b"flowhost: 1\nid: deep\nnodes: " + nested + b"\n"
+        async with session.post(f"{url}/api/flows/import", data=yaml) as response:
+            assert response.status == 400
+            message = (await response.json())["errors"][0]["message"]
+            assert message == "the body is nested deeper than 64 levels of lists and mappings"
         assert (await counters(session, url, "open"))["rejected"] == 1
     assert await process.stop() == 0
     assert not [line for line in process.lines if "ERROR" in line or "Traceback" in line]
