@@ -77,6 +77,8 @@ async def connection_middleware(request: web.Request, handler) -> web.StreamResp
     try:
         response = await handler(request)
     except ConnectionResetError:
+        if request.transport is not None and not request.transport.is_closing():
+            raise  # not this client: something the handler itself connected to
         log.warning(
             "%s %s: the client %s closed the connection before the end of its request",
             request.method,

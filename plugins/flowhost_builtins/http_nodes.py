@@ -109,7 +109,7 @@ class HttpUplink(Node):
                     raise too_large
         except (web.RequestPayloadError, HttpProcessingError) as exc:  # a corrupt gzip or deflate body
             cause = exc.__cause__ if isinstance(exc.__cause__, HttpProcessingError) else exc
-            problem = " ".join(getattr(cause, "message", str(cause)).split())
+            problem = " ".join(getattr(cause, "message", str(cause)).split()) or type(cause).__name__
             raise _BodyRefused(400, f"the body cannot be read: {problem}") from None
         except ConnectionResetError:
             self.context.count("dropped")  # the web server logs one line for it
