@@ -72,10 +72,10 @@ async def test_run_serves_the_demo_flow_and_stops_on_sigterm(flowhost_process, t
     # the demo's http-uplink wants the token from FLOWHOST_UPLINK_TOKEN
     uplink = {"DevEUI_uplink": {"DevEUI": "78AF580300000347", "FPort": 1, "payload_hex": "00"}}
     async with aiohttp.ClientSession() as session:
-        async with session.post(f"http://127.0.0.1:{port}/uplinks", json=uplink) as response:
+        async with session.post(f"http://127.0.0.1:{port}/uplinks/demo", json=uplink) as response:
             assert response.status == 401
         headers = {"Authorization": "Bearer uplink-token-of-the-test"}
-        async with session.post(f"http://127.0.0.1:{port}/uplinks", json=uplink, headers=headers) as response:
+        async with session.post(f"http://127.0.0.1:{port}/uplinks/demo", json=uplink, headers=headers) as response:
             assert response.status == 202, await response.text()
     stopping_at = time.monotonic()
     assert await process.stop(timeout=10) == 0
@@ -96,9 +96,7 @@ async def test_run_refuses_an_invalid_flow_with_every_error(tmp_path):
 async def test_validate_reports_errors_with_file_and_line(tmp_path):
     good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
     good.write_text((ROOT / "flows" / "demo.yaml").read_text())
-    bad.write_text(
-        "flowhost: 1\nid: x\nnodes:\n  - id: a\n    type: lorawan-simulator\n    config: {count: 0}\n"
-    )
+    bad.write_text("flowhost: 1\nid: x\nnodes:\n  - id: a\n    type: lorawan-simulator\n    config: {count: 0}\n")
     assert (await run_command("validate", str(good)))[0] == 0
     code, _, stderr = await run_command("validate", str(good), str(bad))
     assert code == 1
