@@ -209,3 +209,23 @@ async def test_each_client_that_leaves_mid_body_is_one_warning_line(served):
     assert await process.stop() == 0
     assert not [line for line in process.lines if "ERROR" in line or "Traceback" in line]
     assert len(process.lines) < 10 + drops
+
+
+async def test_a_yaml_import_the_parser_takes_seconds_over_does_not_hold_up_other_requests(served):
+    process, url = await served()
+    deep = b"flowhost: 1\nid: deep\nnodes: " + b"[" * 1023 + b"]" * 1023 + b"\n"  # seconds in ruamel's scanner
+    async with aiohttp.ClientSession(headers=API) as session:
+
+        async def request(method: str, path: str, data: bytes | None = None) -> int:
+            async with session.request(method, f"{url}{path}", data=data) as response:
+                await response.read()
+                return response.status
+
+        importing = asyncio.create_task(request("POST", "/api/flows/import", deep))
+        answered_meanwhile = 0
+        while answered_meanwhile < 3:  # the event loop keeps serving while the YAML parser works in a thread
+            assert await request("GET", "/api/node-types") == 200
+            assert not importing.done(), f"the import held the server up ({answered_meanwhile} answered meanwhile)"
+            answered_meanwhile += 1
+        assert await importing == 400
+    assert await process.stop() == 0
