@@ -11,6 +11,7 @@ from aiohttp import web
 
 from . import keys
 from .api import setup_api
+from .http_guard import HostCheck, connection_middleware
 from .plugins import PluginHost, load_plugins
 from .registry import Registry
 from .resources import resource_dir
@@ -21,6 +22,7 @@ from .workspace import Workspace
 log = logging.getLogger(__name__)
 
 DATA_DIR_ENV = "FLOWHOST_DATA_DIR"
+MAX_API_BODY_BYTES = 4 * 1024 * 1024
 
 
 def default_data_dir() -> Path:
@@ -39,13 +41,16 @@ def create_web_app(
     *,
     workspace: Workspace | None = None,
     token: str | None = None,
+    allowed_hosts: Iterable[str] = (),
 ) -> web.Application:
     """The aiohttp application: the REST API, editor files, plugin routes and the nodes' HTTP endpoints.
 
     ``workspace`` defaults to one on the runtime's data directory, ``token`` to ``FLOWHOST_TOKEN`` or the
-    data directory's generated one.
+    data directory's generated one. Requests whose ``Host`` is not the server's address, a loopback name or
+    one of ``allowed_hosts`` get 421.
     """
-    app = web.Application(client_max_size=4 * 1024 * 1024)
+    app = web.Application(client_max_size=MAX_API_BODY_BYTES)
+    app.middlewares.extend([HostCheck(allowed_hosts).middleware, connection_middleware])
     app[keys.RUNTIME] = runtime
     workspace = workspace or Workspace(runtime, Store(runtime.data_dir))
     setup_api(app, workspace, token or api_token(runtime.data_dir)[0])

@@ -20,6 +20,7 @@ from . import __version__
 from .app import create_runtime, create_web_app, default_data_dir
 from .broker import EmbeddedBroker
 from .flowfile import FlowSpec, FlowValidationError, load_flow_file
+from .http_guard import ServerLog
 from .permissions import make_private_directory
 from .plugins import PluginHost, load_plugins
 from .registry import Registry
@@ -64,6 +65,14 @@ def _parser(plugins: PluginHost) -> argparse.ArgumentParser:
         help=f"web server address (default 127.0.0.1); another address needs {TOKEN_ENV} set",
     )
     run.add_argument("--port", type=int, default=8080, help="web server port (default 8080)")
+    run.add_argument(
+        "--allowed-hosts",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        default=[],
+        metavar="NAME[,NAME...]",
+        help="names clients may use for this server in the Host header besides its address and localhost "
+        "(others get 421, against DNS rebinding); '*' allows any",
+    )
     run.add_argument("--broker-port", type=int, default=1883, help="local test broker port (default 1883)")
     run.add_argument("--no-broker", action="store_true", help="do not start the local test broker")
     run.add_argument("--data-dir", type=Path, default=None, help="default ~/.flowhost or $FLOWHOST_DATA_DIR")
@@ -233,9 +242,10 @@ async def _serve(args: argparse.Namespace) -> int:
 
     token, _ = api_token(data_dir)
     broker = None if args.no_broker else EmbeddedBroker("127.0.0.1", args.broker_port)
-    runner = web.AppRunner(
-        create_web_app(runtime, workspace=workspace, token=token), access_log=None, handle_signals=False
-    )
+    if not _is_loopback(args.host):
+        runtime.http.exposed_on = args.host
+    app = create_web_app(runtime, workspace=workspace, token=token, allowed_hosts=args.allowed_hosts)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, logger=ServerLog(runtime.http.refused))
     try:
         if broker is not None:
             await broker.start()

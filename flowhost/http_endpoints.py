@@ -6,9 +6,13 @@ catch-all route dispatches to this table, which nodes fill and empty at run time
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+
+log = logging.getLogger("flowhost.http")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -20,8 +24,12 @@ class EndpointConflict(ValueError):
 class HttpEndpoints:
     def __init__(self) -> None:
         self._routes: dict[tuple[str, str], tuple[str, Handler]] = {}
+        self.exposed_on: str | None = None
+        """The address the web server listens on when it is beyond loopback (set by ``flowhost run``)."""
+        self.refused: Counter[str] = Counter()
+        """Requests aiohttp refused with 400 before any handler ran, by exception name."""
 
-    def add(self, method: str, path: str, handler: Handler, owner: str) -> None:
+    def add(self, method: str, path: str, handler: Handler, owner: str, *, unauthenticated: bool = False) -> None:
         if not path.startswith("/") or path.startswith("/api/") or path == "/api":
             raise EndpointConflict(f"path must start with '/' and must not be under /api/, got {path!r}")
         key = (method.upper(), path)
@@ -30,6 +38,15 @@ class HttpEndpoints:
                 f"{method.upper()} {path} is already served by node '{self._routes[key][0]}'"
             )
         self._routes[key] = (owner, handler)
+        if unauthenticated and self.exposed_on is not None:
+            log.warning(
+                "node '%s' serves %s %s on %s without authentication: anyone who reaches this address can "
+                "call it; give the node a token",
+                owner,
+                key[0],
+                path,
+                self.exposed_on,
+            )
 
     def remove_owner(self, owner: str) -> None:
         for key in [key for key, (route_owner, _) in self._routes.items() if route_owner == owner]:

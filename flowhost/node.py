@@ -59,9 +59,17 @@ class NodeContext:
         raise NotImplementedError
 
     def add_http_route(
-        self, method: str, path: str, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+        self,
+        method: str,
+        path: str,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+        *,
+        unauthenticated: bool = False,
     ) -> None:
-        """Serve ``method path`` on flowhost's web server while the node runs (removed when it closes)."""
+        """Serve ``method path`` on flowhost's web server while the node runs (removed when it closes).
+
+        ``unauthenticated=True`` says the handler answers anyone (no token configured): flowhost then warns when
+        its web server listens beyond loopback."""
         raise NotImplementedError
 
     def report_error(self, error: BaseException | str, msg: Message | None = None) -> None:

@@ -140,8 +140,10 @@ class NodeRunner(NodeContext):
     def connection(self, connection_id: str) -> Connection:
         return self.runtime.connections[connection_id].connection
 
-    def add_http_route(self, method: str, path: str, handler: Handler) -> None:
-        self.runtime.http.add(method, path, handler, owner=f"{self.flow_id}/{self.node_id}")
+    def add_http_route(self, method: str, path: str, handler: Handler, *, unauthenticated: bool = False) -> None:
+        self.runtime.http.add(
+            method, path, handler, owner=f"{self.flow_id}/{self.node_id}", unauthenticated=unauthenticated
+        )
 
     def report_error(self, error: BaseException | str, msg: Message | None = None) -> None:
         self.counters["errors"] += 1

@@ -18,12 +18,18 @@ ROOT = Path(__file__).resolve().parents[1]
 async def test_run_serves_the_demo_flow_and_stops_on_sigterm(flowhost_process, tmp_path):
     port, broker_port = free_port(), free_port()
     process = await flowhost_process(
-        "--port", str(port), "--broker-port", str(broker_port), "--data-dir", str(tmp_path / "data")
+        "--port",
+        str(port),
+        "--broker-port",
+        str(broker_port),
+        "--data-dir",
+        str(tmp_path / "data"),
+        env={"FLOWHOST_UPLINK_TOKEN": "uplink-token-of-the-test"},
     )
     ready = await process.wait_for_line("ready in")
     await process.wait_for_line(f"editor:  http://127.0.0.1:{port}/")
     await process.wait_for_line(f"broker:  mqtt://127.0.0.1:{broker_port}")
-    await process.wait_for_line("flow:    demo (3 nodes)")
+    await process.wait_for_line("flow:    demo (4 nodes)")
     async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/") as response:
         assert response.status == 200 and "flowhost" in await response.text()
     # the demo round trip: uplinks on the embedded broker, a downlink back into the debug output
@@ -63,6 +69,14 @@ async def test_run_serves_the_demo_flow_and_stops_on_sigterm(flowhost_process, t
     assert await publisher.wait() == 0
     line = await process.wait_for_line("[console] mqtt/things/78AF580300000346/downlink")
     assert '"payload_hex":"01ff"' in line and '"FPort":2' in line
+    # the demo's http-uplink wants the token from FLOWHOST_UPLINK_TOKEN
+    uplink = {"DevEUI_uplink": {"DevEUI": "78AF580300000347", "FPort": 1, "payload_hex": "00"}}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"http://127.0.0.1:{port}/uplinks/demo", json=uplink) as response:
+            assert response.status == 401
+        headers = {"Authorization": "Bearer uplink-token-of-the-test"}
+        async with session.post(f"http://127.0.0.1:{port}/uplinks/demo", json=uplink, headers=headers) as response:
+            assert response.status == 202, await response.text()
     stopping_at = time.monotonic()
     assert await process.stop(timeout=10) == 0
     assert time.monotonic() - stopping_at < 5, "Ctrl-C / SIGTERM must stop everything within 5 s"
@@ -82,9 +96,7 @@ async def test_run_refuses_an_invalid_flow_with_every_error(tmp_path):
 async def test_validate_reports_errors_with_file_and_line(tmp_path):
     good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
     good.write_text((ROOT / "flows" / "demo.yaml").read_text())
-    bad.write_text(
-        "flowhost: 1\nid: x\nnodes:\n  - id: a\n    type: lorawan-simulator\n    config: {count: 0}\n"
-    )
+    bad.write_text("flowhost: 1\nid: x\nnodes:\n  - id: a\n    type: lorawan-simulator\n    config: {count: 0}\n")
     assert (await run_command("validate", str(good)))[0] == 0
     code, _, stderr = await run_command("validate", str(good), str(bad))
     assert code == 1

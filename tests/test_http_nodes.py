@@ -188,3 +188,19 @@ async def test_a_refusing_sink_is_not_retried(runtime, aiohttp_server):
     await wait_until(lambda: node.counters["failed"] == 1)
     await asyncio.sleep(0.1)
     assert sink.attempts == 1
+
+
+async def test_browser_requests_from_another_origin_are_refused_and_from_this_one_served(runtime, client):
+    await runtime.deploy(validate_flow(uplink_flow(), runtime.registry))
+    document = (SAMPLES / "uplink.json").read_bytes()
+    own = f"http://{client.server.host}:{client.server.port}"
+    for headers in ({"Origin": "http://127.0.0.1:1"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}):
+        response = await client.post("/uplinks/thingpark", data=document, headers=headers)
+        assert response.status == 403, headers
+        assert "cross-site request" in (await response.json())["error"]
+    response = await client.post(
+        "/uplinks/thingpark", data=document, headers={"Origin": own, "Sec-Fetch-Site": "same-origin"}
+    )
+    assert response.status == 202
+    assert runtime.node("http", "http").counters == {"forbidden": 3, "accepted": 1}
+    assert len(Collector.received["sink"]) == 1

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from aiohttp import web
 
 from .. import keys
-from ..flow_yaml import FlowValidationError, guess_style, read_yaml, to_json_document
+from ..flow_yaml import FlowValidationError, YamlStyle, guess_style, read_yaml, to_json_document
 from ..workspace import Invalid
-from .responses import json_response, read_json, read_text
+from .responses import MAX_JSON_DEPTH, json_response, nested_deeper, read_json, read_text
 
 
 async def list_flows(request: web.Request) -> web.Response:
@@ -29,13 +32,24 @@ async def create_flow(request: web.Request) -> web.Response:
 async def import_flow(request: web.Request) -> web.Response:
     """A flow file's YAML text; its comments are kept in the stored file."""
     workspace = request.app[keys.WORKSPACE]
-    text = await read_text(request)
+    # The pure-Python YAML parser takes seconds on some inputs (deeply nested flow sequences): not on the loop.
+    document, root, style = await asyncio.to_thread(_parsed_import, await read_text(request))
+    record = await workspace.create_flow(document, root=root, style=style)
+    return json_response(workspace.flow_view(record), 201, {"Location": f"/api/flows/{record.id}"})
+
+
+def _parsed_import(text: str) -> tuple[Any, Any, YamlStyle]:
+    too_deep = Invalid.one(f"the body is nested deeper than {MAX_JSON_DEPTH} levels of lists and mappings")
     try:
         root = read_yaml(text, "body")
     except FlowValidationError as exc:
         raise Invalid(exc.errors) from None
-    record = await workspace.create_flow(to_json_document(root), root=root, style=guess_style(text, root))
-    return json_response(workspace.flow_view(record), 201, {"Location": f"/api/flows/{record.id}"})
+    except RecursionError:  # the YAML parser recurses once per level: the limit below would come too late
+        raise too_deep from None
+    document = to_json_document(root)
+    if nested_deeper(document, MAX_JSON_DEPTH):
+        raise too_deep
+    return document, root, guess_style(text, root)
 
 
 async def replace_flow(request: web.Request) -> web.Response:

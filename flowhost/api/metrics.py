@@ -5,7 +5,8 @@ Node counters (``processed``, ``errors``, ``uplinks``, ``rejected``...) and conn
 (``uplinksPublished``, ``publishFailures``, ``reconnections``...) only grow while a node or connection runs, so
 they are Prometheus counters labelled by what they count; a redeployed node starts again from zero, which
 Prometheus' ``rate()`` reads as a counter reset. Values a connection reports besides its counters
-(``uplinksQueued``) and inbox lengths are gauges. The process' own memory, CPU and file descriptors come from
+(``uplinksQueued``) and inbox lengths are gauges. Requests the web server refused before routing (no node
+saw them) are ``flowhost_http_refused_total``. The process' own memory, CPU and file descriptors come from
 ``prometheus_client``'s process collector.
 """
 
@@ -84,6 +85,16 @@ class RuntimeCollector:
                 else:
                     values.add_metric([*labels, name], value)
         yield from (up, state, events, values)
+
+        refused = CounterMetricFamily(
+            "flowhost_http_refused",
+            "Requests the web server refused with 400 before any handler ran (broken chunking, an unknown "
+            "content encoding), by the error aiohttp raised",
+            labels=["error"],
+        )
+        for error, value in sorted(self.runtime.http.refused.items()):
+            refused.add_metric([error], value)
+        yield refused
 
 
 async def metrics(request: web.Request) -> web.Response:

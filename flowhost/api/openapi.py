@@ -31,6 +31,10 @@ def _responses(ok: int, schema: dict[str, Any] | None, *errors: int, description
         if schema is None
         else {"description": description or "done", "content": {JSON: {"schema": schema}}},
         "401": {"description": "no or wrong token", "content": {JSON: {"schema": ERRORS}}},
+        "421": {
+            "description": "a Host that is not this server's (see --allowed-hosts)",
+            "content": {JSON: {"schema": ERRORS}},
+        },
     }
     texts = {400: "invalid: every error at once", 404: "no such resource", 409: "conflict (see the message)"}
     for status in errors:

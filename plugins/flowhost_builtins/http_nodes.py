@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import hmac
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
 import voluptuous as vol
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from flowhost import Message, Node, Receipt, hookimpl
 from flowhost.validation import duration
@@ -39,8 +41,9 @@ class HttpUplink(Node):
     description = (
         "Receives ThingPark uplink documents POSTed by a network server at 'path' on flowhost's web server "
         "(wrapped DevEUI_uplink or legacy). Answers 202 once the flow took it (an MQTT connector wrote it to "
-        "its durable outbox), 400 with the reason when it is invalid, 422 with the reason when it can never be "
-        "taken (the broker refused it), 503 when it cannot be taken now."
+        "its durable outbox), 400 with the reason when it is invalid, 413 beyond 256 KiB, 422 with the reason when "
+        "it can never be taken (the broker refused it), 503 when it cannot be taken now, 403 to a browser's request "
+        "from another site's page."
     )
     has_input = False
     outputs = ("out",)
@@ -55,21 +58,24 @@ class HttpUplink(Node):
     async def start(self) -> None:
         token = self.config.get("token")
         self._expected_authorization = f"Bearer {token}".encode() if token else None
-        self.context.add_http_route("POST", self.config["path"], self._receive)
+        self.context.add_http_route("POST", self.config["path"], self._receive, unauthenticated=not token)
         self.context.status(f"POST {self.config['path']}", "ok")
 
     async def _receive(self, request: web.Request) -> web.Response:
+        cross_site = _cross_site_origin(request)
+        if cross_site is not None:
+            self.context.count("forbidden")
+            return _json_response(403, {"error": f"cross-site request from {cross_site} refused"})
         if self._expected_authorization is not None:
             given = request.headers.get("Authorization", "").encode()
             if not hmac.compare_digest(given, self._expected_authorization):
                 self.context.count("unauthorized")
                 return _json_response(401, {"error": "missing or wrong bearer token"})
-        if request.content_length is not None and request.content_length > MAX_UPLINK_BYTES:
-            self.context.count("rejected")
-            return _json_response(413, {"error": f"uplink larger than {MAX_UPLINK_BYTES} bytes"})
-        body = await request.read()
         try:
-            document = parse_uplink(body)
+            document = parse_uplink(await self._read_body(request))
+        except _BodyRefused as exc:
+            self.context.count("rejected")
+            return _json_response(exc.status, {"error": exc.reason})
         except DocumentError as exc:
             self.context.count("rejected")
             return _json_response(400, {"error": str(exc)})
@@ -90,6 +96,46 @@ class HttpUplink(Node):
             return _json_response(422, {"error": refusal.reason})
         self.context.count("accepted")
         return _json_response(202, {"accepted": True, "id": msg.id, "durable": receipt.durable})
+
+    async def _read_body(self, request: web.Request) -> bytes:
+        """At most MAX_UPLINK_BYTES, whether the client sent a Content-Length or chunks (decompressed size)."""
+        too_large = _BodyRefused(413, f"uplink larger than {MAX_UPLINK_BYTES} bytes")
+        if request.content_length is not None and request.content_length > MAX_UPLINK_BYTES:
+            raise too_large
+        body = bytearray()
+        try:
+            async for chunk in request.content.iter_chunked(64 * 1024):
+                body += chunk
+                if len(body) > MAX_UPLINK_BYTES:
+                    raise too_large
+        except (web.RequestPayloadError, HttpProcessingError) as exc:  # a corrupt gzip or deflate body
+            cause = exc.__cause__ if isinstance(exc.__cause__, HttpProcessingError) else exc
+            problem = " ".join(getattr(cause, "message", str(cause)).split()) or type(cause).__name__
+            raise _BodyRefused(400, f"the body cannot be read: {problem}") from None
+        except ConnectionResetError:
+            self.context.count("dropped")  # the web server logs one line for it
+            raise
+        return bytes(body)
+
+
+class _BodyRefused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def _cross_site_origin(request: web.Request) -> str | None:
+    """The origin of a browser's request from another site's page, else None.
+
+    Browsers send ``Origin`` with every cross-origin POST, and ``Sec-Fetch-Site``; network servers and curl send
+    neither, so they are not affected, whatever content type they use.
+    """
+    origin = request.headers.get(hdrs.ORIGIN)
+    if origin is not None and urlsplit(origin).netloc.lower() != request.host.lower():
+        return origin
+    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+        return origin or "another site"
+    return None
 
 
 def _json_response(status: int, body: dict, retry_after: int | None = None) -> web.Response:

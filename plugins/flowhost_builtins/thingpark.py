@@ -25,6 +25,7 @@ __all__ = [
     "DOWNLINK_ROOT",
     "MAX_DOWNLINK_BYTES",
     "MAX_DOWNLINK_DEPTH",
+    "MAX_UPLINK_DEPTH",
     "UPLINK_ROOT",
     "DocumentError",
     "DownlinkResult",
@@ -42,6 +43,8 @@ MAX_DOWNLINK_BYTES = 64 * 1024
 """A LoRaWAN downlink carries at most 242 bytes; 64 KiB leaves room for decoded payload objects."""
 MAX_DOWNLINK_DEPTH = 32
 """Nesting of arrays and objects in a downlink document; decoded payloads are a few levels deep."""
+MAX_UPLINK_DEPTH = 32
+"""The same for uplinks: ThingPark's are four levels deep; deeper ones would exhaust Python's recursion limit."""
 
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})*").fullmatch
 _EUI64 = re.compile(r"[0-9A-Fa-f]{16}").fullmatch
@@ -94,6 +97,8 @@ def parse_uplink(raw: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
     document = raw if isinstance(raw, Mapping) else _load_json(raw, "uplink")
     if not isinstance(document, Mapping):
         raise DocumentError(f"uplink must be a JSON object, got {_json_type(document)}")
+    if type(document) is dict and _nested_deeper(document, MAX_UPLINK_DEPTH - 1):
+        raise DocumentError(f"uplink is nested deeper than {MAX_UPLINK_DEPTH} levels of arrays and objects")
     kind, fields, wrapped = read_document(document)
     if "DevEUI" in fields:
         fields = {**fields, "DevEUI": fields["DevEUI"].upper()}

@@ -97,6 +97,11 @@ requests = st.one_of(
     st.tuples(st.just("POST"), st.just("/api/flows/import"), st.text(max_size=80)),
     st.tuples(st.sampled_from(["POST", "PUT"]), st.sampled_from(["/api/connections", "/api/flows"]), json_values),
     st.tuples(st.just("POST"), st.just("/api/connections"), st.binary(max_size=20)),
+    st.tuples(  # nested up to orjson's own limit (1024): deeper than Python's recursion allows validation
+        st.sampled_from(["POST", "PUT"]),
+        st.sampled_from(["/api/connections", "/api/flows", "/api/flows/validate", "/api/flows/a", "/api/flows/import"]),
+        st.integers(1, 1023).map(lambda depth: b'{"id": "deep", "x": ' + b"[" * depth + b"]" * depth + b"}"),
+    ),
     st.tuples(
         st.sampled_from(["GET", "HEAD"]),
         st.builds(

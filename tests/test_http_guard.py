@@ -1,0 +1,48 @@
+"""The web server's Host check (against DNS rebinding) over real HTTP, and how a Host header is read."""
+
+from __future__ import annotations
+
+import pytest
+
+from flowhost.app import create_web_app
+from flowhost.http_guard import host_name
+
+TOKEN = "host-check-token"
+
+
+@pytest.mark.parametrize(
+    ("header", "name"),
+    [
+        ("127.0.0.1:8080", "127.0.0.1"),
+        ("[::1]:8080", "::1"),
+        ("[::1]", "::1"),
+        ("LocalHost", "localhost"),
+        ("flowhost.lan.:8080", "flowhost.lan"),
+        ("::1", "::1"),
+    ],
+)
+def test_a_host_header_is_read_without_port_brackets_or_case(header, name):
+    assert host_name(header) == name
+
+
+async def status_for(aiohttp_client, runtime, host: str, allowed_hosts=()) -> int:
+    client = await aiohttp_client(create_web_app(runtime, token=TOKEN, allowed_hosts=allowed_hosts))
+    response = await client.get("/api/node-types", headers={"Host": host, "Authorization": f"Bearer {TOKEN}"})
+    return response.status
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:1234", "localhost", "[::1]:8080", "[::ffff:127.0.0.1]:80"])
+async def test_loopback_names_are_served_on_any_port(aiohttp_client, runtime, host):
+    assert await status_for(aiohttp_client, runtime, host) == 200
+
+
+@pytest.mark.parametrize("host", ["10.1.2.3", "attacker.example:8080", "localhost.attacker.example", "[::2]:80"])
+async def test_other_names_get_421(aiohttp_client, runtime, host):
+    assert await status_for(aiohttp_client, runtime, host) == 421
+
+
+async def test_allowed_hosts_add_names_and_a_star_allows_any(aiohttp_client, runtime):
+    assert await status_for(aiohttp_client, runtime, "Flowhost.LAN:8443", ["flowhost.lan"]) == 200
+    assert await status_for(aiohttp_client, runtime, "10.1.2.3", ["10.1.2.3"]) == 200
+    assert await status_for(aiohttp_client, runtime, "other.lan", ["flowhost.lan"]) == 421
+    assert await status_for(aiohttp_client, runtime, "anything.example", ["*"]) == 200
