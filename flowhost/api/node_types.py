@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from .. import keys
+from ..node import Node
 from ..registry import Registry
 from .forms import form_fields
 from .responses import json_response
@@ -20,6 +21,8 @@ def describe_types(registry: Registry) -> dict[str, list[dict[str, Any]]]:
             "description": node_class.description,
             "inputs": 1 if node_class.has_input else 0,
             "outputs": list(node_class.outputs),
+            "outputsFromConfig": node_class.output_ports.__func__ is not Node.output_ports.__func__,
+            "triggerable": node_class.can_trigger(),
             "connectionFields": list(node_class.connection_fields),
             "secretFields": sorted(node_class.secret_fields),
             "fields": form_fields(

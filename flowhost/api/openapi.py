@@ -107,6 +107,10 @@ def _operations() -> dict[str, dict[str, Any]]:
             "summary": "Each node's status, counters and queue",
             "responses": _responses(200, {"type": "object"}, 404),
         },
+        "POST /api/flows/{id}/nodes/{node}/inject": {
+            "summary": "Trigger a running node by hand (inject sends its message); 409 for a type that cannot be",
+            "responses": _responses(204, None, 404, 409, description="triggered"),
+        },
         "GET /api/node-types": {
             "summary": "Node and connection types with their form fields",
             "responses": _responses(200, {"type": "object"}),
