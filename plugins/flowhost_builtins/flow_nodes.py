@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from flowhost import hookimpl
 
+from .change_node import ChangeNode
 from .switch_node import SwitchNode
+from .template_node import TemplateNode
 
-NODE_TYPES = (SwitchNode,)
+NODE_TYPES = (SwitchNode, ChangeNode, TemplateNode)
 
 
 @hookimpl

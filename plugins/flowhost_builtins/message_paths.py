@@ -217,6 +217,12 @@ class MessageDraft:
         del parent[index]
         return True
 
+    def context(self) -> dict[str, Any]:
+        """What an expression sees, as the message is now (after the changes so far)."""
+        payload = self.parts["payload"]
+        uplink = uplink_fields(payload) if isinstance(payload, Mapping) else None
+        return {"payload": payload, "topic": self.parts["topic"], "meta": self.parts["meta"], "uplink": uplink}
+
     def message(self) -> Message:
         parts = self.parts
         return self.original.derive(payload=parts["payload"], topic=parts["topic"], meta=parts["meta"])
@@ -341,8 +347,11 @@ class Expression:
             raise ValueError(f"expression {source!r} cannot be compiled: {exc}") from None
 
     def evaluate(self, msg: Message) -> Any:
+        return self.evaluate_in(expression_context(msg))
+
+    def evaluate_in(self, context: Mapping[str, Any]) -> Any:
         try:
-            return self._compiled(**expression_context(msg))
+            return self._compiled(**context)
         except SecurityError as exc:
             raise ValueError(f"expression {self.source!r} was refused by the sandbox: {exc}") from None
         except Exception as exc:  # user-written code can raise anything; only this message fails
