@@ -6,10 +6,11 @@ from __future__ import annotations
 from flowhost import hookimpl
 
 from .change_node import ChangeNode
+from .inject_node import InjectNode
 from .switch_node import SwitchNode
 from .template_node import TemplateNode
 
-NODE_TYPES = (SwitchNode, ChangeNode, TemplateNode)
+NODE_TYPES = (SwitchNode, ChangeNode, TemplateNode, InjectNode)
 
 
 @hookimpl

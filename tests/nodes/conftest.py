@@ -63,6 +63,11 @@ class Harness:
     def payloads(node_id: str) -> list[Any]:
         return [msg.payload for msg in Collector.received[node_id]]
 
+    async def advance(self, seconds: float, *, sleepers: int = 1) -> None:
+        """Advance the clock once at least ``sleepers`` waits are pending (the nodes' tasks reached them)."""
+        await wait_for(lambda: self.clock.sleepers >= sleepers)
+        await self.clock.advance(seconds)
+
     def counters(self, node_id: str) -> dict[str, int]:
         return dict(self.node(node_id).counters)
 
