@@ -6,11 +6,13 @@ from __future__ import annotations
 from flowhost import hookimpl
 
 from .change_node import ChangeNode
+from .delay_node import DelayNode
 from .inject_node import InjectNode
+from .rate_limit_node import RateLimitNode
 from .switch_node import SwitchNode
 from .template_node import TemplateNode
 
-NODE_TYPES = (SwitchNode, ChangeNode, TemplateNode, InjectNode)
+NODE_TYPES = (SwitchNode, ChangeNode, TemplateNode, InjectNode, DelayNode, RateLimitNode)
 
 
 @hookimpl

@@ -367,3 +367,20 @@ def expression_context(msg: Message) -> dict[str, Any]:
     payload = msg.payload
     uplink = uplink_fields(payload) if isinstance(payload, Mapping) else None
     return {"payload": payload, "topic": msg.topic, "meta": msg.meta, "uplink": uplink}
+
+
+def key_paths(value: Any) -> list[str]:
+    """Voluptuous validator: one path or a list of 1 to 8 paths, the fields a per-key node groups by."""
+    paths = [value] if isinstance(value, str) else value
+    if not isinstance(paths, list) or not 1 <= len(paths) <= 8:
+        raise vol.Invalid(f"expected a path or a list of 1 to 8 paths, such as uplink.DevEUI, got {value!r}")
+    checked = []
+    for index, path in enumerate(paths):
+        try:
+            checked.append(message_path(path))
+        except vol.Invalid as exc:
+            raise vol.Invalid(exc.msg, path=[index] if len(paths) > 1 or not isinstance(value, str) else []) from None
+    return checked
+
+
+key_paths.form = {"type": "list", "items": {"type": "string", "format": "message-path"}}  # type: ignore[attr-defined]
