@@ -5,14 +5,25 @@ from __future__ import annotations
 
 from flowhost import hookimpl
 
+from .batch_node import BatchNode
 from .change_node import ChangeNode
+from .dedupe_node import DedupeNode
 from .delay_node import DelayNode
 from .inject_node import InjectNode
 from .rate_limit_node import RateLimitNode
 from .switch_node import SwitchNode
 from .template_node import TemplateNode
 
-NODE_TYPES = (SwitchNode, ChangeNode, TemplateNode, InjectNode, DelayNode, RateLimitNode)
+NODE_TYPES = (
+    SwitchNode,
+    ChangeNode,
+    TemplateNode,
+    InjectNode,
+    DelayNode,
+    RateLimitNode,
+    DedupeNode,
+    BatchNode,
+)
 
 
 @hookimpl
