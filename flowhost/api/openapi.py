@@ -115,6 +115,16 @@ def _operations() -> dict[str, dict[str, Any]]:
             "summary": "Node and connection types with their form fields",
             "responses": _responses(200, {"type": "object"}),
         },
+        "POST /api/node-types/{type}/outputs": {
+            "summary": "The output ports a node of this type has with the config given (switch: one per rule)",
+            "requestBody": _body({"type": "object"}),
+            "responses": _responses(
+                200,
+                {"type": "object", "properties": {"outputs": {"type": "array", "items": {"type": "string"}}}},
+                400,
+                404,
+            ),
+        },
         "GET /api/openapi.json": {"summary": "This description", "responses": _responses(200, {"type": "object"})},
         "GET /api/metrics": {
             "summary": "Node and connection counters, connection states and process figures for Prometheus",

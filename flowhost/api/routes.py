@@ -24,6 +24,7 @@ ROUTES = [
     web.get("/api/flows/{id}/status", flows.flow_status),
     web.post("/api/flows/{id}/nodes/{node}/inject", nodes.trigger_node),
     web.get("/api/node-types", node_types.list_node_types),
+    web.post("/api/node-types/{type}/outputs", node_types.node_outputs),
     web.get("/api/openapi.json", openapi.openapi),
     web.get("/api/events", events.events),
     web.get("/api/metrics", metrics.metrics),

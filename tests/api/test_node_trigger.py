@@ -37,3 +37,22 @@ async def test_node_types_say_whether_they_can_be_triggered_and_whether_their_po
     types = {item["type"]: item for item in body["nodeTypes"]}
     assert types["switch"]["outputsFromConfig"] is True and types["switch"]["triggerable"] is False
     assert types["debug"]["outputsFromConfig"] is False
+
+
+async def test_the_ports_of_a_config_are_answered_before_deploying(api):
+    config = {"rules": [{"name": "cold", "operator": "<", "value": 5}, {"name": "hot", "operator": ">", "value": 30}]}
+    response = await api.post("/api/node-types/switch/outputs", json=config)
+    assert response.status == 200 and await response.json() == {"outputs": ["cold", "hot", "otherwise"]}
+    fixed = await api.post("/api/node-types/filter/outputs", json={"fPorts": [2]})
+    assert await fixed.json() == {"outputs": ["out", "unmatched"]}
+
+
+async def test_an_invalid_config_gets_every_error_and_an_unknown_type_404(api):
+    config = {"rules": [{"name": "a", "operator": "between", "value": [3, 1]}], "mode": "some"}
+    response = await api.post("/api/node-types/switch/outputs", json=config)
+    assert response.status == 400
+    errors = {error["path"]: error["message"] for error in (await response.json())["errors"]}
+    assert "low must not be above high" in errors["config.rules[0].value"]
+    assert "value must be one of" in errors["config.mode"]
+    unknown = await api.post("/api/node-types/swich/outputs", json={})
+    assert unknown.status == 404
