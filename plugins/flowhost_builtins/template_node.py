@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import jinja2
@@ -18,13 +19,65 @@ from .message_paths import expression_context
 
 MAX_TEMPLATE_LENGTH = 64 * 1024
 MAX_OUTPUT_BYTES = 1024 * 1024
-_RANGE_CHECK_EVERY = 1024
+_CHECK_EVERY = 256
 _EXCERPT = 80
 _SYNTAX_CHECKER = SandboxedEnvironment()
 
 
 class TemplateLimit(ValueError):
     """A rendering that went past the node's size or time limit; that message is dropped."""
+
+
+_deadline: ContextVar[tuple[float, float]] = ContextVar("template_deadline", default=(float("inf"), 0.0))
+"""The rendering under way: (deadline on ``time.monotonic``, the limit for the message). Rendering is synchronous,
+so the variable is set around one ``generate()``."""
+
+
+def _check_time() -> None:
+    deadline, limit = _deadline.get()
+    if time.monotonic() > deadline:
+        raise TemplateLimit(f"template took longer than {limit:g}s; message dropped")
+
+
+def _checked(items: Iterable[Any]) -> Iterator[Any]:
+    for count, item in enumerate(items):
+        if count % _CHECK_EVERY == 0:
+            _check_time()
+        yield item
+
+
+class _WatchedList(tuple):
+    """A list of the message whose loops look at the time limit: a loop that writes nothing (nested loops over
+    a long list) gives ``generate()`` no chance to."""
+
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[Any]:
+        return _checked(tuple.__iter__(self))
+
+
+class _WatchedDict(dict):
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[Any]:
+        return _checked(dict.__iter__(self))
+
+    def items(self) -> Iterator[tuple[Any, Any]]:  # type: ignore[override]
+        return _checked(dict.items(self))
+
+    def keys(self) -> Iterator[Any]:  # type: ignore[override]
+        return _checked(dict.keys(self))
+
+    def values(self) -> Iterator[Any]:  # type: ignore[override]
+        return _checked(dict.values(self))
+
+
+def _watched(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return _WatchedDict({key: _watched(item) for key, item in value.items()})
+    if isinstance(value, tuple | list):
+        return _WatchedList(_watched(item) for item in value)
+    return value
 
 
 def jinja_template(value: Any) -> str:
@@ -63,7 +116,6 @@ class TemplateNode(Node):
     )
 
     async def start(self) -> None:
-        self._deadline = 0.0
         try:
             # Template-level globals only: the host's environment is shared and must not change.
             self._template = self.context.templates.from_string(
@@ -74,27 +126,22 @@ class TemplateNode(Node):
         self._json = self.config["format"] == "json"
 
     def _bounded_range(self, *args: int) -> Iterator[int]:
-        """The sandbox's range (at most 100,000 items), also stopped at the time limit: a loop that writes
-        nothing gives ``generate()`` no chance to look at the clock."""
-        numbers = self.context.templates.globals["range"](*args)
-        for count, number in enumerate(numbers):
-            if count % _RANGE_CHECK_EVERY == 0 and time.monotonic() > self._deadline:
-                raise TemplateLimit(f"template took longer than {self.config['timeLimit']:g}s; message dropped")
-            yield number
+        """The sandbox's range (at most 100,000 items), also stopped at the time limit."""
+        return _checked(self.context.templates.globals["range"](*args))
 
     def render(self, msg: Message) -> str:
         """Raises TemplateLimit past the size or time limit, ValueError when the template fails."""
         limit, time_limit = self.config["maxBytes"], self.config["timeLimit"]
         # Real time, not context.clock: this bounds CPU spent on one message, which a test clock does not move.
-        self._deadline = time.monotonic() + time_limit
+        token = _deadline.set((time.monotonic() + time_limit, time_limit))
         pieces, size = [], 0
         try:
-            for piece in self._template.generate(**expression_context(msg)):
+            names = {name: _watched(value) for name, value in expression_context(msg).items()}
+            for piece in self._template.generate(**names):
                 size += len(piece.encode())
                 if size > limit:
                     raise TemplateLimit(f"template output is larger than {limit} bytes; message dropped")
-                if time.monotonic() > self._deadline:
-                    raise TemplateLimit(f"template took longer than {time_limit:g}s; message dropped")
+                _check_time()
                 pieces.append(piece)
         except TemplateLimit:
             raise
@@ -102,6 +149,8 @@ class TemplateNode(Node):
             raise ValueError(f"template was refused by the sandbox: {exc}") from None
         except Exception as exc:  # user-written template code can raise anything; only this message fails
             raise ValueError(f"template failed: {type(exc).__name__}: {exc}") from None
+        finally:
+            _deadline.reset(token)
         return "".join(pieces)
 
     async def on_input(self, msg: Message) -> None:

@@ -85,3 +85,25 @@ def test_bad_configs_are_refused_naming_the_field(config, path, message):
         TemplateNode.config_schema(config)
     assert ".".join(str(item) for item in caught.value.path) == path
     assert message in str(caught.value)
+
+
+@pytest.mark.expect_node_errors
+async def test_loops_over_the_messages_own_lists_stop_at_the_time_limit(harness, fail_on_node_error):
+    # 5,000 x 5,000 x 5,000 empty iterations: far beyond any limit, and writing nothing to look at the time with.
+    loops = "{% for a in payload.xs %}{% for b in payload.xs %}{% for c in payload.xs %}{% endfor %}{% endfor %}"
+    await harness.deploy(flow(f"{{template: '{loops}{{% endfor %}}', timeLimit: 50ms, format: text}}"))
+    await harness.send("render", {"xs": list(range(5000))})
+    await harness.send("render", {"xs": [1, 2]})
+    await wait_for(lambda: harness.counters("render").get("errors") == 1)
+    await harness.settle()
+    assert "took longer than 0.05s" in fail_on_node_error.records[0].getMessage()
+    assert harness.payloads("sink") == [""]
+
+
+async def test_templates_still_read_lists_and_objects_as_json(harness):
+    template = "{{ payload | tojson }}|{{ payload.xs | length }}|{% for k, v in payload.o.items() %}{{ k }}={{ v }}"
+    template += "{% endfor %}"
+    await harness.deploy(flow(f"{{template: '{template}', format: text}}"))
+    await harness.send("render", {"xs": [1, 2], "o": {"a": 1}})
+    await harness.settle()
+    assert harness.payloads("sink") == ['{"o": {"a": 1}, "xs": [1, 2]}|2|a=1']  # tojson sorts keys
