@@ -37,6 +37,10 @@ class _Batch:
 
 
 class BatchNode(Node):
+    """A batch (one, or one per ``key`` value) goes when ``count`` messages are in it or ``timeout`` after its
+    first, as one message whose payload is the list of payloads and whose ``meta.batch`` says why. Past
+    ``maxHeld`` messages or ``maxKeys`` open batches, the oldest batch goes early."""
+
     type = "batch"
     category = "function"
     description = (

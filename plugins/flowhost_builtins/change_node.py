@@ -125,6 +125,10 @@ class _Change:
 
 
 class ChangeNode(Node):
+    """Each change is ``{action, path, ...}``: ``set`` with ``value``, ``from`` (a path) or ``expression``;
+    ``delete``; ``move`` with ``to`` (a path); ``rename`` with ``to`` (the new key). Changes apply in order to a
+    copy; the message that leaves is new. A change that cannot apply fails that message alone, naming the path."""
+
     type = "change"
     category = "function"
     description = (

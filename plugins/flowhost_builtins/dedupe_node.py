@@ -17,6 +17,9 @@ DEFAULT_KEY = ["uplink.DevEUI", "uplink.FCntUp"]
 
 
 class DedupeNode(Node):
+    """A key (default ``uplink.DevEUI`` and ``uplink.FCntUp``) is remembered for ``window`` after its first
+    message; repeats within it go to ``duplicate``. At most ``maxKeys`` are remembered (the oldest forgotten)."""
+
     type = "dedupe"
     category = "function"
     description = (

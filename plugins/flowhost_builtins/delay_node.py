@@ -14,6 +14,9 @@ MAX_QUEUED = 1_000_000
 
 
 class DelayNode(Node):
+    """Every message waits ``delay``, in order; at most ``maxQueued`` wait (more are dropped, counted
+    ``overflow``)."""
+
     type = "delay"
     category = "function"
     description = (

@@ -74,6 +74,10 @@ UPLINK_SCHEMA = vol.Schema(
 
 
 class InjectNode(Node):
+    """Give ``once``, ``interval`` or ``cron`` (with ``timezone``), or none to send only by hand; ``payload``
+    (default: the time in milliseconds) or ``uplink`` (a generated ``DevEUI_uplink`` whose ``FCntUp`` grows by
+    one each time). Times come from the runtime's clock, which flow tests advance."""
+
     type = "inject"
     category = "input"
     description = (

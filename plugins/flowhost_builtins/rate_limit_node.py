@@ -41,6 +41,10 @@ class _Bucket:
 
 
 class RateLimitNode(Node):
+    """A token bucket for all messages or for each value of ``key`` (``uplink.DevEUI``): ``rate`` messages (the
+    burst) per ``per``. Over the rate, ``queue`` sends later in order and ``drop`` drops; queues and the key
+    table are bounded (``maxQueued``, ``maxKeys``) and every case is counted."""
+
     type = "rate-limit"
     category = "function"
     description = (

@@ -196,6 +196,11 @@ def make_test(operator: str, value: Any) -> Callable[[Any], bool]:
 
 
 class SwitchNode(Node):
+    """Each rule tests a field (``property``, a path such as ``uplink.FPort``) or a Jinja ``expression`` with an
+    operator: ``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``between`` ([low, high]), ``regex`` (RE2), ``in`` (a
+    list), ``has`` (a key) or ``type``. Numeric text compares as its number (ThingPark sends ``"FPort": "2"``).
+    The message goes unchanged to the port of the first matching rule (``mode: all``: of every one)."""
+
     type = "switch"
     category = "function"
     description = (

@@ -97,6 +97,10 @@ jinja_template.form = {"type": "string", "format": "jinja-template"}  # type: ig
 
 
 class TemplateNode(Node):
+    """The template sees ``payload``, ``topic``, ``meta`` and ``uplink`` (the fields of a ThingPark uplink);
+    write values into JSON with ``| tojson``. Output past ``maxBytes`` or rendering past ``timeLimit`` drops the
+    message and counts an error."""
+
     type = "template"
     category = "function"
     description = (
