@@ -460,8 +460,7 @@ def _output_ports(
 ) -> tuple[str, ...] | None:
     """The node's output ports (``Node.output_ports``), or None when they cannot be known."""
     if config is None:
-        overridden = node_class.output_ports.__func__ is not Node.output_ports.__func__
-        return None if overridden else node_class.outputs
+        return None if node_class.has_config_outputs() else node_class.outputs
     try:
         ports = node_class.output_ports(config)
     except Exception as exc:

@@ -119,6 +119,11 @@ class Node:
         validation checks wires against them and ``send`` accepts only them. Default: ``outputs``."""
         return cls.outputs
 
+    @classmethod
+    def has_config_outputs(cls) -> bool:
+        """Whether the type overrides :meth:`output_ports` (each node's ports come from its config)."""
+        return cls.output_ports.__func__ is not Node.output_ports.__func__  # type: ignore[attr-defined]
+
     async def start(self) -> None:
         """Called once before the first message; sources start their owned tasks here."""
 

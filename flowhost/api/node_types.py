@@ -8,7 +8,6 @@ import voluptuous as vol
 from aiohttp import web
 
 from .. import keys
-from ..node import Node
 from ..registry import Registry
 from ..workspace import Invalid, NotFound
 from .forms import form_fields
@@ -23,7 +22,7 @@ def describe_types(registry: Registry) -> dict[str, list[dict[str, Any]]]:
             "description": node_class.description,
             "inputs": 1 if node_class.has_input else 0,
             "outputs": list(node_class.outputs),
-            "outputsFromConfig": node_class.output_ports.__func__ is not Node.output_ports.__func__,
+            "outputsFromConfig": node_class.has_config_outputs(),
             "triggerable": node_class.can_trigger(),
             "connectionFields": list(node_class.connection_fields),
             "secretFields": sorted(node_class.secret_fields),
