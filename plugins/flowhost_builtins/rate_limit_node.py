@@ -18,6 +18,8 @@ MAX_KEYS = 1_000_000
 _EVICTION_SCAN = 16
 """Least recently used buckets looked at for one that can go when a new key needs room."""
 _EPSILON = 1e-9
+_MIN_WAIT = 1e-6
+"""A wait shorter than this could round to no wait at all on a large clock reading, and spin."""
 _KEYLESS = b""
 
 
@@ -138,7 +140,8 @@ class RateLimitNode(Node):
         try:
             while bucket.queue:
                 if not self._take(bucket):
-                    await clock.sleep_until(clock.now() + (1 - bucket.tokens) / self._per_second)
+                    wait = max(_MIN_WAIT, (1 - bucket.tokens) / self._per_second)
+                    await clock.sleep_until(clock.now() + wait)
                     continue
                 msg = bucket.queue.popleft()
                 self._queued -= 1
