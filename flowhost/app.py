@@ -11,6 +11,7 @@ from aiohttp import web
 
 from . import keys
 from .api import setup_api
+from .clock import Clock
 from .http_guard import HostCheck, connection_middleware
 from .plugins import PluginHost, load_plugins
 from .registry import Registry
@@ -29,10 +30,11 @@ def default_data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or Path.home() / ".flowhost")
 
 
-def create_runtime(data_dir: Path, plugins: PluginHost | None = None) -> Runtime:
+def create_runtime(data_dir: Path, plugins: PluginHost | None = None, clock: Clock | None = None) -> Runtime:
+    """``clock`` defaults to real time; a ``flowhost.clock.ManualClock`` makes time move only when advanced."""
     plugins = plugins or load_plugins()
     registry = Registry.from_plugins(plugins)
-    return Runtime(plugins, registry, registry.templates, data_dir)
+    return Runtime(plugins, registry, registry.templates, data_dir, clock)
 
 
 def create_web_app(

@@ -19,6 +19,7 @@ from .flow_yaml import (
     position,
     read_yaml,
 )
+from .node import Node
 from .registry import Registry
 from .secrets import EnvRef, Secret, SecretNotFound, SecretRef, SecretResolver
 from .validation import closest, identifier
@@ -427,10 +428,13 @@ def _validate_nodes(items: list, registry: Registry, connection_ids: set[str], c
                     f"unknown connection '{connection_id}' (defined: {defined})",
                 )
         wires = entry["wires"] or {}
+        outputs = _output_ports(node_class, config, [*path, "config"], collector)
         for port, targets in wires.items():
             port_path = [*path, "wires", port]
-            if port not in node_class.outputs:
-                ports = ", ".join(node_class.outputs) or "none"
+            if outputs is None:
+                continue  # the config that names this node's ports is invalid: reported above
+            if port not in outputs:
+                ports = ", ".join(outputs) or "none"
                 collector.add(
                     port_path,
                     f"node type '{entry['type']}' has no output '{port}' (outputs: {ports})",
@@ -449,6 +453,27 @@ def _validate_nodes(items: list, registry: Registry, connection_ids: set[str], c
         if config is not None:
             result.append(NodeSpec(entry["id"], entry["type"], config, raw_config, wires, entry.get("name")))
     return result
+
+
+def _output_ports(
+    node_class: type[Node], config: Mapping[str, Any] | None, path: list[PathItem], collector: _Collector
+) -> tuple[str, ...] | None:
+    """The node's output ports (``Node.output_ports``), or None when they cannot be known."""
+    if config is None:
+        return None if node_class.has_config_outputs() else node_class.outputs
+    try:
+        ports = node_class.output_ports(config)
+    except Exception as exc:
+        collector.add(path, f"the output ports cannot be made: {type(exc).__name__}: {exc}")
+        return None
+    if (
+        not isinstance(ports, tuple)
+        or not all(isinstance(p, str) and p for p in ports)
+        or len(set(ports)) != len(ports)
+    ):
+        collector.add(path, f"the output ports must be distinct names, got {ports!r}")
+        return None
+    return ports
 
 
 def _raw_at(root: Any, path: Sequence[PathItem]) -> Any:

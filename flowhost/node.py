@@ -14,9 +14,10 @@ if TYPE_CHECKING:
     from aiohttp import web
     from jinja2.sandbox import SandboxedEnvironment
 
+    from .clock import Clock
     from .message import Message
 
-__all__ = ["Connection", "ConnectionContext", "Node", "NodeContext", "StatusLevel"]
+__all__ = ["Connection", "ConnectionContext", "Node", "NodeContext", "NotTriggerable", "StatusLevel"]
 
 StatusLevel = Literal["ok", "info", "warning", "error"]
 
@@ -32,6 +33,10 @@ class NodeContext:
     log: logging.Logger
     templates: SandboxedEnvironment
     """The sandboxed Jinja environment, with the filters plugins added; compile templates once, in start()."""
+    clock: Clock
+    """The runtime's clock: ``now()`` (monotonic seconds), ``wall_time()`` (epoch seconds), ``await sleep(s)`` and
+    ``await sleep_until(deadline)``. Time-based nodes read and wait only through it, so that tests (and
+    ``flowhost test``) can advance time instead of waiting for it."""
 
     async def send(self, msg: Message, port: str = "out") -> None:
         """Deliver ``msg`` to every node wired to ``port``; waits while a receiver's inbox is full."""
@@ -98,7 +103,8 @@ class Node:
     config_schema: ClassVar[vol.Schema] = vol.Schema({})
     has_input: ClassVar[bool] = True
     outputs: ClassVar[tuple[str, ...]] = ("out",)
-    """Named output ports, in the order the editor draws them."""
+    """Named output ports, in the order the editor draws them (a type whose ports depend on its config overrides
+    :meth:`output_ports`; ``outputs`` then names the ports every instance has)."""
     inbox_size: ClassVar[int] = 1000
     close_timeout: ClassVar[float] = 5.0
     drain_timeout: ClassVar[float] = 1.0
@@ -115,6 +121,17 @@ class Node:
         self.config = config
         self.context = context
 
+    @classmethod
+    def output_ports(cls, config: Mapping[str, Any]) -> tuple[str, ...]:
+        """The output ports of one node, from its validated config (``switch`` has one per rule). Flow
+        validation checks wires against them and ``send`` accepts only them. Default: ``outputs``."""
+        return cls.outputs
+
+    @classmethod
+    def has_config_outputs(cls) -> bool:
+        """Whether the type overrides :meth:`output_ports` (each node's ports come from its config)."""
+        return cls.output_ports.__func__ is not Node.output_ports.__func__  # type: ignore[attr-defined]
+
     async def start(self) -> None:
         """Called once before the first message; sources start their owned tasks here."""
 
@@ -123,6 +140,21 @@ class Node:
 
     async def close(self) -> None:
         """Release what ``start`` acquired. Runs under ``close_timeout``."""
+
+    async def trigger(self) -> None:
+        """Act as if an outside event had happened, by hand: the editor's button on the node and
+        ``POST /api/flows/{flow}/nodes/{node}/inject`` call it (``inject`` sends its message). Types that can be
+        triggered override it; the default raises :class:`NotTriggerable` (the API answers 409)."""
+        raise NotTriggerable(f"node type '{self.type}' cannot be triggered")
+
+    @classmethod
+    def can_trigger(cls) -> bool:
+        """Whether the type overrides :meth:`trigger`."""
+        return cls.trigger is not Node.trigger
+
+
+class NotTriggerable(Exception):
+    """Raised by :meth:`Node.trigger` for a node type that has no use for being triggered by hand."""
 
 
 class ConnectionContext:

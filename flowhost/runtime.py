@@ -12,6 +12,7 @@ from typing import Any
 
 from jinja2.sandbox import SandboxedEnvironment
 
+from .clock import Clock, SystemClock
 from .events import RuntimeEvent
 from .flowfile import ConnectionSpec, FlowSpec, NodeSpec
 from .http_endpoints import Handler, HttpEndpoints
@@ -66,6 +67,7 @@ class NodeRunner(NodeContext):
         self.node_class = node_class
         self.log = node_log.getChild(f"{flow_id}.{spec.id}")
         self.templates = runtime.templates
+        self.clock = runtime.clock
         self.counters: Counter[str] = Counter()
         self.status_text: str | None = None
         self.status_level: StatusLevel = "info"
@@ -81,12 +83,20 @@ class NodeRunner(NodeContext):
             self.node = _BrokenNode(spec.id, spec.config, self, exc)
         if node_class.has_input:
             self.inbox = asyncio.Queue(self.node.inbox_size)
+        self.ports = self._output_ports()
+        """This node's output ports (``Node.output_ports`` of its config)."""
+
+    def _output_ports(self) -> tuple[str, ...]:
+        try:
+            return self.node_class.output_ports(self.spec.config)
+        except Exception:  # flow validation already reported it; this node then sends nowhere
+            return ()
 
     # -- NodeContext ------------------------------------------------------------------------------------------
     async def send(self, msg: Message, port: str = "out") -> None:
         targets = self.targets.get(port)
         if targets is None:
-            if port not in self.node_class.outputs:
+            if port not in self.ports:
                 raise ValueError(f"node '{self.node_id}' has no output port '{port}'")
             return
         if msg.receipt is not None:
@@ -103,7 +113,7 @@ class NodeRunner(NodeContext):
     def send_nowait(self, msg: Message, port: str = "out") -> bool:
         targets = self.targets.get(port)
         if targets is None:
-            if port not in self.node_class.outputs:
+            if port not in self.ports:
                 raise ValueError(f"node '{self.node_id}' has no output port '{port}'")
             return True
         receivers = []
@@ -238,6 +248,7 @@ class NodeRunner(NodeContext):
             "status": {"text": self.status_text, "level": self.status_level} if self.status_text else None,
             "counters": dict(self.counters),
             "queued": self.inbox.qsize() if self.inbox is not None else 0,
+            "outputs": list(self.ports),
         }
 
 
@@ -325,11 +336,14 @@ class Runtime:
         registry: Registry,
         templates: SandboxedEnvironment,
         data_dir: Path,
+        clock: Clock | None = None,
     ) -> None:
         self.plugins = plugins
         self.registry = registry
         self.templates = templates
         self.data_dir = data_dir
+        self.clock = clock or SystemClock()
+        """The clock every node reads (``context.clock``); a ``ManualClock`` lets tests advance time."""
         self.http = HttpEndpoints()
         self.flows: dict[str, RunningFlow] = {}
         self.connections: dict[str, ConnectionRunner] = {}

@@ -110,6 +110,9 @@ def _serializer(schema: Any) -> Any:
         for validator in schema.validators:
             if not isinstance(validator, Mapping | vol.Schema):
                 field.update(_convert(validator))
+        nested = _dict_schema(schema)
+        if nested is not None:  # a mapping checked as a whole too (``All({...}, check)``): its fields still show
+            field.update(_convert(nested))
         return field
     if isinstance(schema, vol.Any):
         if len(schema.validators) == 2 and schema.validators[0] is None:

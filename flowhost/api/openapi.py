@@ -112,9 +112,23 @@ def _operations() -> dict[str, dict[str, Any]]:
             "summary": "Each node's status, counters and queue",
             "responses": _responses(200, {"type": "object"}, 404),
         },
+        "POST /api/flows/{id}/nodes/{node}/inject": {
+            "summary": "Trigger a running node by hand (inject sends its message); 409 for a type that cannot be",
+            "responses": _responses(204, None, 404, 409, description="triggered"),
+        },
         "GET /api/node-types": {
             "summary": "Node and connection types with their form fields",
             "responses": _responses(200, {"type": "object"}),
+        },
+        "POST /api/node-types/{type}/outputs": {
+            "summary": "The output ports a node of this type has with the config given (switch: one per rule)",
+            "requestBody": _body({"type": "object"}),
+            "responses": _responses(
+                200,
+                {"type": "object", "properties": {"outputs": {"type": "array", "items": {"type": "string"}}}},
+                400,
+                404,
+            ),
         },
         "GET /api/openapi.json": {"summary": "This description", "responses": _responses(200, {"type": "object"})},
         "GET /api/metrics": {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import connections, dead_letters, events, flows, metrics, node_types, openapi
+from . import connections, dead_letters, events, flows, metrics, node_types, nodes, openapi
 
 ROUTES = [
     web.get("/api/connections", connections.list_connections),
@@ -26,7 +26,9 @@ ROUTES = [
     web.post("/api/flows/{id}/validate", flows.validate_flow_change),
     web.get("/api/flows/{id}/yaml", flows.export_flow),
     web.get("/api/flows/{id}/status", flows.flow_status),
+    web.post("/api/flows/{id}/nodes/{node}/inject", nodes.trigger_node),
     web.get("/api/node-types", node_types.list_node_types),
+    web.post("/api/node-types/{type}/outputs", node_types.node_outputs),
     web.get("/api/openapi.json", openapi.openapi),
     web.get("/api/events", events.events),
     web.get("/api/metrics", metrics.metrics),
