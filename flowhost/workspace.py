@@ -143,6 +143,8 @@ class Workspace:
         self._lock = asyncio.Lock()
         self._loaded_connections = False
         self._started = False
+        self.ready = False
+        """True once ``start()`` has started the connections and flows, until the process stops (``/healthz``)."""
 
     @property
     def registry(self):
@@ -227,6 +229,7 @@ class Workspace:
                 await self.runtime.add_connection(connection.spec)
             for record in self.flows.values():
                 await self.runtime.deploy(record.spec)
+        self.ready = True
 
     # -- connections -------------------------------------------------------------------------------------------
     def connection_ids(self) -> list[str]:
