@@ -10,13 +10,13 @@ import logging
 import os
 import signal
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from aiohttp import web
 
 from . import __version__
+from ._started import seconds_since_start
 from .app import create_runtime, create_web_app, default_data_dir
 from .broker import EmbeddedBroker
 from .flowfile import FlowSpec, FlowValidationError, load_flow_file
@@ -156,16 +156,6 @@ def _broker(args: argparse.Namespace) -> int:
     return _run_async(serve())
 
 
-def _seconds_since_process_start() -> float:
-    """Since the process started (interpreter start-up and imports included), as a user waits for it."""
-    try:
-        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: start time, in ticks since boot
-        return float(Path("/proc/uptime").read_text().split()[0]) - started
-    except (OSError, ValueError, IndexError):
-        return time.process_time()  # not Linux: CPU time is a lower bound
-
-
 def _run(args: argparse.Namespace) -> int:
     return _run_async(_serve(args))
 
@@ -247,7 +237,7 @@ async def _serve(args: argparse.Namespace) -> int:
         await runtime.start()
         await workspace.start()
         host = f"[{args.host}]" if ":" in args.host else args.host
-        print(f"flowhost {__version__} ready in {_seconds_since_process_start():.2f}s", flush=True)
+        print(f"flowhost {__version__} ready in {seconds_since_start():.2f}s", flush=True)
         print(f"  editor:  http://{host}:{args.port}/?token={token}", flush=True)
         print(f"  data:    {data_dir}", flush=True)
         if broker is not None:
@@ -259,6 +249,7 @@ async def _serve(args: argparse.Namespace) -> int:
         await _until_stopped()
         print("stopping...", flush=True)
     finally:
+        workspace.ready = False  # /healthz answers 503 while flowhost stops
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(_shutdown(runtime, runner, broker), STOP_TIMEOUT)
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import signal
 import time
 from pathlib import Path
@@ -82,9 +83,7 @@ async def test_run_refuses_an_invalid_flow_with_every_error(tmp_path):
 async def test_validate_reports_errors_with_file_and_line(tmp_path):
     good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
     good.write_text((ROOT / "flows" / "demo.yaml").read_text())
-    bad.write_text(
-        "flowhost: 1\nid: x\nnodes:\n  - id: a\n    type: lorawan-simulator\n    config: {count: 0}\n"
-    )
+    bad.write_text("flowhost: 1\nid: x\nnodes:\n  - id: a\n    type: lorawan-simulator\n    config: {count: 0}\n")
     assert (await run_command("validate", str(good)))[0] == 0
     code, _, stderr = await run_command("validate", str(good), str(bad))
     assert code == 1
@@ -159,3 +158,27 @@ async def test_flowhost_register_commands_adds_the_example_plugins_command():
     assert code == 0 and stdout.strip() == '{"temperature": 23.1, "humidity": 45}'
     code, _, stderr = await run_command("decode-temp-hum", "ffff")
     assert code == 1 and "not a temperature/humidity frame" in stderr
+
+
+async def test_ready_in_counts_from_flowhost_s_own_start_not_from_the_shell_that_ran_before_it(tmp_path):
+    """The README's one-liner: the shell runs pip first, then becomes flowhost (exec), keeping its pid and the
+    start time /proc gives it. The pause stands in for pip: the figure must leave it out."""
+    pause = 2.0
+    command = " ".join(
+        shlex.quote(part)
+        for part in (*FLOWHOST, "run", "--no-broker", "--port", str(free_port()), "--data-dir", str(tmp_path / "d"))
+    )
+    began = time.monotonic()
+    shell = await asyncio.create_subprocess_exec(
+        "bash", "-c", f"sleep {pause} && exec {command}", stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        line = (await asyncio.wait_for(shell.stdout.readline(), 30)).decode()
+        waited = time.monotonic() - began
+    finally:
+        shell.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(shell.wait(), 10)
+    assert "ready in " in line, line
+    reported = float(line.split("ready in ")[1].strip().rstrip("s"))
+    # What the user waited for after the pause, at most; the shell's whole life (pause included) before the fix.
+    assert 0 < reported <= waited - pause, (reported, waited)
