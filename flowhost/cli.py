@@ -19,10 +19,10 @@ from . import __version__
 from ._started import seconds_since_start
 from .app import create_runtime, create_web_app, default_data_dir
 from .broker import EmbeddedBroker
+from .flow_origin import default_demo, demo_left_out, why_it_runs
 from .flowfile import FlowSpec, FlowValidationError, load_flow_file
 from .plugins import PluginHost, load_plugins
 from .registry import Registry
-from .resources import demo_flow
 from .secret_box import SecretKeyError
 from .store import CONNECTIONS_FILE_NAME, SECRETS_FILE_NAME, TOKEN_ENV, Store, StoreError, api_token
 from .workspace import Workspace
@@ -213,7 +213,8 @@ async def _serve(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     errors = workspace.load_connections()
-    errors += workspace.load_flow_files(args.flow_files, demo=None if args.flow_files else demo_flow())
+    demo = None if args.flow_files else default_demo()
+    errors += workspace.load_flow_files(args.flow_files, demo=demo)
     if errors:
         for error in errors:
             print(error, file=sys.stderr)
@@ -243,7 +244,12 @@ async def _serve(args: argparse.Namespace) -> int:
         if broker is not None:
             print(f"  broker:  mqtt://{broker.address} (amqtt, local testing only)", flush=True)
         for record in workspace.flows.values():
-            print(f"  flow:    {record.id} ({len(record.spec.nodes)} nodes) from {record.spec.source}", flush=True)
+            why = why_it_runs(record, demo, data_dir)
+            print(
+                f"  flow:    {record.id} ({len(record.spec.nodes)} nodes) from {record.spec.source}: {why}", flush=True
+            )
+        if left_out := demo_left_out(list(workspace.flows.values()), demo):
+            print(f"  demo:    {left_out}", flush=True)
         for connection_id in workspace.connections:
             print(f"  connection: {connection_id} (created through the API)", flush=True)
         await _until_stopped()

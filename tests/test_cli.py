@@ -182,3 +182,61 @@ async def test_ready_in_counts_from_flowhost_s_own_start_not_from_the_shell_that
     reported = float(line.split("ready in ")[1].strip().rstrip("s"))
     # What the user waited for after the pause, at most; the shell's whole life (pause included) before the fix.
     assert 0 < reported <= waited - pause, (reported, waited)
+
+
+CHECKOUT_DEMO = """\
+flowhost: 1
+id: demo
+label: The demo as edited in a checkout
+nodes:
+  - id: console
+    type: debug
+"""
+
+
+async def test_the_start_says_which_demo_file_runs_and_why(flowhost_process, tmp_path):
+    checkout = tmp_path / "checkout"
+    (checkout / "flows").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text('[project]\nname = "flowhost"\n')
+    (checkout / "flows" / "demo.yaml").write_text(CHECKOUT_DEMO)
+    data_dir = tmp_path / "data"
+    options = ("--no-broker", "--data-dir", str(data_dir))
+
+    process = await flowhost_process(*options, "--port", str(port := free_port()), cwd=checkout)
+    line = await process.wait_for_line("flow:    demo")
+    assert f"demo (1 nodes) from {checkout / 'flows' / 'demo.yaml'}: this checkout's demo" in line
+    assert f"no FLOW_FILE was given and {data_dir / 'flows'} holds no saved flow" in line
+    token = (data_dir / "api-token").read_text().strip()
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as api:
+        async with api.get(f"http://127.0.0.1:{port}/api/flows/demo") as response:
+            flow = await response.json()
+        async with api.put(f"http://127.0.0.1:{port}/api/flows/demo", json={**flow, "label": "Saved"}) as response:
+            assert response.status == 200, await response.text()
+    assert await process.stop() == 0
+
+    process = await flowhost_process(*options, "--port", str(free_port()), cwd=checkout)
+    line = await process.wait_for_line("flow:    demo")
+    assert f"from {data_dir / 'flows' / 'demo.yaml'}: saved in the data dir by the editor or the API" in line
+    assert f"it replaces the demo file {checkout / 'flows' / 'demo.yaml'}, which is not read" in line
+    assert await process.stop() == 0
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    process = await flowhost_process(
+        "--no-broker", "--data-dir", str(tmp_path / "other"), "--port", str(free_port()), cwd=elsewhere
+    )
+    line = await process.wait_for_line("flow:    demo")
+    assert ": the demo installed with flowhost, as no FLOW_FILE was given" in line
+    assert await process.stop() == 0
+
+
+async def test_the_start_says_why_the_demo_does_not_run_beside_saved_flows(flowhost_process, tmp_path):
+    data_dir = tmp_path / "data"
+    (data_dir / "flows").mkdir(parents=True)
+    (data_dir / "flows" / "mine.yaml").write_text("flowhost: 1\nid: mine\nnodes:\n  - {id: d, type: debug}\n")
+    process = await flowhost_process("--no-broker", "--data-dir", str(data_dir), "--port", str(free_port()))
+    line = await process.wait_for_line("flow:    mine")
+    assert "saved in the data dir" in line and "replaces the demo" not in line
+    line = await process.wait_for_line("demo:    not run, as the data dir holds saved flows")
+    assert "flowhost run " in line and "demo.yaml" in line
+    assert await process.stop() == 0
