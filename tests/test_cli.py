@@ -22,7 +22,7 @@ async def test_run_serves_the_demo_flow_and_stops_on_sigterm(flowhost_process, t
         "--port", str(port), "--broker-port", str(broker_port), "--data-dir", str(tmp_path / "data")
     )
     ready = await process.wait_for_line("ready in")
-    await process.wait_for_line(f"editor:  http://127.0.0.1:{port}/")
+    token = (await process.wait_for_line(f"editor:  http://127.0.0.1:{port}/")).split("?token=")[1]
     await process.wait_for_line(f"broker:  mqtt://127.0.0.1:{broker_port}")
     await process.wait_for_line("flow:    demo (3 nodes)")
     async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/") as response:
@@ -47,6 +47,24 @@ async def test_run_serves_the_demo_flow_and_stops_on_sigterm(flowhost_process, t
     for line in uplinks.decode().splitlines():
         topic, document = line.split(" ", 1)
         assert topic.startswith("mqtt/things/78AF58030000034") and '"DevEUI_uplink"' in document
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(f"http://127.0.0.1:{port}/api/events?token={token}") as events:
+            await publish_downlink(broker_port)
+            async with asyncio.timeout(15):
+                async for frame in events:
+                    event = frame.json()
+                    if event["kind"] == "debug" and event["node"] == "console":
+                        break
+    assert event["data"]["topic"] == "mqtt/things/78AF580300000346/downlink"
+    assert '"payload_hex":"01ff"' in event["data"]["payload"] and '"FPort":2' in event["data"]["payload"]
+    assert not any("[console]" in line for line in process.lines)  # the debug node logs only with console: true
+    stopping_at = time.monotonic()
+    assert await process.stop(timeout=10) == 0
+    assert time.monotonic() - stopping_at < 5, "Ctrl-C / SIGTERM must stop everything within 5 s"
+    assert float(ready.split("ready in ")[1].rstrip("s")) > 0
+
+
+async def publish_downlink(broker_port: int) -> None:
     downlink = '{"DevEUI_downlink": {"DevEUI": "78AF580300000346", "FPort": 2, "payload_hex": "01ff"}}'
     publisher = await asyncio.create_subprocess_exec(
         "mosquitto_pub",
@@ -62,12 +80,6 @@ async def test_run_serves_the_demo_flow_and_stops_on_sigterm(flowhost_process, t
         downlink,
     )
     assert await publisher.wait() == 0
-    line = await process.wait_for_line("[console] mqtt/things/78AF580300000346/downlink")
-    assert '"payload_hex":"01ff"' in line and '"FPort":2' in line
-    stopping_at = time.monotonic()
-    assert await process.stop(timeout=10) == 0
-    assert time.monotonic() - stopping_at < 5, "Ctrl-C / SIGTERM must stop everything within 5 s"
-    assert float(ready.split("ready in ")[1].rstrip("s")) > 0
 
 
 async def test_run_refuses_an_invalid_flow_with_every_error(tmp_path):
