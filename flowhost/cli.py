@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from . import __version__
+from . import __version__, cli_help
 from ._started import seconds_since_start
 from .app import create_runtime, create_web_app, default_data_dir
 from .broker import EmbeddedBroker
@@ -31,6 +31,7 @@ log = logging.getLogger("flowhost")
 
 STOP_TIMEOUT = 5.0
 BROKER_ADDRESS_ENV = "FLOWHOST_BROKER_ADDRESS"
+LOG_LEVELS = ["debug", "info", "warning", "error"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,11 +53,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser(plugins: PluginHost) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowhost", description="A flow runtime for LoRaWAN integrators.")
     parser.add_argument("--version", action="version", version=f"flowhost {__version__}")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-level", default="info", choices=LOG_LEVELS, help=cli_help.LOG_LEVEL_HELP)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run flows with the web server and the local test broker")
-    run.add_argument("flow_files", nargs="*", type=Path, metavar="FLOW_FILE", help="default: the demo flow")
+    run = commands.add_parser(
+        "run",
+        help="run flows with the web server and the local test broker",
+        description=cli_help.RUN_DESCRIPTION,
+        epilog=cli_help.RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument(
+        "flow_files", nargs="*", type=Path, metavar="FLOW_FILE", help="flow files to run (default: see above)"
+    )
     run.add_argument(
         "--host",
         default="127.0.0.1",
@@ -65,14 +74,27 @@ def _parser(plugins: PluginHost) -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=8080, help="web server port (default 8080)")
     run.add_argument("--broker-port", type=int, default=1883, help="local test broker port (default 1883)")
     run.add_argument("--no-broker", action="store_true", help="do not start the local test broker")
-    run.add_argument("--data-dir", type=Path, default=None, help="default ~/.flowhost or $FLOWHOST_DATA_DIR")
+    run.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="saved flows, API connections, encrypted secrets, API token (default $FLOWHOST_DATA_DIR, ~/.flowhost)",
+    )
+    _log_level_here(run)
     run.set_defaults(handler=_run)
 
-    validate = commands.add_parser("validate", help="check flow files; print every error with FILE:LINE:COL")
-    validate.add_argument("flow_files", nargs="+", type=Path, metavar="FLOW_FILE")
+    validate = commands.add_parser(
+        "validate",
+        help="check flow files; print every error with FILE:LINE:COL",
+        description=cli_help.VALIDATE_DESCRIPTION,
+        epilog=cli_help.VALIDATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    validate.add_argument("flow_files", nargs="+", type=Path, metavar="FLOW_FILE", help="flow files to check")
     validate.add_argument(
         "--data-dir", type=Path, default=None, help="connections and secrets stored by the API (default: as run)"
     )
+    _log_level_here(validate)
     validate.set_defaults(handler=_validate)
 
     broker = commands.add_parser("broker", help="run the local test broker (amqtt) alone")
@@ -86,6 +108,11 @@ def _parser(plugins: PluginHost) -> argparse.ArgumentParser:
     for _ in plugins.call_each("flowhost_register_commands", subcommands=commands):
         pass
     return parser
+
+
+def _log_level_here(command: argparse.ArgumentParser) -> None:
+    """``flowhost run --log-level debug`` works as ``flowhost --log-level debug run`` does."""
+    command.add_argument("--log-level", choices=LOG_LEVELS, default=argparse.SUPPRESS, help=cli_help.LOG_LEVEL_HELP)
 
 
 def _load_flows(paths: Sequence[Path], registry: Registry) -> tuple[list[FlowSpec], list[str]]:

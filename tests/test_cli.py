@@ -252,3 +252,47 @@ async def test_the_start_says_why_the_demo_does_not_run_beside_saved_flows(flowh
     line = await process.wait_for_line("demo:    not run, as the data dir holds saved flows")
     assert "flowhost run " in line and "demo.yaml" in line
     assert await process.stop() == 0
+
+
+async def test_run_and_validate_help_say_what_they_do_where_flows_come_from_with_examples():
+    code, run_help, _ = await run_command("run", "--help")
+    assert code == 0
+    for text in (
+        "Run flows",
+        "FLOW_FILE given",
+        "DATA_DIR/flows/*.yaml",
+        "flows/demo.yaml",
+        "examples:",
+        "flowhost run flows/site-a.yaml",
+        "--log-level",
+        "how much flowhost logs",
+    ):
+        assert text in run_help, text
+    code, validate_help, _ = await run_command("validate", "--help")
+    assert code == 0
+    for text in (
+        "without running anything",
+        "FILE:LINE:COL",
+        "connections.json",
+        "examples:",
+        "flowhost validate flows/*.yaml",
+    ):
+        assert text in validate_help, text
+    code, top_help, _ = await run_command("--help")
+    assert code == 0 and "how much flowhost logs" in top_help
+
+
+async def test_log_level_is_taken_after_the_command_too(flowhost_process, tmp_path):
+    flow = tmp_path / "ok.yaml"
+    flow.write_text("flowhost: 1\nid: ok\nnodes:\n  - {id: d, type: debug}\n")
+    logged = {}
+    for level in ("info", "warning"):
+        options = ("--no-broker", "--data-dir", str(tmp_path / level), "--port", str(free_port()))
+        process = await flowhost_process(str(flow), *options, "--log-level", level)
+        await process.wait_for_line("flow:    ok")
+        assert await process.stop() == 0
+        logged[level] = [line for line in process.lines if " INFO " in line]
+    assert any("flow ok deployed" in line for line in logged["info"])
+    assert logged["warning"] == []
+    code, _, stderr = await run_command("validate", "--log-level", "loud", str(flow))
+    assert code == 2 and "invalid choice: 'loud'" in stderr
