@@ -193,7 +193,10 @@ async def test_an_invalid_flow_is_not_deployed_and_undo_takes_back_a_dialog_edit
     await dialog.locator('[data-action="cancel"]').click()
 
     await editor.click("#deploy")
-    await expect(editor.locator(".toast.level-error")).to_contain_text("Not deployed: 1 error")
+    problems = editor.locator("dialog.deploy-problems")
+    await expect(problems).to_contain_text("Not deployed: 1 problem")
+    await expect(problems).to_contain_text("interval: 'now' is not a duration")
+    await problems.locator('[data-action="close"]').click()
     assert (await flowhost.get("/flows"))["flows"] == []
 
     await editor.click("#undo")

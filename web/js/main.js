@@ -5,6 +5,7 @@ import { api, ApiError } from "./api.js";
 import { FlowCanvas } from "./canvas.js";
 import { ConnectionsPanel } from "./connections.js";
 import { DebugPanel } from "./debug.js";
+import { showDeployProblems } from "./deploy-problems.js";
 import { openDialog } from "./dialog.js";
 import { clear, h } from "./dom.js";
 import { EventStream } from "./events.js";
@@ -456,12 +457,8 @@ async function deploy() {
       toast(`${error.message}. Give this flow another id: double-click its tab.`, "error", 10000);
     } else if (error.status === 409) explainConflict(error);
     else if (error.status === 400 || error.status === 422) {
-      const general = applyErrors(error.errors, body.nodes);
-      const count = error.errors.length;
-      toast(
-        h("div", h("b", `Not deployed: ${count} error${count === 1 ? "" : "s"}`), general.map((e) => h("div.mono", e.path ? `${e.path}: ${e.message}` : e.message)),
-          state.nodeErrors.size ? h("div", "Nodes with errors are marked in red; open one to see where.") : null),
-        "error", 10000);
+      applyErrors(error.errors, body.nodes);
+      showDeployProblems({ errors: error.errors, nodes: body.nodes, openNode: editNode });
     } else toast(`Deploy failed: ${error.message}`, "error", 10000);
   } finally {
     button.classList.remove("busy");
@@ -534,7 +531,9 @@ function editNode(nodeId) {
       const body = payload();
       body.nodes = state.flow.nodes.map((n, i) => (i === index ? candidate : n));
       const prefix = `nodes[${index}]`;
-      const errors = await validate(body);
+      // Not validate(): a candidate the user may still cancel must not mark the canvas or the problems count.
+      const result = await api.validateFlow(body, state.isNew);
+      const errors = result && Array.isArray(result.errors) ? result.errors : [];
       return errors
         .filter((e) => e.path === prefix || (e.path || "").startsWith(`${prefix}.`) || (e.path || "").startsWith(`${prefix}[`))
         .map((e) => ({ field: fieldOfPath(e.path, `${prefix}.config`), message: e.message }));

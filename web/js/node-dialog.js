@@ -8,7 +8,8 @@ import { SchemaForm } from "./schema-form.js";
 /**
  * node, type: what is edited; choices: {field: [[value, label]]} for fields naming a connection;
  * knownErrors: [{field, message}] already known; idProblem(newId): why an id cannot be used, or null;
- * check(candidate): the candidate's errors ([{field, message}]); apply(candidate, newId); remove();
+ * check(candidate): the candidate's errors ([{field, message}]), without marking the canvas (the candidate is not
+ * the flow until it is applied); apply(candidate, newId); remove();
  * needsConnection and addConnection(): offer to create the connection the node needs.
  */
 export function openNodeDialog({ node, type, choices, knownErrors, needsConnection, idProblem, check, apply, remove, addConnection }) {
@@ -35,7 +36,30 @@ export function openNodeDialog({ node, type, choices, knownErrors, needsConnecti
     const unmatched = form.showErrors(errors.filter((e) => e.field));
     showError([...errors.filter((e) => !e.field), ...unmatched].map((e) => e.message).join("\n"));
   };
+  // After a refused "Done" the button offers "Keep anyway"; any edit makes it "Done" again, and the change is
+  // checked again shortly after, so that errors leave their fields as soon as the values are right.
   let insist = false;
+  let recheck = null;
+  const candidate = () => {
+    const edited = { ...node, config: form.read() };
+    delete edited.name;
+    if (nameInput.value.trim()) edited.name = nameInput.value.trim();
+    return edited;
+  };
+  const doneButton = () => dialog.dialog.querySelector('[data-action="done"]');
+  const onEdit = () => {
+    if (!insist) return;
+    insist = false;
+    doneButton().textContent = "Done";
+    doneButton().classList.remove("warn");
+    clearTimeout(recheck);
+    recheck = setTimeout(async () => {
+      const errors = await check(candidate());
+      if (!insist && dialog.dialog.isConnected) show(errors, dialog.showError);
+    }, 400);
+  };
+  body.addEventListener("input", onEdit);
+  body.addEventListener("change", onEdit);
   const dialog = openDialog({
     title: `Edit ${node.type} node`,
     className: "node-dialog",
@@ -50,20 +74,18 @@ export function openNodeDialog({ node, type, choices, knownErrors, needsConnecti
           const newId = idInput.value.trim();
           idError.textContent = idProblem(newId) || "";
           if (idError.textContent) return;
-          const candidate = { ...node, config: form.read() };
-          delete candidate.name;
-          if (nameInput.value.trim()) candidate.name = nameInput.value.trim();
-          const errors = await check(candidate);
+          clearTimeout(recheck);
+          const edited = candidate();
+          const errors = await check(edited);
           if (errors.length && !insist) {
             show(errors, showError);
             insist = true;
-            const done = dialog.dialog.querySelector('[data-action="done"]');
-            done.textContent = "Keep anyway";
-            done.classList.add("warn");
+            doneButton().textContent = "Keep anyway";
+            doneButton().classList.add("warn");
             return;
           }
           close();
-          apply(candidate, newId);
+          apply(edited, newId);
         },
       },
     ],
