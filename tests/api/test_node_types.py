@@ -187,3 +187,9 @@ async def test_the_connection_form_is_labelled_as_thingparks(api):
         "Host Name",
         "Private Key",
     ]
+
+
+async def test_a_node_type_s_help_is_its_own_docstring(api):
+    described = {entry["type"]: entry for entry in (await (await api.get("/api/node-types")).json())["nodeTypes"]}
+    assert described["test-emit"]["help"] == "Sends the configured payloads once, as fast as the receivers allow."
+    assert described["debug"]["help"] is None  # none of its own: Node's docstring is not the debug node's help

@@ -671,10 +671,22 @@ function refreshStatuses() {
   refreshInfo();
 }
 
+// A node type picked in the palette: its help shows in the info panel until a node is selected.
+let helpType = null;
+
+function showTypeHelp(type) {
+  helpType = type;
+  showTab("info");
+}
+
 // The info panel follows the selection; redrawn only while it is in view.
 function refreshInfo() {
   if (!infoPanel || !state.flow || $("#info-panel").hidden) return;
   const node = canvas.selected ? nodeById(canvas.selected) : null;
+  if (!node && helpType && state.nodeTypes.has(helpType)) {
+    infoPanel.showType(state.nodeTypes.get(helpType));
+    return;
+  }
   infoPanel.show({
     node,
     type: node && state.nodeTypes.get(node.type),
@@ -847,9 +859,12 @@ async function boot() {
   canvas.addEventListener("unwire", (e) => removeWire(e.detail));
   canvas.addEventListener("move", (e) => moveNode(e.detail));
   canvas.addEventListener("open", (e) => editNode(e.detail.nodeId));
-  canvas.addEventListener("select", () => refreshInfo());
+  canvas.addEventListener("select", () => {
+    helpType = null;
+    refreshInfo();
+  });
   canvas.addEventListener("zoom", (e) => { $("#zoom-level").textContent = `${Math.round(e.detail.zoom * 100)}%`; });
-  new Palette($("#palette"), state.nodeTypes, addNodeInView);
+  new Palette($("#palette"), state.nodeTypes, addNodeInView, showTypeHelp);
   infoPanel = new InfoPanel($("#info-panel"));
   debugPanel = new DebugPanel($("#debug-panel"), {
     nodeLabel: (event) => {
