@@ -250,7 +250,7 @@ function renderFlowTabs() {
           type: "button",
           class: state.flow && entry.id === state.flow.id ? "active" : "",
           dataset: { flow: entry.id },
-          title: `${entry.id} · double-click for its properties`,
+          title: `${entry.label} (${entry.id}) · double-click for its properties`,
           on: { click: () => switchFlow(entry.id), dblclick: () => editFlowProperties() },
         },
         entry.label,
