@@ -221,6 +221,26 @@ export class FlowCanvas extends EventTarget {
     this.emit("select", { nodeId: null });
   }
 
+  // Select one node and pan it to the middle of the view (a search result).
+  focus(nodeId) {
+    const element = this.element(nodeId);
+    if (!element) return;
+    const editor = this.editor;
+    this.setGroup([]);
+    if (editor.node_selected) editor.node_selected.classList.remove("selected");
+    element.classList.add("selected");
+    editor.node_selected = element;
+    this.selected = nodeId;
+    this.highlightWires(element.id.slice(5));
+    const rect = this.container.getBoundingClientRect();
+    const x = element.offsetLeft + element.offsetWidth / 2;
+    const y = element.offsetTop + element.offsetHeight / 2;
+    editor.canvas_x = rect.width / 2 - x * editor.zoom;
+    editor.canvas_y = rect.height / 2 - y * editor.zoom;
+    editor.precanvas.style.transform = `translate(${editor.canvas_x}px, ${editor.canvas_y}px) scale(${editor.zoom})`;
+    this.emit("select", { nodeId });
+  }
+
   selectAll() {
     this.setGroup(this.byFlowId.keys());
   }

@@ -15,6 +15,7 @@ import { completeLayout, newNodeId } from "./layout.js";
 import { openNodeDialog } from "./node-dialog.js";
 import { Palette } from "./palette.js";
 import { fieldOfPath } from "./schema-form.js";
+import { openNodeSearch } from "./search.js";
 
 const $ = (selector) => document.querySelector(selector);
 const IDENTIFIER = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
@@ -572,6 +573,29 @@ function renameNode(oldId, newId) {
   }
 }
 
+// -- search ---------------------------------------------------------------------------------------------------
+
+// The flow being edited as it is here; the others as the server has them.
+async function allFlowsForSearch() {
+  await loadFlows();
+  const others = state.flows.filter((flow) => flow.id !== state.flow.id);
+  const loaded = await Promise.all(others.map((flow) => api.flow(flow.id).catch(() => null)));
+  return [state.flow, ...loaded.filter(Boolean)];
+}
+
+function searchNodes() {
+  openNodeSearch({
+    loadFlows: allFlowsForSearch,
+    onPick: async (flowId, nodeId) => {
+      if (flowId !== state.flow.id) {
+        if (!confirmDiscard()) return;
+        await openFlowById(flowId);
+      }
+      canvas.focus(nodeId);
+    },
+  });
+}
+
 // -- import / export ----------------------------------------------------------------------------------------
 
 async function exportFlow() {
@@ -782,6 +806,7 @@ function bindChrome() {
   $("#redo").addEventListener("click", () => restore(history.redo()));
   $("#export").addEventListener("click", exportFlow);
   $("#import").addEventListener("click", importFlow);
+  $("#search").addEventListener("click", searchNodes);
   $("#zoom-in").addEventListener("click", () => canvas.zoomIn());
   $("#zoom-out").addEventListener("click", () => canvas.zoomOut());
   $("#zoom-reset").addEventListener("click", () => { canvas.zoomReset(); canvas.fit(state.flow.layout); });
@@ -804,6 +829,9 @@ function bindChrome() {
       event.preventDefault();
       copySelected();
       paste();
+    } else if (mod && event.key.toLowerCase() === "f") {
+      event.preventDefault();
+      searchNodes();
     } else if (mod && event.key.toLowerCase() === "a") {
       event.preventDefault();
       canvas.selectAll();
