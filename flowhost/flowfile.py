@@ -90,6 +90,7 @@ NODE_SCHEMA = vol.Schema(
         vol.Optional("name"): str,
         vol.Optional("config", default=dict): vol.Any(None, _mapping),
         vol.Optional("wires", default=dict): vol.Any(None, WIRES_SCHEMA),
+        vol.Optional("disabled", default=False): bool,
     }
 )
 
@@ -412,6 +413,8 @@ def _validate_nodes(items: list, registry: Registry, connection_ids: set[str], c
                 f"unknown node type '{entry['type']}'{hint}; installed: {', '.join(sorted(types)) or 'none'}",
             )
             continue
+        if entry["disabled"]:
+            continue  # kept in the file, never run: its config may be unfinished; wires to it carry nothing
         raw_config = entry["config"] or {}
         config = None
         try:

@@ -243,6 +243,7 @@ def _components(registry: Registry) -> dict[str, Any]:
                                         "id": {"type": "string"},
                                         "type": {"enum": sorted(registry.node_types)},
                                         "name": {"type": "string"},
+                                        "disabled": {"type": "boolean", "description": "kept, never run"},
                                         "wires": {
                                             "type": "object",
                                             "additionalProperties": {"type": "array", "items": {"type": "string"}},

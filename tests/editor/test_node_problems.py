@@ -109,3 +109,37 @@ async def test_a_refused_deploy_names_each_node_and_field_and_opens_the_node(edi
     await expect(dialog.locator(".dialog-banner")).to_contain_text("give at least one of devEUIs, fPorts, tags")
     await dialog.locator('[data-action="cancel"]').click()
     await expect(node(editor, "filter")).to_have_class(INVALID)  # the deployed-to-be flow has the problem
+
+
+async def test_deploy_with_the_invalid_nodes_disabled_and_enable_one_once_fixed(editor, flowhost, page_errors):
+    page_errors.expect_status(400)
+    await import_by_api(flowhost, DEPLOYED)
+    await open_flow(editor, flowhost, "steady")
+    await drop_node(editor, "filter", 520, 320)  # unconfigured
+    await editor.click("#deploy")
+    problems = editor.locator("dialog.deploy-problems")
+    offer = problems.locator('[data-action="deploy-disabled"]')
+    await expect(offer).to_have_text("Deploy with this node disabled")
+    await offer.click()
+    await expect(problems).to_be_hidden()
+    await expect(editor.locator("#deploy")).to_have_text("Deployed")
+    filter_node = node(editor, "filter")
+    await expect(filter_node).to_have_class(re.compile(r"\bdisabled\b"))
+    await expect(filter_node).not_to_have_class(INVALID)
+    await expect(filter_node.locator(".fh-node-status")).to_contain_text("disabled: not run")
+    await screenshot(editor, "deployed-with-a-node-disabled")
+    saved = flowhost.runtime.data_dir / "flows" / "steady.yaml"
+    assert "  - id: filter\n    type: filter\n    disabled: true\n" in saved.read_text()
+    assert set(flowhost.runtime.flows["steady"].nodes) == {"devices", "console"}
+
+    dialog = await open_node(editor, "filter")
+    await expect(dialog.locator("#node-disabled")).to_be_checked()
+    await field(dialog, "tags").locator("textarea").fill("kitchen")
+    await dialog.locator("#node-disabled").uncheck()
+    await dialog.locator('[data-action="done"]').click()
+    await expect(dialog).to_be_hidden()
+    await expect(filter_node).not_to_have_class(re.compile(r"\bdisabled\b"))
+    await editor.click("#deploy")
+    await expect(editor.locator("#deploy")).to_have_text("Deployed")
+    assert "disabled" not in saved.read_text()
+    assert set(flowhost.runtime.flows["steady"].nodes) == {"devices", "console", "filter"}

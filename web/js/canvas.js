@@ -298,6 +298,7 @@ export class FlowCanvas extends EventTarget {
     element.dataset.nodeId = node.id;
     element.dataset.type = node.type;
     if (!type) element.classList.add("unknown-type");
+    element.classList.toggle("disabled", Boolean(node.disabled));
     (type ? type.outputs : ["out"]).forEach((port, index) => {
       const output = element.querySelector(`.outputs .output_${index + 1}`);
       if (output) {
@@ -333,6 +334,7 @@ export class FlowCanvas extends EventTarget {
     if (!element) return;
     element.querySelector(".fh-node-label").textContent = node.name || node.id;
     element.querySelector(".fh-node-type").hidden = (node.name || node.id) === node.type;
+    element.classList.toggle("disabled", Boolean(node.disabled));
   }
 
   removeSelected() {

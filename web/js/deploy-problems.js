@@ -6,8 +6,9 @@ import { openDialog } from "./dialog.js";
 import { h } from "./dom.js";
 import { fieldOfPath } from "./schema-form.js";
 
-// errors: [{path, message}] about `nodes` (the nodes sent); openNode(nodeId) opens a node's dialog.
-export function showDeployProblems({ errors, nodes, openNode }) {
+// errors: [{path, message}] about `nodes` (the nodes sent); openNode(nodeId) opens a node's dialog;
+// deployDisabled(nodeIds) deploys with those nodes disabled (offered when only nodes have errors).
+export function showDeployProblems({ errors, nodes, openNode, deployDisabled }) {
   const byNode = new Map();
   const general = [];
   for (const error of errors) {
@@ -41,10 +42,22 @@ export function showDeployProblems({ errors, nodes, openNode }) {
     body: h(
       "div",
       h("p", "Nothing was deployed: the running flow is as it was. ",
-        byNode.size ? "Open a node to fix it (its errors show at their fields):" : "Fix these first:"),
+        byNode.size ? "Open a node to fix it (its errors show at their fields), or deploy the rest and keep these nodes disabled (in the flow, not run) until they are fixed:" : "Fix these first:"),
       h("ul.problem-list", rows, generalRows),
     ),
-    buttons: [{ label: "Close", primary: true, action: "cancel" }],
+    buttons: [
+      ...(byNode.size && !general.length
+        ? [{
+            label: `Deploy with ${byNode.size === 1 ? "this node" : `these ${byNode.size} nodes`} disabled`,
+            name: "deploy-disabled",
+            action: async ({ close }) => {
+              close();
+              await deployDisabled([...byNode.keys()]);
+            },
+          }]
+        : []),
+      { label: "Close", primary: true, action: "cancel" },
+    ],
   });
   return dialog;
 }

@@ -459,13 +459,27 @@ async function deploy() {
     } else if (error.status === 409) explainConflict(error);
     else if (error.status === 400 || error.status === 422) {
       applyErrors(error.errors, body.nodes);
-      showDeployProblems({ errors: error.errors, nodes: body.nodes, openNode: editNode });
+      showDeployProblems({ errors: error.errors, nodes: body.nodes, openNode: editNode, deployDisabled });
     } else toast(`Deploy failed: ${error.message}`, "error", 10000);
   } finally {
     button.classList.remove("busy");
     deploying = false;
     refreshChrome();
   }
+}
+
+// Node-RED's "deploy anyway": the nodes with errors stay in the flow, disabled (not run) until fixed.
+async function deployDisabled(nodeIds) {
+  for (const nodeId of nodeIds) {
+    const node = nodeById(nodeId);
+    if (node) {
+      node.disabled = true;
+      canvas.updateNode(node);
+    }
+  }
+  changed();
+  await deploy();
+  refreshStatuses();
 }
 
 function explainConflict(error) {
@@ -685,6 +699,7 @@ function connectionStatus(node) {
 }
 
 function shownStatus(node) {
+  if (node.disabled) return { text: "disabled: not run", level: "info" };
   const own = statuses.get(node.id);
   return own && own.text ? own : connectionStatus(node);
 }

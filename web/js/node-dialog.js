@@ -16,6 +16,7 @@ export function openNodeDialog({ node, type, choices, knownErrors, needsConnecti
   const nameInput = h("input#node-name", { type: "text", name: "name", value: node.name || "", placeholder: node.id });
   const idInput = h("input#node-id.mono", { type: "text", name: "id", value: node.id, spellcheck: "false" });
   const idError = h("div.field-error");
+  const disabledInput = h("input#node-disabled", { type: "checkbox", name: "disabled", checked: Boolean(node.disabled) });
   const form = new SchemaForm(type.schema, node.config || {}, { secretFields: type.secretFields || [], idPrefix: "node", choices });
   const body = h(
     "div.node-form",
@@ -25,6 +26,7 @@ export function openNodeDialog({ node, type, choices, knownErrors, needsConnecti
       h("div.field", { dataset: { field: "name" } }, h("label", { for: "node-name" }, "Name"), h("div.control", nameInput)),
       h("div.field", { dataset: { field: "id" } }, h("label", { for: "node-id" }, "ID"), h("div.control", idInput), idError),
     ),
+    h("label.node-disabled", { dataset: { field: "disabled" } }, disabledInput, " Disabled: kept in the flow, not run (its settings are not checked)"),
     h("hr"),
     needsConnection
       ? h("p.notice", "This node needs a connection and there is none yet. ",
@@ -43,7 +45,9 @@ export function openNodeDialog({ node, type, choices, knownErrors, needsConnecti
   const candidate = () => {
     const edited = { ...node, config: form.read() };
     delete edited.name;
+    delete edited.disabled;
     if (nameInput.value.trim()) edited.name = nameInput.value.trim();
+    if (disabledInput.checked) edited.disabled = true;
     return edited;
   };
   const doneButton = () => dialog.dialog.querySelector('[data-action="done"]');
