@@ -178,17 +178,28 @@ def _styled_like(value: Any, siblings: Sequence[Any]) -> Any:
         styled = CommentedMap(
             (key, _styled_like(item, [m[key] for m in maps if key in m])) for key, item in value.items()
         )
-        if maps and all(m.fa.flow_style() for m in maps):
+        if maps and all(m.fa.flow_style() for m in maps) and not _has_multiline_text(value):
             styled.fa.set_flow_style()
         return styled
     if isinstance(value, list) and not isinstance(value, CommentedSeq):
         seqs = [sibling for sibling in siblings if isinstance(sibling, CommentedSeq)]
         children = [child for seq in seqs for child in seq]
         styled_seq = CommentedSeq(_styled_like(item, children) for item in value)
-        if seqs and all(seq.fa.flow_style() for seq in seqs):
+        if seqs and all(seq.fa.flow_style() for seq in seqs) and not _has_multiline_text(value):
             styled_seq.fa.set_flow_style()
         return styled_seq
     return value
+
+
+def _has_multiline_text(value: Any) -> bool:
+    """A PEM certificate and the like: unreadable on one line, so never written in flow style."""
+    if isinstance(value, str):
+        return "\n" in value
+    if isinstance(value, Mapping):
+        return any(_has_multiline_text(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_multiline_text(item) for item in value)
+    return False
 
 
 _OPTIONAL_SECTIONS = {"nodes": ("config", "wires"), "connections": ("configuration",)}

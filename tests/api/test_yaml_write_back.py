@@ -88,3 +88,19 @@ async def test_a_flow_made_in_the_editor_is_written_compactly_without_empty_sect
     assert "config: {}" not in text and "wires: {}" not in text
     sink = read_yaml(text, "fresh")["nodes"][1]
     assert dict(sink) == {"id": "sink", "type": "test-collect"}
+
+
+async def test_a_new_value_with_several_lines_is_never_squeezed_onto_one(api, workspace, tmp_path):
+    path = tmp_path / "as-written.yaml"
+    path.write_text(WRITTEN)
+    assert workspace.load_flow_files([path]) == []
+    await workspace.start()
+    flow = as_the_editor_sends(await (await api.get("/api/flows/as-written")).json())
+    flow["nodes"][0]["config"] = {"payloads": ["first line\nsecond line"]}
+    flow["nodes"].append({"id": "note", "type": "test-emit", "config": {"payloads": ["one\ntwo"]}, "wires": {}})
+    response = await api.put("/api/flows/as-written", json=flow)
+    assert response.status == 200, await response.text()
+    text = path.read_text()
+    note = text[text.index("  - id: note") : text.index("layout:")]
+    assert "config:\n" in note and "{payloads" not in note, text
+    assert read_yaml(text, "x")["nodes"][2]["config"]["payloads"] == ["one\ntwo"]
