@@ -7,6 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import pluggy
 
+from . import _started  # noqa: F401  (first of ours: the time flowhost's start is measured from)
 from .message import Message, Receipt, Refusal
 from .node import Connection, ConnectionContext, Node, NodeContext
 from .web_access import public_route

@@ -10,21 +10,21 @@ import logging
 import os
 import signal
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from aiohttp import web
 
-from . import __version__
+from . import __version__, cli_help
+from ._started import seconds_since_start
 from .app import create_runtime, create_web_app, default_data_dir
 from .broker import EmbeddedBroker
+from .flow_origin import default_demo, demo_left_out, why_it_runs
 from .flowfile import FlowSpec, FlowValidationError, load_flow_file
 from .http_guard import ServerLog
 from .permissions import make_private_directory
 from .plugins import PluginHost, load_plugins
 from .registry import Registry
-from .resources import demo_flow
 from .secret_box import SecretKeyError
 from .store import CONNECTIONS_FILE_NAME, SECRETS_FILE_NAME, TOKEN_ENV, Store, StoreError, api_token
 from .workspace import Workspace
@@ -33,6 +33,7 @@ log = logging.getLogger("flowhost")
 
 STOP_TIMEOUT = 5.0
 BROKER_ADDRESS_ENV = "FLOWHOST_BROKER_ADDRESS"
+LOG_LEVELS = ["debug", "info", "warning", "error"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,11 +55,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser(plugins: PluginHost) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowhost", description="A flow runtime for LoRaWAN integrators.")
     parser.add_argument("--version", action="version", version=f"flowhost {__version__}")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-level", default="info", choices=LOG_LEVELS, help=cli_help.LOG_LEVEL_HELP)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run flows with the web server and the local test broker")
-    run.add_argument("flow_files", nargs="*", type=Path, metavar="FLOW_FILE", help="default: the demo flow")
+    run = commands.add_parser(
+        "run",
+        help="run flows with the web server and the local test broker",
+        description=cli_help.RUN_DESCRIPTION,
+        epilog=cli_help.RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument(
+        "flow_files", nargs="*", type=Path, metavar="FLOW_FILE", help="flow files to run (default: see above)"
+    )
     run.add_argument(
         "--host",
         default="127.0.0.1",
@@ -75,14 +84,27 @@ def _parser(plugins: PluginHost) -> argparse.ArgumentParser:
     )
     run.add_argument("--broker-port", type=int, default=1883, help="local test broker port (default 1883)")
     run.add_argument("--no-broker", action="store_true", help="do not start the local test broker")
-    run.add_argument("--data-dir", type=Path, default=None, help="default ~/.flowhost or $FLOWHOST_DATA_DIR")
+    run.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="saved flows, API connections, encrypted secrets, API token (default $FLOWHOST_DATA_DIR, ~/.flowhost)",
+    )
+    _log_level_here(run)
     run.set_defaults(handler=_run)
 
-    validate = commands.add_parser("validate", help="check flow files; print every error with FILE:LINE:COL")
-    validate.add_argument("flow_files", nargs="+", type=Path, metavar="FLOW_FILE")
+    validate = commands.add_parser(
+        "validate",
+        help="check flow files; print every error with FILE:LINE:COL",
+        description=cli_help.VALIDATE_DESCRIPTION,
+        epilog=cli_help.VALIDATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    validate.add_argument("flow_files", nargs="+", type=Path, metavar="FLOW_FILE", help="flow files to check")
     validate.add_argument(
         "--data-dir", type=Path, default=None, help="connections and secrets stored by the API (default: as run)"
     )
+    _log_level_here(validate)
     validate.set_defaults(handler=_validate)
 
     broker = commands.add_parser("broker", help="run the local test broker (amqtt) alone")
@@ -96,6 +118,11 @@ def _parser(plugins: PluginHost) -> argparse.ArgumentParser:
     for _ in plugins.call_each("flowhost_register_commands", subcommands=commands):
         pass
     return parser
+
+
+def _log_level_here(command: argparse.ArgumentParser) -> None:
+    """``flowhost run --log-level debug`` works as ``flowhost --log-level debug run`` does."""
+    command.add_argument("--log-level", choices=LOG_LEVELS, default=argparse.SUPPRESS, help=cli_help.LOG_LEVEL_HELP)
 
 
 def _load_flows(paths: Sequence[Path], registry: Registry) -> tuple[list[FlowSpec], list[str]]:
@@ -166,16 +193,6 @@ def _broker(args: argparse.Namespace) -> int:
     return _run_async(serve())
 
 
-def _seconds_since_process_start() -> float:
-    """Since the process started (interpreter start-up and imports included), as a user waits for it."""
-    try:
-        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: start time, in ticks since boot
-        return float(Path("/proc/uptime").read_text().split()[0]) - started
-    except (OSError, ValueError, IndexError):
-        return time.process_time()  # not Linux: CPU time is a lower bound
-
-
 def _run(args: argparse.Namespace) -> int:
     return _run_async(_serve(args))
 
@@ -233,7 +250,8 @@ async def _serve(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     errors = workspace.load_connections()
-    errors += workspace.load_flow_files(args.flow_files, demo=None if args.flow_files else demo_flow())
+    demo = None if args.flow_files else default_demo()
+    errors += workspace.load_flow_files(args.flow_files, demo=demo)
     if errors:
         for error in errors:
             print(error, file=sys.stderr)
@@ -258,18 +276,24 @@ async def _serve(args: argparse.Namespace) -> int:
         await runtime.start()
         await workspace.start()
         host = f"[{args.host}]" if ":" in args.host else args.host
-        print(f"flowhost {__version__} ready in {_seconds_since_process_start():.2f}s", flush=True)
+        print(f"flowhost {__version__} ready in {seconds_since_start():.2f}s", flush=True)
         print(f"  editor:  http://{host}:{args.port}/?token={token}", flush=True)
         print(f"  data:    {data_dir}", flush=True)
         if broker is not None:
             print(f"  broker:  mqtt://{broker.address} (amqtt, local testing only)", flush=True)
         for record in workspace.flows.values():
-            print(f"  flow:    {record.id} ({len(record.spec.nodes)} nodes) from {record.spec.source}", flush=True)
+            why = why_it_runs(record, demo, data_dir)
+            print(
+                f"  flow:    {record.id} ({len(record.spec.nodes)} nodes) from {record.spec.source}: {why}", flush=True
+            )
+        if left_out := demo_left_out(list(workspace.flows.values()), demo):
+            print(f"  demo:    {left_out}", flush=True)
         for connection_id in workspace.connections:
             print(f"  connection: {connection_id} (created through the API)", flush=True)
         await _until_stopped()
         print("stopping...", flush=True)
     finally:
+        workspace.ready = False  # /healthz answers 503 while flowhost stops
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(_shutdown(runtime, runner, broker), STOP_TIMEOUT)
     return 0

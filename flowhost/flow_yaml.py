@@ -128,23 +128,36 @@ def guess_style(text: str, document: Any) -> YamlStyle:
     return DEFAULT_STYLE
 
 
-def update_document(old: Any, new: Any) -> Any:
+def update_document(old: Any, new: Any, peers: Sequence[Any] = ()) -> Any:
     """Make the round-trip document ``old`` equal to the plain document ``new``, in place where possible, so
-    that the user's comments, key order and formatting survive. Returns the updated document."""
+    that the user's comments, key order and formatting survive. Returns the updated document.
+
+    What is new is written in the style of what plays the same part beside it (``peers``: the other items of a
+    list, the same key in them): a node added to a list whose nodes write ``config: {...}`` on one line gets its
+    ``config`` on one line, a layout entry added to ``{x: 120, y: 80}`` entries is written so too.
+    """
     if isinstance(old, CommentedMap) and isinstance(new, Mapping):
         for key in [key for key in old if key not in new]:
             del old[key]
         for key, value in new.items():
-            old[key] = update_document(old[key], value) if key in old else value
+            same_key = [peer[key] for peer in peers if isinstance(peer, Mapping) and key in peer]
+            if key in old:
+                old[key] = update_document(old[key], value, same_key)
+            else:
+                old[key] = _styled_like(value, same_key or [other for other in old.values() if other is not None])
         return old
     if isinstance(old, CommentedSeq) and isinstance(new, list | tuple):
         by_id = {item["id"]: item for item in old if isinstance(item, CommentedMap) and isinstance(item.get("id"), str)}
+        siblings = [item for item in old if isinstance(item, CommentedMap | CommentedSeq)]
         items = []
         for index, value in enumerate(new):
             previous = by_id.get(value.get("id")) if isinstance(value, Mapping) else None
             if previous is None and index < len(old) and not by_id:
                 previous = old[index]
-            items.append(update_document(previous, value) if previous is not None else value)
+            others = [item for item in siblings if item is not previous]
+            items.append(
+                update_document(previous, value, others) if previous is not None else _styled_like(value, siblings)
+            )
         for index, item in enumerate(items):
             if index < len(old):
                 if old[index] is not item:
@@ -156,6 +169,86 @@ def update_document(old: Any, new: Any) -> Any:
     if _same_scalar(old, new):
         return old  # keeps YAML's formatting of the value (quotes, 80.0 vs 80, hex...)
     return new
+
+
+def _styled_like(value: Any, siblings: Sequence[Any]) -> Any:
+    """``value`` (plain) as round-trip YAML written like its ``siblings`` (flow style when all of them use it)."""
+    if isinstance(value, Mapping) and not isinstance(value, CommentedMap):
+        maps = [sibling for sibling in siblings if isinstance(sibling, CommentedMap)]
+        styled = CommentedMap(
+            (key, _styled_like(item, [m[key] for m in maps if key in m])) for key, item in value.items()
+        )
+        if maps and all(m.fa.flow_style() for m in maps) and not _has_multiline_text(value):
+            styled.fa.set_flow_style()
+        return styled
+    if isinstance(value, list) and not isinstance(value, CommentedSeq):
+        seqs = [sibling for sibling in siblings if isinstance(sibling, CommentedSeq)]
+        children = [child for seq in seqs for child in seq]
+        styled_seq = CommentedSeq(_styled_like(item, children) for item in value)
+        if seqs and all(seq.fa.flow_style() for seq in seqs) and not _has_multiline_text(value):
+            styled_seq.fa.set_flow_style()
+        return styled_seq
+    return value
+
+
+def _has_multiline_text(value: Any) -> bool:
+    """A PEM certificate and the like: unreadable on one line, so never written in flow style."""
+    if isinstance(value, str):
+        return "\n" in value
+    if isinstance(value, Mapping):
+        return any(_has_multiline_text(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_multiline_text(item) for item in value)
+    return False
+
+
+_OPTIONAL_SECTIONS = {"nodes": ("config", "wires"), "connections": ("configuration",)}
+"""Sections of a node or connection that an empty value and no value at all mean the same."""
+
+
+def without_empty_sections(document: Mapping[str, Any], old: Any = None) -> dict[str, Any]:
+    """``document`` (plain) without what the editor sends for every flow and node although the user's file
+    (``old``) did not write it: an empty ``config``, ``wires``, ``configuration``, ``connections`` or ``layout``,
+    and a ``label`` that is only the id (what a flow without a label shows)."""
+    document = dict(document)
+    written_top = old if isinstance(old, Mapping) else {}
+    for key in ("connections", "layout"):
+        if key in document and document[key] in ([], {}, None) and key not in written_top:
+            del document[key]
+    if "label" not in written_top and document.get("label") == document.get("id"):
+        document.pop("label", None)  # the label a flow without one shows
+    for list_key, sections in _OPTIONAL_SECTIONS.items():
+        items = document.get(list_key)
+        if not isinstance(items, list):
+            continue
+        old_items = old.get(list_key) if isinstance(old, Mapping) else None
+        written = {
+            item["id"]: item
+            for item in old_items or []
+            if isinstance(item, Mapping) and isinstance(item.get("id"), str)
+        }
+        trimmed = []
+        for item in items:
+            if isinstance(item, Mapping):
+                before = written.get(item.get("id"), {})
+                item = {k: v for k, v in item.items() if not (k in sections and v in ({}, None) and k not in before)}
+            trimmed.append(item)
+        document[list_key] = trimmed
+    return document
+
+
+def new_document(document: Mapping[str, Any], source: str) -> Any:
+    """A new flow's round-trip document: editor positions and wires on one line each (``{x: 120, y: 80}``,
+    ``{out: [console]}``), as the README writes them; configurations, which can hold certificates, in blocks."""
+    root = read_yaml(dump_yaml(without_empty_sections(document)), source)
+    layout = root.get("layout")
+    for entry in layout.values() if isinstance(layout, CommentedMap) else ():
+        if isinstance(entry, CommentedMap):
+            entry.fa.set_flow_style()
+    for node in root.get("nodes") or ():
+        if isinstance(node, CommentedMap) and isinstance(node.get("wires"), CommentedMap):
+            node["wires"].fa.set_flow_style()
+    return root
 
 
 def _same_scalar(old: Any, new: Any) -> bool:

@@ -91,6 +91,7 @@ NODE_SCHEMA = vol.Schema(
         vol.Optional("name"): str,
         vol.Optional("config", default=dict): vol.Any(None, _mapping),
         vol.Optional("wires", default=dict): vol.Any(None, WIRES_SCHEMA),
+        vol.Optional("disabled", default=False): bool,
     }
 )
 
@@ -413,6 +414,8 @@ def _validate_nodes(items: list, registry: Registry, connection_ids: set[str], c
                 f"unknown node type '{entry['type']}'{hint}; installed: {', '.join(sorted(types)) or 'none'}",
             )
             continue
+        if entry["disabled"]:
+            continue  # kept in the file, never run: its config may be unfinished; wires to it carry nothing
         raw_config = entry["config"] or {}
         config = None
         try:

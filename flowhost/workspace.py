@@ -27,9 +27,11 @@ from .flow_yaml import (
     dump_yaml,
     from_json_document,
     guess_style,
+    new_document,
     read_yaml,
     to_json_document,
     update_document,
+    without_empty_sections,
 )
 from .flowfile import CONNECTION_SCHEMA, ConnectionSpec, FlowSpec, read_flow_file, validate_connection, validate_flow
 from .runtime import Runtime
@@ -143,6 +145,8 @@ class Workspace:
         self._lock = asyncio.Lock()
         self._loaded_connections = False
         self._started = False
+        self.ready = False
+        """True once ``start()`` has started the connections and flows, until the process stops (``/healthz``)."""
 
     @property
     def registry(self):
@@ -228,6 +232,7 @@ class Workspace:
                     await self.runtime.add_connection(connection.spec)
                 for record in self.flows.values():
                     await self.runtime.deploy(record.spec)
+        self.ready = True
 
     # -- connections -------------------------------------------------------------------------------------------
     def connection_ids(self) -> list[str]:
@@ -522,7 +527,10 @@ class Workspace:
                 )
             document, spec, pending = self._prepare_flow(body, None)
             self.store.secrets.update(pending)
-            root = update_document(root, document) if root is not None else read_yaml(dump_yaml(document), spec.id)
+            if root is not None:
+                root = update_document(root, without_empty_sections(document, root))
+            else:
+                root = new_document(document, spec.id)
             record = FlowRecord(root, spec, self.store.flow_path(spec.id), "api", style)
             await self._write_and_deploy(record)
             self.flows[spec.id] = record
@@ -547,7 +555,7 @@ class Workspace:
             # Secrets of values the change removed (a node or connection gone) go too.
             dropped = _own_flow_secrets(flow_id, record.root) - _referenced_secrets(to_json_document(document))
             self.store.secrets.update(pending, dropped)
-            update_document(record.root, document)
+            update_document(record.root, without_empty_sections(document, record.root))
             record.spec = spec
             await self._write_and_deploy(record)
             return record

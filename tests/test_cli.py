@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import signal
 import time
 from pathlib import Path
@@ -27,7 +28,7 @@ async def test_run_serves_the_demo_flow_and_stops_on_sigterm(flowhost_process, t
         env={"FLOWHOST_UPLINK_TOKEN": "uplink-token-of-the-test"},
     )
     ready = await process.wait_for_line("ready in")
-    await process.wait_for_line(f"editor:  http://127.0.0.1:{port}/")
+    token = (await process.wait_for_line(f"editor:  http://127.0.0.1:{port}/")).split("?token=")[1]
     await process.wait_for_line(f"broker:  mqtt://127.0.0.1:{broker_port}")
     await process.wait_for_line("flow:    demo (4 nodes)")
     async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/") as response:
@@ -52,6 +53,32 @@ async def test_run_serves_the_demo_flow_and_stops_on_sigterm(flowhost_process, t
     for line in uplinks.decode().splitlines():
         topic, document = line.split(" ", 1)
         assert topic.startswith("mqtt/things/78AF58030000034") and '"DevEUI_uplink"' in document
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(f"http://127.0.0.1:{port}/api/events?token={token}") as events:
+            await publish_downlink(broker_port)
+            async with asyncio.timeout(15):
+                async for frame in events:
+                    event = frame.json()
+                    if event["kind"] == "debug" and event["node"] == "console":
+                        break
+    assert event["data"]["topic"] == "mqtt/things/78AF580300000346/downlink"
+    assert '"payload_hex":"01ff"' in event["data"]["payload"] and '"FPort":2' in event["data"]["payload"]
+    assert not any("[console]" in line for line in process.lines)  # the debug node logs only with console: true
+    # the demo's http-uplink wants the token from FLOWHOST_UPLINK_TOKEN
+    uplink = {"DevEUI_uplink": {"DevEUI": "78AF580300000347", "FPort": 1, "payload_hex": "00"}}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"http://127.0.0.1:{port}/uplinks/demo", json=uplink) as response:
+            assert response.status == 401
+        headers = {"Authorization": "Bearer uplink-token-of-the-test"}
+        async with session.post(f"http://127.0.0.1:{port}/uplinks/demo", json=uplink, headers=headers) as response:
+            assert response.status == 202, await response.text()
+    stopping_at = time.monotonic()
+    assert await process.stop(timeout=10) == 0
+    assert time.monotonic() - stopping_at < 5, "Ctrl-C / SIGTERM must stop everything within 5 s"
+    assert float(ready.split("ready in ")[1].rstrip("s")) > 0
+
+
+async def publish_downlink(broker_port: int) -> None:
     downlink = '{"DevEUI_downlink": {"DevEUI": "78AF580300000346", "FPort": 2, "payload_hex": "01ff"}}'
     publisher = await asyncio.create_subprocess_exec(
         "mosquitto_pub",
@@ -67,20 +94,6 @@ async def test_run_serves_the_demo_flow_and_stops_on_sigterm(flowhost_process, t
         downlink,
     )
     assert await publisher.wait() == 0
-    line = await process.wait_for_line("[console] mqtt/things/78AF580300000346/downlink")
-    assert '"payload_hex":"01ff"' in line and '"FPort":2' in line
-    # the demo's http-uplink wants the token from FLOWHOST_UPLINK_TOKEN
-    uplink = {"DevEUI_uplink": {"DevEUI": "78AF580300000347", "FPort": 1, "payload_hex": "00"}}
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"http://127.0.0.1:{port}/uplinks/demo", json=uplink) as response:
-            assert response.status == 401
-        headers = {"Authorization": "Bearer uplink-token-of-the-test"}
-        async with session.post(f"http://127.0.0.1:{port}/uplinks/demo", json=uplink, headers=headers) as response:
-            assert response.status == 202, await response.text()
-    stopping_at = time.monotonic()
-    assert await process.stop(timeout=10) == 0
-    assert time.monotonic() - stopping_at < 5, "Ctrl-C / SIGTERM must stop everything within 5 s"
-    assert float(ready.split("ready in ")[1].rstrip("s")) > 0
 
 
 async def test_run_refuses_an_invalid_flow_with_every_error(tmp_path):
@@ -171,3 +184,129 @@ async def test_flowhost_register_commands_adds_the_example_plugins_command():
     assert code == 0 and stdout.strip() == '{"temperature": 23.1, "humidity": 45}'
     code, _, stderr = await run_command("decode-temp-hum", "ffff")
     assert code == 1 and "not a temperature/humidity frame" in stderr
+
+
+async def test_ready_in_counts_from_flowhost_s_own_start_not_from_the_shell_that_ran_before_it(tmp_path):
+    """The README's one-liner: the shell runs pip first, then becomes flowhost (exec), keeping its pid and the
+    start time /proc gives it. The pause stands in for pip: the figure must leave it out."""
+    pause = 2.0
+    command = " ".join(
+        shlex.quote(part)
+        for part in (*FLOWHOST, "run", "--no-broker", "--port", str(free_port()), "--data-dir", str(tmp_path / "d"))
+    )
+    began = time.monotonic()
+    shell = await asyncio.create_subprocess_exec(
+        "bash", "-c", f"sleep {pause} && exec {command}", stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        line = (await asyncio.wait_for(shell.stdout.readline(), 30)).decode()
+        waited = time.monotonic() - began
+    finally:
+        shell.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(shell.wait(), 10)
+    assert "ready in " in line, line
+    reported = float(line.split("ready in ")[1].strip().rstrip("s"))
+    # What the user waited for after the pause, at most; the shell's whole life (pause included) before the fix.
+    assert 0 < reported <= waited - pause, (reported, waited)
+
+
+CHECKOUT_DEMO = """\
+flowhost: 1
+id: demo
+label: The demo as edited in a checkout
+nodes:
+  - id: console
+    type: debug
+"""
+
+
+async def test_the_start_says_which_demo_file_runs_and_why(flowhost_process, tmp_path):
+    checkout = tmp_path / "checkout"
+    (checkout / "flows").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text('[project]\nname = "flowhost"\n')
+    (checkout / "flows" / "demo.yaml").write_text(CHECKOUT_DEMO)
+    data_dir = tmp_path / "data"
+    options = ("--no-broker", "--data-dir", str(data_dir))
+
+    process = await flowhost_process(*options, "--port", str(port := free_port()), cwd=checkout)
+    line = await process.wait_for_line("flow:    demo")
+    assert f"demo (1 nodes) from {checkout / 'flows' / 'demo.yaml'}: this checkout's demo" in line
+    assert f"no FLOW_FILE was given and {data_dir / 'flows'} holds no saved flow" in line
+    token = (data_dir / "api-token").read_text().strip()
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as api:
+        async with api.get(f"http://127.0.0.1:{port}/api/flows/demo") as response:
+            flow = await response.json()
+        async with api.put(f"http://127.0.0.1:{port}/api/flows/demo", json={**flow, "label": "Saved"}) as response:
+            assert response.status == 200, await response.text()
+    assert await process.stop() == 0
+
+    process = await flowhost_process(*options, "--port", str(free_port()), cwd=checkout)
+    line = await process.wait_for_line("flow:    demo")
+    assert f"from {data_dir / 'flows' / 'demo.yaml'}: saved in the data dir by the editor or the API" in line
+    assert f"it replaces the demo file {checkout / 'flows' / 'demo.yaml'}, which is not read" in line
+    assert await process.stop() == 0
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    process = await flowhost_process(
+        "--no-broker", "--data-dir", str(tmp_path / "other"), "--port", str(free_port()), cwd=elsewhere
+    )
+    line = await process.wait_for_line("flow:    demo")
+    assert ": the demo installed with flowhost, as no FLOW_FILE was given" in line
+    assert await process.stop() == 0
+
+
+async def test_the_start_says_why_the_demo_does_not_run_beside_saved_flows(flowhost_process, tmp_path):
+    data_dir = tmp_path / "data"
+    (data_dir / "flows").mkdir(parents=True)
+    (data_dir / "flows" / "mine.yaml").write_text("flowhost: 1\nid: mine\nnodes:\n  - {id: d, type: debug}\n")
+    process = await flowhost_process("--no-broker", "--data-dir", str(data_dir), "--port", str(free_port()))
+    line = await process.wait_for_line("flow:    mine")
+    assert "saved in the data dir" in line and "replaces the demo" not in line
+    line = await process.wait_for_line("demo:    not run, as the data dir holds saved flows")
+    assert "flowhost run " in line and "demo.yaml" in line
+    assert await process.stop() == 0
+
+
+async def test_run_and_validate_help_say_what_they_do_where_flows_come_from_with_examples():
+    code, run_help, _ = await run_command("run", "--help")
+    assert code == 0
+    for text in (
+        "Run flows",
+        "FLOW_FILE given",
+        "DATA_DIR/flows/*.yaml",
+        "flows/demo.yaml",
+        "examples:",
+        "flowhost run flows/site-a.yaml",
+        "--log-level",
+        "how much flowhost logs",
+    ):
+        assert text in run_help, text
+    code, validate_help, _ = await run_command("validate", "--help")
+    assert code == 0
+    for text in (
+        "without running anything",
+        "FILE:LINE:COL",
+        "connections.json",
+        "examples:",
+        "flowhost validate flows/*.yaml",
+    ):
+        assert text in validate_help, text
+    code, top_help, _ = await run_command("--help")
+    assert code == 0 and "how much flowhost logs" in top_help
+
+
+async def test_log_level_is_taken_after_the_command_too(flowhost_process, tmp_path):
+    flow = tmp_path / "ok.yaml"
+    flow.write_text("flowhost: 1\nid: ok\nnodes:\n  - {id: d, type: debug}\n")
+    logged = {}
+    for level in ("info", "warning"):
+        options = ("--no-broker", "--data-dir", str(tmp_path / level), "--port", str(free_port()))
+        process = await flowhost_process(str(flow), *options, "--log-level", level)
+        await process.wait_for_line("flow:    ok")
+        assert await process.stop() == 0
+        logged[level] = [line for line in process.lines if " INFO " in line]
+    assert any("flow ok deployed" in line for line in logged["info"])
+    assert logged["warning"] == []
+    code, _, stderr = await run_command("validate", "--log-level", "loud", str(flow))
+    assert code == 2 and "invalid choice: 'loud'" in stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import voluptuous as vol
@@ -20,6 +21,7 @@ def describe_types(registry: Registry) -> dict[str, list[dict[str, Any]]]:
             "type": type_name,
             "category": node_class.category,
             "description": node_class.description,
+            "help": _own_docstring(node_class),
             "inputs": 1 if node_class.has_input else 0,
             "outputs": list(node_class.outputs),
             "outputsFromConfig": node_class.has_config_outputs(),
@@ -51,6 +53,12 @@ def describe_types(registry: Registry) -> dict[str, list[dict[str, Any]]]:
         for connector_id, connection_class in sorted(registry.connection_types.items())
     ]
     return {"nodeTypes": nodes, "connectionTypes": connections}
+
+
+def _own_docstring(cls: type) -> str | None:
+    """The class' own docstring for the editor's help pane (not one inherited from ``Node``)."""
+    doc = cls.__dict__.get("__doc__")
+    return inspect.cleandoc(doc) if isinstance(doc, str) and doc.strip() else None
 
 
 async def list_node_types(request: web.Request) -> web.Response:

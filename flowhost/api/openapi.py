@@ -141,6 +141,21 @@ def _operations() -> dict[str, dict[str, Any]]:
                 "401": {"description": "no or wrong token"},
             },
         },
+        "GET /api/status": {
+            "summary": "Each flow (deployed, its file and why it runs), each connection's state and outbox length",
+            "responses": _responses(200, _ref("Status")),
+        },
+        "GET /healthz": {
+            "summary": "Liveness and readiness for orchestrators; no token, and nothing else is told",
+            "security": [],
+            "responses": {
+                "200": {"description": "ready: the flows run", "content": {JSON: {"schema": _ref("Health")}}},
+                "503": {
+                    "description": "live but not ready (starting or stopping)",
+                    "content": {JSON: {"schema": _ref("Health")}},
+                },
+            },
+        },
         "GET /api/events": {
             "summary": "WebSocket of runtime events (JSON text frames) and a counters event every second",
             "responses": {
@@ -289,6 +304,7 @@ def _components(registry: Registry) -> dict[str, Any]:
                                         "id": {"type": "string"},
                                         "type": {"enum": sorted(registry.node_types)},
                                         "name": {"type": "string"},
+                                        "disabled": {"type": "boolean", "description": "kept, never run"},
                                         "wires": {
                                             "type": "object",
                                             "additionalProperties": {"type": "array", "items": {"type": "string"}},
@@ -315,10 +331,51 @@ def _components(registry: Registry) -> dict[str, Any]:
                 },
             },
             "FlowSummary": {"type": "object"},
+            "Health": {
+                "type": "object",
+                "required": ["live", "ready"],
+                "additionalProperties": False,
+                "properties": {"live": {"const": True}, "ready": {"type": "boolean"}},
+            },
+            "Status": _status_schema(),
             "Validation": {
                 "type": "object",
                 "properties": {"valid": {"type": "boolean"}, "errors": {"type": "array", "items": {"type": "object"}}},
             },
+        },
+    }
+
+
+def _status_schema() -> dict[str, Any]:
+    flow = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "label": {"type": ["string", "null"]},
+            "file": {"type": "string"},
+            "origin": {"enum": ["command-line", "api", "demo"]},
+            "deployed": {"type": "boolean"},
+            "nodes": {"type": "integer"},
+            "errors": {"type": "integer", "description": "errors the flow's nodes counted since they started"},
+        },
+    }
+    connection = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "connectorId": {"type": "string"},
+            "state": {"type": "string"},
+            "lastError": {"type": ["string", "null"]},
+            "outbox": {"type": ["integer", "null"], "description": "uplinks waiting; null: the type has no outbox"},
+        },
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "version": {"type": "string"},
+            "ready": {"type": "boolean"},
+            "flows": {"type": "array", "items": flow},
+            "connections": {"type": "array", "items": connection},
         },
     }
 

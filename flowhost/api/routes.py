@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import connections, dead_letters, events, flows, metrics, node_types, nodes, openapi
+from . import connections, dead_letters, events, flows, health, metrics, node_types, nodes, openapi
 
 ROUTES = [
     web.get("/api/connections", connections.list_connections),
@@ -32,4 +32,6 @@ ROUTES = [
     web.get("/api/openapi.json", openapi.openapi),
     web.get("/api/events", events.events),
     web.get("/api/metrics", metrics.metrics),
+    web.get("/api/status", health.status),
+    web.get("/healthz", health.healthz),  # no token: outside /api
 ]

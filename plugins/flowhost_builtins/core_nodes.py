@@ -31,17 +31,21 @@ def _to_json(payload: Any) -> str:
 class DebugNode(Node):
     type = "debug"
     category = "output"
-    description = "Logs each message and shows it in the editor's debug panel."
+    description = (
+        "Shows each message in the editor's debug panel (and on /api/events); console: true also logs it "
+        "(at INFO, as flowhost.debug), which is for a flowhost run without the editor."
+    )
     outputs = ()
+    # Not logged by default: a busy flow's every message in the log drowns what the log is for.
     config_schema = vol.Schema(
-        {vol.Optional("active", default=True): bool, vol.Optional("log", default=True): bool}
+        {vol.Optional("active", default=True): bool, vol.Optional("console", default=False): bool}
     )
 
     async def on_input(self, msg: Message) -> None:
         if not self.config["active"]:
             return
         text = _to_json(msg.payload)
-        if self.config["log"]:
+        if self.config["console"]:
             debug_log.info("[%s] %s %s", self.id, msg.topic or "-", text[:_PREVIEW_LIMIT])
         self.context.count("seen")
         self.context.show_debug(msg, text)

@@ -30,7 +30,7 @@ DEBUG_FLOW = {
     "id": "watched",
     "nodes": [
         {"id": "source", "type": "test-emit", "config": {"payloads": [{"t": 21.5}]}, "wires": {"out": ["console"]}},
-        {"id": "console", "type": "debug", "config": {"log": False}},
+        {"id": "console", "type": "debug"},
     ],
 }
 

@@ -146,7 +146,11 @@ async def test_openapi_describes_every_route_with_the_connection_schema(app, api
     assert described["openapi"].startswith("3.")
     documented = {(method.upper(), path) for path, item in described["paths"].items() for method in item}
     served = {(method, path) for method, path in ((r.method, r.resource.canonical) for r in app.router.routes())}
-    served = {(method, path) for method, path in served if path.startswith("/api") and method != "HEAD"}
+    served = {
+        (method, path)
+        for method, path in served
+        if (path.startswith("/api") or path == "/healthz") and method != "HEAD"
+    }
     assert documented == served  # plugins' /api routes included, described by their handlers' docstrings
     assert set(_operations()) <= {f"{method} {path}" for method, path in served}
     plugin_route = described["paths"]["/api/connections/{id}/aws-policy"]["get"]
@@ -166,6 +170,7 @@ async def test_openapi_describes_every_route_with_the_connection_schema(app, api
 async def test_the_openapi_description_is_valid_and_the_thingpark_example_matches_it(api, mosquitto):
     described = await (await api.get("/api/openapi.json")).json()
     openapi_spec_validator.validate(described)
+    assert described["paths"]["/healthz"]["get"]["security"] == []  # the one route without a token
     schema = {**described["components"]["schemas"]["ConnectionBody"], "components": described["components"]}
     jsonschema.validate(thingpark_body(mosquitto), schema)
     with pytest.raises(jsonschema.ValidationError):
@@ -182,3 +187,9 @@ async def test_the_connection_form_is_labelled_as_thingparks(api):
         "Host Name",
         "Private Key",
     ]
+
+
+async def test_a_node_type_s_help_is_its_own_docstring(api):
+    described = {entry["type"]: entry for entry in (await (await api.get("/api/node-types")).json())["nodeTypes"]}
+    assert described["test-emit"]["help"] == "Sends the configured payloads once, as fast as the receivers allow."
+    assert described["debug"]["help"] is None  # none of its own: Node's docstring is not the debug node's help

@@ -165,3 +165,20 @@ async def test_validate_knows_the_connections_and_secrets_the_api_stored(api, tm
     assert code == 0, stderr
     code, _, stderr = await run_command("validate", "--data-dir", str(tmp_path / "empty"), str(flow))
     assert code == 1 and "unknown connection 'stored' (defined: none)" in stderr
+
+
+async def test_a_running_flowhost_answers_healthz_without_a_token_and_status_with_it(flowhost_process, tmp_path):
+    process, url, token = await start(flowhost_process, tmp_path / "data")
+    await process.wait_for_line("flow:    demo")
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{url}/healthz") as response:
+            assert response.status == 200 and await response.json() == {"live": True, "ready": True}
+        async with session.get(f"{url}/api/status") as response:
+            assert response.status == 401
+        async with session.get(f"{url}/api/status", headers={"Authorization": f"Bearer {token}"}) as response:
+            document = await response.json()
+    assert document["ready"] is True
+    assert [(flow["id"], flow["origin"], flow["deployed"]) for flow in document["flows"]] == [("demo", "demo", True)]
+    assert [connection["id"] for connection in document["connections"]] == ["local-broker"]
+    assert document["connections"][0]["outbox"] >= 0
+    assert await process.stop() == 0

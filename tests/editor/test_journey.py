@@ -95,10 +95,12 @@ async def test_the_whole_journey(editor, flowhost, mosquitto):
     await expect(info.locator('[data-counter="uplinks"]')).not_to_have_text("0")
     await screenshot(editor, "journey-info")
 
-    # A mistake: the error is shown at its field and the node is marked on the canvas.
+    # A mistake: the error is shown at its field, and the node is marked on the canvas once it is kept.
     dialog = await open_node(editor, "lorawan-simulator")
     await field(dialog, "fPort").locator("input").fill("300")
     await dialog.locator('[data-action="done"]').click()
     await expect(field(dialog, "fPort").locator(".field-error")).not_to_be_empty()
-    await expect(node(editor, "lorawan-simulator")).to_have_class(re.compile(r"\binvalid\b"))
     await screenshot(editor, "journey-field-error")
+    await expect(node(editor, "lorawan-simulator")).not_to_have_class(re.compile(r"\binvalid\b"))
+    await dialog.locator('[data-action="done"]').click()  # "Keep anyway"
+    await expect(node(editor, "lorawan-simulator")).to_have_class(re.compile(r"\binvalid\b"))

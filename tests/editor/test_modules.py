@@ -105,3 +105,30 @@ async def test_a_schema_form_sends_what_was_given_and_leaves_untouched_defaults_
     # masked (the server keeps the stored one); qos keeps its type.
     assert sent["first"] == {"fPorts": [1, 2, 3], "qos": 2, "retain": False, "password": "********"}
     assert "certificate" not in sent["hidden"]
+
+
+async def test_node_search_matches_ids_names_types_and_config_values_in_order(editor):
+    flows = """[{id: 'f1', nodes: [{id: 'a', type: 'debug'}, {id: 'b', name: 'Hall', type: 'filter',
+        config: {tags: ['hall-east']}}]},
+        {id: 'f2', nodes: [{id: 'c', type: 'mqtt-in', config: {topic: 'v3/+/up'}}]}]"""
+    found = await run(
+        editor, "search.js", f"m.searchNodes({flows}, ' HALL ').map((r) => [r.flow.id, r.node.id, r.where])"
+    )
+    assert found == [["f1", "b", "name"]]
+    found = await run(editor, "search.js", f"m.searchNodes({flows}, 'east').map((r) => [r.node.id, r.where, r.text])")
+    assert found == [["b", "config.tags", '["hall-east"]']]
+    found = await run(editor, "search.js", f"m.searchNodes({flows}, 'v3/').map((r) => r.node.id)")
+    assert found == ["c"]
+    assert await run(editor, "search.js", f"m.searchNodes({flows}, '   ').length") == 0
+
+
+async def test_type_help_says_what_a_field_takes(editor):
+    kinds = await run(
+        editor,
+        "type-help.js",
+        """[m.fieldKind({type: 'string', format: 'duration', min: 0.001, unit: 's'}),
+            m.fieldKind({type: 'list', items: {type: 'string', format: 'dev-eui'}}),
+            m.fieldKind({type: 'select', options: [['SSL', 'SSL'], ['TCP', 'TCP']]}),
+            m.fieldKind({type: 'integer', max: 10})]""",
+    )
+    assert kinds == ["duration, ≥ 0.001 s", "list of dev eui", "one of SSL, TCP", "integer, ≤ 10"]

@@ -31,6 +31,7 @@ nodes:
     wires: {{downlink: [console]}}
   - id: console
     type: debug
+    config: {{console: true}}  # the test reads each instance's log
 """
 MARK = re.compile(r'"payload_hex":"(\w+)"')
 

@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -23,8 +24,9 @@ async def run_command(*args: str, timeout: float = 30) -> tuple[int, str, str]:
 class FlowhostProcess:
     """``flowhost run`` in a child process, with its output collected line by line."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
         self.args = args
+        self.cwd = cwd
         self.env = {**os.environ, **(env or {})}
         self.lines: list[str] = []
         self.process: asyncio.subprocess.Process | None = None
@@ -36,6 +38,7 @@ class FlowhostProcess:
             "run",
             *self.args,
             env=self.env,
+            cwd=self.cwd,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
@@ -73,8 +76,8 @@ class FlowhostProcess:
 async def flowhost_process():
     started: list[FlowhostProcess] = []
 
-    async def start(*args: str, env: dict[str, str] | None = None) -> FlowhostProcess:
-        process = FlowhostProcess(*args, env=env)
+    async def start(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> FlowhostProcess:
+        process = FlowhostProcess(*args, env=env, cwd=cwd)
         started.append(process)
         await process.start()
         return process

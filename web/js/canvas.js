@@ -221,6 +221,26 @@ export class FlowCanvas extends EventTarget {
     this.emit("select", { nodeId: null });
   }
 
+  // Select one node and pan it to the middle of the view (a search result).
+  focus(nodeId) {
+    const element = this.element(nodeId);
+    if (!element) return;
+    const editor = this.editor;
+    this.setGroup([]);
+    if (editor.node_selected) editor.node_selected.classList.remove("selected");
+    element.classList.add("selected");
+    editor.node_selected = element;
+    this.selected = nodeId;
+    this.highlightWires(element.id.slice(5));
+    const rect = this.container.getBoundingClientRect();
+    const x = element.offsetLeft + element.offsetWidth / 2;
+    const y = element.offsetTop + element.offsetHeight / 2;
+    editor.canvas_x = rect.width / 2 - x * editor.zoom;
+    editor.canvas_y = rect.height / 2 - y * editor.zoom;
+    editor.precanvas.style.transform = `translate(${editor.canvas_x}px, ${editor.canvas_y}px) scale(${editor.zoom})`;
+    this.emit("select", { nodeId });
+  }
+
   selectAll() {
     this.setGroup(this.byFlowId.keys());
   }
@@ -278,6 +298,7 @@ export class FlowCanvas extends EventTarget {
     element.dataset.nodeId = node.id;
     element.dataset.type = node.type;
     if (!type) element.classList.add("unknown-type");
+    element.classList.toggle("disabled", Boolean(node.disabled));
     (type ? type.outputs : ["out"]).forEach((port, index) => {
       const output = element.querySelector(`.outputs .output_${index + 1}`);
       if (output) {
@@ -313,6 +334,7 @@ export class FlowCanvas extends EventTarget {
     if (!element) return;
     element.querySelector(".fh-node-label").textContent = node.name || node.id;
     element.querySelector(".fh-node-type").hidden = (node.name || node.id) === node.type;
+    element.classList.toggle("disabled", Boolean(node.disabled));
   }
 
   removeSelected() {

@@ -1,7 +1,8 @@
-// The info panel: the selected node (its type's description, plugin, status, counters and errors, live), or the
-// flow when no node is selected.
+// The info panel: the selected node (its type's description, plugin, status, counters and errors, live, then its
+// type's help), a node type picked in the palette (its help), or the flow when nothing is selected.
 
 import { clear, h, humanize } from "./dom.js";
+import { typeHelp } from "./type-help.js";
 
 function table(rows) {
   return h("dl.info-table", rows.filter(([, value]) => value !== undefined && value !== null && value !== "").map(([key, value]) => [h("dt", key), h("dd", value)]));
@@ -51,7 +52,21 @@ export class InfoPanel {
         shownCounters.length
           ? h("dl.info-table.counters-table", shownCounters.map(([name, value]) => [h("dt", humanize(name)), h("dd.mono", { dataset: { counter: name } }, String(value))]))
           : h("p.muted", "Nothing counted yet (counters come while the flow runs)."),
+        type ? h("details.info-help", { open: true }, h("summary", `Help: ${type.type}`), typeHelp(type)) : null,
       ),
+    );
+  }
+
+  // A node type chosen in the palette: its help alone.
+  showType(type) {
+    clear(
+      this.element,
+      h("div.info",
+        h("h3.info-title", h("span.type-chip", { class: `cat-${type.category}` }, type.type), " ", humanize(type.category)),
+        type.description ? h("p.info-description", type.description) : null,
+        table([["plugin", type.plugin]]),
+        typeHelp(type),
+        h("p.muted.info-hint", "Drag it onto the canvas (or double-click it) to add one.")),
     );
   }
 }

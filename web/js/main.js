@@ -5,6 +5,7 @@ import { api, ApiError } from "./api.js";
 import { FlowCanvas } from "./canvas.js";
 import { ConnectionsPanel } from "./connections.js";
 import { DebugPanel } from "./debug.js";
+import { showDeployProblems } from "./deploy-problems.js";
 import { openDialog } from "./dialog.js";
 import { clear, h } from "./dom.js";
 import { EventStream } from "./events.js";
@@ -14,6 +15,7 @@ import { completeLayout, newNodeId } from "./layout.js";
 import { openNodeDialog } from "./node-dialog.js";
 import { Palette } from "./palette.js";
 import { fieldOfPath } from "./schema-form.js";
+import { openNodeSearch } from "./search.js";
 
 const $ = (selector) => document.querySelector(selector);
 const IDENTIFIER = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
@@ -249,7 +251,7 @@ function renderFlowTabs() {
           type: "button",
           class: state.flow && entry.id === state.flow.id ? "active" : "",
           dataset: { flow: entry.id },
-          title: `${entry.id} · double-click for its properties`,
+          title: `${entry.label} (${entry.id}) · double-click for its properties`,
           on: { click: () => switchFlow(entry.id), dblclick: () => editFlowProperties() },
         },
         entry.label,
@@ -456,18 +458,28 @@ async function deploy() {
       toast(`${error.message}. Give this flow another id: double-click its tab.`, "error", 10000);
     } else if (error.status === 409) explainConflict(error);
     else if (error.status === 400 || error.status === 422) {
-      const general = applyErrors(error.errors, body.nodes);
-      const count = error.errors.length;
-      toast(
-        h("div", h("b", `Not deployed: ${count} error${count === 1 ? "" : "s"}`), general.map((e) => h("div.mono", e.path ? `${e.path}: ${e.message}` : e.message)),
-          state.nodeErrors.size ? h("div", "Nodes with errors are marked in red; open one to see where.") : null),
-        "error", 10000);
+      applyErrors(error.errors, body.nodes);
+      showDeployProblems({ errors: error.errors, nodes: body.nodes, openNode: editNode, deployDisabled });
     } else toast(`Deploy failed: ${error.message}`, "error", 10000);
   } finally {
     button.classList.remove("busy");
     deploying = false;
     refreshChrome();
   }
+}
+
+// Node-RED's "deploy anyway": the nodes with errors stay in the flow, disabled (not run) until fixed.
+async function deployDisabled(nodeIds) {
+  for (const nodeId of nodeIds) {
+    const node = nodeById(nodeId);
+    if (node) {
+      node.disabled = true;
+      canvas.updateNode(node);
+    }
+  }
+  changed();
+  await deploy();
+  refreshStatuses();
 }
 
 function explainConflict(error) {
@@ -534,7 +546,9 @@ function editNode(nodeId) {
       const body = payload();
       body.nodes = state.flow.nodes.map((n, i) => (i === index ? candidate : n));
       const prefix = `nodes[${index}]`;
-      const errors = await validate(body);
+      // Not validate(): a candidate the user may still cancel must not mark the canvas or the problems count.
+      const result = await api.validateFlow(body, state.isNew);
+      const errors = result && Array.isArray(result.errors) ? result.errors : [];
       return errors
         .filter((e) => e.path === prefix || (e.path || "").startsWith(`${prefix}.`) || (e.path || "").startsWith(`${prefix}[`))
         .map((e) => ({ field: fieldOfPath(e.path, `${prefix}.config`), message: e.message }));
@@ -571,6 +585,29 @@ function renameNode(oldId, newId) {
     state.nodeErrors.set(newId, state.nodeErrors.get(oldId));
     state.nodeErrors.delete(oldId);
   }
+}
+
+// -- search ---------------------------------------------------------------------------------------------------
+
+// The flow being edited as it is here; the others as the server has them.
+async function allFlowsForSearch() {
+  await loadFlows();
+  const others = state.flows.filter((flow) => flow.id !== state.flow.id);
+  const loaded = await Promise.all(others.map((flow) => api.flow(flow.id).catch(() => null)));
+  return [state.flow, ...loaded.filter(Boolean)];
+}
+
+function searchNodes() {
+  openNodeSearch({
+    loadFlows: allFlowsForSearch,
+    onPick: async (flowId, nodeId) => {
+      if (flowId !== state.flow.id) {
+        if (!confirmDiscard()) return;
+        await openFlowById(flowId);
+      }
+      canvas.focus(nodeId);
+    },
+  });
 }
 
 // -- import / export ----------------------------------------------------------------------------------------
@@ -662,6 +699,7 @@ function connectionStatus(node) {
 }
 
 function shownStatus(node) {
+  if (node.disabled) return { text: "disabled: not run", level: "info" };
   const own = statuses.get(node.id);
   return own && own.text ? own : connectionStatus(node);
 }
@@ -672,10 +710,22 @@ function refreshStatuses() {
   refreshInfo();
 }
 
+// A node type picked in the palette: its help shows in the info panel until a node is selected.
+let helpType = null;
+
+function showTypeHelp(type) {
+  helpType = type;
+  showTab("info");
+}
+
 // The info panel follows the selection; redrawn only while it is in view.
 function refreshInfo() {
   if (!infoPanel || !state.flow || $("#info-panel").hidden) return;
   const node = canvas.selected ? nodeById(canvas.selected) : null;
+  if (!node && helpType && state.nodeTypes.has(helpType)) {
+    infoPanel.showType(state.nodeTypes.get(helpType));
+    return;
+  }
   infoPanel.show({
     node,
     type: node && state.nodeTypes.get(node.type),
@@ -771,6 +821,7 @@ function bindChrome() {
   $("#redo").addEventListener("click", () => restore(history.redo()));
   $("#export").addEventListener("click", exportFlow);
   $("#import").addEventListener("click", importFlow);
+  $("#search").addEventListener("click", searchNodes);
   $("#zoom-in").addEventListener("click", () => canvas.zoomIn());
   $("#zoom-out").addEventListener("click", () => canvas.zoomOut());
   $("#zoom-reset").addEventListener("click", () => { canvas.zoomReset(); canvas.fit(state.flow.layout); });
@@ -793,6 +844,9 @@ function bindChrome() {
       event.preventDefault();
       copySelected();
       paste();
+    } else if (mod && event.key.toLowerCase() === "f") {
+      event.preventDefault();
+      searchNodes();
     } else if (mod && event.key.toLowerCase() === "a") {
       event.preventDefault();
       canvas.selectAll();
@@ -848,9 +902,12 @@ async function boot() {
   canvas.addEventListener("unwire", (e) => removeWire(e.detail));
   canvas.addEventListener("move", (e) => moveNode(e.detail));
   canvas.addEventListener("open", (e) => editNode(e.detail.nodeId));
-  canvas.addEventListener("select", () => refreshInfo());
+  canvas.addEventListener("select", () => {
+    helpType = null;
+    refreshInfo();
+  });
   canvas.addEventListener("zoom", (e) => { $("#zoom-level").textContent = `${Math.round(e.detail.zoom * 100)}%`; });
-  new Palette($("#palette"), state.nodeTypes, addNodeInView);
+  new Palette($("#palette"), state.nodeTypes, addNodeInView, showTypeHelp);
   infoPanel = new InfoPanel($("#info-panel"));
   debugPanel = new DebugPanel($("#debug-panel"), {
     nodeLabel: (event) => {

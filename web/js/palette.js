@@ -11,12 +11,13 @@ function categoryRank(category) {
 }
 
 export class Palette {
-  constructor(element, nodeTypes, onAdd) {
+  constructor(element, nodeTypes, onAdd, onPick = () => {}) {
     this.element = element;
     this.nodeTypes = [...nodeTypes.values()].sort(
       (a, b) => categoryRank(a.category) - categoryRank(b.category) || a.category.localeCompare(b.category) || a.type.localeCompare(b.type),
     );
     this.onAdd = onAdd;
+    this.onPick = onPick; // a click: show the type's help
     this.filter = h("input.palette-filter", {
       type: "search",
       placeholder: "Filter nodes",
@@ -66,6 +67,7 @@ export class Palette {
             event.dataTransfer.setData("text/plain", type.type);
             event.dataTransfer.effectAllowed = "copy";
           },
+          click: () => this.onPick(type.type),
           dblclick: () => this.onAdd(type.type),
           keydown: (event) => {
             if (event.key === "Enter") this.onAdd(type.type);
