@@ -46,3 +46,11 @@ async def test_allowed_hosts_add_names_and_a_star_allows_any(aiohttp_client, run
     assert await status_for(aiohttp_client, runtime, "10.1.2.3", ["10.1.2.3"]) == 200
     assert await status_for(aiohttp_client, runtime, "other.lan", ["flowhost.lan"]) == 421
     assert await status_for(aiohttp_client, runtime, "anything.example", ["*"]) == 200
+
+
+async def test_an_orchestrators_probe_reaches_healthz_under_any_host(aiohttp_client, runtime):
+    client = await aiohttp_client(create_web_app(runtime, token=TOKEN))
+    probe = await client.get("/healthz", headers={"Host": "10.42.0.17:8080"})  # a pod's IP, as Kubernetes sends
+    assert probe.status in (200, 503) and set(await probe.json()) == {"live", "ready"}
+    status = await client.get("/api/status", headers={"Host": "10.42.0.17:8080", "Authorization": f"Bearer {TOKEN}"})
+    assert status.status == 421  # everything else still refuses a name that is not the server's
