@@ -23,8 +23,6 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from flowhost import Connection
 from flowhost.mqtt import (
-    MQTT_5,
-    MQTT_311,
     Acknowledgement,
     BadCredentialsError,
     ConnectionFailedError,
@@ -38,19 +36,17 @@ from flowhost.mqtt import (
     PublishRefusedError,
     PublishTimeoutError,
     SubscribeRefusedError,
-    TcpEndpoint,
     UnsupportedProtocolVersionError,
-    WebSocketEndpoint,
 )
 from flowhost.mqtt import Message as MqttMessage
 from flowhost.templating import TopicRenderError
 
 from .dead_letters import DeadLetter, DeadLetterStore, replay
+from .mqtt_client_factory import client_for
 from .mqtt_connection_config import (
     CONFIGURATION_SCHEMA,
     SECRET_FIELDS,
     MqttConnectionSettings,
-    build_ssl_context,
     configuration_schema,
     settings_from_configuration,
 )
@@ -67,11 +63,6 @@ ROUTE_CACHE_SIZE = 4096
 OUTBOX_COMMIT_DELAY = 0.005
 """While connected, uplinks wait this long before being written: the broker's PUBACK usually comes first, and an
 uplink acknowledged before its commit is never written at all."""
-MQTT_311_WINDOW = 100
-"""QoS 1 publishes in flight on MQTT 3.1.1, which has no Receive Maximum: AWS IoT Core's documented limit of
-unacknowledged messages per client. QoS 2 stays at the client's default of 20, beyond which Mosquitto (its
-max_inflight_messages) drops them. On MQTT 5 the broker's Receive Maximum decides."""
-
 InboundHandler = Callable[[MqttMessage], "asyncio.Future | Acknowledgement | None"]
 
 
@@ -377,29 +368,10 @@ class MqttIotConnection(Connection):
             await client.unsubscribe(*shared)
 
     def _build_client(self) -> MQTTClient:
-        settings = self.settings
-        persistent = settings.session_expiry > 0
-        ssl_context = build_ssl_context(settings) if settings.protocol in ("SSL", "WSS") else None
-        if settings.protocol == "WSS":
-            endpoint = WebSocketEndpoint(
-                settings.websocket_url, ssl=ssl_context, one_packet_per_frame=settings.ws_one_packet_per_frame
-            )
-        else:
-            endpoint = TcpEndpoint(settings.host, settings.port, ssl=ssl_context, server_hostname=None)
-        return MQTTClient(
-            endpoint,
-            settings.client_id,
-            protocol_version=MQTT_5 if settings.mqtt_version == "5" else MQTT_311,
-            username=settings.username,
-            password=settings.password,
-            keep_alive=int(settings.keep_alive),
-            # A persistent session: what arrives while flowhost is away (stopped, crashed, reconnecting) or
-            # unacknowledged when it went is delivered when it comes back.
-            clean_start=not persistent,
-            session_expiry_interval=int(settings.session_expiry),
-            connect_timeout=settings.connection_timeout,
-            max_inflight=MQTT_311_WINDOW if settings.mqtt_version != "5" and settings.qos < 2 else None,
-            action_timeout=settings.action_timeout,
+        # A persistent session (unless sessionExpiry is 0): what arrives while flowhost is away (stopped, crashed,
+        # reconnecting) or unacknowledged when it went is delivered when it comes back.
+        return client_for(
+            self.settings,
             on_message=self._on_message,
             on_connect_sent=lambda: self.context.state_changed("AUTHENTICATING"),
         )
