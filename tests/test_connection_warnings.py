@@ -64,7 +64,7 @@ def test_flowhost_connection_warnings_are_collected_per_connection(tmp_path):
     assert f"{path}: connection 'a': one message as a string" in warnings
     assert f"{path}: connection 'b': one message as a string" in warnings
     assert not any("connection 'b': region" in warning for warning in warnings)
-    failures = [warning for warning in warnings if "failing" in warning]
-    assert failures == [
+    failure = (
         "plugin 'failing': hook flowhost_connection_warnings failed: RuntimeError: cannot read ['apiKey', 'region']"
-    ] * 2
+    )
+    assert [warning for warning in warnings if "failing" in warning] == [failure, failure]

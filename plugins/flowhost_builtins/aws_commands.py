@@ -16,6 +16,7 @@ from pathlib import Path
 from flowhost import hookimpl
 from flowhost.flowfile import ConnectionSpec, FlowValidationError, load_flow_file
 from flowhost.registry import Registry
+from flowhost.templating import TemplateError
 
 from .aws_iot import AwsIotError, account_prefix_warning, configuration_warnings, endpoint_host, is_aws_iot_host
 from .aws_policy import policy_document, policy_statements, policy_warnings
@@ -71,7 +72,10 @@ def flowhost_connection_warnings(connector_id, connection_id, configuration):
     """For an MQTT connection to AWS IoT Core: what its settings and the policy flowhost writes for it allow."""
     if connector_id != CONNECTOR_ID:
         return None
-    settings = settings_from_configuration(connection_id, configuration)
+    try:
+        settings = settings_from_configuration(connection_id, configuration)
+    except TemplateError:
+        return None  # a pattern using other plugins' Jinja filters, which validation compiled with them
     if not is_aws_iot_host(settings.host):
         return None
     return [*configuration_warnings(settings), *policy_warnings(settings)]
