@@ -160,8 +160,11 @@ def _validate(args: argparse.Namespace) -> int:
             return 1
         errors = workspace.load_connections()
         errors += workspace.load_flow_files(args.flow_files, include_stored=False)
+        flows = [record.spec for record in workspace.flows.values()]
     else:
-        _, errors = _load_flows(args.flow_files, Registry.from_plugins(plugins))
+        flows, errors = _load_flows(args.flow_files, Registry.from_plugins(plugins))
+    for warning in _connection_warnings(plugins, flows):
+        print(f"warning: {warning}", file=sys.stderr)
     for error in errors:
         print(error, file=sys.stderr)
     if errors:
@@ -169,6 +172,24 @@ def _validate(args: argparse.Namespace) -> int:
         return 1
     print(f"{len(args.flow_files)} flow file(s) valid")
     return 0
+
+
+def _connection_warnings(plugins: PluginHost, flows: Sequence[FlowSpec]) -> list[str]:
+    """What the plugins say about the flows' valid connections (hook ``flowhost_connection_warnings``)."""
+    warnings = []
+    reported = len(plugins.errors)
+    for flow in flows:
+        for spec in flow.connections:
+            answers = plugins.call_each(
+                "flowhost_connection_warnings",
+                connector_id=spec.connector_id,
+                connection_id=spec.id,
+                configuration=spec.configuration,
+            )
+            for _, messages in answers:
+                texts = [messages] if isinstance(messages, str) else list(messages or ())
+                warnings.extend(f"{flow.source}: connection '{spec.id}': {text}" for text in texts)
+    return warnings + plugins.errors[reported:]
 
 
 def _plugins(args: argparse.Namespace) -> int:
