@@ -32,6 +32,9 @@ class NodeContext:
     log: logging.Logger
     templates: SandboxedEnvironment
     """The sandboxed Jinja environment, with the filters plugins added; compile templates once, in start()."""
+    flow_dir: Path | None
+    """The folder of the flow's file, that relative paths in a node's config are relative to (None when the flow
+    has no file)."""
 
     async def send(self, msg: Message, port: str = "out") -> None:
         """Deliver ``msg`` to every node wired to ``port``; waits while a receiver's inbox is full."""
