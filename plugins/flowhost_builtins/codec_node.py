@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import orjson
 import voluptuous as vol
 
 from flowhost import Message, Node, hookimpl
@@ -155,15 +156,15 @@ class CodecNode(Node):
     async def on_input(self, msg: Message) -> None:
         if self._stale:
             self._reload_if_changed()
-        payload = msg.payload
-        if isinstance(payload, Mapping):
-            uplink = payload.get("DevEUI_uplink")
+        document = _document(msg)
+        if document is not None:
+            uplink = document.get("DevEUI_uplink")
             if isinstance(uplink, Mapping) and isinstance(uplink.get("payload_hex"), str):
-                await self._decode(msg, payload, uplink)
+                await self._decode(msg, document, uplink)
                 return
-            downlink = payload.get("DevEUI_downlink")
+            downlink = document.get("DevEUI_downlink")
             if isinstance(downlink, Mapping) and "payload_hex" not in downlink and "payload" in downlink:
-                await self._encode(msg, payload, downlink)
+                await self._encode(msg, document, downlink)
                 return
         self.context.count("passed")
         await self.context.send(msg)
@@ -192,13 +193,13 @@ class CodecNode(Node):
             self.context.count("decode-errors")
             self.context.count(f"decode-errors-{exc.reason}")
             decoded_fields["payloadDecodedError"] = {"message": exc.message, "warnings": exc.warnings}
-            await self.context.send(msg.derive(payload={**document, "DevEUI_uplink": decoded_fields}), "error")
+            await self.context.send(_child(msg, {**document, "DevEUI_uplink": decoded_fields}), "error")
             return
         decoded_fields["payload"] = decoded.data
         if decoded.points is not None:
             decoded_fields["points"] = decoded.points
         self.context.count("decoded")
-        await self.context.send(msg.derive(payload={**document, "DevEUI_uplink": decoded_fields}))
+        await self.context.send(_child(msg, {**document, "DevEUI_uplink": decoded_fields}))
 
     async def _encode(self, msg: Message, document: Mapping[str, Any], fields: Mapping[str, Any]) -> None:
         encoded_fields = dict(fields)
@@ -215,12 +216,32 @@ class CodecNode(Node):
             encoded_fields["payloadEncodedError"] = {"message": exc.message, "errors": exc.errors}
             if msg.receipt is not None:
                 msg.receipt.refuse(f"cannot encode downlink: {exc.message}", retryable=False, node_id=self.id)
-            await self.context.send(msg.derive(payload={**document, "DevEUI_downlink": encoded_fields}), "error")
+            await self.context.send(_child(msg, {**document, "DevEUI_downlink": encoded_fields}), "error")
             return
         encoded_fields["payload_hex"] = bytes(encoded.bytes).hex()
         encoded_fields["FPort"] = fport
         self.context.count("encoded")
-        await self.context.send(msg.derive(payload={**document, "DevEUI_downlink": encoded_fields}))
+        await self.context.send(_child(msg, {**document, "DevEUI_downlink": encoded_fields}))
+
+
+def _document(msg: Message) -> Mapping[str, Any] | None:
+    """The message's JSON object. Parsed from ``source_bytes`` when the message came as bytes (from mqtt-in):
+    a private, unfrozen copy costs a third of what freezing the payload would."""
+    if msg.source_bytes is not None:
+        try:
+            document = orjson.loads(msg.source_bytes)
+        except orjson.JSONDecodeError:
+            return None
+    else:
+        document = msg.payload
+    return document if isinstance(document, Mapping) else None
+
+
+def _child(msg: Message, document: dict[str, Any]) -> Message:
+    """The result: as JSON bytes when the message came as bytes (no freezing; a connector can send them)."""
+    if msg.source_bytes is not None:
+        return msg.derive_from_bytes(orjson.dumps(document))
+    return msg.derive(payload=document)
 
 
 def _uplink_bytes(fields: Mapping[str, Any]) -> tuple[bytes, int]:

@@ -9,10 +9,16 @@ functions are called many times. The context has only the ECMAScript built-ins: 
 A context is not thread-safe: create and call a sandbox from one thread (the event loop's). Each call is bounded by
 ``timeout`` (QuickJS measures CPU time with ``clock()``) and the context by ``memory_limit``; a call that breaks a
 limit raises :class:`SandboxError` and the context stays usable for the next call.
+
+QuickJS checks the time only every 10,000 steps of the script (calls, loop iterations), and a step can be one
+native operation over megabytes (``new Array(1e6).fill(0)``): a script that loops over such steps overruns its
+time limit by far (measured here: 70 s of CPU for a 100 ms limit). A sandbox whose call took longer than
+``runaway_after`` seconds is therefore disabled: its later calls fail at once, until it is loaded again.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -37,7 +43,8 @@ _WRAPPER = """(function () {{
 
 class SandboxError(Exception):
     """A script failed. ``reason`` is one of ``compile``, ``exception``, ``timeout``, ``memory``, ``stack``,
-    ``result`` (the value could not be returned as JSON, or was too large); ``str()`` is the message."""
+    ``result`` (the value could not be returned as JSON, or was too large), ``disabled`` (an earlier call ran
+    away); ``str()`` is the message."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -68,6 +75,8 @@ class JsSandbox:
     :param timeout: seconds of CPU time allowed to evaluating the script and to each call.
     :param memory_limit: bytes the context may allocate, script and data together.
     :param max_result_bytes: the largest JSON text a call may return.
+    :param runaway_after: seconds (wall clock) after which a call that returned disables the sandbox; default
+        20 times the timeout, at least 2 s.
     """
 
     def __init__(
@@ -78,11 +87,15 @@ class JsSandbox:
         timeout: float = DEFAULT_TIMEOUT,
         memory_limit: int = DEFAULT_MEMORY_LIMIT,
         max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
+        runaway_after: float | None = None,
     ) -> None:
         if len(source) > MAX_SOURCE_CHARS:
             raise SandboxError("compile", f"{name}: the script is longer than {MAX_SOURCE_CHARS} characters")
         self.name = name
         self.max_result_bytes = max_result_bytes
+        self.runaway_after = runaway_after if runaway_after is not None else max(2.0, 20 * timeout)
+        self.disabled: str | None = None
+        """Why the sandbox refuses calls (a call ran away), or None."""
         self._context = quickjs.Context()
         self._context.set_time_limit(timeout)
         self._context.set_memory_limit(memory_limit)
@@ -120,6 +133,9 @@ class JsSandbox:
             argument_text = orjson.dumps(arguments).decode()
         except TypeError as exc:
             raise SandboxError("result", f"arguments are not JSON: {exc}") from None
+        if self.disabled is not None:
+            raise SandboxError("disabled", self.disabled)
+        started = time.perf_counter()
         try:
             result = caller(argument_text)
         except Exception as exc:
@@ -127,7 +143,16 @@ class JsSandbox:
             if error.reason == "memory":  # free what the failed call left behind, so the next call has room
                 self._context.gc()
             raise error from None
+        finally:
+            self._check_runaway(function_name, time.perf_counter() - started)
         return self._decode_result(result)
+
+    def _check_runaway(self, function_name: str, seconds: float) -> None:
+        if seconds > self.runaway_after:
+            self.disabled = (
+                f"disabled: a call of {function_name} took {seconds:.1f} s, more than {self.runaway_after:g} s; "
+                "load the script again to retry it"
+            )
 
     def _caller(self, function_name: str) -> Any:
         if not self.has_function(function_name):
@@ -145,7 +170,10 @@ class JsSandbox:
             raise SandboxError(
                 "result", f"the result is {len(result)} characters of JSON, more than {self.max_result_bytes}"
             )
-        return orjson.loads(result)
+        try:
+            return orjson.loads(result)
+        except orjson.JSONDecodeError as exc:  # JSON.stringify replaced by the script
+            raise SandboxError("result", f"the result is not JSON: {exc}") from None
 
     def run_pending_jobs(self, max_jobs: int = 1000) -> int:
         """Run queued promise jobs (``then`` callbacks), at most ``max_jobs``; returns how many ran. Calls do not

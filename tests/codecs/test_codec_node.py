@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from flowhost.flowfile import FlowValidationError
-from tests.support.mqtt_helpers import Subscriber, wait_until
+from tests.support.mqtt_helpers import Subscriber, publish, wait_until
 from tests.support.sample_nodes import Collector
 
 DATA = Path(__file__).parent.parent / "data" / "codecs"
@@ -281,3 +281,47 @@ nodes:
     assert message.topic == "rooms/23.1/78AF580300000345"
     decoded = json.loads(message.payload)
     assert (decoded["temperature"], decoded["humidity"]) == (23.1, 45)
+
+
+async def test_uplinks_from_mqtt_in_are_decoded_from_their_bytes_and_relayed(runtime, load_flow, mosquitto):
+    """mqtt-in hands over the bytes it received: the codec parses them itself and passes JSON bytes on, with the
+    message's lineage (parent id) and topic kept."""
+    text = f"""
+flowhost: 1
+id: relay
+connections:
+  - id: broker
+    connectorId: actility-mqtt-iot
+    configuration:
+      hostName: 127.0.0.1:{mosquitto.tcp_port}
+      protocol: TCP
+      uplinkTopicPattern: "decoded/{{payload.humidity}}/{{DevEUI}}"
+nodes:
+  - id: in
+    type: mqtt-in
+    config: {{connection: broker, topic: codec-relay/in}}
+    wires: {{out: [codec]}}
+  - id: codec
+    type: codec
+    config: {{codecs: {GOOD}, default: temp-hum}}
+    wires: {{out: [connector, ok]}}
+  - id: connector
+    type: mqtt-connector
+    config: {{connection: broker}}
+  - id: ok
+    type: test-collect
+"""
+    document = uplink("78AF580300000346", Time="2026-12-01T10:00:00.000+00:00", FCntUp="7")
+    async with Subscriber(mosquitto.host, mosquitto.tcp_port, "decoded/#", client_id="codec-relay") as subscriber:
+        await runtime.deploy(load_flow(text))
+        await wait_until(lambda: runtime.connections["broker"].connection.state == "OPENED")
+        await publish(mosquitto.host, mosquitto.tcp_port, "codec-relay/in", json.dumps(document))
+        [message] = await subscriber.wait_for(1)
+    assert message.topic == "decoded/45/78AF580300000346"
+    relayed = json.loads(message.payload)["DevEUI_uplink"]
+    assert relayed["payload"] == {"temperature": 23.1, "humidity": 45, "receivedYear": 2026}
+    assert relayed["FCntUp"] == "7"
+    [collected] = Collector.received["ok"]
+    assert collected.source_bytes is not None and collected.topic == "codec-relay/in"
+    assert collected.parent_id is not None
+    assert collected.payload["DevEUI_uplink"]["payload"]["humidity"] == 45

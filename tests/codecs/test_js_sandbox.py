@@ -55,7 +55,7 @@ def test_loading_a_script_that_never_ends_is_a_compile_error():
 
 def test_endless_allocation_is_stopped_by_the_memory_limit_and_the_next_call_works():
     source = (HOSTILE / "alloc.js").read_text() + "\nfunction ok() { return [1, 2, 3]; }"
-    sandbox = JsSandbox(source, "alloc")
+    sandbox = JsSandbox(source, "alloc", runaway_after=60)  # freeing 32 MB can take a while on a busy machine
     for _ in range(2):
         with pytest.raises(SandboxError) as caught:
             sandbox.call("decodeUplink", {"bytes": [], "fPort": 1})
@@ -115,3 +115,16 @@ def test_modules_cannot_be_loaded():
     )
     assert sandbox.run_pending_jobs() >= 1
     assert sandbox.call("result") == "ReferenceError: could not load module 'os'"
+
+
+def test_a_call_that_ran_away_disables_the_sandbox():
+    """QuickJS checks its time limit every 10,000 steps, so a script of costly native steps can overrun it: a call
+    that took longer than runaway_after (wall clock) disables the sandbox, and later calls fail at once."""
+    source = "function slow(ms) { const end = Date.now() + ms; while (Date.now() < end) {} return ms; }"
+    sandbox = JsSandbox(source, timeout=5, runaway_after=0.2)
+    assert sandbox.call("slow", 1) == 1
+    assert sandbox.call("slow", 300) == 300  # within its time limit: it returns, then the sandbox is disabled
+    with pytest.raises(SandboxError, match=r"disabled: a call of slow took \d+\.\d s, more than 0\.2 s") as caught:
+        sandbox.call("slow", 1)
+    assert caught.value.reason == "disabled"
+    assert JsSandbox(source, timeout=5, runaway_after=0.2).call("slow", 1) == 1  # loaded again, it works
