@@ -23,7 +23,7 @@ async def test_run_serves_the_demo_flow_and_stops_on_sigterm(flowhost_process, t
     ready = await process.wait_for_line("ready in")
     await process.wait_for_line(f"editor:  http://127.0.0.1:{port}/")
     await process.wait_for_line(f"broker:  mqtt://127.0.0.1:{broker_port}")
-    await process.wait_for_line("flow:    demo (3 nodes)")
+    await process.wait_for_line("flow:    demo (4 nodes)")
     async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/") as response:
         assert response.status == 200 and "flowhost" in await response.text()
     # the demo round trip: uplinks on the embedded broker, a downlink back into the debug output
@@ -46,6 +46,7 @@ async def test_run_serves_the_demo_flow_and_stops_on_sigterm(flowhost_process, t
     for line in uplinks.decode().splitlines():
         topic, document = line.split(" ", 1)
         assert topic.startswith("mqtt/things/78AF58030000034") and '"DevEUI_uplink"' in document
+        assert '"payload":{"temperature":' in document  # decoded by the demo's codec
     downlink = '{"DevEUI_downlink": {"DevEUI": "78AF580300000346", "FPort": 2, "payload_hex": "01ff"}}'
     publisher = await asyncio.create_subprocess_exec(
         "mosquitto_pub",
