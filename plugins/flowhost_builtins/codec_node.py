@@ -52,6 +52,16 @@ def _codec_name(value: Any) -> str:
     return value
 
 
+def javascript_source(value: Any) -> str:
+    """Voluptuous validator: a codec's JavaScript code (a text area in the editor)."""
+    if not isinstance(value, str) or not value.strip():
+        raise vol.Invalid("source must be a codec's JavaScript code, e.g. function decodeUplink(input) {...}")
+    return value
+
+
+javascript_source.form = {"type": "string", "format": "multiline"}  # type: ignore[attr-defined]
+
+
 def _has_codecs(config: dict) -> dict:
     if "codecs" not in config and "source" not in config:
         raise vol.Invalid("give codecs (a folder of .js files, relative to the flow file) or source (inline code)")
@@ -62,7 +72,7 @@ CONFIG_SCHEMA = vol.Schema(
     vol.All(
         {
             vol.Optional("codecs"): vol.All(str, vol.Length(min=1)),
-            vol.Optional("source"): vol.All(str, vol.Length(min=1)),
+            vol.Optional("source"): javascript_source,
             vol.Optional("default"): _codec_name,
             vol.Optional("devices"): {dev_eui: _codec_name},
             vol.Optional("models"): {str: _codec_name},
