@@ -325,3 +325,51 @@ nodes:
     assert collected.source_bytes is not None and collected.topic == "codec-relay/in"
     assert collected.parent_id is not None
     assert collected.payload["DevEUI_uplink"]["payload"]["humidity"] == 45
+
+
+async def test_a_downlink_from_the_broker_is_encoded_on_its_way_back(runtime, load_flow, mosquitto):
+    text = f"""
+flowhost: 1
+id: downlinks
+connections:
+  - id: broker
+    connectorId: actility-mqtt-iot
+    configuration:
+      hostName: 127.0.0.1:{mosquitto.tcp_port}
+      protocol: TCP
+      uplinkTopicPattern: "codec-down/{{DevEUI}}/uplink"
+      downlinkTopicPattern: "codec-down/{{DevEUI}}/downlink"
+nodes:
+  - id: connector
+    type: mqtt-connector
+    config: {{connection: broker}}
+    wires: {{downlink: [codec]}}
+  - id: codec
+    type: codec
+    config: {{codecs: {GOOD}, default: temp-hum}}
+    wires: {{out: [ok], error: [bad]}}
+  - id: ok
+    type: test-collect
+  - id: bad
+    type: test-collect
+"""
+    await runtime.deploy(load_flow(text))
+    await wait_until(lambda: runtime.connections["broker"].connection.state == "OPENED")
+    topic = "codec-down/78AF580300000347/downlink"
+    await publish(
+        mosquitto.host,
+        mosquitto.tcp_port,
+        topic,
+        json.dumps({"DevEUI_downlink": {"FPort": 9, "payload": {"interval": 60}}}),
+    )
+    await publish(
+        mosquitto.host,
+        mosquitto.tcp_port,
+        topic,
+        json.dumps({"DevEUI_downlink": {"FPort": 9, "payload": {"interval": 0}}}),
+    )
+    await wait_until(lambda: len(Collector.received["ok"]) == 1 and len(Collector.received["bad"]) == 1)
+    [encoded] = fields("ok")
+    # The connector needs an FPort on the downlink (or a downlinkPort); a TS013 codec's own fPort wins.
+    assert (encoded["DevEUI"], encoded["payload_hex"], encoded["FPort"]) == ("78AF580300000347", "10003c", 2)
+    assert fields("bad")[0]["payloadEncodedError"]["errors"] == ["interval must be a number of seconds 1..65535"]
