@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,20 @@ async def test_the_codec_routes_need_the_api_token(api):
     api.session.headers.pop("Authorization")
     response = await api.post("/api/codecs/decode", json={"source": "function Decoder(){}", "bytes": "", "fPort": 1})
     assert response.status == 401
+
+
+async def test_a_flow_saved_through_the_api_finds_its_codec_folder_beside_its_saved_file(api, runtime):
+    """A relative codec folder is relative to the flow's file: for a flow created through the API, the file it is
+    saved to in the data directory (NodeContext.flow_dir)."""
+    shutil.copytree(GOOD, runtime.data_dir / "flows" / "shared-codecs")
+    body = {
+        "flowhost": 1,
+        "id": "api-made",
+        "nodes": [{"id": "codec", "type": "codec", "config": {"codecs": "shared-codecs", "default": "temp-hum"}}],
+    }
+    response = await api.post("/api/flows", json=body)
+    assert response.status == 201, await response.text()
+    status, result = await post(
+        api, "/api/codecs/decode", {"flow": "api-made", "node": "codec", "bytes": "0100e7022d", "fPort": 1}
+    )
+    assert (status, result["data"]) == (200, {"temperature": 23.1, "humidity": 45})
