@@ -37,6 +37,9 @@ class NodeContext:
     """The runtime's clock: ``now()`` (monotonic seconds), ``wall_time()`` (epoch seconds), ``await sleep(s)`` and
     ``await sleep_until(deadline)``. Time-based nodes read and wait only through it, so that tests (and
     ``flowhost test``) can advance time instead of waiting for it."""
+    flow_dir: Path | None
+    """The folder of the flow's file, that relative paths in a node's config are relative to (None when the flow
+    has no file)."""
 
     async def send(self, msg: Message, port: str = "out") -> None:
         """Deliver ``msg`` to every node wired to ``port``; waits while a receiver's inbox is full."""

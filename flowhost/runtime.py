@@ -68,6 +68,8 @@ class NodeRunner(NodeContext):
         self.log = node_log.getChild(f"{flow_id}.{spec.id}")
         self.templates = runtime.templates
         self.clock = runtime.clock
+        source = runtime.flows[flow_id].spec.source if flow_id in runtime.flows else None
+        self.flow_dir = source.parent if source is not None else None
         self.counters: Counter[str] = Counter()
         self.status_text: str | None = None
         self.status_level: StatusLevel = "info"

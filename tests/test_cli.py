@@ -30,7 +30,7 @@ async def test_run_serves_the_demo_flow_and_stops_on_sigterm(flowhost_process, t
     ready = await process.wait_for_line("ready in")
     token = (await process.wait_for_line(f"editor:  http://127.0.0.1:{port}/")).split("?token=")[1]
     await process.wait_for_line(f"broker:  mqtt://127.0.0.1:{broker_port}")
-    await process.wait_for_line("flow:    demo (7 nodes)")
+    await process.wait_for_line("flow:    demo (8 nodes)")
     async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/") as response:
         assert response.status == 200 and "flowhost" in await response.text()
     # the demo round trip: uplinks on the embedded broker, a downlink back into the debug output
@@ -53,10 +53,12 @@ async def test_run_serves_the_demo_flow_and_stops_on_sigterm(flowhost_process, t
     for line in uplinks.decode().splitlines():
         topic, document = line.split(" ", 1)
         assert topic.startswith("mqtt/things/78AF58030000034") and '"DevEUI_uplink"' in document
+        assert '"payload":{"temperature":' in document  # decoded by the demo's codec
     async with aiohttp.ClientSession() as session:
         async with session.ws_connect(f"http://127.0.0.1:{port}/api/events?token={token}") as events:
             # the debug panel shows the uplinks at once, then the downlinks that come back
-            assert (await next_debug_event(events, "uplinks"))["data"]["payload"].startswith('{"DevEUI_uplink"')
+            shown = (await next_debug_event(events, "uplinks"))["data"]["payload"]
+            assert shown.startswith('{"DevEUI_uplink"') and '"temperature":' in shown  # decoded
             await publish_downlink(broker_port)
             event = await next_debug_event(events, "console")
             assert event["data"]["topic"] == "mqtt/things/78AF580300000346/downlink"

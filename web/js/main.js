@@ -537,6 +537,7 @@ function editNode(nodeId) {
   openNodeDialog({
     node,
     type,
+    flowId: state.flow.id,
     choices: connectionChoices(type, node.config || {}),
     knownErrors: state.nodeErrors.get(nodeId) || [],
     needsConnection: (type.connectionFields || []).length > 0 && !connections.connections.size && !state.flow.connections.length,
