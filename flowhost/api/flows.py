@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from aiohttp import web
 
 from .. import keys
-from ..flow_yaml import FlowValidationError, guess_style, read_yaml, to_json_document
+from ..flow_yaml import FlowValidationError, YamlStyle, guess_style, read_yaml, to_json_document
 from ..workspace import Invalid
 from .responses import json_response, read_json, read_text
 
@@ -30,12 +33,19 @@ async def import_flow(request: web.Request) -> web.Response:
     """A flow file's YAML text; its comments are kept in the stored file."""
     workspace = request.app[keys.WORKSPACE]
     text = await read_text(request)
+    # The round-trip parser is pure Python and slow (seconds for a large file): a worker thread keeps the
+    # event loop answering meanwhile.
     try:
-        root = read_yaml(text, "body")
+        root, style = await asyncio.to_thread(_parse_flow_text, text)
     except FlowValidationError as exc:
         raise Invalid(exc.errors) from None
-    record = await workspace.create_flow(to_json_document(root), root=root, style=guess_style(text, root))
+    record = await workspace.create_flow(to_json_document(root), root=root, style=style)
     return json_response(workspace.flow_view(record), 201, {"Location": f"/api/flows/{record.id}"})
+
+
+def _parse_flow_text(text: str) -> tuple[Any, YamlStyle]:
+    root = read_yaml(text, "body")
+    return root, guess_style(text, root)
 
 
 async def replace_flow(request: web.Request) -> web.Response:

@@ -1,0 +1,555 @@
+"""Bounds on what a topic template may compute: time, text built, loop iterations, call depth.
+
+A topic template is user code that runs on the event loop, at validation (a probe render) and for each uplink.
+Jinja's sandbox stops reaching into Python internals but not work: ``{{ 'a'|center(10**9) }}`` builds a
+gigabyte, nested loops run for hours. Every rendering therefore runs under a :class:`RenderBudget` and each
+operation that can turn little text into much is checked *before* it runs:
+
+- padding and widths (``center``, ``ljust``, ``'%9999s'``, ``'{:>9999}'``), repetition, ``replace``, ``join``,
+  ``~`` and ``+``: no string longer than MAX_TEXT, and no more than MAX_PRODUCED characters in one rendering;
+- ``range`` holds at most MAX_RANGE items; ``{% for %}`` loops run MAX_ITERATIONS times in all;
+- calls (macros, recursive loops) nest MAX_CALL_DEPTH deep;
+- the rendering stops after RENDER_SECONDS of CPU time, checked at every call, filter, operator, output and
+  loop step.
+
+Exceeding a bound raises :class:`TemplateLimitError`, a sandbox refusal: at validation the pattern is refused,
+per uplink the uplink is rejected.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+import string
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import wraps
+from typing import Any
+
+import jinja2
+from jinja2 import nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.utils import Namespace, pass_context
+
+MAX_TEXT = 65_536
+"""Characters in any one string a template builds (a topic is at most 65,535 bytes)."""
+MAX_PRODUCED = 1_048_576
+"""Characters built in all during one rendering."""
+MAX_RANGE = 10_000
+MAX_ITERATIONS = 100_000
+"""Loop iterations in one rendering, all loops together."""
+MAX_CALL_DEPTH = 32
+MAX_INT_BITS = 8192
+"""The largest integer ``*`` and ``**`` may make (about 2,466 decimal digits)."""
+RENDER_SECONDS = 0.05
+"""CPU time one rendering may use (after CPU_GRACE_SECONDS of wall time, see RenderBudget)."""
+CPU_GRACE_SECONDS = 0.005
+
+
+class TemplateLimitError(SecurityError):
+    """A rendering went past one of this module's bounds; the message names the bound."""
+
+
+class RenderBudget:
+    """What one rendering has used so far.
+
+    Time is the thread's CPU time, so that a process descheduled on a busy machine does not refuse a good
+    template; reading it costs a system call, so it is read only once the rendering has run for
+    CPU_GRACE_SECONDS of wall time, and then only when the remaining CPU time could have been used up.
+    """
+
+    __slots__ = ("cpu_start", "depth", "iterations", "next_check", "produced")
+
+    def __init__(self) -> None:
+        self.next_check = time.monotonic() + CPU_GRACE_SECONDS
+        self.cpu_start: float | None = None
+        self.produced = self.iterations = self.depth = 0
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.next_check:
+            self._check_cpu()
+
+    def _check_cpu(self) -> None:
+        now = time.thread_time()
+        if self.cpu_start is None:
+            self.cpu_start = now
+        used = now - self.cpu_start
+        if used > RENDER_SECONDS:
+            raise TemplateLimitError(f"rendering took longer than {RENDER_SECONDS * 1000:g} ms")
+        self.next_check = time.monotonic() + RENDER_SECONDS - used  # CPU time never runs ahead of wall time
+
+    def produce(self, size: int, what: str = "text") -> None:
+        """Account for ``size`` characters about to be built."""
+        if size > MAX_TEXT:
+            raise TemplateLimitError(f"{what} would be {size} characters long; the limit is {MAX_TEXT}")
+        self.produced += size
+        if self.produced > MAX_PRODUCED:
+            raise TemplateLimitError(f"the template built more than {MAX_PRODUCED} characters of text")
+
+
+_current: ContextVar[RenderBudget | None] = ContextVar("flowhost_render_budget", default=None)
+
+
+def budget() -> RenderBudget:
+    current = _current.get()
+    if current is None:  # e.g. constant folding while compiling: the work waits for a bounded rendering
+        raise TemplateLimitError("template code can only run inside a bounded rendering")
+    return current
+
+
+@contextmanager
+def bounded() -> Iterator[RenderBudget]:
+    """Run code that uses the template operations under a fresh budget."""
+    token = _current.set(RenderBudget())
+    try:
+        yield _current.get()  # type: ignore[misc]
+    finally:
+        _current.reset(token)
+
+
+class BoundedRenderer:
+    """Renders a template under a fresh budget, stopping as soon as the output passes ``max_output``
+    characters (a loop's output is refused while it grows, not once it is complete)."""
+
+    __slots__ = ("_globals", "_max_output", "_template")
+
+    def __init__(self, template: jinja2.Template, max_output: int) -> None:
+        self._template, self._max_output = template, max_output
+        # A shared context over one merged dict: Jinja's own render copies its globals' ChainMap every call.
+        self._globals = dict(template.globals)
+
+    def render(self, variables: Mapping[str, Any]) -> str:
+        token = _current.set(RenderBudget())
+        try:
+            template = self._template
+            context = template.new_context({**self._globals, **variables}, shared=True)
+            parts, size, limit = [], 0, self._max_output
+            for chunk in template.root_render_func(context):
+                size += len(chunk)
+                if size > limit:
+                    raise TemplateLimitError(f"the rendered text is longer than {limit} characters")
+                parts.append(chunk)
+            return "".join(parts)
+        finally:
+            _current.reset(token)
+
+
+# ---------------------------------------------------------------------------------------------- sizes
+
+
+def text_size(value: Any, limit: int = MAX_TEXT) -> int:
+    """About how long ``str(value)`` is, without building it; stops counting past ``limit``. Containers may
+    share one large string many times (``[big] * 60000``), so their text is measured before it is made."""
+    total, stack = 0, [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or isinstance(item, str):
+            total += len(item)
+        elif kind is int:
+            total += item.bit_length() // 3 + 2
+        elif isinstance(item, Mapping):
+            total += 2 + 4 * len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            total += 2 + 2 * len(item)
+            stack.extend(item)
+        elif isinstance(item, Namespace):
+            stack.append(object.__getattribute__(item, "_Namespace__attrs"))
+        else:
+            total += 24  # numbers, None, Undefined, small objects
+    return total
+
+
+def _text_argument(value: Any, what: str) -> None:
+    if type(value) is not str and not (type(value) is tuple and all(type(item) in _SCALARS for item in value)):
+        size = text_size(value)
+        if size > MAX_TEXT:
+            raise TemplateLimitError(f"{what}: the value's text would be longer than {MAX_TEXT} characters")
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _width(value: Any, what: str) -> None:
+    if isinstance(value, int) and value > MAX_TEXT:
+        raise TemplateLimitError(f"{what}: width {value} is larger than {MAX_TEXT}")
+
+
+def _replaced_size(text: str, old: Any, new: Any, count: Any = None) -> int:
+    if not isinstance(old, str) or not isinstance(new, str):
+        return len(text)
+    occurrences = len(text) + 1 if not old else text.count(old)
+    if isinstance(count, int) and count >= 0:
+        occurrences = min(occurrences, count)
+    return len(text) + occurrences * max(len(new) - len(old), 0)
+
+
+def _joined_size(items: list, separator: Any) -> int:
+    size = len(separator) * max(len(items) - 1, 0) if isinstance(separator, str) else 0
+    return size + text_size(items, MAX_TEXT)
+
+
+_PERCENT_FIELD = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d*))?[hlL]?[a-zA-Z%]")
+_SPEC_NUMBERS = re.compile(r"(\d+)")
+
+
+def check_percent_format(text: str, arguments: Any) -> None:
+    """``'%9s' % x`` and the ``format`` filter: widths and precisions, and the text of the arguments."""
+    total = 0
+    for match in _PERCENT_FIELD.finditer(text):
+        for number in match.groups():
+            if number == "*":
+                raise TemplateLimitError("'*' widths are not allowed in topic templates")
+            total += int(number or 0)
+    if total > MAX_TEXT:
+        raise TemplateLimitError(f"format widths add up to {total}; the limit is {MAX_TEXT}")
+    _text_argument(arguments, "format")
+    budget().produce(len(text) + total, "formatted text")
+
+
+def check_brace_format(text: str, args: tuple, kwargs: Mapping[str, Any]) -> None:
+    """``'{:>9}'.format(x)``: widths and precisions in each field; nested ``{}`` specs are refused."""
+    total = 0
+    for _, field, spec, _ in string.Formatter().parse(text):
+        if field is None or not spec:
+            continue
+        if "{" in spec:
+            raise TemplateLimitError("nested '{}' in a format spec is not allowed in topic templates")
+        total += sum(int(number) for number in _SPEC_NUMBERS.findall(spec))
+    if total > MAX_TEXT:
+        raise TemplateLimitError(f"format widths add up to {total}; the limit is {MAX_TEXT}")
+    _text_argument([args, kwargs], "format")
+    budget().produce(len(text) + total, "formatted text")
+
+
+# ---------------------------------------------------------------------------------------------- filters
+
+
+def _check_center(value: Any, width: Any = 80) -> None:
+    _text_argument(value, "center")
+    _width(width, "center")
+
+
+def _check_indent(value: Any, width: Any = 4, first: bool = False, blank: bool = False) -> None:
+    _text_argument(value, "indent")
+    lines = str(value).count("\n") + 1
+    step = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
+    budget().produce(len(str(value)) + lines * step, "indented text")
+
+
+def _check_wordwrap(value: Any, width: Any = 79, long_words: bool = True, wrapstring: Any = None, *_: Any) -> None:
+    _text_argument(value, "wordwrap")
+    breaks = len(str(value)) // max(width, 1) + 1 if isinstance(width, int) else 1
+    budget().produce(len(str(value)) + breaks * len(wrapstring if isinstance(wrapstring, str) else "\n"), "wordwrap")
+
+
+def _check_replace(value: Any, old: Any, new: Any, count: Any = None) -> None:
+    _text_argument(value, "replace")
+    budget().produce(_replaced_size(str(value), old, new, count), "replace")
+
+
+def _check_format(value: Any, *args: Any, **kwargs: Any) -> None:
+    check_percent_format(str(value), kwargs or args)
+
+
+def _check_count(what: str) -> Callable[..., None]:
+    def check(value: Any, count: Any, fill_with: Any = None) -> None:
+        if isinstance(count, int) and count > MAX_RANGE:
+            raise TemplateLimitError(f"{what}: {count} is larger than {MAX_RANGE}")
+
+    return check
+
+
+def _check_sum(iterable: Any, attribute: Any = None, start: Any = 0) -> None:
+    if not isinstance(start, int | float):
+        raise TemplateLimitError("sum adds numbers only in topic templates")
+
+
+def _check_tojson(value: Any, indent: Any = None) -> None:
+    _text_argument(value, "tojson")
+    if isinstance(indent, int) and indent > 8:
+        raise TemplateLimitError("tojson: an indent larger than 8 is not allowed in topic templates")
+
+
+def _check_text(what: str) -> Callable[..., None]:
+    def check(value: Any, *args: Any, **kwargs: Any) -> None:
+        _text_argument(value, what)
+
+    return check
+
+
+_FILTER_CHECKS: dict[str, Callable[..., None]] = {
+    "center": _check_center,
+    "indent": _check_indent,
+    "wordwrap": _check_wordwrap,
+    "replace": _check_replace,
+    "format": _check_format,
+    "batch": _check_count("batch"),
+    "slice": _check_count("slice"),
+    "sum": _check_sum,
+    "tojson": _check_tojson,
+    **{
+        name: _check_text(name)
+        for name in (
+            "string",
+            "lower",
+            "upper",
+            "title",
+            "capitalize",
+            "trim",
+            "truncate",
+            "striptags",
+            "escape",
+            "e",
+            "forceescape",
+            "urlencode",
+            "urlize",
+            "wordcount",
+            "pprint",
+        )
+    },
+}
+
+
+def _join_filter(original: Callable[..., Any]) -> Callable[..., Any]:
+    @pass_context
+    @wraps(original)
+    def join(context: jinja2.runtime.Context, value: Any, d: Any = "", attribute: Any = None) -> Any:
+        items = list(value) if attribute is None else value
+        if attribute is None:
+            budget().produce(_joined_size(items, d), "join")
+        return original(context.eval_ctx, items, d, attribute)
+
+    return join
+
+
+def _bounded_filter(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    """``original`` checked before it runs (MAX_TEXT and friends) and charged for the text it returns; as a
+    ``pass_context`` filter it is never run by Jinja's constant folding, outside a budget."""
+    if name == "join":
+        return _join_filter(original)
+    check = _FILTER_CHECKS.get(name)
+    pass_arg = getattr(original, "jinja_pass_arg", None)
+    first = {
+        None: None,
+        jinja2.utils._PassArg.context: lambda context: context,
+        jinja2.utils._PassArg.eval_context: lambda context: context.eval_ctx,
+        jinja2.utils._PassArg.environment: lambda context: context.environment,
+    }[pass_arg]
+
+    @wraps(original)
+    def bounded_filter(context: jinja2.runtime.Context, *args: Any, **kwargs: Any) -> Any:
+        current = budget()
+        current.check_time()
+        if check is not None:
+            check(*args, **kwargs)
+        result = original(first(context), *args, **kwargs) if first else original(*args, **kwargs)
+        if type(result) is str:
+            current.produce(len(result), f"the {name} filter's result")
+        return result
+
+    bounded_filter.jinja_pass_arg = jinja2.utils._PassArg.context  # type: ignore[attr-defined]
+    return bounded_filter
+
+
+@pass_context
+def _guard_loop(context: jinja2.runtime.Context, iterable: Any, body_text: int = 0) -> Iterator[Any]:
+    """Wraps every ``{% for %}`` iterable: counts iterations and the literal text each one outputs."""
+    current = budget()
+    if isinstance(iterable, jinja2.Undefined) or iterable is None:
+        return
+    for item in iterable:
+        current.iterations += 1
+        if current.iterations > MAX_ITERATIONS:
+            raise TemplateLimitError(f"loops ran more than {MAX_ITERATIONS} times")
+        if body_text:
+            current.produce(body_text, "a loop's text")
+        else:
+            current.check_time()
+        yield item
+
+
+@pass_context
+def _concat(context: jinja2.runtime.Context, values: list) -> str:
+    """``a ~ b``, measured before it is built."""
+    current = budget()
+    current.produce(sum(len(value) if type(value) is str else text_size(value) for value in values), "'~'")
+    return "".join([str(value) for value in values])
+
+
+def bounded_range(*args: int) -> range:
+    numbers = range(*args)
+    if len(numbers) > MAX_RANGE:
+        raise TemplateLimitError(f"range of {len(numbers)} items; the limit is {MAX_RANGE}")
+    return numbers
+
+
+# ---------------------------------------------------------------------------------------------- the tree
+
+
+_LOOP_GUARD = "_flowhost_loop"
+_CONCAT = "_flowhost_concat"
+
+
+def guard_tree(tree: nodes.Template) -> nodes.Template:
+    """Route every loop and ``~`` of a parsed template through the budget."""
+    for loop in tree.find_all(nodes.For):
+        body_text = sum(len(data.data) for item in loop.body for data in item.find_all(nodes.TemplateData))
+        arguments = [nodes.Const(body_text, lineno=loop.lineno)]
+        loop.iter = nodes.Filter(loop.iter, _LOOP_GUARD, arguments, [], None, None, lineno=loop.lineno)
+    for parent in list(tree.find_all(nodes.Node)):
+        for name in parent.fields:
+            value = getattr(parent, name, None)
+            if isinstance(value, nodes.Concat):
+                setattr(parent, name, _concat_filter(value))
+            elif isinstance(value, list):
+                items = [_concat_filter(item) if isinstance(item, nodes.Concat) else item for item in value]
+                setattr(parent, name, items)
+    return tree
+
+
+def _concat_filter(concat: nodes.Concat) -> nodes.Filter:
+    items = nodes.List([_concat_filter(item) if isinstance(item, nodes.Concat) else item for item in concat.nodes])
+    return nodes.Filter(items, _CONCAT, [], [], None, None, lineno=concat.lineno)
+
+
+# ---------------------------------------------------------------------------------------------- sandbox
+
+
+_WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
+_REFUSED_METHODS = frozenset({"translate", "maketrans"})
+
+
+def _check_str_method(method: Any, args: tuple, kwargs: Mapping[str, Any]) -> tuple:
+    """Checks a call of a bound ``str`` method; returns the arguments to call it with."""
+    text, name = method.__self__, method.__name__
+    if name in _WIDTH_METHODS:
+        _width(args[0] if args else kwargs.get("width"), name)
+    elif name == "expandtabs":
+        size = args[0] if args else kwargs.get("tabsize", 8)
+        budget().produce(len(text) + text.count("\t") * (size if isinstance(size, int) else 0), "expandtabs")
+    elif name == "replace" and len(args) >= 2:
+        budget().produce(_replaced_size(text, *args[:3]), "replace")
+    elif name == "join" and len(args) == 1:
+        items = list(args[0])
+        budget().produce(_joined_size(items, text), "join")
+        return (items,)
+    elif name in _REFUSED_METHODS:
+        raise TemplateLimitError(f"str.{name} is not allowed in topic templates")
+    return args
+
+
+class TopicSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, made stricter for topic templates: no calls that change lists or dicts (a document may be the
+    connector's own parsed copy, not a frozen one), and every rendering bounded (see the module's docstring)."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        return guard_tree(super()._parse(source, name, filename))
+
+    def call_binop(self, context: jinja2.runtime.Context, operator_name: str, left: Any, right: Any) -> Any:
+        current = budget()
+        current.check_time()
+        if operator_name == "**":
+            if isinstance(right, int | float) and abs(right) > 64:
+                raise SecurityError("exponent larger than 64 is not allowed in a topic template")
+            if isinstance(left, int) and isinstance(right, int) and left.bit_length() * right > MAX_INT_BITS:
+                raise TemplateLimitError(f"the power would have more than {MAX_INT_BITS} bits")
+            return operator.pow(left, right)
+        if operator_name == "%":
+            if isinstance(left, str):
+                check_percent_format(left, right)
+            return operator.mod(left, right)
+        if operator_name == "+":
+            if isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple):
+                current.produce(len(left) + len(right), "'+'")
+            return operator.add(left, right)
+        return _multiply(current, left, right)
+
+    def call(__self, __context: jinja2.runtime.Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        current = budget()
+        current.check_time()
+        if isinstance(getattr(__obj, "__self__", None), str) and callable(__obj):
+            args = _check_str_method(__obj, args, kwargs)
+        current.depth += 1
+        if current.depth > MAX_CALL_DEPTH:
+            raise TemplateLimitError(f"calls nested deeper than {MAX_CALL_DEPTH} (a recursive macro?)")
+        try:
+            result = super().call(__context, __obj, *args, **kwargs)
+        except RecursionError:
+            raise TemplateLimitError("calls nested too deep (a recursive macro?)") from None
+        finally:
+            current.depth -= 1
+        if type(result) is str:
+            current.produce(len(result), "a call's result")
+        return result
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        wrapper = super().wrap_str_format(value)
+        if wrapper is None:
+            return None
+        text, is_format_map = value.__self__, value.__name__ == "format_map"
+
+        @wraps(wrapper)
+        def bounded_format(*args: Any, **kwargs: Any) -> str:
+            check_brace_format(text, () if is_format_map else args, args[0] if is_format_map and args else kwargs)
+            return wrapper(*args, **kwargs)
+
+        return bounded_format
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> jinja2.Undefined:
+        # The default returns an Undefined that only fails when used further; refuse at once instead.
+        raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe")
+
+
+def _multiply(current: RenderBudget, left: Any, right: Any) -> Any:
+    for sequence, count in ((left, right), (right, left)):
+        if isinstance(sequence, str | list | tuple) and isinstance(count, int):
+            if len(sequence) * count > MAX_TEXT:
+                raise SecurityError(f"repetition longer than {MAX_TEXT} is not allowed in a topic template")
+            current.produce(max(len(sequence) * count, 0), "repetition")
+    if isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+        raise TemplateLimitError(f"the product would have more than {MAX_INT_BITS} bits")
+    return operator.mul(left, right)
+
+
+def _no_lipsum(*args: Any, **kwargs: Any) -> str:
+    raise TemplateLimitError("lipsum (lorem ipsum of any length) is not available in topic templates")
+
+
+def limit_environment(environment: TopicSandbox) -> None:
+    """Wrap every filter (the plugins' too) and replace the globals that can do unbounded work."""
+    environment.filters = {name: _bounded_filter(name, function) for name, function in environment.filters.items()}
+    environment.filters[_LOOP_GUARD] = _guard_loop
+    environment.filters[_CONCAT] = _concat
+    environment.globals["range"] = bounded_range
+    environment.globals["lipsum"] = _no_lipsum
+
+
+def charge_output(text: str) -> None:
+    """Account for the text a ``{{ }}`` expression outputs (it may be buffered by a macro or ``{% set %}``).
+    Outside a rendering (Jinja folding a constant while compiling) there is nothing to bound."""
+    current = _current.get()
+    if current is not None:
+        current.produce(len(text), "an expression's output")
+
+
+__all__ = [
+    "MAX_CALL_DEPTH",
+    "MAX_ITERATIONS",
+    "MAX_PRODUCED",
+    "MAX_RANGE",
+    "MAX_TEXT",
+    "RENDER_SECONDS",
+    "BoundedRenderer",
+    "TemplateLimitError",
+    "TopicSandbox",
+    "bounded",
+    "charge_output",
+    "limit_environment",
+]
