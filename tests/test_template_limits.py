@@ -9,6 +9,7 @@ import pytest
 
 from flowhost.template_limits import MAX_ITERATIONS, MAX_RANGE, MAX_TEXT
 from flowhost.templating import TemplateError, TopicRenderError, compile_topic_pattern, create_environment
+from tests.support.bombs import ISSUE_TEMPLATE_BOMBS
 
 DEV_EUI = "0018B20000000B20"
 
@@ -23,19 +24,7 @@ def environment():
 
 
 REFUSED_AT_VALIDATION = {
-    # The issue's own cases.
-    "center": ("t/{{ 'a'|center(10**9) }}", "center: width 1000000000 is larger than 65536"),
-    "format filter": ("t/{{ '%1000000000s'|format('a') }}", "format widths add up to 1000000000"),
-    "nested range loops": (
-        "t/{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}x",
-        f"range of 100000 items; the limit is {MAX_RANGE}",
-    ),
-    "ljust": ("t/{{ 'a'.ljust(10**8) }}", "ljust: width 100000000 is larger than 65536"),
-    "huge range": ("t/{{ range(10**9)|length }}", "range of 1000000000 items"),
-    "recursive macro": (
-        "t/{% macro m(n) %}{{ m(n) }}{% endmacro %}{{ m(1) }}",
-        "calls nested deeper than 32 (a recursive macro?)",
-    ),
+    **ISSUE_TEMPLATE_BOMBS,
     # Their siblings: other ways to turn a short template into much work.
     "literal width": ("t/{{ 'a'|center(1000000000) }}", "width 1000000000 is larger"),
     "percent operator": ("t/{{ '%1000000000s' % 'a' }}", "format widths add up to 1000000000"),

@@ -5,23 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flowhost.flow_yaml import MAX_ALIAS_NODES, MAX_YAML_BYTES, FlowValidationError, read_yaml, to_json_document
-
-
-def alias_bomb(levels: int = 9) -> str:
-    """``a1: &a1 [*a0, *a0, ...]`` nine levels deep: 9**9 items from about 570 bytes."""
-    lines = ["flowhost: 1", "id: bomb", 'a0: &a0 ["lol"]']
-    lines += [f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 9) + "]" for level in range(1, levels + 1)]
-    return "\n".join(lines) + "\n"
-
-
-def merge_key_bomb(levels: int = 9) -> str:
-    """Each mapping merges the one before and holds it nine times more: the same growth through ``<<``."""
-    lines = ["flowhost: 1", "id: bomb", "m0: &m0 {k: v}"]
-    for level in range(1, levels + 1):
-        previous = f"*m{level - 1}"
-        values = ", ".join(f"v{index}: {previous}" for index in range(8))
-        lines.append(f"m{level}: &m{level} {{<<: {previous}, {values}}}")
-    return "\n".join(lines) + "\n"
+from tests.support.bombs import alias_bomb, merge_key_bomb
 
 
 def test_the_alias_bomb_is_refused_at_the_alias_that_passes_the_budget():
