@@ -443,11 +443,25 @@ def _check_str_method(method: Any, args: tuple, kwargs: Mapping[str, Any]) -> tu
     return args
 
 
+class BoundedTemplate(jinja2.Template):
+    """A template of the topic sandbox: rendered by a plugin (``context.templates.from_string(...)``), it gets a
+    fresh budget too. Topic patterns render through :class:`BoundedRenderer`, which also bounds the output."""
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        with bounded():
+            return super().render(*args, **kwargs)
+
+    def generate(self, *args: Any, **kwargs: Any) -> Iterator[str]:
+        with bounded():
+            yield from super().generate(*args, **kwargs)
+
+
 class TopicSandbox(ImmutableSandboxedEnvironment):
     """The sandbox, made stricter for topic templates: no calls that change lists or dicts (a document may be the
     connector's own parsed copy, not a frozen one), and every rendering bounded (see the module's docstring)."""
 
     intercepted_binops = frozenset({"*", "**", "+", "%"})
+    template_class = BoundedTemplate
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         return guard_tree(super()._parse(source, name, filename))

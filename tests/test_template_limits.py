@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from flowhost.template_limits import MAX_ITERATIONS, MAX_RANGE, MAX_TEXT
+from flowhost.template_limits import MAX_ITERATIONS, MAX_RANGE, MAX_TEXT, TemplateLimitError
 from flowhost.templating import TemplateError, TopicRenderError, compile_topic_pattern, create_environment
 from tests.support.bombs import ISSUE_TEMPLATE_BOMBS
 
@@ -135,3 +135,12 @@ def test_plugin_filters_are_charged_for_the_text_they_return():
     environment = create_environment(lambda env: env.filters.update(big=lambda value: "x" * (MAX_TEXT + 1)))
     with pytest.raises(TemplateError, match="the big filter's result would be 65537 characters long"):
         compile_topic_pattern("t/{{ DevEUI|big }}", environment)
+
+
+def test_a_template_a_plugin_renders_itself_is_bounded_too(environment):
+    """``context.templates.from_string(...)`` in a node: the same limits, a fresh budget for each rendering."""
+    template = environment.from_string("{% for i in range(n) %}{% for j in range(n) %}{% endfor %}{% endfor %}{{ n }}")
+    assert template.render(n=3) == "3"
+    assert "".join(template.generate(n=4)) == "4"
+    with pytest.raises(TemplateLimitError, match=f"loops ran more than {MAX_ITERATIONS} times"):
+        template.render(n=5000)

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from ..flow_yaml import MAX_YAML_DEPTH
 from ..workspace import Invalid
 
 
@@ -28,9 +29,26 @@ async def read_json(request: web.Request) -> Any:
     if not body:
         raise Invalid.one("the body is empty; send a JSON document")
     try:
-        return orjson.loads(body)
+        document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise Invalid.one(f"the body is not JSON: {exc}") from None
+    if _nested_deeper(document, MAX_YAML_DEPTH):
+        raise Invalid.one(f"the body is nested deeper than {MAX_YAML_DEPTH} levels")
+    return document
+
+
+def _nested_deeper(document: Any, limit: int) -> bool:
+    """Whether lists and objects nest deeper than ``limit``: flow documents are walked recursively later."""
+    if type(document) is not dict and type(document) is not list:
+        return False
+    stack = [(document, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = value.values() if type(value) is dict else value
+        stack.extend((child, depth + 1) for child in children if type(child) is dict or type(child) is list)
+    return False
 
 
 async def read_text(request: web.Request) -> str:
