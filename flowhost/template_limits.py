@@ -149,7 +149,7 @@ def text_size(value: Any, limit: int = MAX_TEXT) -> int:
         if kind is str or isinstance(item, str):
             total += len(item)
         elif kind is int:
-            total += item.bit_length() // 3 + 2
+            total += item.bit_length() * 3 // 10 + 2
         elif isinstance(item, Mapping):
             total += 2 + 4 * len(item)
             stack.extend(item.keys())
@@ -190,7 +190,11 @@ def _replaced_size(text: str, old: Any, new: Any, count: Any = None) -> int:
 
 def _joined_size(items: list, separator: Any) -> int:
     size = len(separator) * max(len(items) - 1, 0) if isinstance(separator, str) else 0
-    return size + text_size(items, MAX_TEXT)
+    for item in items:
+        size += len(item) if type(item) is str else text_size(item)
+        if size > MAX_TEXT:
+            break
+    return size
 
 
 _PERCENT_FIELD = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d*))?[hlL]?[a-zA-Z%]")
@@ -275,6 +279,16 @@ def _check_tojson(value: Any, indent: Any = None) -> None:
         raise TemplateLimitError("tojson: an indent larger than 8 is not allowed in topic templates")
 
 
+def _check_items(what: str) -> Callable[..., None]:
+    """Filters that run Python code for each item (sort keys, groups): at most MAX_RANGE items."""
+
+    def check(value: Any, *args: Any, **kwargs: Any) -> None:
+        if hasattr(value, "__len__") and len(value) > MAX_RANGE:
+            raise TemplateLimitError(f"{what}: {len(value)} items; the limit is {MAX_RANGE}")
+
+    return check
+
+
 def _check_text(what: str) -> Callable[..., None]:
     def check(value: Any, *args: Any, **kwargs: Any) -> None:
         _text_argument(value, what)
@@ -292,6 +306,7 @@ _FILTER_CHECKS: dict[str, Callable[..., None]] = {
     "slice": _check_count("slice"),
     "sum": _check_sum,
     "tojson": _check_tojson,
+    **{name: _check_items(name) for name in ("sort", "unique", "dictsort", "groupby")},
     **{
         name: _check_text(name)
         for name in (

@@ -65,6 +65,10 @@ REFUSED_AT_VALIDATION = {
     "sum of lists": ("t/{{ [[1], [2]]|sum(start=[])|length }}", "sum adds numbers only"),
     "translate": ("t/{{ 'aaaa'.translate({97: 'x'}) }}", "str.translate is not allowed"),
     "lipsum": ("t/{{ lipsum(10**6) }}", "lipsum"),
+    "sort many": ("t/{{ ('ab' * 32768)|list|sort|first }}", "sort: 65536 items; the limit is 10000"),
+    "filter block": ("t/{% filter upper %}{{ 'a'|center(10**9) }}{% endfilter %}", "center: width 1000000000"),
+    "format_map": ("t/{{ '{a:>1000000000}'.format_map({'a': 1}) }}", "format widths add up to 1000000000"),
+    "urlize result": ("t/{{ ('www.a.com ' * 6000)|urlize|length }}", "the urlize filter's result would be 342000"),
 }
 
 
