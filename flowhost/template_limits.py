@@ -375,8 +375,6 @@ def _bounded_filter(name: str, original: Callable[..., Any]) -> Callable[..., An
 def _guard_loop(context: jinja2.runtime.Context, iterable: Any, body_text: int = 0) -> Iterator[Any]:
     """Wraps every ``{% for %}`` iterable: counts iterations and the literal text each one outputs."""
     current = budget()
-    if isinstance(iterable, jinja2.Undefined) or iterable is None:
-        return
     for item in iterable:
         current.iterations += 1
         if current.iterations > MAX_ITERATIONS:
