@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any
 
 import jinja2
@@ -201,8 +201,9 @@ _PERCENT_FIELD = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d*))?[h
 _SPEC_NUMBERS = re.compile(r"(\d+)")
 
 
-def check_percent_format(text: str, arguments: Any) -> None:
-    """``'%9s' % x`` and the ``format`` filter: widths and precisions, and the text of the arguments."""
+@lru_cache(maxsize=256)
+def _percent_widths(text: str) -> int:
+    """The widths and precisions of a %-format, added up (a template formats with the same few strings)."""
     total = 0
     for match in _PERCENT_FIELD.finditer(text):
         for number in match.groups():
@@ -211,6 +212,12 @@ def check_percent_format(text: str, arguments: Any) -> None:
             total += int(number or 0)
     if total > MAX_TEXT:
         raise TemplateLimitError(f"format widths add up to {total}; the limit is {MAX_TEXT}")
+    return total
+
+
+def check_percent_format(text: str, arguments: Any) -> None:
+    """``'%9s' % x`` and the ``format`` filter: widths and precisions, and the text of the arguments."""
+    total = _percent_widths(text) if len(text) <= 256 else _percent_widths.__wrapped__(text)
     _text_argument(arguments, "format")
     budget().produce(len(text) + total, "formatted text")
 
@@ -562,7 +569,8 @@ def charge_output(text: str) -> None:
     """Account for the text a ``{{ }}`` expression outputs (it may be buffered by a macro or ``{% set %}``).
     Outside a rendering (Jinja folding a constant while compiling) there is nothing to bound."""
     current = _current.get()
-    if current is not None:
+    # Without loops or calls, outputs are as many as the template's expressions, each bounded already.
+    if current is not None and (current.iterations or current.depth):
         current.produce(len(text), "an expression's output")
 
 
