@@ -53,6 +53,7 @@ _JINJA_CLOSERS = {"{{": "}}", "{%": "%}", "{#": "#}"}
 # A Jinja expression that rendered nothing is marked with NUL (never allowed in a value or a topic), so an
 # empty level can be told apart from literal text after rendering.
 _EMPTY_MARK = "\x00"
+MAX_JINJA_PATTERN = 2048
 TOPIC_CACHE_SIZE = 10_000
 """Rendered topics a plain pattern remembers (about 100 bytes each); emptied when full."""
 
@@ -551,10 +552,17 @@ def compile_topic_pattern(
     """Compile a ThingPark topic pattern (``{DevEUI}``, ``{CustomerData.name|DevEUI|'None'}``), native Jinja
     (``{{ FPort }}``), or a mix. Raises TemplateError naming ``field_name`` and the position of the problem.
     """
+    if isinstance(pattern, str) and len(pattern) > MAX_TOPIC_BYTES:
+        raise TemplateError(f"{field_name} is {len(pattern)} characters long; a topic is at most {MAX_TOPIC_BYTES}")
     tokens = scan_pattern(pattern, field_name)
     _check_literals(tokens, pattern, field_name)
     if not any(isinstance(token, PatternJinja) for token in tokens):
         return _PlainTopicTemplate(pattern, tokens)  # type: ignore[arg-type]
+    if len(pattern) > MAX_JINJA_PATTERN:
+        # Compiling Jinja costs about 15 ms per KiB here, on the event loop.
+        raise TemplateError(
+            f"{field_name} is {len(pattern)} characters long; with Jinja a pattern may have {MAX_JINJA_PATTERN}"
+        )
     template = _JinjaTopicTemplate(pattern, tokens, environment, field_name)
     # A template that reaches for what the sandbox forbids would refuse every uplink: say so now, not later.
     try:

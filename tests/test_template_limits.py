@@ -52,7 +52,7 @@ REFUSED_AT_VALIDATION = {
     "repetition": ("t/{{ 'ab' * 40000 }}", "repetition longer than 65536"),
     "power tower": ("t/{{ (((9**64)**64)**64)**64 }}", "the power would have more than 8192 bits"),
     "loop literal": (
-        "t/{% set x %}{% for i in range(10000) %}" + "a" * 5000 + "{% endfor %}{% endset %}{{ x|length }}",
+        "t/{% set x %}{% for i in range(10000) %}" + "a" * 1000 + "{% endfor %}{% endset %}{{ x|length }}",
         "the template built more than 1048576 characters",
     ),
     "iterations": (
@@ -148,3 +148,11 @@ def test_a_template_a_plugin_renders_itself_is_bounded_too(environment):
     assert "".join(template.generate(n=4)) == "4"
     with pytest.raises(TemplateLimitError, match=f"loops ran more than {MAX_ITERATIONS} times"):
         template.render(n=5000)
+
+
+def test_a_pattern_too_long_to_compile_quickly_is_refused(environment):
+    with pytest.raises(TemplateError, match="uplinkTopicPattern is 3302 characters long; with Jinja a pattern may"):
+        compile_topic_pattern("t/" + "{{ FPort }}" * 300, environment)
+    with pytest.raises(TemplateError, match="uplinkTopicPattern is 70002 characters long; a topic is at most 65535"):
+        compile_topic_pattern("t/" + "a" * 70_000, environment)
+    assert compile_topic_pattern("t/" + "{{ FPort }}" * 180, environment).render(uplink()) == "t/" + "2" * 180
