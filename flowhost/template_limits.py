@@ -26,7 +26,7 @@ from typing import Any
 import jinja2
 from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
-from jinja2.utils import pass_context
+from jinja2.utils import Namespace, pass_context
 
 from .template_budget import (
     CPU_GRACE_SECONDS,
@@ -187,6 +187,8 @@ def _bounded_filter(name: str, original: Callable[..., Any]) -> Callable[..., An
         result = original(first(context), *args, **kwargs) if first else original(*args, **kwargs)
         if type(result) is str:
             current.produce(len(result), f"the {name} filter's result")
+        elif isinstance(result, _CONTAINERS):
+            check_container(result, f"the {name} filter's result")
         return result
 
     bounded_filter.jinja_pass_arg = jinja2.utils._PassArg.context  # type: ignore[attr-defined]
@@ -216,6 +218,24 @@ def _concat(context: jinja2.runtime.Context, values: list) -> str:
     return "".join([str(value) for value in values])
 
 
+_CONTAINERS = (list, tuple, dict, Namespace)
+MAX_CONTAINER_TEXT = 4 * MAX_TEXT
+"""The text a list or mapping may stand for (``range(10000)|list`` is about 70,000 characters)."""
+
+
+def check_container(value: Any, what: str) -> Any:
+    """Lists and mappings may hold one value many times (``[a, a]`` in a loop doubles), so their size in text
+    is measured where they are made: comparing or printing them later walks every reference."""
+    if isinstance(value, _CONTAINERS) and text_size(value, MAX_CONTAINER_TEXT) > MAX_CONTAINER_TEXT:
+        raise TemplateLimitError(f"{what} would hold more than {MAX_CONTAINER_TEXT} characters of text")
+    return value
+
+
+@pass_context
+def _container(context: jinja2.runtime.Context, value: Any) -> Any:
+    return check_container(value, "a list or mapping")
+
+
 def bounded_range(*args: int) -> range:
     numbers = range(*args)
     if len(numbers) > MAX_RANGE:
@@ -228,6 +248,7 @@ def bounded_range(*args: int) -> range:
 
 _LOOP_GUARD = "_flowhost_loop"
 _CONCAT = "_flowhost_concat"
+_CONTAINER = "_flowhost_container"
 
 
 def guard_tree(tree: nodes.Template) -> nodes.Template:
@@ -236,20 +257,37 @@ def guard_tree(tree: nodes.Template) -> nodes.Template:
         body_text = sum(len(data.data) for item in loop.body for data in item.find_all(nodes.TemplateData))
         arguments = [nodes.Const(body_text, lineno=loop.lineno)]
         loop.iter = nodes.Filter(loop.iter, _LOOP_GUARD, arguments, [], None, None, lineno=loop.lineno)
+    _replace(tree, _is_built_container, lambda node: _filter(node, _CONTAINER))
+    _replace(tree, lambda node: isinstance(node, nodes.Concat), _concat_filter)
+    return tree
+
+
+def _is_built_container(node: nodes.Node) -> bool:
+    """A list, tuple or dict literal that is evaluated (not an assignment target like ``{% set a, b = ... %}``)."""
+    return isinstance(node, nodes.List | nodes.Dict) or (isinstance(node, nodes.Tuple) and node.ctx == "load")
+
+
+def _replace(tree: nodes.Template, wanted: Callable[[nodes.Node], bool], make: Callable[[Any], nodes.Node]) -> None:
     for parent in list(tree.find_all(nodes.Node)):
         for name in parent.fields:
             value = getattr(parent, name, None)
-            if isinstance(value, nodes.Concat):
-                setattr(parent, name, _concat_filter(value))
+            if isinstance(value, nodes.Node) and wanted(value):
+                setattr(parent, name, make(value))
             elif isinstance(value, list):
-                items = [_concat_filter(item) if isinstance(item, nodes.Concat) else item for item in value]
-                setattr(parent, name, items)
-    return tree
+                setattr(
+                    parent,
+                    name,
+                    [make(item) if isinstance(item, nodes.Node) and wanted(item) else item for item in value],
+                )
+
+
+def _filter(node: nodes.Expr, name: str) -> nodes.Filter:
+    return nodes.Filter(node, name, [], [], None, None, lineno=node.lineno)
 
 
 def _concat_filter(concat: nodes.Concat) -> nodes.Filter:
     items = nodes.List([_concat_filter(item) if isinstance(item, nodes.Concat) else item for item in concat.nodes])
-    return nodes.Filter(items, _CONCAT, [], [], None, None, lineno=concat.lineno)
+    return _filter(items, _CONCAT)
 
 
 # ---------------------------------------------------------------------------------------------- sandbox
@@ -317,6 +355,7 @@ class TopicSandbox(ImmutableSandboxedEnvironment):
         if operator_name == "+":
             if isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple):
                 current.produce(len(left) + len(right), "'+'")
+                return check_container(operator.add(left, right), "'+'")
             return operator.add(left, right)
         return _multiply(current, left, right)
 
@@ -336,6 +375,8 @@ class TopicSandbox(ImmutableSandboxedEnvironment):
             current.depth -= 1
         if type(result) is str:
             current.produce(len(result), "a call's result")
+        elif isinstance(result, _CONTAINERS):
+            check_container(result, "a call's result")
         return result
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
@@ -362,6 +403,8 @@ def _multiply(current: RenderBudget, left: Any, right: Any) -> Any:
             if len(sequence) * count > MAX_TEXT:
                 raise SecurityError(f"repetition longer than {MAX_TEXT} is not allowed in a topic template")
             current.produce(max(len(sequence) * count, 0), "repetition")
+            if not isinstance(sequence, str):
+                return check_container(operator.mul(left, right), "repetition")
     if isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
         raise TemplateLimitError(f"the product would have more than {MAX_INT_BITS} bits")
     return operator.mul(left, right)
@@ -376,6 +419,7 @@ def limit_environment(environment: TopicSandbox) -> None:
     environment.filters = {name: _bounded_filter(name, function) for name, function in environment.filters.items()}
     environment.filters[_LOOP_GUARD] = _guard_loop
     environment.filters[_CONCAT] = _concat
+    environment.filters[_CONTAINER] = _container
     environment.globals["range"] = bounded_range
     environment.globals["lipsum"] = _no_lipsum
 
@@ -383,6 +427,7 @@ def limit_environment(environment: TopicSandbox) -> None:
 __all__ = [
     "CPU_GRACE_SECONDS",
     "MAX_CALL_DEPTH",
+    "MAX_CONTAINER_TEXT",
     "MAX_INT_BITS",
     "MAX_ITERATIONS",
     "MAX_PRODUCED",

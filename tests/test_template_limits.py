@@ -45,9 +45,23 @@ REFUSED_AT_VALIDATION = {
         "'+' would be 131072 characters long",
     ),
     "shared references": (
-        "t/{% set ns = namespace(a=['x']) %}{% for i in range(60) %}{% set ns.a = [ns.a, ns.a] %}{% endfor %}"
-        "{{ ns.a|string|length }}",
+        "t/{{ ([('a' * 60000)] * 2)|string|length }}",
         "string: the value's text would be longer than 65536",
+    ),
+    "doubling a mapping": (
+        "t/{% set ns = namespace(a=[1]) %}{% for i in range(60) %}{% set ns.a = {'x': ns.a, 'y': ns.a} %}{% endfor %}x",
+        "a list or mapping would hold more than 262144 characters of text",
+    ),
+    "doubling through dict()": (
+        "t/{% set ns = namespace(a=[1]) %}{% for i in range(60) %}{% set ns.a = dict(x=ns.a, y=ns.a) %}{% endfor %}x",
+        "a call's result would hold more than 262144 characters of text",
+    ),
+    # Comparing two shared structures walks every reference: 2**60 steps; refused by size or by time, whichever
+    # comes first on the machine.
+    "comparing doubled lists": (
+        "t/{% set ns = namespace(a=[1], b=[1]) %}{% for i in range(60) %}{% set ns.a = [ns.a, ns.a] %}"
+        "{% set ns.b = [ns.b, ns.b] %}{% endfor %}{{ ns.a == ns.b }}",
+        "",
     ),
     "repetition": ("t/{{ 'ab' * 40000 }}", "repetition longer than 65536"),
     "power tower": ("t/{{ (((9**64)**64)**64)**64 }}", "the power would have more than 8192 bits"),
