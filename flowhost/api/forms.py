@@ -56,7 +56,7 @@ _BY_QUALIFIED_NAME: dict[str, dict[str, Any]] = {
     },
     "flowhost_builtins.mqtt_connection_config._ws_path": {"type": "string", "format": "path"},
     "flowhost_builtins.mqtt_connection_config._share_group": STRING,
-    "flowhost_builtins.mqtt_nodes._subscribe_filter": {"type": "string", "format": "topic-filter"},
+    "flowhost_builtins.mqtt_nodes.subscribe_filter": {"type": "string", "format": "topic-filter"},
     "flowhost_builtins.http_nodes._endpoint_path": {"type": "string", "format": "path"},
     "flowhost_builtins.http_nodes._http_url": {"type": "string", "format": "url"},
 }

@@ -163,9 +163,9 @@ async def test_an_uplink_that_makes_a_valid_template_too_expensive_is_rejected_a
     async with Subscriber(mosquitto.host, mosquitto.tcp_port, "mqtt/things/#") as subscriber:
         await accepted(server, FCntUp=3)
         status, body = await server.uplink(FCntUp=5000)
-        assert status == 400 and "loops ran more than 100000 times" in body["error"], body
+        assert status == 422 and "loops ran more than 100000 times" in body["error"], body
         status, body = await server.uplink(FCntUp=100_000)
-        assert status == 400 and "range of 100000 items; the limit is 10000" in body["error"], body
+        assert status == 422 and "range of 100000 items; the limit is 10000" in body["error"], body
         await accepted(server, FCntUp=4)
         messages = await subscriber.wait_for(2)
         assert [message.topic for message in messages] == [f"mqtt/things/{DEV_EUI}/xxx", f"mqtt/things/{DEV_EUI}/xxxx"]
