@@ -10,6 +10,7 @@ from .change_node import ChangeNode
 from .dedupe_node import DedupeNode
 from .delay_node import DelayNode
 from .inject_node import InjectNode
+from .observer_nodes import CatchNode, StatusNode
 from .rate_limit_node import RateLimitNode
 from .switch_node import SwitchNode
 from .template_node import TemplateNode
@@ -23,6 +24,8 @@ NODE_TYPES = (
     RateLimitNode,
     DedupeNode,
     BatchNode,
+    CatchNode,
+    StatusNode,
 )
 
 
