@@ -99,8 +99,9 @@ class NodeContext:
         Raises LookupError when no such node runs or it has no input. For types that wire across flows."""
         raise NotImplementedError
 
-    def find_nodes(self, node_type: str, name: str | None = None) -> list[str]:
-        """The ``flow/node`` addresses of the running nodes of ``node_type`` (with that ``name``, when given)."""
+    def find_nodes(self, node_type: str) -> Mapping[str, Mapping[str, Any]]:
+        """The running nodes of ``node_type`` in every flow: their validated configs by ``flow/node`` address.
+        Cheap to call per message (kept until the next deploy)."""
         raise NotImplementedError
 
 

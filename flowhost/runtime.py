@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -209,12 +209,8 @@ class NodeRunner(NodeContext):
             target.counters["backpressure"] += 1
         await target.inbox.put(msg)
 
-    def find_nodes(self, node_type: str, name: str | None = None) -> list[str]:
-        return [
-            f"{runner.flow_id}/{runner.node_id}"
-            for runner in self.runtime.iter_nodes()
-            if runner.spec.type == node_type and (name is None or runner.spec.name == name)
-        ]
+    def find_nodes(self, node_type: str) -> Mapping[str, Mapping[str, Any]]:
+        return self.runtime.nodes_of_type(node_type)
 
     # -- lifecycle --------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -386,6 +382,7 @@ class Runtime:
         self.context = ContextStore(data_dir / "context", self.clock)
         """Node, flow and global state (``NodeContext.store``), written to the data directory in groups."""
         self.generation = 0
+        self._type_index: tuple[int, dict[str, dict[str, Mapping[str, Any]]]] = (-1, {})
         """Grows at every deploy and flow removal: what a node caches about other flows is stale when it changed."""
         self.http = HttpEndpoints()
         self.flows: dict[str, RunningFlow] = {}
@@ -475,6 +472,7 @@ class Runtime:
             await self._stop_unused_connections()
             changed_users = [running.nodes[node_id] for node_id in to_restart] + retired
             self._announce_nodes_started(started.union(*map(_connection_ids, changed_users)))
+            self.generation += 1  # also after: a node that looked others up while starting saw a flow half-built
             self.emit(RuntimeEvent("deployed", spec.id, data={"changed": to_restart}))
             log.info("flow %s deployed (%d nodes, %d started)", spec.id, len(spec.nodes), len(to_restart))
             return to_restart
@@ -672,6 +670,15 @@ class Runtime:
     # -- lookups ------------------------------------------------------------------------------------------------
     def node(self, flow_id: str, node_id: str) -> NodeRunner:
         return self.flows[flow_id].nodes[node_id]
+
+    def nodes_of_type(self, node_type: str) -> Mapping[str, Mapping[str, Any]]:
+        """``flow/node`` address to config of the running nodes of a type (rebuilt after a deploy)."""
+        if self._type_index[0] != self.generation:
+            index: dict[str, dict[str, Mapping[str, Any]]] = {}
+            for runner in self.iter_nodes():
+                index.setdefault(runner.spec.type, {})[f"{runner.flow_id}/{runner.node_id}"] = runner.spec.config
+            self._type_index = (self.generation, index)
+        return self._type_index[1].get(node_type, {})
 
     def runner_at(self, address: str) -> NodeRunner:
         """The running node at ``flow/node``; LookupError naming the address otherwise."""

@@ -10,6 +10,7 @@ from .change_node import ChangeNode
 from .dedupe_node import DedupeNode
 from .delay_node import DelayNode
 from .inject_node import InjectNode
+from .link_nodes import LinkInNode, LinkOutNode
 from .observer_nodes import CatchNode, StatusNode
 from .rate_limit_node import RateLimitNode
 from .switch_node import SwitchNode
@@ -26,6 +27,8 @@ NODE_TYPES = (
     BatchNode,
     CatchNode,
     StatusNode,
+    LinkOutNode,
+    LinkInNode,
 )
 
 
