@@ -154,10 +154,11 @@ class ContextStore:
     def changed(self, scope: ContextScope) -> None:
         self._dirty[scope.path] = scope
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_later(), name="context:flush")
+            deadline = self.clock.now() + self.flush_interval  # from the change, not from when the task runs
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_at(deadline), name="context:flush")
 
-    async def _flush_later(self) -> None:
-        await self.clock.sleep(self.flush_interval)
+    async def _flush_at(self, deadline: float) -> None:
+        await self.clock.sleep_until(deadline)
         await self.flush()
 
     async def flush(self) -> None:
