@@ -15,6 +15,7 @@ from .observer_nodes import CatchNode, StatusNode
 from .rate_limit_node import RateLimitNode
 from .switch_node import SwitchNode
 from .template_node import TemplateNode
+from .watchdog_node import DeviceWatchdogNode
 
 NODE_TYPES = (
     SwitchNode,
@@ -29,6 +30,7 @@ NODE_TYPES = (
     StatusNode,
     LinkOutNode,
     LinkInNode,
+    DeviceWatchdogNode,
 )
 
 
