@@ -19,6 +19,7 @@ from . import __version__, cli_help
 from ._started import seconds_since_start
 from .app import create_runtime, create_web_app, default_data_dir
 from .broker import EmbeddedBroker
+from .flow_links import check_across_flows
 from .flow_origin import default_demo, demo_left_out, why_it_runs
 from .flowfile import FlowSpec, FlowValidationError, load_flow_file
 from .http_guard import ServerLog
@@ -154,8 +155,12 @@ def _validate(args: argparse.Namespace) -> int:
             return 1
         errors = workspace.load_connections()
         errors += workspace.load_flow_files(args.flow_files, include_stored=False)
+        specs = [record.spec for record in workspace.flows.values()]
+        registry = workspace.registry
     else:
-        _, errors = _load_flows(args.flow_files, Registry.from_plugins(plugins))
+        registry = Registry.from_plugins(plugins)
+        specs, errors = _load_flows(args.flow_files, registry)
+    errors += [str(error) for error in check_across_flows(specs, registry)]
     for error in errors:
         print(error, file=sys.stderr)
     if errors:
@@ -257,6 +262,9 @@ async def _serve(args: argparse.Namespace) -> int:
             print(error, file=sys.stderr)
         print(f"not started: {len(errors)} error(s) in the flow files", file=sys.stderr)
         return 1
+    for problem in check_across_flows([record.spec for record in workspace.flows.values()], workspace.registry):
+        # A warning only: a flow may link to one that the API creates later; the link fails per message meanwhile.
+        print(f"warning: {problem}", file=sys.stderr)
 
     token, _ = api_token(data_dir)
     broker = None if args.no_broker else EmbeddedBroker("127.0.0.1", args.broker_port)

@@ -153,6 +153,16 @@ class Node:
         return cls.outputs
 
     @classmethod
+    def check_across_flows(
+        cls, config: Mapping[str, Any], flow_id: str, flows: Mapping[str, Any]
+    ) -> list[tuple[tuple[str | int, ...], str]]:
+        """Problems of a validated config that only every flow together shows (``link-out``: a target no flow
+        has), as ``(path in the config, message)`` pairs; ``flows`` maps flow ids to ``FlowSpec`` (``nodes``:
+        ``id``, ``type``, ``config``). ``flowhost validate`` and ``flowhost run`` report them with FILE:LINE:COL.
+        Default: none."""
+        return []
+
+    @classmethod
     def has_config_outputs(cls) -> bool:
         """Whether the type overrides :meth:`output_ports` (each node's ports come from its config)."""
         return cls.output_ports.__func__ is not Node.output_ports.__func__  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ any order; a message whose targets are all missing fails, naming them.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import voluptuous as vol
@@ -60,6 +61,24 @@ class LinkOutNode(Node):
         }
     )
 
+    @classmethod
+    def check_across_flows(cls, config, flow_id, flows):
+        link_ins = {
+            f"{spec_id}/{node.id}": node.config
+            for spec_id, spec in flows.items()
+            for node in spec.nodes
+            if node.type == LINK_IN
+        }
+        names = sorted(link_ins) + sorted({c["name"] for c in link_ins.values() if "name" in c})
+        return [
+            (
+                ("links", index),
+                f"no link-in '{link}' in the flows given (link-in nodes and names: {', '.join(names) or 'none'})",
+            )
+            for index, link in enumerate(config["links"])
+            if not _resolve(link, flow_id, link_ins)
+        ]
+
     async def on_input(self, msg: Message) -> None:
         hops = msg.meta.get(HOPS_KEY, 0)
         if not isinstance(hops, int) or hops >= MAX_HOPS:
@@ -81,16 +100,22 @@ class LinkOutNode(Node):
     def _resolve(self) -> tuple[list[str], list[str]]:
         """The addresses of the targets that run now, and the links that name none."""
         running = self.context.find_nodes(LINK_IN)
-        own_flow = self.context.flow_id
         targets: list[str] = []
         missing: list[str] = []
         for link in self.config["links"]:
-            found = [link] if link in running else []
-            if not found and "/" not in link:
-                found = [f"{own_flow}/{link}"] if f"{own_flow}/{link}" in running else []
-                found += sorted(address for address, config in running.items() if config.get("name") == link)
+            found = _resolve(link, self.context.flow_id, running)
             if found:
                 targets += [address for address in found if address not in targets]
             else:
                 missing.append(link)
         return targets, missing
+
+
+def _resolve(link: str, own_flow: str, link_ins: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The ``flow/node`` addresses among ``link_ins`` (address -> config) that ``link`` names."""
+    if link in link_ins:
+        return [link]
+    if "/" in link:
+        return []
+    own = [f"{own_flow}/{link}"] if f"{own_flow}/{link}" in link_ins else []
+    return own + sorted(address for address, config in link_ins.items() if config.get("name") == link)

@@ -10,6 +10,7 @@ import voluptuous as vol
 from flowhost.flowfile import load_flow_file
 from flowhost.message import Message
 from flowhost_builtins.link_nodes import LinkOutNode
+from tests.support.processes import run_command
 
 from .conftest import wait_for
 
@@ -97,3 +98,15 @@ def test_targets_are_checked_by_the_schema():
 
 def _msg(payload) -> Message:
     return Message.create(payload)
+
+
+async def test_flowhost_validate_reports_a_link_to_nothing_with_file_and_line(tmp_path):
+    sender, receiver = tmp_path / "sender.yaml", tmp_path / "receiver.yaml"
+    links = "[archive/in, alarms, local-in, archive/nope]"
+    sender.write_text(SENDER.format(links=links).replace("test-collect", "debug"))  # the process has no test nodes
+    receiver.write_text(RECEIVER.format(flow="archive").replace("test-collect", "debug"))
+    code, _, stderr = await run_command("validate", str(sender), str(receiver))
+    assert code == 1, stderr
+    expected = f"{sender}:5:78: nodes[0].config.links[3]: no link-in 'archive/nope' in the flows given"
+    assert expected in stderr and "1 error(s)" in stderr, stderr
+    assert (await run_command("validate", str(receiver)))[0] == 0
