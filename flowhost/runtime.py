@@ -382,8 +382,8 @@ class Runtime:
         self.context = ContextStore(data_dir / "context", self.clock)
         """Node, flow and global state (``NodeContext.store``), written to the data directory in groups."""
         self.generation = 0
-        self._type_index: tuple[int, dict[str, dict[str, Mapping[str, Any]]]] = (-1, {})
         """Grows at every deploy and flow removal: what a node caches about other flows is stale when it changed."""
+        self._type_index: tuple[int, dict[str, dict[str, Mapping[str, Any]]]] = (-1, {})
         self.http = HttpEndpoints()
         self.flows: dict[str, RunningFlow] = {}
         self.connections: dict[str, ConnectionRunner] = {}
