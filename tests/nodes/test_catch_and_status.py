@@ -135,3 +135,29 @@ async def test_listed_nodes_must_exist_in_the_flow(harness):
     assert str(error).endswith(
         "flow.yaml:5:56: nodes[1].config.nodes[1]: unknown node 'decoder' (known: decode, errors)"
     )
+
+
+async def test_a_status_change_while_handling_a_message_names_that_message(harness):
+    await harness.deploy(
+        """
+        flowhost: 1
+        id: t
+        nodes:
+          - {id: hold, type: delay, config: {delay: 1m, maxQueued: 1}}
+          - {id: watch, type: status, config: {nodes: [hold]}, wires: {out: [sink]}}
+          - {id: sink, type: test-collect}
+        """
+    )
+    await harness.send("hold", 1)
+    overflowing = await harness.send("hold", 2)  # the queue holds one: this one is dropped and the status says so
+    await harness.settle()
+    full = [p for p in harness.payloads("sink") if p["level"] == "warning"]
+    assert full == [
+        {
+            "node": "hold",
+            "type": "delay",
+            "text": "queue full (1): dropping",
+            "level": "warning",
+            "messageId": overflowing.id,
+        }
+    ]
