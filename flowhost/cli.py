@@ -19,6 +19,7 @@ from . import __version__, cli_help
 from ._started import seconds_since_start
 from .app import create_runtime, create_web_app, default_data_dir
 from .broker import EmbeddedBroker
+from .flow_links import check_across_flows
 from .flow_origin import default_demo, demo_left_out, why_it_runs
 from .flowfile import FlowSpec, FlowValidationError, load_flow_file
 from .http_guard import ServerLog
@@ -161,8 +162,11 @@ def _validate(args: argparse.Namespace) -> int:
         errors = workspace.load_connections()
         errors += workspace.load_flow_files(args.flow_files, include_stored=False)
         flows = [record.spec for record in workspace.flows.values()]
+        registry = workspace.registry
     else:
-        flows, errors = _load_flows(args.flow_files, Registry.from_plugins(plugins))
+        registry = Registry.from_plugins(plugins)
+        flows, errors = _load_flows(args.flow_files, registry)
+    errors += [str(error) for error in check_across_flows(flows, registry)]
     for warning in _connection_warnings(plugins, flows):
         print(f"warning: {warning}", file=sys.stderr)
     for error in errors:
@@ -298,6 +302,9 @@ async def _serve(args: argparse.Namespace) -> int:
             print(error, file=sys.stderr)
         print(f"not started: {len(errors)} error(s) in the flow files", file=sys.stderr)
         return 1
+    for problem in check_across_flows([record.spec for record in workspace.flows.values()], workspace.registry):
+        # A warning only: a flow may link to one that the API creates later; the link fails per message meanwhile.
+        print(f"warning: {problem}", file=sys.stderr)
 
     token, _ = api_token(data_dir)
     broker = None if args.no_broker else EmbeddedBroker("127.0.0.1", args.broker_port)

@@ -193,7 +193,9 @@ async def test_status_changes_are_events(runtime, load_flow):
     runtime.node("t", "a").status("connected", "ok")
     runtime.node("t", "a").status("connected", "ok")  # unchanged: no second event
     statuses = [event for event in seen if event.kind == "status"]
-    assert [(event.node_id, event.data) for event in statuses] == [("a", {"text": "connected", "level": "ok"})]
+    assert [(event.node_id, event.data) for event in statuses] == [
+        ("a", {"text": "connected", "level": "ok", "type": "test-collect"})
+    ]
     assert seen[0].kind == "deployed"
 
 
