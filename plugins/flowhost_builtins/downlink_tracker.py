@@ -111,6 +111,9 @@ class DownlinkTracker(Node):
         # One timeout for all: insertion order is deadline order, so only the oldest entry is ever due first.
         self._pending: OrderedDict[str, Pending] = OrderedDict()
         self._by_device: dict[str, deque[str]] = {}
+        # (DevEUI, FCntDn) of the reports joined by DevEUI: a second report on the same frame (ChirpStack's ack
+        # after its txack) must not be taken for the next downlink's.
+        self._reported: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._added = asyncio.Event()
         self.context.create_task(self._expire(), "expire downlinks")
 
@@ -161,6 +164,8 @@ class DownlinkTracker(Node):
         if not isinstance(report, Mapping):
             raise DocumentError(f"{root} must be an object")
         key, matched_by = self._match(report)
+        if key is not None and matched_by == "DevEUI" and not self._first_report_on_frame(report):
+            key = None
         if key is None:
             self.context.count("unmatched")
             await self.context.send(msg, "unmatched")
@@ -176,6 +181,18 @@ class DownlinkTracker(Node):
             return (key if key in self._pending else None), "CorrelationID"
         waiting = self._by_device.get(str(report.get("DevEUI", "")).upper())
         return (waiting[0] if waiting else None), "DevEUI"
+
+    def _first_report_on_frame(self, report: Mapping[str, Any]) -> bool:
+        if "FCntDn" not in report:
+            return True
+        frame = (str(report.get("DevEUI", "")).upper(), str(report["FCntDn"]))
+        if frame in self._reported:
+            self.context.count("repeatedReports")
+            return False
+        self._reported[frame] = None
+        if len(self._reported) > self.config["maxPending"]:
+            self._reported.popitem(last=False)
+        return True
 
     def _forget(self, key: str) -> Pending:
         pending = self._pending.pop(key)

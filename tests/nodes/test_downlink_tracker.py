@@ -118,6 +118,15 @@ async def test_chirpstack_txack_and_unacknowledged_ack_through_from_chirpstack(h
     [rejected] = harness.received("rejected")
     assert rejected.payload == second
     assert "did not acknowledge" in rejected.meta["downlink"]["cause"]
+    # A confirmed downlink reports twice, txack then ack, on the same frame (fCntDown): the first report decided.
+    await harness.send("tracker", downlink(device))
+    again = from_chirpstack({**data("chirpstack/ack.json"), "fCntDown": 2}, "ack")
+    await harness.send("tracker", again)
+    await harness.settle()
+    [repeated] = harness.payloads("unmatched")
+    assert repeated["DevEUI_downlink_Sent"]["chirpstack"]["event"] == "ack"
+    assert len(harness.received("sent")) == 1  # the third downlink still waits for its own report
+    assert harness.counters("tracker")["repeatedReports"] == 1
 
 
 async def test_tts_returns_the_correlation_id_to_tts_sent_and_from_tts_reads_it(harness):
