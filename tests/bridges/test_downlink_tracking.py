@@ -75,3 +75,27 @@ async def test_a_downlink_is_followed_until_its_sent_report_comes_back(mosquitto
     assert outcome["report"]["DevEUI_downlink_Sent"]["FCntDn"] == 47
     counters = runtime.node("tracking", "tracker").counters
     assert (counters["tracked"], counters["sent"], counters.get("unmatched", 0)) == (1, 1, 0)
+
+
+async def test_actilitys_downlink_with_optional_fields_goes_through_and_a_bad_one_is_refused_alone(
+    mosquitto, runtime, caplog
+):
+    await runtime.deploy(validate_flow(tracking_flow(mosquitto), runtime.registry))
+    connection = runtime.connections["broker"].connection
+    await wait_until(lambda: connection._client is not None and connection._client.is_connected)
+    await wait_until(lambda: "tp/+/downlink" in connection._client.subscriptions)
+    host, port = mosquitto.host, mosquitto.tcp_port
+    example = json.loads((THINGPARK / "downlink-optional.json").read_text())
+    device = example["DevEUI_downlink"]["DevEUI"]
+    bad = {"DevEUI_downlink": {**example["DevEUI_downlink"], "FCntDn": 2**32}}
+    async with Subscriber(host, port, "lrc/downlink", client_id="lrc-optional") as network:
+        await publish(host, port, f"tp/{device}/downlink", orjson.dumps(bad))
+        await publish(host, port, f"tp/{device}/downlink", (THINGPARK / "downlink-optional.json").read_bytes())
+        [sent] = await network.wait_for(1)
+    command = orjson.loads(sent.payload)["DevEUI_downlink"]
+    # Its own AS_ID and AS_KEY, not the connection's; its CorrelationID kept; "1" strings as numbers.
+    assert command == {**example["DevEUI_downlink"], "Confirmed": 1, "FlushDownlinkQueue": 1}
+    assert connection.counters["downlinksRejected"] == 1
+    reasons = [record.getMessage() for record in caplog.records if "rejected" in record.getMessage()]
+    assert any("FCntDn must be a 32-bit unsigned integer" in reason for reason in reasons)
+    assert not any(example["DevEUI_downlink"]["AS_KEY"] in record.getMessage() for record in caplog.records)
