@@ -88,6 +88,13 @@ class Pending:
 
 
 class DownlinkTracker(Node):
+    """Wire downlinks going out (a connector's ``downlink`` port) and the reports coming back
+    (``DevEUI_downlink_Sent`` / ``DevEUI_downlink_Rejected``, from an ``mqtt-in``, ``http-uplink``,
+    ``from-chirpstack`` or ``from-tts``) into this node. Each downlink leaves on ``out`` with a ``CorrelationID``
+    (made here when it has none) and comes out again on ``sent``, ``rejected`` or ``timeout`` with its outcome in
+    ``meta.downlink`` (``outcome``, ``cause``, ``report``). A report is joined by CorrelationID, else to the
+    oldest downlink waiting for the same DevEUI; one that joins nothing goes to ``unmatched``."""
+
     type = "downlink-tracker"
     category = "network"
     description = (
