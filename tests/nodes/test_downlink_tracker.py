@@ -200,3 +200,21 @@ def test_delivery_failed_causes_in_words() -> None:
         "RX1: D0 duty cycle constraint detected by the LRR; RX2: E0 max delay for class C (60 seconds)"
     )
     assert delivery_failed_cause({"DeliveryFailedCause1": "00"}) is None
+
+
+async def test_tts_down_failed_carries_the_correlation_id_back_and_its_error_as_the_cause(harness):
+    await harness.deploy(FLOW)
+    device = "0004A30B001C0530"
+    await harness.send("tracker", downlink(device, CorrelationID="00000000000000F1"))
+    await harness.settle()
+    [out] = harness.payloads("out")
+    pushed = tts_downlink(out["DevEUI_downlink"], "NORMAL")["downlinks"][0]
+    # The documentation's down/failed example has no dev_eui ("empty fields are omitted"): added to this copy.
+    event = data("tts/down-failed.json")
+    event["end_device_ids"]["dev_eui"] = device
+    event["downlink_failed"]["downlink"]["correlation_ids"] += pushed["correlation_ids"]
+    await harness.send("tracker", from_tts(event, "down/failed"))
+    await harness.settle()
+    [msg] = harness.received("rejected")
+    outcome = msg.meta["downlink"]
+    assert (outcome["matchedBy"], outcome["cause"]) == ("CorrelationID", "application downlink payload is too long")
