@@ -99,3 +99,11 @@ async def test_actilitys_downlink_with_optional_fields_goes_through_and_a_bad_on
     reasons = [record.getMessage() for record in caplog.records if "rejected" in record.getMessage()]
     assert any("FCntDn must be a 32-bit unsigned integer" in reason for reason in reasons)
     assert not any(example["DevEUI_downlink"]["AS_KEY"] in record.getMessage() for record in caplog.records)
+
+
+def test_the_flow_in_the_docs_tracker_section_is_valid(load_flow) -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "bridges.md").read_text()
+    section = text.split("## `downlink-tracker`", 1)[1]
+    spec = load_flow(section.split("```yaml\n", 1)[1].split("```", 1)[0], "tracked.yaml")
+    tracker = next(node for node in spec.nodes if node.type == "downlink-tracker")
+    assert tracker.config["timeout"] == 600
