@@ -534,7 +534,9 @@ class MqttIotConnection(Connection):
             return
         self.counters["downlinksReceived"] += 1
         try:
-            result = parse_downlink(message.payload, values, self.settings.downlink_port)
+            result = parse_downlink(
+                message.payload, values, self.settings.downlink_port, self.settings.downlink_application_server
+            )
         except DocumentError as exc:
             self.counters["downlinksRejected"] += 1
             self.context.log.warning("connection %s: downlink on %s rejected: %s", self.id, message.topic, exc)
