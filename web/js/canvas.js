@@ -7,6 +7,10 @@ const Drawflow = window.Drawflow;
 // Positions snap to this grid (half the dots' spacing): flows line up, and layouts in YAML stay round numbers.
 const GRID = 10;
 const snap = (value) => Math.round(value / GRID) * GRID;
+// Node types with a boolean `active` setting (debug) get an on/off toggle on the canvas.
+export function hasActiveToggle(type) {
+  return Boolean(type && type.schema.some((field) => field.name === "active" && field.type === "boolean"));
+}
 
 export class FlowCanvas extends EventTarget {
   constructor(container, nodeTypes) {
@@ -309,7 +313,39 @@ export class FlowCanvas extends EventTarget {
     if (outputs > 1) element.classList.add("multi-output");
     const input = element.querySelector(".inputs .input_1");
     if (input) input.dataset.port = "in";
+    this.addButtons(element, node, type);
     return element;
+  }
+
+  // Node-RED's buttons beside a node: inject's on the left (send now), debug's on the right (mute / unmute).
+  addButtons(element, node, type) {
+    if (type && type.triggerable) {
+      element.append(this.nodeButton("fh-inject", "Send this node's message now", "inject", node.id));
+    }
+    if (hasActiveToggle(type)) {
+      const toggle = this.nodeButton("fh-toggle", "", "toggle", node.id);
+      element.append(toggle);
+      this.showActive(toggle, node);
+    }
+  }
+
+  nodeButton(className, title, eventName, nodeId) {
+    const button = h(`button.fh-node-button.${className}`, { type: "button", title, "aria-label": title });
+    // Not drawflow's: a press on the button neither drags nor selects the node, and a double click opens nothing.
+    for (const name of ["mousedown", "dblclick"]) button.addEventListener(name, (event) => event.stopPropagation());
+    button.addEventListener("click", (event) => {
+      event.stopPropagation();
+      this.emit(eventName, { nodeId });
+    });
+    return button;
+  }
+
+  showActive(toggle, node) {
+    const active = !node.config || node.config.active !== false;
+    toggle.classList.toggle("off", !active);
+    toggle.setAttribute("aria-pressed", String(active));
+    toggle.title = active ? "Showing messages in the debug panel: click to mute" : "Muted: click to show messages again";
+    toggle.setAttribute("aria-label", toggle.title);
   }
 
   drawWire(from, port, to) {
@@ -335,6 +371,8 @@ export class FlowCanvas extends EventTarget {
     element.querySelector(".fh-node-label").textContent = node.name || node.id;
     element.querySelector(".fh-node-type").hidden = (node.name || node.id) === node.type;
     element.classList.toggle("disabled", Boolean(node.disabled));
+    const toggle = element.querySelector(".fh-toggle");
+    if (toggle) this.showActive(toggle, node);
   }
 
   removeSelected() {

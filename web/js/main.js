@@ -12,6 +12,7 @@ import { EventStream } from "./events.js";
 import { History } from "./history.js";
 import { InfoPanel } from "./info.js";
 import { completeLayout, newNodeId } from "./layout.js";
+import { injectNode, toggleActive } from "./node-actions.js";
 import { openNodeDialog } from "./node-dialog.js";
 import { Palette } from "./palette.js";
 import { fieldOfPath } from "./schema-form.js";
@@ -764,7 +765,8 @@ function onEvent(event) {
       }
       break;
     case "debug":
-      debugPanel.add(event);
+      // A muted node's messages stop here at once; the server stops sending them once it is deployed.
+      if (!(current && event.node && (nodeById(event.node) || {}).config?.active === false)) debugPanel.add(event);
       break;
     case "error":
       debugPanel.add(event);
@@ -902,6 +904,18 @@ async function boot() {
   canvas.addEventListener("unwire", (e) => removeWire(e.detail));
   canvas.addEventListener("move", (e) => moveNode(e.detail));
   canvas.addEventListener("open", (e) => editNode(e.detail.nodeId));
+  canvas.addEventListener("inject", (e) => {
+    const node = nodeById(e.detail.nodeId);
+    if (node) injectNode({ flowId: state.flow.id, node, deployedText: state.deployed, isNew: state.isNew, toast });
+  });
+  canvas.addEventListener("toggle", (e) => {
+    const node = nodeById(e.detail.nodeId);
+    if (!node) return;
+    const active = toggleActive(node);
+    canvas.updateNode(node);
+    changed();
+    toast(`${node.name || node.id} ${active ? "shows its messages again" : "is muted"}: deploy to keep it so`, "info", 2500);
+  });
   canvas.addEventListener("select", () => {
     helpType = null;
     refreshInfo();
