@@ -13,10 +13,13 @@ export function hasActiveToggle(type) {
 }
 
 export class FlowCanvas extends EventTarget {
-  constructor(container, nodeTypes) {
+  // portsOf(node): the node's output port names (a switch's come from its rules).
+  constructor(container, nodeTypes, portsOf) {
     super();
     this.container = container;
     this.nodeTypes = nodeTypes;
+    this.portsOf = portsOf;
+    this.ports = new Map(); // flow node id -> the output port names drawn
     this.editor = new Drawflow(container);
     this.editor.reroute = false;
     this.editor.curvature = 0.45;
@@ -108,6 +111,7 @@ export class FlowCanvas extends EventTarget {
       const nodeId = this.byDrawflowId.get(String(dfId));
       this.byDrawflowId.delete(String(dfId));
       if (nodeId) this.byFlowId.delete(nodeId);
+      if (nodeId) this.ports.delete(nodeId);
       if (this.selected === nodeId) this.selected = null;
       this.group.delete(nodeId);
       if (nodeId) this.emit("remove", { nodeId });
@@ -169,9 +173,8 @@ export class FlowCanvas extends EventTarget {
   wireOf(c) {
     const fromNode = this.byDrawflowId.get(String(c.output_id));
     const toNode = this.byDrawflowId.get(String(c.input_id));
-    const type = fromNode && this.nodeTypes.get(this.typeOf(c.output_id));
     const index = Number(String(c.output_class).replace("output_", "")) - 1;
-    const port = type ? type.outputs[index] : undefined;
+    const port = fromNode ? (this.ports.get(fromNode) || [])[index] : undefined;
     return { from: fromNode, port, to: toNode };
   }
 
@@ -267,6 +270,7 @@ export class FlowCanvas extends EventTarget {
       this.editor.clear();
       this.byFlowId.clear();
       this.byDrawflowId.clear();
+      this.ports.clear();
       for (const node of flow.nodes) this.drawNode(node, layout[node.id] || { x: 0, y: 0 });
       for (const node of flow.nodes) {
         for (const [port, targets] of Object.entries(node.wires || {})) {
@@ -281,7 +285,8 @@ export class FlowCanvas extends EventTarget {
   drawNode(node, position) {
     const type = this.nodeTypes.get(node.type);
     const inputs = type ? (type.inputs ? 1 : 0) : 1;
-    const outputs = type ? type.outputs.length : 1;
+    const ports = type ? this.portsOf(node) : ["out"];
+    const outputs = ports.length;
     const category = type ? type.category : "unknown";
     const body = h(
       "div.fh-node",
@@ -303,7 +308,8 @@ export class FlowCanvas extends EventTarget {
     element.dataset.type = node.type;
     if (!type) element.classList.add("unknown-type");
     element.classList.toggle("disabled", Boolean(node.disabled));
-    (type ? type.outputs : ["out"]).forEach((port, index) => {
+    this.ports.set(node.id, ports);
+    ports.forEach((port, index) => {
       const output = element.querySelector(`.outputs .output_${index + 1}`);
       if (output) {
         output.dataset.port = port;
@@ -351,8 +357,7 @@ export class FlowCanvas extends EventTarget {
   drawWire(from, port, to) {
     const fromId = this.byFlowId.get(from);
     const toId = this.byFlowId.get(to);
-    const type = this.nodeTypes.get(this.typeOf(fromId));
-    const index = type ? type.outputs.indexOf(port) : -1;
+    const index = (this.ports.get(from) || []).indexOf(port);
     if (!fromId || !toId || index < 0) return;
     const wasSilent = this.silent;
     this.silent = true;

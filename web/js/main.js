@@ -15,6 +15,7 @@ import { completeLayout, newNodeId } from "./layout.js";
 import { injectNode, toggleActive } from "./node-actions.js";
 import { openNodeDialog } from "./node-dialog.js";
 import { Palette } from "./palette.js";
+import { ConfigPorts, dropWiresOfMissingPorts } from "./ports.js";
 import { fieldOfPath } from "./schema-form.js";
 import { openNodeSearch } from "./search.js";
 
@@ -32,6 +33,7 @@ const state = {
   generalErrors: [], // errors about the flow that no node owns: [{path, message}]
 };
 const history = new History();
+let configPorts;
 let canvas;
 let connections;
 let debugPanel;
@@ -542,29 +544,18 @@ function editNode(nodeId) {
     knownErrors: state.nodeErrors.get(nodeId) || [],
     needsConnection: (type.connectionFields || []).length > 0 && !connections.connections.size && !state.flow.connections.length,
     idProblem: (newId) => (newId === nodeId ? null : !IDENTIFIER.test(newId) ? "use letters, digits, '_', '-', '.'" : nodeById(newId) ? `another node is called ${newId}` : null),
-    async check(candidate) {
-      const index = state.flow.nodes.indexOf(node);
-      const body = payload();
-      body.nodes = state.flow.nodes.map((n, i) => (i === index ? candidate : n));
-      const prefix = `nodes[${index}]`;
-      // Not validate(): a candidate the user may still cancel must not mark the canvas or the problems count.
-      const result = await api.validateFlow(body, state.isNew);
-      const errors = result && Array.isArray(result.errors) ? result.errors : [];
-      return errors
-        .filter((e) => e.path === prefix || (e.path || "").startsWith(`${prefix}.`) || (e.path || "").startsWith(`${prefix}[`))
-        .map((e) => ({ field: fieldOfPath(e.path, `${prefix}.config`), message: e.message }));
-    },
-    apply(candidate, newId) {
+    check: (candidate) => checkCandidate(node, candidate),
+    async apply(candidate, newId) {
+      const ports = await portsOfCandidate(node, candidate);
       Object.keys(node).forEach((key) => delete node[key]);
       Object.assign(node, candidate);
-      if (newId !== nodeId) {
-        renameNode(nodeId, newId);
-        redraw();
-      } else {
-        canvas.updateNode(node);
-      }
+      const dropped = ports ? dropWiresOfMissingPorts(node, ports) : [];
+      if (newId !== nodeId) renameNode(nodeId, newId);
+      if (newId !== nodeId || configPorts.fromConfig(node)) redraw();
+      else canvas.updateNode(node);
       changed();
       validateSoon();
+      if (dropped.length) offerUndo(`Removed the wires of ${dropped.map((port) => `“${port}”`).join(", ")}: ${newId} has no such port now`);
     },
     remove: () => canvas.removeNode(nodeId),
     addConnection: () => {
@@ -572,6 +563,40 @@ function editNode(nodeId) {
       connections.edit(null);
     },
   });
+}
+
+// The candidate's errors, without marking the canvas or the problems count (the user may still cancel it).
+async function checkCandidate(node, candidate) {
+  const index = state.flow.nodes.indexOf(node);
+  const body = payload();
+  body.nodes = state.flow.nodes.map((n, i) => (i === index ? candidate : n));
+  const prefix = `nodes[${index}]`;
+  const result = await api.validateFlow(body, state.isNew);
+  const errors = result && Array.isArray(result.errors) ? result.errors : [];
+  // Wires from ports the new config no longer has are removed when it is applied.
+  const wiresGo = configPorts.fromConfig(candidate);
+  return errors
+    .filter((e) => e.path === prefix || (e.path || "").startsWith(`${prefix}.`) || (e.path || "").startsWith(`${prefix}[`))
+    .filter((e) => !(wiresGo && (e.path || "").startsWith(`${prefix}.wires`)))
+    .map((e) => ({ field: fieldOfPath(e.path, `${prefix}.config`), message: e.message }));
+}
+
+// The ports a config gives (a switch's rules), asked only of a config that is valid (a refused one keeps the
+// ports drawn); null when the type's ports do not come from its config.
+async function portsOfCandidate(node, candidate) {
+  if (!configPorts.fromConfig(candidate)) return null;
+  if ((await checkCandidate(node, candidate)).length) return null;
+  try {
+    return await configPorts.ask(candidate);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    return null;
+  }
+}
+
+function offerUndo(message) {
+  const undo = h("button.small.toast-undo", { type: "button", on: { click: () => restore(history.undo()) } }, "Undo");
+  toast(h("span", message, " ", undo), "info", 10000);
 }
 
 function renameNode(oldId, newId) {
@@ -748,11 +773,22 @@ async function loadStatus() {
   }
   const nodes = (result && result.nodes) || {};
   const entries = Array.isArray(nodes) ? nodes.map((n) => [n.id, n]) : Object.entries(nodes);
+  let portsChanged = false;
   for (const [nodeId, info] of entries) {
     const status = info && (info.status !== undefined ? info.status : info);
     if (status && status.text) statuses.set(nodeId, status);
+    portsChanged = rememberRunningPorts(nodeById(nodeId), info) || portsChanged;
   }
+  if (portsChanged) redraw();
   refreshStatuses();
+}
+
+// A running node's ports are those of the deployed config: they say what the config shown has while it is that.
+function rememberRunningPorts(node, info) {
+  if (!node || !info || !Array.isArray(info.outputs) || !configPorts.fromConfig(node) || isDirty()) return false;
+  const before = JSON.stringify(configPorts.portsOf(node));
+  configPorts.remember(node, info.outputs);
+  return JSON.stringify(info.outputs) !== before;
 }
 
 function onEvent(event) {
@@ -897,7 +933,8 @@ async function boot() {
   const entry = (type) => ({ ...type, type: type.type || type.connectorId, outputs: type.outputs || [], schema: type.fields || [] });
   for (const type of nodeTypes) state.nodeTypes.set(type.type, entry(type));
   for (const type of connectionTypes) state.connectionTypes.set(type.connectorId, entry(type));
-  canvas = new FlowCanvas($("#canvas"), state.nodeTypes);
+  configPorts = new ConfigPorts(state.nodeTypes);
+  canvas = new FlowCanvas($("#canvas"), state.nodeTypes, (node) => configPorts.portsOf(node));
   canvas.addEventListener("add", (e) => addNode(e.detail.type, e.detail.x, e.detail.y));
   canvas.addEventListener("remove", (e) => removeNode(e.detail.nodeId));
   canvas.addEventListener("wire", (e) => addWire(e.detail));

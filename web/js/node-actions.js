@@ -2,19 +2,13 @@
 // or unmutes the node (its `active` setting, an edit like any other that the next deploy applies).
 
 import { api, ApiError } from "./api.js";
-
-// JSON with keys sorted: a node edited in a dialog may hold the same keys in another order.
-function stable(value) {
-  if (Array.isArray(value)) return value.map(stable);
-  if (value === null || typeof value !== "object") return value;
-  return Object.fromEntries(Object.keys(value).sort().map((key) => [key, stable(value[key])]));
-}
+import { stableJson } from "./ports.js";
 
 // The node as the server runs it: in the deployed version, unchanged since (or the server would run another one).
 function deployedAsIs(node, deployedText) {
   if (!deployedText) return false;
   const deployed = (JSON.parse(deployedText).nodes || []).find((candidate) => candidate.id === node.id);
-  return Boolean(deployed) && JSON.stringify(stable(deployed)) === JSON.stringify(stable(node));
+  return Boolean(deployed) && stableJson(deployed) === stableJson(node);
 }
 
 /** flowId, node: the node pressed; deployedText: the canonical text of the deployed flow, or "" for a new one. */
