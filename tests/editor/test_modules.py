@@ -26,8 +26,9 @@ async def test_complete_layout_keeps_placed_nodes_and_puts_new_ones_below(editor
     assert layout["a"] == {"x": 500, "y": 300}
     assert layout["b"]["x"] > layout["c"]["x"]  # b is one column deeper than c
     assert min(layout["b"]["y"], layout["c"]["y"]) > 300
-    ids = await run(editor, "layout.js", "m.newNodeId('debug', [{id: 'debug'}, {id: 'debug-2'}])")
+    ids = await run(editor, "layout.js", "m.newNodeId('debug', [{id: 'debug-1'}, {id: 'debug-2'}, {id: 'debug'}])")
     assert ids == "debug-3"
+    assert await run(editor, "layout.js", "m.newNodeId('switch', [{id: 'debug-1'}])") == "switch-1"
 
 
 async def test_labels_and_error_paths(editor):
