@@ -2,6 +2,7 @@
 // draws it and reports what the user did, in flow terms (node ids and port names, not drawflow's numbers).
 
 import { h } from "./dom.js";
+import { iconHtml } from "./icons.js";
 
 const Drawflow = window.Drawflow;
 // Positions snap to this grid (half the dots' spacing): flows line up, and layouts in YAML stay round numbers.
@@ -288,9 +289,12 @@ export class FlowCanvas extends EventTarget {
     const ports = type ? this.portsOf(node) : ["out"];
     const outputs = ports.length;
     const category = type ? type.category : "unknown";
+    const icon = h("span.fh-node-icon");
+    icon.innerHTML = iconHtml(type);
     const body = h(
       "div.fh-node",
       { dataset: { nodeId: node.id, type: node.type } },
+      icon,
       h("div.fh-node-label", node.name || node.id),
       h("div.fh-node-type", { hidden: (node.name || node.id) === node.type }, node.type),
       h("div.fh-node-status", { hidden: true }, h("span.dot"), h("span.text")),
