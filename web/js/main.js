@@ -6,6 +6,7 @@ import { FlowCanvas } from "./canvas.js";
 import { ConnectionsPanel } from "./connections.js";
 import { DebugPanel } from "./debug.js";
 import { showDeployProblems } from "./deploy-problems.js";
+import { DEPLOY_MODES, deployMode, Drafts, setDeployMode } from "./drafts.js";
 import { openDialog } from "./dialog.js";
 import { clear, h } from "./dom.js";
 import { EventStream } from "./events.js";
@@ -32,7 +33,8 @@ const state = {
   nodeErrors: new Map(), // node id -> [{field, message}]
   generalErrors: [], // errors about the flow that no node owns: [{path, message}]
 };
-const history = new History();
+let history = new History(); // the shown flow's; a kept draft keeps its own
+const drafts = new Drafts();
 let configPorts;
 let canvas;
 let connections;
@@ -209,16 +211,21 @@ function normalise(flow) {
   };
 }
 
-function open(flow, { isNew = false } = {}) {
-  state.flow = normalise(flow);
+// `draft`: edits kept from an earlier visit (their flow, what was deployed, their undo history).
+function open(flow, { isNew = false, draft = null } = {}) {
+  state.flow = draft ? draft.flow : normalise(flow);
   state.isNew = isNew;
   // A flow without positions gets them here: that alone is not an undeployed change.
   // A new flow has nothing to deploy until it has a change.
-  state.deployed = canonical(state.flow);
+  state.deployed = draft ? draft.deployed : canonical(state.flow);
   state.nodeErrors.clear();
   statuses.clear();
   nodeCounters.clear();
-  history.reset(editable(state.flow));
+  if (draft) history = draft.history;
+  else {
+    history = new History();
+    history.reset(editable(state.flow));
+  }
   redraw();
   canvas.fit(state.flow.layout);
   renderFlowTabs();
@@ -241,9 +248,25 @@ async function openFlowById(flowId) {
   open(await api.flow(flowId));
 }
 
+// Leaving a flow with edits keeps them, to come back to or to deploy with the others.
+function keepDraft() {
+  if (!state.flow) return;
+  if (isDirty()) drafts.keep(state.flow.id, { flow: state.flow, deployed: state.deployed, isNew: state.isNew, history });
+  else drafts.take(state.flow.id);
+}
+
+async function showFlow(flowId) {
+  const draft = drafts.take(flowId);
+  if (draft) open(draft.flow, { isNew: draft.isNew, draft });
+  else await openFlowById(flowId);
+}
+
 function renderFlowTabs() {
   const tabs = $("#flow-tabs");
   const entries = state.flows.map((flow) => ({ id: flow.id, label: flow.label || flow.id }));
+  for (const [id, draft] of drafts.entries()) {
+    if (!entries.some((entry) => entry.id === id)) entries.push({ id, label: draft.flow.label });
+  }
   if (state.flow && !entries.some((entry) => entry.id === state.flow.id)) entries.push({ id: state.flow.id, label: state.flow.label });
   clear(
     tabs,
@@ -252,7 +275,7 @@ function renderFlowTabs() {
         "button.flow-tab",
         {
           type: "button",
-          class: state.flow && entry.id === state.flow.id ? "active" : "",
+          class: [state.flow && entry.id === state.flow.id ? "active" : "", drafts.has(entry.id) ? "dirty" : ""].join(" ").trim(),
           dataset: { flow: entry.id },
           title: `${entry.label} (${entry.id}) · double-click for its properties`,
           on: { click: () => switchFlow(entry.id), dblclick: () => editFlowProperties() },
@@ -312,7 +335,7 @@ function editFlowProperties() {
         close();
         state.deployed = canonical(state.flow);
         await loadFlows();
-        if (state.flows.length) await openFlowById(state.flows[0].id);
+        if (state.flows.length) await showFlow(state.flows[0].id);
         else open(emptyFlow("flow-1"), { isNew: true });
         toast(`Flow ${flow.label} deleted`, "ok");
       },
@@ -332,19 +355,15 @@ function editFlowProperties() {
   label.focus();
 }
 
-function confirmDiscard() {
-  return !isDirty() || window.confirm("This flow has undeployed changes. Discard them?");
-}
-
 async function switchFlow(flowId) {
   if (state.flow && flowId === state.flow.id) return;
-  if (!confirmDiscard()) return;
-  await openFlowById(flowId);
+  keepDraft();
+  await showFlow(flowId);
 }
 
 function newFlow() {
-  if (!confirmDiscard()) return;
-  const taken = new Set(state.flows.map((flow) => flow.id));
+  keepDraft();
+  const taken = new Set([...state.flows.map((flow) => flow.id), ...drafts.ids()]);
   let n = state.flows.length + 1;
   while (taken.has(`flow-${n}`)) n++;
   open(emptyFlow(`flow-${n}`), { isNew: true });
@@ -354,12 +373,23 @@ function isDirty() {
   return state.flow && canonical(state.flow) !== state.deployed;
 }
 
+// How many flows Deploy would deploy now.
+function flowsToDeploy() {
+  const others = deployMode() === "changed" ? drafts.ids().filter((id) => id !== state.flow.id).length : 0;
+  return others + (isDirty() ? 1 : 0);
+}
+
 function refreshChrome() {
   const dirty = isDirty();
+  const count = flowsToDeploy();
   const deploy = $("#deploy");
-  deploy.disabled = !dirty;
-  deploy.classList.toggle("dirty", Boolean(dirty));
-  deploy.querySelector(".label").textContent = dirty ? "Deploy" : "Deployed";
+  deploy.disabled = !count;
+  deploy.classList.toggle("dirty", Boolean(count));
+  deploy.querySelector(".label").textContent = count > 1 ? `Deploy ${count} flows` : count ? "Deploy" : "Deployed";
+  deploy.title = `${DEPLOY_MODES[deployMode()]} (choose with ▾)`;
+  for (const item of document.querySelectorAll("#deploy-menu [data-mode]")) {
+    item.setAttribute("aria-checked", String(item.dataset.mode === deployMode()));
+  }
   $("#undo").disabled = !history.canUndo;
   $("#redo").disabled = !history.canRedo;
   $("#export").disabled = state.isNew;
@@ -469,6 +499,45 @@ async function deploy() {
     deploying = false;
     refreshChrome();
   }
+}
+
+// "All flows with changes": the others first, then the one shown; a refused one stays open with its problems.
+async function deployChosen() {
+  const start = state.flow.id;
+  if (deployMode() === "flow" || !drafts.ids().some((id) => id !== start)) {
+    await deploy();
+    return;
+  }
+  keepDraft();
+  const order = [...drafts.ids().filter((id) => id !== start), ...(drafts.has(start) ? [start] : [])];
+  for (const flowId of order) {
+    await showFlow(flowId);
+    await deploy();
+    if (isDirty()) return;
+  }
+  if (state.flow.id !== start) await switchFlow(start);
+  toast(`Deployed ${order.length} flows`, "ok", 2500);
+}
+
+function bindDeployMenu() {
+  const menu = $("#deploy-menu");
+  const toggle = $("#deploy-mode");
+  const show = (open) => {
+    menu.hidden = !open;
+    toggle.setAttribute("aria-expanded", String(open));
+  };
+  toggle.addEventListener("click", (event) => {
+    event.stopPropagation();
+    show(menu.hidden);
+  });
+  for (const item of menu.querySelectorAll("[data-mode]")) {
+    item.addEventListener("click", () => {
+      setDeployMode(item.dataset.mode);
+      show(false);
+      refreshChrome();
+    });
+  }
+  document.addEventListener("click", (event) => { if (!menu.contains(event.target)) show(false); });
 }
 
 // Node-RED's "deploy anyway": the nodes with errors stay in the flow, disabled (not run) until fixed.
@@ -627,10 +696,7 @@ function searchNodes() {
   openNodeSearch({
     loadFlows: allFlowsForSearch,
     onPick: async (flowId, nodeId) => {
-      if (flowId !== state.flow.id) {
-        if (!confirmDiscard()) return;
-        await openFlowById(flowId);
-      }
+      if (flowId !== state.flow.id) await switchFlow(flowId);
       canvas.focus(nodeId);
     },
   });
@@ -853,7 +919,8 @@ function showTab(name) {
 }
 
 function bindChrome() {
-  $("#deploy").addEventListener("click", deploy);
+  $("#deploy").addEventListener("click", deployChosen);
+  bindDeployMenu();
   $("#problems").addEventListener("click", showFirstProblem);
   $("#undo").addEventListener("click", () => restore(history.undo()));
   $("#redo").addEventListener("click", () => restore(history.redo()));
@@ -896,7 +963,7 @@ function bindChrome() {
     }
   });
   window.addEventListener("beforeunload", (event) => {
-    if (isDirty()) event.preventDefault();
+    if (isDirty() || drafts.size) event.preventDefault();
   });
 }
 
