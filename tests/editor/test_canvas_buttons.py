@@ -39,7 +39,7 @@ async def flowhost(aiohttp_server, runtime: Runtime, mosquitto, monkeypatch) -> 
         yield Flowhost(url, api, runtime)
 
 
-def connector_counters(flowhost: Flowhost, node_id: str) -> dict[str, int]:
+def counters(flowhost: Flowhost, node_id: str) -> dict[str, int]:
     return flowhost.runtime.flows["demo"].nodes[node_id].snapshot()["counters"]
 
 
@@ -72,7 +72,7 @@ async def test_an_undeployed_inject_node_says_deploy_first(editor, flowhost):
     await node(editor, "send-downlink").locator(".fh-inject").click()
     await expect(editor.locator(".toast.level-error")).to_contain_text("Send one downlink is not deployed")
     await expect(editor.locator(".toast.level-error")).to_contain_text("deploy first")
-    assert connector_counters(flowhost, "connector").get("downlinks", 0) == 0
+    assert counters(flowhost, "connector").get("downlinks", 0) == 0
     await deploy(editor)
     await node(editor, "send-downlink").locator(".fh-inject").click()
     await expect(editor.locator(".toast.level-ok", has_text="Injected Send one downlink")).to_be_visible()
@@ -87,7 +87,7 @@ async def test_a_failed_inject_is_a_toast_naming_the_node(editor, flowhost, page
     await expect(toast).to_contain_text("no deployed flow 'demo'")
 
 
-async def test_the_debug_toggle_mutes_a_debug_node_once_deployed(editor, flowhost):
+async def test_the_debug_toggle_mutes_a_debug_node_at_once_and_on_the_server_once_deployed(editor, flowhost):
     toggle = node(editor, "console").locator(".fh-toggle")
     await expect(toggle).to_have_attribute("aria-pressed", "true")
     box, node_box = await toggle.bounding_box(), await node(editor, "console").bounding_box()
@@ -96,15 +96,24 @@ async def test_the_debug_toggle_mutes_a_debug_node_once_deployed(editor, flowhos
     await expect(toggle).to_have_attribute("aria-pressed", "false")
     await expect(toggle).to_have_class(re.compile(r"\boff\b"))
     await screenshot(editor, "debug-toggle-off")
+
+    # Muted here at once: before the deploy the server's node still sends, and the panel drops its messages.
+    uplinks = editor.locator(".debug-entry", has=editor.locator(".debug-node", has_text=re.compile("^uplinks$")))
+    await node(editor, "send-downlink").locator(".fh-inject").click()
+    await wait_until(lambda: counters(flowhost, "console").get("seen", 0) == 1, timeout=5)
+    shown = await uplinks.count()
+    await expect(uplinks).not_to_have_count(shown, timeout=5000)  # a later event came through the same stream
+    await expect(editor.locator(".debug-entry", has_text="DevEUI_downlink")).to_have_count(0)
+
     await deploy(editor)
     saved = await flowhost.get("/flows/demo")
     assert next(n for n in saved["nodes"] if n["id"] == "console")["config"] == {"active": False}
 
     await node(editor, "send-downlink").locator(".fh-inject").click()
-    # The downlink reached the connector, and so the muted debug node, which showed nothing.
-    await wait_until(lambda: connector_counters(flowhost, "connector").get("downlinks", 0) == 1, timeout=5)
-    assert connector_counters(flowhost, "console").get("seen", 0) == 0
-    uplinks = editor.locator(".debug-entry", has=editor.locator(".debug-node", has_text=re.compile("^uplinks$")))
+    # The second downlink reached the connector (not restarted: only the debug node changed) and so the debug
+    # node, restarted with active: false, which counted and showed nothing.
+    await wait_until(lambda: counters(flowhost, "connector").get("downlinks", 0) == 2, timeout=5)
+    assert counters(flowhost, "console").get("seen", 0) == 0
     await expect(uplinks.first).to_be_visible(timeout=5000)  # the other debug node still shows its messages
     await expect(editor.locator(".debug-entry", has_text="DevEUI_downlink")).to_have_count(0)
 
