@@ -45,3 +45,25 @@ export function deployMode() {
 export function setDeployMode(mode) {
   if (mode in DEPLOY_MODES) window.localStorage.setItem(MODE_KEY, mode);
 }
+
+// The ▾ beside Deploy opens the choice; picking one keeps it (in this browser) and calls onChange.
+export function bindDeployMenu(menu, toggle, onChange) {
+  const show = (open) => {
+    menu.hidden = !open;
+    toggle.setAttribute("aria-expanded", String(open));
+  };
+  toggle.addEventListener("click", (event) => {
+    event.stopPropagation();
+    show(menu.hidden);
+  });
+  for (const item of menu.querySelectorAll("[data-mode]")) {
+    item.addEventListener("click", () => {
+      setDeployMode(item.dataset.mode);
+      show(false);
+      onChange();
+    });
+  }
+  document.addEventListener("click", (event) => {
+    if (!menu.contains(event.target)) show(false);
+  });
+}

@@ -6,7 +6,7 @@ import { FlowCanvas } from "./canvas.js";
 import { ConnectionsPanel } from "./connections.js";
 import { DebugPanel } from "./debug.js";
 import { showDeployProblems } from "./deploy-problems.js";
-import { DEPLOY_MODES, deployMode, Drafts, setDeployMode } from "./drafts.js";
+import { bindDeployMenu, DEPLOY_MODES, deployMode, Drafts } from "./drafts.js";
 import { openDialog } from "./dialog.js";
 import { clear, h } from "./dom.js";
 import { EventStream } from "./events.js";
@@ -519,27 +519,6 @@ async function deployChosen() {
   toast(`Deployed ${order.length} flows`, "ok", 2500);
 }
 
-function bindDeployMenu() {
-  const menu = $("#deploy-menu");
-  const toggle = $("#deploy-mode");
-  const show = (open) => {
-    menu.hidden = !open;
-    toggle.setAttribute("aria-expanded", String(open));
-  };
-  toggle.addEventListener("click", (event) => {
-    event.stopPropagation();
-    show(menu.hidden);
-  });
-  for (const item of menu.querySelectorAll("[data-mode]")) {
-    item.addEventListener("click", () => {
-      setDeployMode(item.dataset.mode);
-      show(false);
-      refreshChrome();
-    });
-  }
-  document.addEventListener("click", (event) => { if (!menu.contains(event.target)) show(false); });
-}
-
 // Node-RED's "deploy anyway": the nodes with errors stay in the flow, disabled (not run) until fixed.
 async function deployDisabled(nodeIds) {
   for (const nodeId of nodeIds) {
@@ -920,7 +899,7 @@ function showTab(name) {
 
 function bindChrome() {
   $("#deploy").addEventListener("click", deployChosen);
-  bindDeployMenu();
+  bindDeployMenu($("#deploy-menu"), $("#deploy-mode"), refreshChrome);
   $("#problems").addEventListener("click", showFirstProblem);
   $("#undo").addEventListener("click", () => restore(history.undo()));
   $("#redo").addEventListener("click", () => restore(history.redo()));
