@@ -176,15 +176,15 @@ def load_test_file(path: Path, registry: Registry) -> TestFile:
         top = TOP_SCHEMA(plain)
     except vol.Invalid as exc:
         collector.add_invalid([], exc, TOP_SCHEMA, plain)
-        raise FlowValidationError(collector.errors) from None
+        top = _valid_parts(plain)  # the tests are still checked: every error at once
     test_file = TestFile(
         path=path,
-        flow_path=path.parent / top["flow"],
+        flow_path=path.parent / (top["flow"] or ""),
         broker=top["broker"],
         env=top["env"],
         start_time=top.get("start_time"),
     )
-    flow = _load_flow(test_file, registry, collector)
+    flow = _load_flow(test_file, registry, collector) if top["flow"] else None
     timeout = top.get("timeout", DEFAULT_TIMEOUT)
     names: set[str] = set()
     for index, item in enumerate(top["tests"]):
@@ -201,6 +201,22 @@ def load_test_file(path: Path, registry: Registry) -> TestFile:
     if collector.errors:
         raise FlowValidationError(sorted(collector.errors, key=lambda error: (error.line or 0, error.column or 0)))
     return test_file
+
+
+def _valid_parts(plain: Mapping[str, Any]) -> dict[str, Any]:
+    """The top-level values that pass their own check, defaults for the others (whose errors are reported)."""
+    top: dict[str, Any] = {"flow": None, "broker": EMBEDDED, "env": {}, "tests": []}
+    for key in ("flow", "broker", "env", "timeout", "start_time", "tests"):
+        if key not in plain:
+            continue
+        try:
+            top.update(TOP_SCHEMA.extend({}, extra=vol.ALLOW_EXTRA)({**_MINIMAL, key: plain[key]}))
+        except vol.Invalid:
+            continue
+    return top
+
+
+_MINIMAL = {"flowhost-test": FORMAT_VERSION, "flow": "", "tests": [None]}
 
 
 def _load_flow(test_file: TestFile, registry: Registry, collector: ErrorCollector) -> FlowSpec | None:
