@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
+from flowhost.flowfile import load_flow_file
 from flowhost.flowtest_cli import run_paths
 from flowhost.flowtest_match import mismatch
+from flowhost.message import Message
 from tests.support.processes import run_command
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -265,3 +268,23 @@ async def test_a_directory_runs_only_its_test_files(write, plugins, capsys, tmp_
 )
 def test_subset_matching(expected, actual, reason):
     assert mismatch(expected, actual) == reason
+
+
+async def test_the_input_tap_sees_each_message_a_node_takes_and_deliver_puts_one_in(write_flow, runtime):
+    seen: list[tuple[str, object]] = []
+
+    async def tap(runner, msg, handle):
+        seen.append((runner.node_id, msg.payload))
+        await handle(msg)
+
+    runtime.input_tap = tap
+    flow = FLOW + "  - {id: by-hand, type: inject, wires: {out: [route]}}\n"
+    await runtime.deploy(load_flow_file(write_flow(flow), runtime.registry))
+    await runtime.node("local", "route").deliver(Message.create({"temperature": 31}))
+    async with asyncio.timeout(5):
+        while runtime.node("local", "alarms").counters["seen"] < 1:
+            await asyncio.sleep(0.005)
+    hot = {"temperature": 31}
+    assert seen == [("route", hot), ("alarm", hot), ("alarms", {**hot, "alarm": True})]
+    with pytest.raises(ValueError, match=r"node 'by-hand' \(inject\) has no input"):
+        await runtime.node("local", "by-hand").deliver(Message.create(1))
