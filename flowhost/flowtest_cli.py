@@ -49,6 +49,8 @@ def add_command(subcommands: argparse._SubParsersAction) -> None:
 def _test_command(args: argparse.Namespace) -> int:
     if args.log_level == "info":  # the default: the runtime's start and stop lines would drown the results
         logging.getLogger().setLevel(logging.WARNING)
+        # A node's error is on its test's failure line already; its traceback comes with --log-level warning.
+        logging.getLogger("flowhost.node").setLevel(logging.CRITICAL)
     return asyncio.run(run_paths(args.paths, args.plugins, junit_xml=args.junit_xml, keyword=args.keyword))
 
 

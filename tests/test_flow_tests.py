@@ -14,6 +14,7 @@ from flowhost.flowfile import load_flow_file
 from flowhost.flowtest_cli import run_paths
 from flowhost.flowtest_match import mismatch
 from flowhost.message import Message
+from tests.support.flowhost_fixtures import free_port
 from tests.support.processes import run_command
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -288,3 +289,67 @@ async def test_the_input_tap_sees_each_message_a_node_takes_and_deliver_puts_one
     assert seen == [("route", hot), ("alarm", hot), ("alarms", {**hot, "alarm": True})]
     with pytest.raises(ValueError, match=r"node 'by-hand' \(inject\) has no input"):
         await runtime.node("local", "by-hand").deliver(Message.create(1))
+
+
+async def test_the_flow_reaches_the_broker_the_test_file_names(mosquitto, plugins, capsys, tmp_path):
+    path = tmp_path / "test_named_broker.yaml"
+    path.write_text(
+        textwrap.dedent(f"""
+        flowhost-test: 1
+        flow: {EXAMPLES / "flows" / "site.yaml"}
+        broker: 127.0.0.1:{mosquitto.tcp_port}
+        tests:
+          - name: an alarm goes through Mosquitto and back
+            send:
+              - to: uplinks
+                payload: {{DevEUI_uplink: {{DevEUI: 78AF580300000345, FCntUp: 1, payload: {{temperature: 40}}}}}}
+            expect:
+              - at: alarms-seen
+                topic: sites/grenoble/78AF580300000345/uplink
+                payload: {{DevEUI_uplink: {{CustomerData: {{alarm: hot}}}}}}
+        """).lstrip(),
+        encoding="utf-8",
+    )
+    code, lines = await run([path], plugins, capsys)
+    assert (code, lines[0]) == (0, f"{path}::an alarm goes through Mosquitto and back PASSED")
+
+
+async def test_a_connection_that_cannot_open_fails_the_test_with_its_state(plugins, capsys, tmp_path):
+    path = tmp_path / "test_no_broker.yaml"
+    path.write_text(
+        f"flowhost-test: 1\nflow: {EXAMPLES / 'flows' / 'site.yaml'}\nbroker: 127.0.0.1:{free_port()}\n"
+        "timeout: 500ms\ntests: [{name: nobody listens, expect_none: [archive]}]\n",
+        encoding="utf-8",
+    )
+    code, lines = await run([path], plugins, capsys)
+    assert code == 1
+    assert lines[0].startswith(
+        f"{path}::nobody listens FAILED: connection site-broker not open within 0.5s: UNREACHABLE ("
+    ), lines[0]
+
+
+@pytest.mark.expect_node_errors
+async def test_a_node_error_fails_the_test_unless_allowed(plugins, capsys, tmp_path):
+    (tmp_path / "flow.yaml").write_text(
+        "flowhost: 1\nid: e\nnodes:\n"
+        "  - {id: add, type: change, config: {changes: [{action: set, path: payload.y, expression: 'payload.x + 1'}]},"
+        " wires: {out: [sink]}}\n"
+        "  - {id: sink, type: debug}\n",
+        encoding="utf-8",
+    )
+    path = tmp_path / "test_errors.yaml"
+    path.write_text(
+        "flowhost-test: 1\nflow: flow.yaml\ntests:\n"
+        "  - {name: text plus one, send: [{to: add, payload: {x: a}}], expect_none: [sink]}\n"
+        "  - {name: allowed text plus one, allow_errors: true, send: [{to: add, payload: {x: a}}], "
+        "expect_none: [sink]}\n",
+        encoding="utf-8",
+    )
+    code, lines = await run([path], plugins, capsys)
+    assert code == 1
+    assert (
+        lines[0]
+        == f"{path}::text plus one FAILED: a node reported an error (allow_errors: true if the test expects it)"
+    )
+    assert lines[1].startswith("  node errors: add: ")
+    assert lines[2] == f"{path}::allowed text plus one PASSED"
