@@ -66,9 +66,9 @@ async def test_the_examples_pass_as_a_real_process(tmp_path):
     lines = out.splitlines()
     assert f"{EXAMPLES / 'site.yaml'}::hot readings go to the alarm branch PASSED" in lines
     assert f"{EXAMPLES / 'timers.yaml'}::the heartbeat comes every ten minutes PASSED" in lines
-    assert lines[-1].startswith("==== 10 passed, 0 failed in ")
+    assert lines[-1].startswith("==== 11 passed, 0 failed in ")
     suite = ET.parse(report).getroot().find("testsuite")
-    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("10", "0", "0")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("11", "0", "0")
 
 
 async def test_a_wrong_expectation_fails_with_what_arrived_instead_as_a_real_process(write, tmp_path):
@@ -353,3 +353,22 @@ async def test_a_node_error_fails_the_test_unless_allowed(plugins, capsys, tmp_p
     )
     assert lines[1].startswith("  node errors: add: ")
     assert lines[2] == f"{path}::allowed text plus one PASSED"
+
+
+async def test_start_time_sets_the_wall_clock_and_k_selects_tests(plugins, capsys, tmp_path):
+    (tmp_path / "flow.yaml").write_text(
+        "flowhost: 1\nid: t\nnodes:\n"
+        "  - {id: now, type: inject, config: {interval: 1m}, wires: {out: [sink]}}\n"
+        "  - {id: sink, type: debug}\n",
+        encoding="utf-8",
+    )
+    path = tmp_path / "test_time.yaml"
+    path.write_text(
+        "flowhost-test: 1\nflow: flow.yaml\nstart_time: 2026-01-01T08:00:00+01:00\ntests:\n"
+        "  - {name: a minute after seven UTC, send: [{advance: 1m}], expect: [{at: sink, payload: 1767250860000}]}\n"
+        "  - {name: not selected, expect_none: [sink]}\n",
+        encoding="utf-8",
+    )
+    code, lines = await run([path], plugins, capsys, keyword="MINUTE")
+    assert (code, lines[0]) == (0, f"{path}::a minute after seven UTC PASSED")
+    assert lines[-1].startswith("==== 1 passed, 0 failed in ")
