@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -24,7 +25,8 @@ YAML_SUFFIXES = (".yaml", ".yml")
 DESCRIPTION = """\
 Run flow tests: each test starts the flow on a fresh runtime (fresh data dir, fresh embedded broker, a clock
 that moves only on `advance`), puts its messages into nodes' inputs and checks what reaches other nodes.
-A directory stands for every YAML file under it that starts with `flowhost-test:`. The format: docs/flow-tests.md.
+A directory stands for every YAML file under it (outside hidden directories) that starts with `flowhost-test:`.
+The format: docs/flow-tests.md.
 
 Exit status: 0 when every test passed, 1 when one failed, 2 when a test file is invalid (FILE:LINE:COL errors)
 or none was found."""
@@ -88,12 +90,21 @@ def find_test_files(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[Path,
     errors: list[tuple[Path, list[str]]] = []
     for path in paths:
         if path.is_dir():
-            files += [found for found in sorted(path.rglob("*")) if _is_test_file(found)]
+            files += [item for item in _yaml_files_under(path) if _is_test_file(item)]
         elif path.is_file():
             files.append(path)
         else:
             errors.append((path, [f"{path}: no such file or directory"]))
     return files, errors
+
+
+def _yaml_files_under(directory: Path) -> list[Path]:
+    """YAML files under ``directory``, in name order, leaving out hidden directories (``.venv``, ``.git``)."""
+    found = []
+    for parent, subdirectories, names in os.walk(directory):
+        subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
+        found += [Path(parent, name) for name in names if name.endswith(YAML_SUFFIXES) and not name.startswith(".")]
+    return sorted(found)
 
 
 def _is_test_file(path: Path) -> bool:

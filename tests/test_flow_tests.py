@@ -246,8 +246,11 @@ async def test_nodes_a_test_names_are_checked_against_the_flow(write, plugins, c
 
 async def test_a_directory_runs_only_its_test_files(write, plugins, capsys, tmp_path):
     write("tests: [{name: cold, send: [{to: route, payload: {temperature: 3}}], expect: [{at: archive}]}]\n")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "test_broken.yaml").write_text("flowhost-test: 1\n", encoding="utf-8")
     code, lines = await run([tmp_path], plugins, capsys)  # flow.yaml beside it is a flow, not a test file
     assert code == 0 and lines[0] == f"{tmp_path / 'test_local.yaml'}::cold PASSED"
+    assert lines[1].startswith("==== 1 passed, 0 failed in ")
     code, lines = await run([tmp_path / "nothing-here"], plugins, capsys)
     assert code == 2 and f"{tmp_path / 'nothing-here'}: no such file or directory" in lines
 
