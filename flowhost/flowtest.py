@@ -90,7 +90,11 @@ async def _run_isolated(test_file: TestFile, test: FlowTest, plugins: PluginHost
     broker = EmbeddedBroker("127.0.0.1", int(address.rsplit(":", 1)[1])) if test_file.broker == EMBEDDED else None
     try:
         if broker is not None and spec.connections:
-            await broker.start()
+            try:
+                await broker.start()
+            except OSError as exc:
+                broker = None
+                return str(exc)
         return await _run(runtime, spec, test)
     finally:
         with contextlib.suppress(Exception):
