@@ -158,7 +158,7 @@ async def _idle(runtime: Runtime, recorder: _Recorder) -> None:
 async def _step(runtime: Runtime, flow_id: str, recorder: _Recorder, step: SendStep | AdvanceStep | TriggerStep):
     if isinstance(step, SendStep):
         msg = Message.create(step.payload, topic=step.topic, meta=step.meta)
-        await runtime.node(flow_id, step.to).deliver(msg)
+        await runtime.node(flow_id, step.to).put_input(msg)
     elif isinstance(step, TriggerStep):
         try:
             await runtime.node(flow_id, step.node).node.trigger()

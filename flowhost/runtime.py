@@ -139,7 +139,7 @@ class NodeRunner(NodeContext):
             receiver.inbox.put_nowait(msg)
         return True
 
-    async def deliver(self, msg: Message) -> None:
+    async def put_input(self, msg: Message) -> None:
         """Put ``msg`` into this node's input as a wire does (waits while the inbox is full): how ``flowhost
         test`` sends a test's messages. Raises ValueError for a node without an input."""
         target = self.current()

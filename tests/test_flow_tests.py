@@ -284,14 +284,14 @@ async def test_the_input_tap_sees_each_message_a_node_takes_and_deliver_puts_one
     runtime.input_tap = tap
     flow = FLOW + "  - {id: by-hand, type: inject, wires: {out: [route]}}\n"
     await runtime.deploy(load_flow_file(write_flow(flow), runtime.registry))
-    await runtime.node("local", "route").deliver(Message.create({"temperature": 31}))
+    await runtime.node("local", "route").put_input(Message.create({"temperature": 31}))
     async with asyncio.timeout(5):
         while runtime.node("local", "alarms").counters["seen"] < 1:
             await asyncio.sleep(0.005)
     hot = {"temperature": 31}
     assert seen == [("route", hot), ("alarm", hot), ("alarms", {**hot, "alarm": True})]
     with pytest.raises(ValueError, match=r"node 'by-hand' \(inject\) has no input"):
-        await runtime.node("local", "by-hand").deliver(Message.create(1))
+        await runtime.node("local", "by-hand").put_input(Message.create(1))
 
 
 async def test_the_flow_reaches_the_broker_the_test_file_names(mosquitto, plugins, capsys, tmp_path):
