@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .app import create_runtime
+from .flow_origin import default_demo
 from .flowfile import ConnectionSpec
 from .plugins import PluginHost
 from .store import Store
@@ -27,11 +28,12 @@ class ConnectionLookupError(Exception):
 
 
 def connection_specs(flow_files: Iterable[Path], data_dir: Path, plugins: PluginHost) -> dict[str, ConnectionSpec]:
-    """Every connection of ``flow_files``, or, when none is given, of the flows and API connections stored in
-    ``data_dir``, by id. Raises ConnectionLookupError with every error of the flows."""
+    """Every connection of ``flow_files``, or, when none is given, of what ``flowhost run`` would run: the flows
+    and API connections stored in ``data_dir``, else the demo. Raises ConnectionLookupError with every error."""
     paths = [Path(path) for path in flow_files]
     workspace = Workspace(create_runtime(data_dir, plugins), Store(data_dir))
-    errors = workspace.load_flow_files(paths, include_stored=not paths)
+    demo = None if paths else default_demo()
+    errors = workspace.load_flow_files(paths, demo=demo, include_stored=not paths)
     if errors:
         raise ConnectionLookupError(errors)
     specs = {connection_id: connection.spec for connection_id, connection in workspace.connections.items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 
 from tests.support.mqtt_helpers import Subscriber, publish, wait_until
@@ -83,3 +84,25 @@ async def test_errors_name_what_is_wrong(mosquitto, pki, tmp_path):
     mosquitto_port_closed.write_text(text)
     code, _, stderr = await run_command("pub", "a/b", "x", str(mosquitto_port_closed))
     assert code == 3 and "connection cloud:" in stderr
+
+
+async def test_with_nothing_saved_the_commands_use_the_demos_connection(mosquitto, tmp_path):
+    """What the README says to try beside the demo: `flowhost sub 'mqtt/things/#'` with no flow file."""
+    env = {**os.environ, "FLOWHOST_BROKER_ADDRESS": f"127.0.0.1:{mosquitto.tcp_port}"}  # as `flowhost run` sets
+    topic = "mqtt/things/78AF580300000345/downlink"
+    async with Subscriber(mosquitto.host, mosquitto.tcp_port, topic, client_id="demo-check") as subscriber:
+        process = await asyncio.create_subprocess_exec(
+            *FLOWHOST,
+            "pub",
+            topic,
+            "hello",
+            "--data-dir",
+            str(tmp_path / "empty"),
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+        assert process.returncode == 0, stderr.decode()
+        await wait_until(lambda: subscriber.messages, 10, "the message published through the demo's connection")
+    assert "connection local-broker: published" in stderr.decode()
