@@ -125,6 +125,10 @@ class Codec:
         if self.style in (TS013, THINGPARK) and self.can("decodeUplink"):
             self.sandbox.evaluate(_RECV_TIME_AS_DATE)
 
+    def close(self) -> None:
+        """End the codec's sandbox thread (calls fail after it)."""
+        self.sandbox.close()
+
     def _call(self, function_name: str, *arguments: Any) -> Any:
         try:
             return self.sandbox.call(function_name, *arguments)
