@@ -9,6 +9,7 @@ from .batch_node import BatchNode
 from .change_node import ChangeNode
 from .dedupe_node import DedupeNode
 from .delay_node import DelayNode
+from .function_node import FunctionNode
 from .inject_node import InjectNode
 from .rate_limit_node import RateLimitNode
 from .switch_node import SwitchNode
@@ -23,6 +24,7 @@ NODE_TYPES = (
     RateLimitNode,
     DedupeNode,
     BatchNode,
+    FunctionNode,
 )
 
 

@@ -185,6 +185,8 @@ class JsSandbox:
         wall_limit = wall_limit if wall_limit is not None else max(1.0, 10 * timeout)
         self.max_runaways = max_runaways
         self.runaways = 0
+        self.generation = 0
+        """How many times the context was made anew (after a runaway): what the script kept in it is gone."""
         """How many calls ran away (QuickJS did not stop them within the bounds)."""
         self.disabled: str | None = None
         """Why the sandbox refuses calls (too many ran away), or None."""
@@ -221,6 +223,7 @@ class JsSandbox:
         worker = self._worker
         try:
             if worker.unusual and worker.take_recovered():
+                self.generation += 1
                 worker.run(_create, self._sources, *self._limits)
             return worker.run(job, *arguments)
         except WorkerBusy:
