@@ -131,7 +131,7 @@ class FunctionNode(Node):
         try:
             outcome = self.sandbox.call("__flowhostRun", self._input(msg))
         except SandboxError as exc:
-            self._fail(f"function: {exc.message}", exc.reason, msg)
+            self._fail(f"function: {exc.message.replace('a call of __flowhostRun', 'the body')}", exc.reason, msg)
             return
         try:
             if not isinstance(outcome, dict) or not {"writes", "requests", "sent", "result"} <= outcome.keys():
