@@ -100,7 +100,8 @@ class FunctionNode(Node):
         "Runs a Node-RED function body (JavaScript) on each message in a sandbox: return a message, an array with "
         "one entry per output, or null; node.warn/error/status/send; context, flow and global get and set."
     )
-    outputs = ()
+    outputs = ("out",)
+    """The port of the default (one output); ``outputs: N`` gives ``out1`` ... ``outN`` instead (output_ports)."""
     config_schema = CONFIG_SCHEMA
     form_labels = {"func": "Function body", "memoryLimit": "Memory limit"}
 
