@@ -14,10 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["MAX_KEYS", "ContextFull", "ContextStores", "Scope"]
+import orjson
+
+__all__ = ["MAX_BYTES", "MAX_KEYS", "ContextFull", "ContextStores", "Scope"]
 
 MAX_KEYS = 10_000
 """Keys one scope may hold: a function node that adds a key per message must not grow without end."""
+MAX_BYTES = 8 * 1024 * 1024
+"""JSON bytes one scope's values may take together (each function node's sandbox holds a copy)."""
 
 
 class ContextFull(Exception):
@@ -31,6 +35,9 @@ class Scope:
         self.name = name
         self.values: dict[str, Any] = {}
         self.revision = 0
+        self.size = 0
+        """The JSON bytes of the values."""
+        self._sizes: dict[str, int] = {}
         self._changed: dict[str, int] = {}
         self._compacted = 0  # revisions up to this one may have lost their deletions: send everything
 
@@ -43,10 +50,16 @@ class Scope:
             if key not in self.values:
                 return
             del self.values[key]
+            self.size -= self._sizes.pop(key)
         else:
             if key not in self.values and len(self.values) >= MAX_KEYS:
                 raise ContextFull(f"{self.name} context holds {MAX_KEYS} keys already; cannot add {key!r}")
+            size = len(orjson.dumps(value)) + len(key)
+            if self.size - self._sizes.get(key, 0) + size > MAX_BYTES:
+                raise ContextFull(f"{self.name} context would exceed {MAX_BYTES} bytes of JSON with {key!r}")
             self.values[key] = value
+            self.size += size - self._sizes.get(key, 0)
+            self._sizes[key] = size
         self.revision += 1
         self._changed[key] = self.revision
         if len(self._changed) > 2 * MAX_KEYS:  # deleted keys pile up: forget them, copies get everything

@@ -144,6 +144,7 @@ class FunctionNode(Node):
             self._fail(f"function: {exc}", exc.reason, msg)
             return
         except ContextFull as exc:
+            self._seen = dict.fromkeys(_SCOPES, 0)  # the sandbox's copies hold the refused write: replace them
             self._fail(f"function: {exc}", "context", msg)
             return
         await self._send_batches(msg, batches)

@@ -222,3 +222,19 @@ async def test_a_body_that_does_not_compile_fails_the_node_start_with_the_reason
     with caplog.at_level(logging.ERROR):
         await deploy(harness, "return msg.payload +;")
     assert "function fn: SyntaxError: unexpected token in expression" in caplog.text
+
+
+@pytest.mark.expect_node_errors
+async def test_a_store_is_bounded_and_a_refused_write_does_not_linger_in_the_sandbox(harness, monkeypatch):
+    monkeypatch.setattr("flowhost_builtins.function_context.MAX_KEYS", 2)
+    body = """
+    if (msg.payload !== "look") context.set(msg.payload, true);
+    return {payload: context.keys()};
+    """
+    await deploy(harness, body, flow_id="t-bounded")
+    for payload in ("k1", "k2", "k3", "look"):
+        await harness.send("fn", payload)
+    await harness.settle()
+    assert harness.payloads("a") == [("k1",), ("k1", "k2"), ("k1", "k2")]
+    assert harness.counters("fn")["errors-context"] == 1
+    assert sorted(STORES.node("t-bounded", "fn").values) == ["k1", "k2"]
