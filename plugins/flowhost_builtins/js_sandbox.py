@@ -223,8 +223,7 @@ class JsSandbox:
         worker = self._worker
         try:
             if worker.unusual and worker.take_recovered():
-                self.generation += 1
-                worker.run(_create, self._sources, *self._limits)
+                self._recreate()
             return worker.run(job, *arguments)
         except WorkerBusy:
             raise SandboxError("busy", f"busy: {self._running_away} ran away and still runs") from None
@@ -234,6 +233,15 @@ class JsSandbox:
             if self.runaways >= self.max_runaways:
                 self.disabled = f"disabled: {self.runaways} calls ran away; load the script again to retry it"
             raise SandboxError("runaway", f"timeout: {what} {self._overdue_text()}") from None
+
+    def _recreate(self) -> None:
+        """A fresh context, after a call that ran away has ended; if the script fails to load, disabled."""
+        self.generation += 1
+        try:
+            self._worker.run(_create, self._sources, *self._limits)
+        except SandboxError as exc:
+            self.disabled = f"disabled: the script failed to load again: {exc.message}"
+            raise SandboxError("disabled", self.disabled) from None
 
     def _overdue_text(self) -> str:
         worker = self._worker
