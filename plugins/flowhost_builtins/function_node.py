@@ -19,7 +19,7 @@ from flowhost import Message, Node
 from flowhost.validation import duration_between
 
 from .codec_node import memory_size
-from .function_context import STORES, ContextFull, Scope
+from .function_context import STORES, Mirror, used_scopes
 from .js_sandbox import JsSandbox, SandboxError
 
 MAX_OUTPUTS = 32
@@ -27,7 +27,6 @@ MAX_MESSAGES = 1000
 """Messages one call may send (returned and ``node.send`` together)."""
 MAX_LOG_ENTRIES = 100
 MAX_LOG_CHARS = 1000
-_SCOPES = ("node", "flow", "global")
 _STATUS_LEVELS = {"green": "ok", "blue": "info", "grey": "info", "yellow": "warning", "red": "error"}
 
 # The host's side of the call, evaluated after the body. JSON crosses each way once: the message and the store
@@ -118,10 +117,21 @@ class FunctionNode(Node):
             source, f"function {self.id}", timeout=config["timeout"], memory_limit=config["memoryLimit"]
         )
         self.sandbox.evaluate(_RUNNER)
-        flow_id = self.context.flow_id
-        self._scopes = {"node": STORES.node(flow_id, self.id), "flow": STORES.flow(flow_id), "global": STORES.global_()}
-        self._seen = dict.fromkeys(_SCOPES, 0)
+        self._mirrors = {name: Mirror(self._scope(name)) for name in used_scopes(config["func"])}
         self._generation = self.sandbox.generation
+
+    def _scope(self, name: str) -> Any:
+        """The runtime's shared-state scope, or an in-memory one when the runtime has no store."""
+        store = getattr(self.context, "store", None)
+        if store is not None:
+            try:
+                return store(name)
+            except NotImplementedError:
+                pass
+        flow_id = self.context.flow_id
+        return {"node": lambda: STORES.node(flow_id, self.id), "flow": lambda: STORES.flow(flow_id)}.get(
+            name, STORES.global_
+        )()
 
     async def close(self) -> None:
         sandbox = getattr(self, "sandbox", None)
@@ -143,34 +153,31 @@ class FunctionNode(Node):
         except FunctionError as exc:
             self._fail(f"function: {exc}", exc.reason, msg)
             return
-        except ContextFull as exc:
-            self._seen = dict.fromkeys(_SCOPES, 0)  # the sandbox's copies hold the refused write: replace them
+        except ValueError as exc:  # a store refused a write (ContextFull, a bad key)
+            for mirror in self._mirrors.values():
+                mirror.reset()  # the sandbox's copies hold the refused write: replace them
             self._fail(f"function: {exc}", "context", msg)
             return
         await self._send_batches(msg, batches)
 
     def _input(self, msg: Message) -> dict[str, Any]:
         if self.sandbox.generation != self._generation:  # a fresh context: its copies of the stores are empty
-            self._generation, self._seen = self.sandbox.generation, dict.fromkeys(_SCOPES, 0)
+            self._generation = self.sandbox.generation
+            for mirror in self._mirrors.values():
+                mirror.reset()
         sync = {}
-        for name, scope in self._scopes.items():
-            if scope.revision != self._seen[name]:
-                replace, values = scope.changes_since(self._seen[name])
-                sync[name] = {"replace": replace, "values": values}
-                self._seen[name] = scope.revision
+        for name, mirror in self._mirrors.items():
+            changes = mirror.changes()
+            if changes is not None:
+                sync[name] = changes
         message = {"payload": msg.payload, "topic": msg.topic, "meta": msg.meta, "_msgid": msg.id}
         return {"msg": message, "sync": sync, "id": self.id, "outputs": len(self._ports)}
 
     def _apply_writes(self, writes: Any) -> None:
         if not isinstance(writes, dict):
             raise FunctionError("the runner's writes were replaced")
-        for name in _SCOPES:
-            scope: Scope = self._scopes[name]
-            up_to_date = scope.revision == self._seen[name]
-            for key, value in (writes.get(name) or {}).items():
-                scope.set(key, value)
-            if up_to_date:  # the sandbox's copy has these writes already
-                self._seen[name] = scope.revision
+        for name, mirror in self._mirrors.items():
+            mirror.apply(writes.get(name) or {})
 
     def _apply_requests(self, requests: Any, msg: Message) -> None:
         if not isinstance(requests, list) or len(requests) > MAX_LOG_ENTRIES:

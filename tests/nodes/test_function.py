@@ -120,7 +120,7 @@ async def test_node_warn_error_status_and_send_are_applied_after_the_call(harnes
 
 
 async def test_context_flow_and_global_keep_values_between_messages_and_nodes(harness):
-    STORES.global_().set("test-function-shared", None)
+    STORES.global_().delete("test-function-shared")
     body = """
     const count = (context.get("count") || 0) + 1;
     context.set("count", count);
@@ -148,7 +148,7 @@ async def test_a_value_written_by_another_node_is_seen_by_the_next_call(harness)
     STORES.flow("t-seen").set("setting", {"threshold": 30})  # as another node of the flow would
     await harness.send("fn", 2)
     await harness.settle()
-    STORES.flow("t-seen").set("setting", None)
+    STORES.flow("t-seen").delete("setting")
     await harness.send("fn", 3)
     await harness.settle()
     assert harness.payloads("a") == [None, {"threshold": 30}, None]
@@ -238,3 +238,12 @@ async def test_a_store_is_bounded_and_a_refused_write_does_not_linger_in_the_san
     assert harness.payloads("a") == [("k1",), ("k1", "k2"), ("k1", "k2")]
     assert harness.counters("fn")["errors-context"] == 1
     assert sorted(STORES.node("t-bounded", "fn").values) == ["k1", "k2"]
+
+
+def test_only_the_scopes_a_body_names_are_copied_into_its_sandbox():
+    from flowhost_builtins.function_context import used_scopes
+
+    assert used_scopes("msg.payload *= 2; return msg;") == ()
+    assert used_scopes("flow.set('a', 1); return msg;") == ("flow",)
+    assert used_scopes("context.get('n'); global.get('g')") == ("node", "global")
+    assert used_scopes("return arguments[2].get('n');") == ("node", "flow", "global")

@@ -72,7 +72,7 @@ async def test_one_uplink_through_two_network_servers_is_republished_once_and_ro
 
 async def test_a_function_node_between_mqtt_in_and_the_connector_on_a_real_broker(mosquitto, runtime):
     """A Node-RED body edits uplinks from a real Mosquitto: the connector republishes what it returns."""
-    STORES.flow("function-site").set("seen", None)  # the stores are per process
+    STORES.flow("function-site").delete("seen")  # the stores are per process
     spec = flow(mosquitto)
     spec["id"] = "function-site"
     body = """
