@@ -9,7 +9,8 @@ import pytest
 
 from flowhost import Message
 from flowhost.flowfile import FlowValidationError
-from flowhost_builtins.function_context import STORES
+from flowhost_builtins import function_context
+from flowhost_builtins.function_context import MemoryScope
 
 from .conftest import wait_for
 
@@ -25,6 +26,11 @@ nodes:
   - {{id: b, type: test-collect}}
   - {{id: c, type: test-collect}}
 """
+
+
+def scope(harness, name: str):
+    """The store the node uses: the runtime's shared-state store, or the in-memory one without it."""
+    return harness.node("fn").node._scope(name)
 
 
 async def deploy(harness, func: str, flow_id: str = "t", outputs: int = 1, **config) -> None:
@@ -120,7 +126,6 @@ async def test_node_warn_error_status_and_send_are_applied_after_the_call(harnes
 
 
 async def test_context_flow_and_global_keep_values_between_messages_and_nodes(harness):
-    STORES.global_().delete("test-function-shared")
     body = """
     const count = (context.get("count") || 0) + 1;
     context.set("count", count);
@@ -129,6 +134,7 @@ async def test_context_flow_and_global_keep_values_between_messages_and_nodes(ha
     return {payload: {count, keys: context.keys(), shared: global.get("test-function-shared")}};
     """
     await deploy(harness, body)
+    scope(harness, "global").delete("test-function-shared")  # in memory, global is shared by the process
     for payload in ("x", "y", "z"):
         await harness.send("fn", payload)
     await harness.settle()
@@ -137,18 +143,18 @@ async def test_context_flow_and_global_keep_values_between_messages_and_nodes(ha
         {"count": 2, "keys": ("count",), "shared": 20},
         {"count": 3, "keys": ("count",), "shared": 30},
     ]
-    assert STORES.flow("t").get("last") == "z"
-    assert STORES.node("t", "fn").get("count") == 3
+    assert scope(harness, "flow").get("last") == "z"
+    assert scope(harness, "node").get("count") == 3
 
 
 async def test_a_value_written_by_another_node_is_seen_by_the_next_call(harness):
     await deploy(harness, "return {payload: flow.get('setting')};", flow_id="t-seen")
     await harness.send("fn", 1)
     await harness.settle()
-    STORES.flow("t-seen").set("setting", {"threshold": 30})  # as another node of the flow would
+    scope(harness, "flow").set("setting", {"threshold": 30})  # as another node of the flow would
     await harness.send("fn", 2)
     await harness.settle()
-    STORES.flow("t-seen").delete("setting")
+    scope(harness, "flow").delete("setting")
     await harness.send("fn", 3)
     await harness.settle()
     assert harness.payloads("a") == [None, {"threshold": 30}, None]
@@ -226,18 +232,22 @@ async def test_a_body_that_does_not_compile_fails_the_node_start_with_the_reason
 
 @pytest.mark.expect_node_errors
 async def test_a_store_is_bounded_and_a_refused_write_does_not_linger_in_the_sandbox(harness, monkeypatch):
-    monkeypatch.setattr("flowhost_builtins.function_context.MAX_KEYS", 2)
     body = """
     if (msg.payload !== "look") context.set(msg.payload, true);
     return {payload: context.keys()};
     """
     await deploy(harness, body, flow_id="t-bounded")
+    node_scope = scope(harness, "node")
+    if isinstance(node_scope, MemoryScope):  # room for two keys of {"kN": true} and not three, in either store
+        monkeypatch.setattr(function_context, "MAX_BYTES", 15)
+    else:
+        monkeypatch.setattr(node_scope._store, "max_bytes", 30)
     for payload in ("k1", "k2", "k3", "look"):
         await harness.send("fn", payload)
     await harness.settle()
     assert harness.payloads("a") == [("k1",), ("k1", "k2"), ("k1", "k2")]
     assert harness.counters("fn")["errors-context"] == 1
-    assert sorted(STORES.node("t-bounded", "fn").values) == ["k1", "k2"]
+    assert sorted(node_scope.keys()) == ["k1", "k2"]
 
 
 def test_only_the_scopes_a_body_names_are_copied_into_its_sandbox():

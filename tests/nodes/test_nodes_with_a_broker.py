@@ -6,7 +6,6 @@ from __future__ import annotations
 import orjson
 
 from flowhost.flowfile import validate_flow
-from flowhost_builtins.function_context import STORES
 from tests.support.mqtt_helpers import Subscriber, publish, wait_until
 from tests.support.sample_nodes import Collector
 
@@ -72,7 +71,6 @@ async def test_one_uplink_through_two_network_servers_is_republished_once_and_ro
 
 async def test_a_function_node_between_mqtt_in_and_the_connector_on_a_real_broker(mosquitto, runtime):
     """A Node-RED body edits uplinks from a real Mosquitto: the connector republishes what it returns."""
-    STORES.flow("function-site").delete("seen")  # the stores are per process
     spec = flow(mosquitto)
     spec["id"] = "function-site"
     body = """
@@ -89,6 +87,7 @@ async def test_a_function_node_between_mqtt_in_and_the_connector_on_a_real_broke
         {"id": "connector", "type": "mqtt-connector", "config": {"connection": "broker"}},
     ]  # fmt: skip
     await runtime.deploy(validate_flow(spec, runtime.registry))
+    runtime.node("function-site", "fn").node._scope("flow").delete("seen")  # in memory, stores outlive a runtime
     client = runtime.connections["broker"].connection
     await wait_until(lambda: client._client is not None and "ns1/+/up" in set(client._client.subscriptions))
     host, port = mosquitto.host, mosquitto.tcp_port
