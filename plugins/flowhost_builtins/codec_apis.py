@@ -125,12 +125,17 @@ class Codec:
         if self.style in (TS013, THINGPARK) and self.can("decodeUplink"):
             self.sandbox.evaluate(_RECV_TIME_AS_DATE)
 
+    def close(self) -> None:
+        """End the codec's sandbox thread (calls fail after it)."""
+        self.sandbox.close()
+
     def _call(self, function_name: str, *arguments: Any) -> Any:
         try:
             return self.sandbox.call(function_name, *arguments)
         except SandboxError as exc:
             shown = _SHOWN_AS.get(function_name, function_name)
-            raise CodecError(f"{shown}: {exc.message}", reason=exc.reason) from None
+            message = exc.message.replace(function_name, shown)  # "a call of decodeUplink ran away"
+            raise CodecError(f"{shown}: {message}", reason=exc.reason) from None
 
     def can(self, function_name: str) -> bool:
         """Whether the codec defines this function (looked up once, when loaded)."""

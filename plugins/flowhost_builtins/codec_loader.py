@@ -101,6 +101,11 @@ class CodecSet:
     tags: Mapping[str, str] = field(default_factory=dict)
     default: str | None = None
 
+    def close(self) -> None:
+        """End the codecs' sandbox threads."""
+        for codec in self.codecs.values():
+            codec.close()
+
     def unknown_names(self) -> list[str]:
         """Codec names the mapping uses that are neither loaded nor failed to load."""
         named = [*self.devices.values(), *self.models.values(), *self.profiles.values(), *self.tags.values()]

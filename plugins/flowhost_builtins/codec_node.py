@@ -110,6 +110,9 @@ class CodecNode(Node):
 
     async def close(self) -> None:
         _RUNNING.discard(self)
+        codec_set = getattr(self, "codec_set", None)  # None when start() failed
+        if codec_set is not None:
+            codec_set.close()
 
     def _resolve_folder(self) -> Path | None:
         if "codecs" not in self.config:
@@ -158,7 +161,8 @@ class CodecNode(Node):
             return
         try:
             if folder_fingerprint(self._folder) != self._fingerprint:
-                self.codec_set = self._load()
+                old, self.codec_set = self.codec_set, self._load()
+                old.close()
                 self.context.count("reloads")
         except CodecFolderError as exc:  # keep decoding with the codecs already loaded
             self.context.report_error(f"codecs not reloaded: {exc}")

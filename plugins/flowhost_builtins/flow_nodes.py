@@ -9,6 +9,7 @@ from .batch_node import BatchNode
 from .change_node import ChangeNode
 from .dedupe_node import DedupeNode
 from .delay_node import DelayNode
+from .function_node import FunctionNode
 from .inject_node import InjectNode
 from .link_nodes import LinkInNode, LinkOutNode
 from .observer_nodes import CatchNode, StatusNode
@@ -31,6 +32,7 @@ NODE_TYPES = (
     LinkOutNode,
     LinkInNode,
     DeviceWatchdogNode,
+    FunctionNode,
 )
 
 

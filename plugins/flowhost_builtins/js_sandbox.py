@@ -6,29 +6,38 @@ memory limits of its own. A :class:`JsSandbox` owns one QuickJS context: the scr
 functions are called many times. The context has only the ECMAScript built-ins: no ``require``, ``process``,
 ``std``, ``os``, ``fetch``, no module loader and no way to reach Python (no callables are added to it).
 
-A context is not thread-safe: create and call a sandbox from one thread (the event loop's). Each call is bounded by
-``timeout`` (QuickJS measures CPU time with ``clock()``) and the context by ``memory_limit``; a call that breaks a
-limit raises :class:`SandboxError` and the context stays usable for the next call.
+Each call is bounded by ``timeout`` (QuickJS measures CPU time with ``clock()``) and the context by
+``memory_limit``; a call that breaks a limit raises :class:`SandboxError` and the context stays usable for the next
+call. Use a sandbox from one thread (the event loop's); its context lives on a thread of its own (js_worker.py).
 
 QuickJS checks the time only every 10,000 steps of the script (calls, loop iterations), and a step can be one
 native operation over megabytes (``new Array(1e6).fill(0)``): a script that loops over such steps overruns its
-time limit by far (measured here: 70 s of CPU for a 100 ms limit). A sandbox whose call took longer than
-``runaway_after`` seconds is therefore disabled: its later calls fail at once, until it is loaded again.
+time limit by far (measured here: 70 s of CPU for a 100 ms limit). So the caller waits for a call until its thread
+has used ``runaway_cpu`` seconds of CPU on it (default: the timeout and half as much again, at least 50 ms more),
+at most ``wall_limit`` seconds of wall clock (default: ten times the timeout, at least 1 s). A call that has not
+returned by then *ran away*: it fails (reason ``runaway``), the thread goes on with it until QuickJS stops it, and
+meanwhile later calls fail at once (reason ``busy``). When the thread is free again, the next call gets a fresh
+context (the script evaluated anew: the state the runaway call left may be half-changed). After ``max_runaways``
+runaways the sandbox is disabled (reason ``disabled``) until it is loaded again: a script that runs away on every
+call would keep a core busy.
 """
 
 from __future__ import annotations
 
-import time
+import weakref
 from typing import Any
 
 import orjson
 import quickjs
+
+from .js_worker import JsWorker, Overdue, WorkerBusy
 
 __all__ = ["DEFAULT_MEMORY_LIMIT", "DEFAULT_TIMEOUT", "JsSandbox", "SandboxError"]
 
 DEFAULT_TIMEOUT = 0.1
 DEFAULT_MEMORY_LIMIT = 32 * 1024 * 1024
 DEFAULT_MAX_RESULT_BYTES = 1024 * 1024
+DEFAULT_MAX_RUNAWAYS = 3
 MAX_SOURCE_CHARS = 2 * 1024 * 1024
 _IDENTIFIER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$")
 
@@ -47,8 +56,9 @@ _WRAPPER_ONE_ARGUMENT = """(function () {{
 
 class SandboxError(Exception):
     """A script failed. ``reason`` is one of ``compile``, ``exception``, ``timeout``, ``memory``, ``stack``,
-    ``result`` (the value could not be returned as JSON, or was too large), ``disabled`` (an earlier call ran
-    away); ``str()`` is the message."""
+    ``result`` (the value could not be returned as JSON, or was too large), ``runaway`` (the call did not return
+    within the wall-clock limit), ``busy`` (a call that ran away still runs), ``disabled`` (too many ran away);
+    ``str()`` is the message."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -71,6 +81,77 @@ def _classify(error: Exception) -> SandboxError:
     return SandboxError("exception", first_line)
 
 
+class _Script:
+    """The QuickJS context and the call wrappers made in it: created, used and freed on the worker thread only."""
+
+    def __init__(self, sources: list[str], timeout: float, memory_limit: int) -> None:
+        self.context = quickjs.Context()
+        self.context.set_time_limit(timeout)
+        self.context.set_memory_limit(memory_limit)
+        self.callers: dict[str, tuple[Any, Any]] = {}
+        for source in sources:
+            _evaluate(self.context, source)
+
+    def caller(self, function_name: str, one_argument: bool) -> Any:
+        callers = self.callers.get(function_name)
+        if callers is None:
+            if not self.has_function(function_name):
+                return None
+            callers = tuple(
+                self.context.eval(code.format(name=function_name)) for code in (_WRAPPER, _WRAPPER_ONE_ARGUMENT)
+            )
+            self.callers[function_name] = callers
+        return callers[1] if one_argument else callers[0]
+
+    def has_function(self, function_name: str) -> bool:
+        try:
+            return self.context.eval(f"typeof {function_name} === 'function'") is True
+        except Exception:
+            return False
+
+
+def _evaluate(context: Any, source: str) -> None:
+    try:
+        context.eval(source)
+    except Exception as exc:  # quickjs raises JSException subclasses, MemoryError or a plain Exception
+        raise _classify(exc) from None
+
+
+# Jobs run on the worker thread: each takes the worker (whose ``state`` is the _Script) first.
+def _create(worker: JsWorker, sources: list[str], timeout: float, memory_limit: int) -> None:
+    worker.state = None  # free the old context first: both may not fit the memory the machine has
+    worker.state = _Script(sources, timeout, memory_limit)
+
+
+def _call(worker: JsWorker, function_name: str, one_argument: bool, argument_text: str) -> Any:
+    script: _Script = worker.state
+    caller = script.caller(function_name, one_argument)
+    if caller is None:
+        return _NO_FUNCTION
+    try:
+        return caller(argument_text)
+    except Exception as exc:
+        error = _classify(exc)
+        if error.reason == "memory":  # free what the failed call left behind, so the next call has room
+            script.context.gc()
+        raise error from None
+
+
+def _run_pending_jobs(worker: JsWorker, max_jobs: int) -> int:
+    ran = 0
+    while ran < max_jobs:
+        try:
+            if not worker.state.context.execute_pending_job():
+                break
+        except Exception as exc:
+            raise _classify(exc) from None
+        ran += 1
+    return ran
+
+
+_NO_FUNCTION = object()
+
+
 class JsSandbox:
     """One script, evaluated once in its own QuickJS context; call its global functions with JSON values.
 
@@ -79,8 +160,9 @@ class JsSandbox:
     :param timeout: seconds of CPU time allowed to evaluating the script and to each call.
     :param memory_limit: bytes the context may allocate, script and data together.
     :param max_result_bytes: the largest JSON text a call may return.
-    :param runaway_after: seconds (wall clock) after which a call that returned disables the sandbox; default
-        20 times the timeout, at least 2 s.
+    :param runaway_cpu: seconds of CPU time after which a call that QuickJS did not stop ran away.
+    :param wall_limit: seconds (wall clock) the caller waits for a call at most.
+    :param max_runaways: how many calls may run away before the sandbox is disabled.
     """
 
     def __init__(
@@ -91,82 +173,111 @@ class JsSandbox:
         timeout: float = DEFAULT_TIMEOUT,
         memory_limit: int = DEFAULT_MEMORY_LIMIT,
         max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
-        runaway_after: float | None = None,
+        runaway_cpu: float | None = None,
+        wall_limit: float | None = None,
+        max_runaways: int = DEFAULT_MAX_RUNAWAYS,
     ) -> None:
         if len(source) > MAX_SOURCE_CHARS:
             raise SandboxError("compile", f"{name}: the script is longer than {MAX_SOURCE_CHARS} characters")
         self.name = name
         self.max_result_bytes = max_result_bytes
-        self.runaway_after = runaway_after if runaway_after is not None else max(2.0, 20 * timeout)
+        runaway_cpu = runaway_cpu if runaway_cpu is not None else timeout + max(0.05, timeout / 2)
+        wall_limit = wall_limit if wall_limit is not None else max(1.0, 10 * timeout)
+        self.max_runaways = max_runaways
+        self.runaways = 0
+        self.generation = 0
+        """How many times the context was made anew (after a runaway): what the script kept in it is gone."""
+        """How many calls ran away (QuickJS did not stop them within the bounds)."""
         self.disabled: str | None = None
-        """Why the sandbox refuses calls (a call ran away), or None."""
-        self._context = quickjs.Context()
-        self._context.set_time_limit(timeout)
-        self._context.set_memory_limit(memory_limit)
-        self._callers: dict[str, Any] = {}
+        """Why the sandbox refuses calls (too many ran away), or None."""
+        self._limits = (timeout, memory_limit)
+        self._sources = [source]  # the script and what evaluate() added: replayed into a fresh context
+        self._running_away: str | None = None
+        self._called: set[str] = set()  # function names checked to be identifiers
+        self._worker = JsWorker(name, runaway_cpu, wall_limit)
+        weakref.finalize(self, self._worker.stop)  # a sandbox dropped without close() still ends its thread
         try:
-            self._context.eval(source)
-        except Exception as exc:  # quickjs raises JSException subclasses, MemoryError or a plain Exception
-            error = _classify(exc)
-            raise SandboxError("compile", f"{name}: {error.message}") from None
+            self._run("loading the script", _create, self._sources, *self._limits)
+        except SandboxError as exc:
+            self.close()
+            raise SandboxError("compile", f"{name}: {exc.message}") from None
+
+    @property
+    def wall_limit(self) -> float:
+        """Seconds (wall clock) a call is waited for at most."""
+        return self._worker.wall_limit
+
+    @property
+    def busy(self) -> bool:
+        """Whether a call that ran away still runs on the sandbox's thread."""
+        return self._worker.busy
+
+    def close(self) -> None:
+        """End the sandbox's thread (once the call it runs, if one ran away, has ended). Calls fail after it."""
+        self._worker.stop()
+
+    def _run(self, what: str, job: Any, *arguments: Any) -> Any:
+        """Run a job on the worker; ``what`` (the job's name, or the function called) names it in errors."""
+        if self.disabled is not None:
+            raise SandboxError("disabled", self.disabled)
+        worker = self._worker
+        try:
+            if worker.unusual and worker.take_recovered():
+                self._recreate()
+            return worker.run(job, *arguments)
+        except WorkerBusy:
+            raise SandboxError("busy", f"busy: {self._running_away} ran away and still runs") from None
+        except Overdue:
+            self.runaways += 1
+            self._running_away = what = what if job is not _call else f"a call of {what}"
+            if self.runaways >= self.max_runaways:
+                self.disabled = f"disabled: {self.runaways} calls ran away; load the script again to retry it"
+            raise SandboxError("runaway", f"timeout: {what} {self._overdue_text()}") from None
+
+    def _recreate(self) -> None:
+        """A fresh context, after a call that ran away has ended; if the script fails to load, disabled."""
+        self.generation += 1
+        try:
+            self._worker.run(_create, self._sources, *self._limits)
+        except SandboxError as exc:
+            self.disabled = f"disabled: the script failed to load again: {exc.message}"
+            raise SandboxError("disabled", self.disabled) from None
+
+    def _overdue_text(self) -> str:
+        worker = self._worker
+        return (
+            f"ran away: QuickJS did not stop it within {worker.cpu_limit:g} s of CPU time "
+            f"or {worker.wall_limit:g} s of wall clock"
+        )
 
     def evaluate(self, source: str) -> None:
         """Run more code in the context, under the same limits: the host's own helpers, defined after the script
-        so that its declarations win. Raises :class:`SandboxError`."""
-        try:
-            self._context.eval(source)
-        except Exception as exc:
-            raise _classify(exc) from None
+        so that its declarations win (and again in a fresh context). Raises :class:`SandboxError`."""
+        self._run("evaluating code", lambda worker: _evaluate(worker.state.context, source))
+        self._sources.append(source)
 
     def has_function(self, function_name: str) -> bool:
         """Whether the script defines a global function of this name (``function f``, ``const f = () => ...``)."""
         if not _is_identifier(function_name):
             return False
-        try:
-            return self._context.eval(f"typeof {function_name} === 'function'") is True
-        except Exception:
-            return False
+        return self._run(f"looking up {function_name}", lambda worker: worker.state.has_function(function_name))
 
     def call(self, function_name: str, *arguments: Any) -> Any:
         """Call the script's global function with JSON-serialisable arguments; returns the JSON-decoded result
         (``None`` when it returned ``undefined``). Raises :class:`SandboxError`."""
-        callers = self._callers.get(function_name) or self._caller(function_name)
-        if self.disabled is not None:
-            raise SandboxError("disabled", self.disabled)
+        if function_name not in self._called:
+            if not _is_identifier(function_name):
+                raise SandboxError("exception", f"{self.name} defines no function {function_name}")
+            self._called.add(function_name)
         try:  # one argument (the common case: TS013) skips building and spreading an array
-            if len(arguments) == 1:
-                caller, argument_text = callers[1], orjson.dumps(arguments[0]).decode()
-            else:
-                caller, argument_text = callers[0], orjson.dumps(arguments).decode()
+            one_argument = len(arguments) == 1
+            argument_text = orjson.dumps(arguments[0] if one_argument else arguments).decode()
         except TypeError as exc:
             raise SandboxError("result", f"arguments are not JSON: {exc}") from None
-        started = time.perf_counter()
-        try:
-            result = caller(argument_text)
-        except Exception as exc:
-            error = _classify(exc)
-            if error.reason == "memory":  # free what the failed call left behind, so the next call has room
-                self._context.gc()
-            raise error from None
-        finally:
-            if time.perf_counter() - started > self.runaway_after:
-                self._disable(function_name, time.perf_counter() - started)
-        return self._decode_result(result)
-
-    def _disable(self, function_name: str, seconds: float) -> None:
-        self.disabled = (
-            f"disabled: a call of {function_name} took {seconds:.1f} s, more than {self.runaway_after:g} s; "
-            "load the script again to retry it"
-        )
-
-    def _caller(self, function_name: str) -> Any:
-        if not self.has_function(function_name):
+        result = self._run(function_name, _call, function_name, one_argument, argument_text)
+        if result is _NO_FUNCTION:
             raise SandboxError("exception", f"{self.name} defines no function {function_name}")
-        callers = tuple(
-            self._context.eval(code.format(name=function_name)) for code in (_WRAPPER, _WRAPPER_ONE_ARGUMENT)
-        )
-        self._callers[function_name] = callers
-        return callers
+        return self._decode_result(result)
 
     def _decode_result(self, result: Any) -> Any:
         if result is None:
@@ -185,15 +296,7 @@ class JsSandbox:
     def run_pending_jobs(self, max_jobs: int = 1000) -> int:
         """Run queued promise jobs (``then`` callbacks), at most ``max_jobs``; returns how many ran. Calls do not
         run them: a codec is synchronous."""
-        ran = 0
-        while ran < max_jobs:
-            try:
-                if not self._context.execute_pending_job():
-                    break
-            except Exception as exc:
-                raise _classify(exc) from None
-            ran += 1
-        return ran
+        return self._run("promise jobs", _run_pending_jobs, max_jobs)
 
 
 def _is_identifier(text: str) -> bool:

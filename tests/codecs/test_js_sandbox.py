@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -55,7 +58,8 @@ def test_loading_a_script_that_never_ends_is_a_compile_error():
 
 def test_endless_allocation_is_stopped_by_the_memory_limit_and_the_next_call_works():
     source = (HOSTILE / "alloc.js").read_text() + "\nfunction ok() { return [1, 2, 3]; }"
-    sandbox = JsSandbox(source, "alloc", runaway_after=60)  # freeing 32 MB can take a while on a busy machine
+    # freeing 32 MB can take a while on a busy machine: this test is about the memory limit, not about runaways
+    sandbox = JsSandbox(source, "alloc", runaway_cpu=60, wall_limit=60)
     for _ in range(2):
         with pytest.raises(SandboxError) as caught:
             sandbox.call("decodeUplink", {"bytes": [], "fPort": 1})
@@ -117,14 +121,74 @@ def test_modules_cannot_be_loaded():
     assert sandbox.call("result") == "ReferenceError: could not load module 'os'"
 
 
-def test_a_call_that_ran_away_disables_the_sandbox():
-    """QuickJS checks its time limit every 10,000 steps, so a script of costly native steps can overrun it: a call
-    that took longer than runaway_after (wall clock) disables the sandbox, and later calls fail at once."""
-    source = "function slow(ms) { const end = Date.now() + ms; while (Date.now() < end) {} return ms; }"
-    sandbox = JsSandbox(source, timeout=5, runaway_after=0.5)
+NATIVE_LOOP = "function spin() { for (;;) new Array(2e5).fill(0); }"
+"""Each step is a native operation over a megabyte or more: QuickJS, which looks at its time limit every 10,000
+steps, overruns a 100 ms limit by seconds (1e6 elements a step: 70 s of CPU measured; smaller here, because the
+thread goes on until QuickJS stops it, taking a core from the tests that follow)."""
+
+
+def wait_until_free(sandbox: JsSandbox, deadline: float = 120.0) -> None:
+    """Poll (bounded) until the sandbox's thread has ended the call that ran away."""
+    started = time.monotonic()
+    while sandbox.busy:
+        assert time.monotonic() - started < deadline, "the runaway call never ended"
+        time.sleep(0.05)
+
+
+def test_a_call_that_runs_away_fails_and_later_calls_fail_at_once_while_it_still_runs():
+    source = "let calls = 0; function slow(n) { calls++; let x = 0; for (let i = 0; i < n; i++) x += i; return calls; }"
+    sandbox = JsSandbox(source, timeout=30, runaway_cpu=0.2, wall_limit=30)
     assert sandbox.call("slow", 1) == 1
-    assert sandbox.call("slow", 700) == 700  # within its time limit: it returns, then the sandbox is disabled
-    with pytest.raises(SandboxError, match=r"disabled: a call of slow took \d+\.\d s, more than 0\.5 s") as caught:
+    with pytest.raises(SandboxError, match=r"^timeout: a call of slow ran away: QuickJS did not stop it") as caught:
+        sandbox.call("slow", 5e7)  # about 1 s of CPU: within QuickJS's limit of 30 s, beyond the bound of 0.2 s
+    assert caught.value.reason == "runaway" and sandbox.runaways == 1
+    with pytest.raises(SandboxError, match="busy: a call of slow ran away and still runs") as caught:
         sandbox.call("slow", 1)
+    assert caught.value.reason == "busy"
+    wait_until_free(sandbox)
+    assert sandbox.call("slow", 1) == 1  # a fresh context: the script evaluated anew, its counter at 0 again
+    sandbox.close()
+
+
+def test_a_sandbox_whose_calls_keep_running_away_is_disabled():
+    sandbox = JsSandbox(
+        "function slow() { let x = 0; for (let i = 0; i < 3e7; i++) x += i; }",  # about half a second of CPU
+        timeout=30,
+        runaway_cpu=0.1,
+        wall_limit=30,
+        max_runaways=2,
+    )
+    for _ in range(2):
+        with pytest.raises(SandboxError) as caught:
+            sandbox.call("slow")
+        assert caught.value.reason == "runaway"
+        wait_until_free(sandbox)
+    with pytest.raises(SandboxError, match=r"disabled: 2 calls ran away; load the script again") as caught:
+        sandbox.call("slow")
     assert caught.value.reason == "disabled"
-    assert JsSandbox(source, timeout=5, runaway_after=0.5).call("slow", 1) == 1  # loaded again, it works
+    sandbox.close()
+
+
+def test_a_loop_of_large_native_steps_is_bounded_by_the_wall_clock_wait():
+    sandbox = JsSandbox(NATIVE_LOOP + " function ok() { return 1; }", "native-loop", timeout=0.1)
+    started = time.monotonic()
+    with pytest.raises(SandboxError) as caught:
+        sandbox.call("spin")
+    waited = time.monotonic() - started
+    assert caught.value.reason == "runaway"
+    assert waited < sandbox.wall_limit + 5  # generous: the bound is 0.15 s of CPU, 1 s of wall clock
+    with pytest.raises(SandboxError, match="busy"):
+        sandbox.call("ok")
+    sandbox.close()  # the thread ends once QuickJS stops the loop; the test does not wait for it
+
+
+def test_a_sandbox_dropped_without_close_ends_its_thread():
+    before = {thread.name for thread in threading.enumerate()}
+    sandbox = JsSandbox("function f() { return 1; }", "dropped-sandbox")
+    assert "js-dropped-sandbox" in {thread.name for thread in threading.enumerate()} - before
+    del sandbox
+    gc.collect()
+    deadline = time.monotonic() + 10
+    while "js-dropped-sandbox" in {thread.name for thread in threading.enumerate()}:
+        assert time.monotonic() < deadline, "the sandbox's thread outlived it"
+        time.sleep(0.01)

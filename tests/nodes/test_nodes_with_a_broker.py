@@ -67,3 +67,34 @@ async def test_one_uplink_through_two_network_servers_is_republished_once_and_ro
     assert "alarm" not in orjson.loads(plain.payload)["DevEUI_uplink"]
     assert runtime.node("sites", "once").counters["duplicates"] == 1
     assert subscriber.documents()[2:] == []
+
+
+async def test_a_function_node_between_mqtt_in_and_the_connector_on_a_real_broker(mosquitto, runtime):
+    """A Node-RED body edits uplinks from a real Mosquitto: the connector republishes what it returns."""
+    spec = flow(mosquitto)
+    spec["id"] = "function-site"
+    body = """
+    const uplink = msg.payload.DevEUI_uplink;
+    uplink.seen = (flow.get("seen") || 0) + 1;
+    flow.set("seen", uplink.seen);
+    if (uplink.FPort === "9") return null;
+    return msg;
+    """
+    spec["nodes"] = [
+        {"id": "ns1", "type": "mqtt-in", "config": {"connection": "broker", "topic": "ns1/+/up"},
+         "wires": {"out": ["fn"]}},
+        {"id": "fn", "type": "function", "config": {"func": body}, "wires": {"out": ["connector"]}},
+        {"id": "connector", "type": "mqtt-connector", "config": {"connection": "broker"}},
+    ]  # fmt: skip
+    await runtime.deploy(validate_flow(spec, runtime.registry))
+    runtime.node("function-site", "fn").node._scope("flow").delete("seen")  # in memory, stores outlive a runtime
+    client = runtime.connections["broker"].connection
+    await wait_until(lambda: client._client is not None and "ns1/+/up" in set(client._client.subscriptions))
+    host, port = mosquitto.host, mosquitto.tcp_port
+    async with Subscriber(host, port, "mqtt/things/+/uplink", client_id="function-sub") as subscriber:
+        for fcnt, fport in (("1", "1"), ("2", "9"), ("3", "1")):
+            await publish(host, port, f"ns1/{DEVICE}/up", uplink(fcnt, fport))
+        received = await subscriber.wait_for(2)
+        await wait_until(lambda: runtime.node("function-site", "fn").counters["no output"] == 1)
+    documents = [orjson.loads(message.payload)["DevEUI_uplink"] for message in received]
+    assert [(document["FCntUp"], document["seen"]) for document in documents] == [("1", 1), ("3", 3)]
