@@ -572,7 +572,7 @@ class Runtime:
         self.connections[spec.id] = runner
         self._connection_owner[spec.id] = owner
         if not spec.active:
-            runner.state_changed("DEACTIVATED")
+            runner.state_changed(runner.connection_class.inactive_state)
         await runner.start()  # an inactive connection still opens what it keeps locally (see ConnectionContext)
         return True
 
