@@ -21,6 +21,7 @@ from .node import Connection, ConnectionContext, Node, NodeContext, StatusLevel
 from .permissions import make_private_directory
 from .plugins import PluginHost
 from .registry import Registry
+from .runtime_view import RuntimeView, connection_ids_of
 
 log = logging.getLogger("flowhost.runtime")
 node_log = logging.getLogger("flowhost.node")
@@ -347,6 +348,8 @@ class Runtime:
         self.http = HttpEndpoints()
         self.flows: dict[str, RunningFlow] = {}
         self.connections: dict[str, ConnectionRunner] = {}
+        self.view = RuntimeView(self.flows, self.connections, data_dir)
+        """What hooks and plugin routes are given: read-only."""
         self._connection_owner: dict[str, str | None] = {}
         self._listeners: set[EventListener] = set()
         self._lock = asyncio.Lock()
@@ -371,7 +374,7 @@ class Runtime:
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     async def start(self) -> None:
-        await self.plugins.call_each_async("flowhost_startup", runtime=self)
+        await self.plugins.call_each_async("flowhost_startup", runtime=self, view=self.view)
 
     async def stop(self) -> None:
         async with self._lock:
@@ -380,7 +383,7 @@ class Runtime:
             for connection_id in list(self.connections):
                 await self._stop_connection(connection_id)
         try:
-            await asyncio.wait_for(self.plugins.call_each_async("flowhost_shutdown", runtime=self), 5)
+            await asyncio.wait_for(self.plugins.call_each_async("flowhost_shutdown", runtime=self, view=self.view), 5)
         except TimeoutError:
             log.error("shutdown hooks did not finish within 5s")
 
@@ -612,7 +615,7 @@ class Runtime:
 
 
 def _connection_ids(runner: NodeRunner) -> set[str]:
-    return {runner.spec.config.get(name) for name in runner.node_class.connection_fields} - {None}
+    return connection_ids_of(runner.spec, runner.node_class)
 
 
 def _uses_any(spec: NodeSpec, runner: NodeRunner | None, connection_ids: set[str]) -> bool:
