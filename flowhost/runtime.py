@@ -592,11 +592,7 @@ class Runtime:
                 await self._stop_connection(connection_id)
 
     def flows_using_connection(self, connection_id: str) -> list[str]:
-        return sorted(
-            flow_id
-            for flow_id, flow in self.flows.items()
-            if any(_connection_ids(runner) & {connection_id} for runner in flow.nodes.values())
-        )
+        return sorted({node.flow_id for node in self.view.nodes_using(connection_id)})
 
     def _wire(self, running: RunningFlow) -> None:
         for runner in running.nodes.values():
@@ -621,4 +617,4 @@ def _connection_ids(runner: NodeRunner) -> set[str]:
 def _uses_any(spec: NodeSpec, runner: NodeRunner | None, connection_ids: set[str]) -> bool:
     if runner is None or not connection_ids:
         return False
-    return bool({spec.config.get(name) for name in runner.node_class.connection_fields} & connection_ids)
+    return bool(connection_ids_of(spec, runner.node_class) & connection_ids)
