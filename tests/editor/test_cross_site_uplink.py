@@ -28,6 +28,7 @@ nodes:
     wires: {out: [console]}
   - id: console
     type: debug
+    config: {console: true}  # the test reads the log for the uplinks that got through
 """
 ATTACK_PAGE = """<!doctype html>
 <html><head><link rel="icon" href="data:,"><title>elsewhere</title></head><body>
