@@ -50,9 +50,9 @@ UPLINK_FILTER = "mqtt/things/+/uplink"
 DEVICES = 1000
 HTTP_CONCURRENCY = 32
 STALL_SECONDS = 15.0
-VARIANTS = ("volatile", "ack-received", "fsync")
+VARIANTS = ("volatile", "ack-received", "fsync", "uvloop")
 """flowhost with durableOutbox: false; flowhost whose mqtt-in acknowledges on receipt (acknowledge: received);
-flowhost with outboxSync: true (fdatasync after every journal write)."""
+flowhost with outboxSync: true (fdatasync after every journal write); flowhost run --loop uvloop."""
 TESTS = ("burst", "paced", "latency", "http", "downlinks", "scale")
 
 
@@ -325,7 +325,12 @@ def wait_until_accepting(port: int, process: subprocess.Popen, started: float, t
 
 
 def start_flowhost(
-    directory: Path, flow: Path, qos: int, py_spy: Path | None = None, source: Path | None = None
+    directory: Path,
+    flow: Path,
+    qos: int,
+    py_spy: Path | None = None,
+    source: Path | None = None,
+    loop: str = "asyncio",
 ) -> System:
     """flowhost as installed in the venv, or (`source`: a checkout of another commit) as the baseline."""
     system = System("flowhost" if source is None else "baseline", free_port())
@@ -351,6 +356,7 @@ def start_flowhost(
                 str(system.http_port),
                 "--data-dir",
                 str(data_dir),
+                *(["--loop", loop] if loop != "asyncio" else []),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -765,7 +771,8 @@ def start_system(
     flow = flowhost_flow(directory / which, broker.port, qos, sink.url, durable, acknowledge, which == "fsync")
     source = args.baseline if which == "baseline" else args.source
     profile = args.py_spy.with_name(f"{args.py_spy.stem}-{which}-qos{qos}{args.py_spy.suffix}") if args.py_spy else None
-    system = start_flowhost(directory / which, flow, qos, profile, source)
+    loop = "uvloop" if which == "uvloop" else "asyncio"
+    system = start_flowhost(directory / which, flow, qos, profile, source, loop)
     system.name = which
     return system
 
@@ -783,7 +790,7 @@ def main() -> None:
         default=["flowhost", "Node-RED"],
         choices=["flowhost", "Node-RED", "baseline", *VARIANTS],
         help="volatile: flowhost with durableOutbox: false; ack-received: its mqtt-in with acknowledge: received; "
-        "fsync: with outboxSync: true",
+        "fsync: with outboxSync: true; uvloop: flowhost run --loop uvloop",
     )
     parser.add_argument(
         "--baseline", type=Path, default=None, help="a checkout of another commit, measured as system 'baseline'"

@@ -19,6 +19,7 @@ from . import __version__, cli_help
 from ._started import seconds_since_start
 from .app import create_runtime, create_web_app, default_data_dir
 from .broker import EmbeddedBroker
+from .flow_links import check_across_flows
 from .flow_origin import default_demo, demo_left_out, why_it_runs
 from .flowfile import FlowSpec, FlowValidationError, load_flow_file
 from .http_guard import ServerLog
@@ -81,6 +82,12 @@ def _parser(plugins: PluginHost) -> argparse.ArgumentParser:
         metavar="NAME[,NAME...]",
         help="names clients may use for this server in the Host header besides its address and localhost "
         "(others get 421, against DNS rebinding); '*' allows any",
+    )
+    run.add_argument(
+        "--loop",
+        choices=["asyncio", "uvloop"],
+        default="asyncio",
+        help="the event loop: asyncio's own (default) or uvloop (pip install 'flowhost[uvloop]')",
     )
     run.add_argument("--broker-port", type=int, default=1883, help="local test broker port (default 1883)")
     run.add_argument("--no-broker", action="store_true", help="do not start the local test broker")
@@ -154,8 +161,14 @@ def _validate(args: argparse.Namespace) -> int:
             return 1
         errors = workspace.load_connections()
         errors += workspace.load_flow_files(args.flow_files, include_stored=False)
+        flows = [record.spec for record in workspace.flows.values()]
+        registry = workspace.registry
     else:
-        _, errors = _load_flows(args.flow_files, Registry.from_plugins(plugins))
+        registry = Registry.from_plugins(plugins)
+        flows, errors = _load_flows(args.flow_files, registry)
+    errors += [str(error) for error in check_across_flows(flows, registry)]
+    for warning in _connection_warnings(plugins, flows):
+        print(f"warning: {warning}", file=sys.stderr)
     for error in errors:
         print(error, file=sys.stderr)
     if errors:
@@ -163,6 +176,24 @@ def _validate(args: argparse.Namespace) -> int:
         return 1
     print(f"{len(args.flow_files)} flow file(s) valid")
     return 0
+
+
+def _connection_warnings(plugins: PluginHost, flows: Sequence[FlowSpec]) -> list[str]:
+    """What the plugins say about the flows' valid connections (hook ``flowhost_connection_warnings``)."""
+    warnings = []
+    reported = len(plugins.errors)
+    for flow in flows:
+        for spec in flow.connections:
+            answers = plugins.call_each(
+                "flowhost_connection_warnings",
+                connector_id=spec.connector_id,
+                connection_id=spec.id,
+                configuration=spec.configuration,
+            )
+            for _, messages in answers:
+                texts = [messages] if isinstance(messages, str) else list(messages or ())
+                warnings.extend(f"{flow.source}: connection '{spec.id}': {text}" for text in texts)
+    return warnings + plugins.errors[reported:]
 
 
 def _plugins(args: argparse.Namespace) -> int:
@@ -194,12 +225,26 @@ def _broker(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    return _run_async(_serve(args))
-
-
-def _run_async(coro) -> int:
     try:
-        return asyncio.run(coro) or 0
+        loop_factory = _loop_factory(args.loop)
+    except ImportError:
+        print("error: --loop uvloop needs the uvloop package: pip install 'flowhost[uvloop]'", file=sys.stderr)
+        return 2
+    return _run_async(_serve(args), loop_factory)
+
+
+def _loop_factory(name: str):
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return None
+
+
+def _run_async(coro, loop_factory=None) -> int:
+    try:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            return runner.run(coro) or 0
     except KeyboardInterrupt:
         return 130
     except OSError as exc:
@@ -257,6 +302,9 @@ async def _serve(args: argparse.Namespace) -> int:
             print(error, file=sys.stderr)
         print(f"not started: {len(errors)} error(s) in the flow files", file=sys.stderr)
         return 1
+    for problem in check_across_flows([record.spec for record in workspace.flows.values()], workspace.registry):
+        # A warning only: a flow may link to one that the API creates later; the link fails per message meanwhile.
+        print(f"warning: {problem}", file=sys.stderr)
 
     token, _ = api_token(data_dir)
     broker = None if args.no_broker else EmbeddedBroker("127.0.0.1", args.broker_port)

@@ -9,8 +9,8 @@ from typing import Any, Literal
 EventKind = Literal[
     "deployed",  # a flow started or was redeployed; data: {"changed": [...node ids]}
     "stopped",  # a flow stopped
-    "status",  # a node's status line changed; data: {"text", "level"}
-    "error",  # a node failed on a message or a task; data: {"error", "message_id"}
+    "status",  # a node's status line changed; data: {"text", "level", "type"} (type: the node's type)
+    "error",  # a node failed on a message or a task; data: {"error", "message_id", "type"}
     "connection_state",  # a connection changed state; data: {"state", "error"}
     "debug",  # a debug node saw a message; data: {"topic", "payload", "message_id"}
 ]

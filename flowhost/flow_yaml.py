@@ -13,7 +13,10 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.composer import Composer, ComposerError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.nodes import CollectionNode, MappingNode, Node, SequenceNode
 from ruamel.yaml.representer import RoundTripRepresenter
 
 from .secrets import EnvRef, Secret, SecretRef
@@ -81,8 +84,66 @@ _FlowRepresenter.add_representer(Secret, _represent_secret_ref)
 _FlowRepresenter.add_representer(EnvRef, _represent_env_ref)
 
 
+MAX_YAML_BYTES = 1024 * 1024
+"""The longest flow file or YAML body read: the round-trip parser is pure Python (about 15 s per MiB here)."""
+MAX_ALIAS_NODES = 10_000
+"""How many nodes aliases (``*name``, merge keys ``<<: *name``) may add to a document in all."""
+MAX_YAML_DEPTH = 100
+
+
+class _BoundedComposer(Composer):
+    """Refuses what would make a small text a huge document: aliases that expand past MAX_ALIAS_NODES nodes
+    (nine levels of nine aliases make 9**9 from 570 bytes), recursive aliases and deep nesting; each error
+    carries the position of the alias or node where the budget ran out."""
+
+    def compose_document(self) -> Any:
+        self._alias_nodes = 0
+        self._sizes: dict[int, int] = {}
+        return super().compose_document()
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.parser.peek_event()
+        if isinstance(event, AliasEvent):
+            self._count_alias(event)
+        elif self.depth >= MAX_YAML_DEPTH:
+            raise ComposerError(None, None, f"nested deeper than {MAX_YAML_DEPTH} levels", event.start_mark)
+        return super().compose_node(parent, index)
+
+    def _count_alias(self, event: AliasEvent) -> None:
+        node = self.anchors.get(event.anchor)
+        if node is None:
+            return  # the composer reports the undefined alias
+        if isinstance(node, CollectionNode) and node.end_mark is None:
+            raise ComposerError(
+                None, None, f"alias *{event.anchor} is inside its own anchor (a recursive structure)", event.start_mark
+            )
+        self._alias_nodes += self._expanded_size(node)
+        if self._alias_nodes > MAX_ALIAS_NODES:
+            raise ComposerError(
+                None,
+                None,
+                f"aliases expand to more than {MAX_ALIAS_NODES} nodes (at alias *{event.anchor}); "
+                "write the values out or use fewer aliases",
+                event.start_mark,
+            )
+
+    def _expanded_size(self, node: Node) -> int:
+        """Nodes in ``node`` with every alias inside it written out; memoized, so shared anchors cost once."""
+        size = self._sizes.get(id(node))
+        if size is None:
+            if isinstance(node, SequenceNode):
+                size = 1 + sum(self._expanded_size(item) for item in node.value)
+            elif isinstance(node, MappingNode):
+                size = 1 + sum(self._expanded_size(key) + self._expanded_size(value) for key, value in node.value)
+            else:
+                size = 1
+            self._sizes[id(node)] = size
+        return size
+
+
 def _yaml() -> YAML:
     yaml = YAML()  # round-trip: keeps positions (and comments, for writing back)
+    yaml.Composer = _BoundedComposer
     yaml.Representer = _FlowRepresenter
     yaml.width = 4096  # never fold a user's long line
     yaml.constructor.add_constructor("!secret", lambda loader, node: SecretRef(loader.construct_scalar(node)))
@@ -91,6 +152,9 @@ def _yaml() -> YAML:
 
 
 def read_yaml(text: str, source: str) -> Any:
+    if len(text) > MAX_YAML_BYTES // 4 and len(text.encode()) > MAX_YAML_BYTES:
+        message = f"the YAML text is longer than {MAX_YAML_BYTES // 1024} KiB; split the flow into several files"
+        raise FlowValidationError([FlowError((), message, source)])
     try:
         return _yaml().load(io.StringIO(text))
     except MarkedYAMLError as exc:

@@ -430,6 +430,7 @@ def _validate_nodes(items: list, registry: Registry, connection_ids: set[str], c
                     [*path, "config", field_name],
                     f"unknown connection '{connection_id}' (defined: {defined})",
                 )
+        _check_node_fields(node_class, config or raw_config, seen, [*path, "config"], collector)
         wires = entry["wires"] or {}
         outputs = _output_ports(node_class, config, [*path, "config"], collector)
         for port, targets in wires.items():
@@ -456,6 +457,19 @@ def _validate_nodes(items: list, registry: Registry, connection_ids: set[str], c
         if config is not None:
             result.append(NodeSpec(entry["id"], entry["type"], config, raw_config, wires, entry.get("name")))
     return result
+
+
+def _check_node_fields(
+    node_class: type[Node], config: Mapping[str, Any], known: set[str], path: list[PathItem], collector: _Collector
+) -> None:
+    """Config keys that name nodes of the same flow (``Node.node_fields``) must name existing ones."""
+    for field_name in node_class.node_fields:
+        value = config.get(field_name)
+        names = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        for index, node_id in enumerate(names):
+            if isinstance(node_id, str) and node_id not in known:
+                at = [*path, field_name] + ([index] if isinstance(value, list) else [])
+                collector.add(at, f"unknown node '{node_id}' (known: {', '.join(sorted(known))})")
 
 
 def _output_ports(

@@ -8,7 +8,7 @@ per-message path never goes through a hook: hooks register things, node methods 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
@@ -128,4 +128,21 @@ def flowhost_runtime_event(event: RuntimeEvent) -> None:
     work. An exception here is logged with the plugin's name and ignored.
 
     :param event: a :class:`flowhost.events.RuntimeEvent` (``kind``, ids, ``data``, ``time``).
+    """
+
+
+@hookspec
+def flowhost_connection_warnings(
+    connector_id: str, connection_id: str, configuration: Mapping[str, Any]
+) -> Iterable[str] | None:
+    """Say what a user should know about a connection whose configuration is valid: ``flowhost validate`` prints
+    each message as a warning and still accepts the flow (a refusal belongs in the type's schema).
+
+    Called for every connection of the flow files validated, whatever its type: return ``None`` (or nothing) for
+    types you do not know. A failure is reported with the plugin's name and the other plugins still answer.
+
+    :param connector_id: the connection's type (``connectorId``), e.g. ``actility-mqtt-iot``.
+    :param connection_id: the connection's id, to name it in messages.
+    :param configuration: the configuration as its type's schema returned it (defaults filled in, secrets
+        resolved): never put a secret value in a message.
     """

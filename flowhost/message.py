@@ -258,6 +258,12 @@ class Message:
             source_bytes=self.source_bytes if unchanged else None,
         )
 
+    def derive_from_bytes(self, data: bytes) -> Message:
+        """A child message whose payload is the JSON document in ``data``, decoded when first read (as for
+        :meth:`from_bytes`); topic, meta and receipt are kept. For a node that rebuilt a document it parsed from
+        ``source_bytes`` itself: serialising it is cheaper than freezing it, and a connector can send the bytes."""
+        return Message(_UNDECODED, self.topic, self.meta, None, self.id, self.receipt, source_bytes=data)
+
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"messages are immutable: cannot set {name!r}; use msg.derive(...)")
 

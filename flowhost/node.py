@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
 
     from .clock import Clock
+    from .context_store import ContextScope
+    from .events import RuntimeEvent
     from .message import Message
 
 __all__ = ["Connection", "ConnectionContext", "Node", "NodeContext", "NotTriggerable", "StatusLevel"]
@@ -37,6 +39,9 @@ class NodeContext:
     """The runtime's clock: ``now()`` (monotonic seconds), ``wall_time()`` (epoch seconds), ``await sleep(s)`` and
     ``await sleep_until(deadline)``. Time-based nodes read and wait only through it, so that tests (and
     ``flowhost test``) can advance time instead of waiting for it."""
+    flow_dir: Path | None
+    """The folder of the flow's file, that relative paths in a node's config are relative to (None when the flow
+    has no file)."""
 
     async def send(self, msg: Message, port: str = "out") -> None:
         """Deliver ``msg`` to every node wired to ``port``; waits while a receiver's inbox is full."""
@@ -85,6 +90,23 @@ class NodeContext:
         """Show a message in the editor's debug panel (``text`` is its payload rendered for people)."""
         raise NotImplementedError
 
+    def store(self, scope: Literal["node", "flow", "global"] = "node") -> ContextScope:
+        """Shared state kept in the data directory: this node's own (``node``), its flow's (``flow``, shared by
+        the flow's nodes) or everyone's (``global``). ``get(key, default)``, ``set(key, value)`` (a JSON value;
+        raises ``ContextFull`` past the scope's size bound), ``delete(key)``, ``keys()``. Writes are grouped and
+        reach the disk within ``Runtime.context_flush_interval`` and at stop."""
+        raise NotImplementedError
+
+    async def deliver(self, address: str, msg: Message) -> None:
+        """Put ``msg`` into the inbox of the running node ``flow/node`` (any flow; waits while it is full).
+        Raises LookupError when no such node runs or it has no input. For types that wire across flows."""
+        raise NotImplementedError
+
+    def find_nodes(self, node_type: str) -> Mapping[str, Mapping[str, Any]]:
+        """The running nodes of ``node_type`` in every flow: their validated configs by ``flow/node`` address.
+        Cheap to call per message (kept until the next deploy)."""
+        raise NotImplementedError
+
 
 class Node:
     """A step in a flow. Subclasses set the class attributes and override the async methods they need.
@@ -115,6 +137,12 @@ class Node:
     """Config keys that hold secrets (tokens, passwords): masked by the API, encrypted at rest, never logged."""
     form_labels: ClassVar[Mapping[str, str]] = {}
     """Labels for the editor's form fields, by config key (default: the key, spelt out)."""
+    node_fields: ClassVar[tuple[str, ...]] = ()
+    """Config keys whose value is the id of another node of the same flow (or a list of ids); the flow validator
+    checks they exist."""
+    observes: ClassVar[frozenset[str]] = frozenset()
+    """Runtime event kinds (``error``, ``status``) of the other nodes of its flow that this type receives through
+    :meth:`on_event` (``catch`` and ``status`` nodes)."""
 
     def __init__(self, node_id: str, config: Mapping[str, Any], context: NodeContext) -> None:
         self.id = node_id
@@ -126,6 +154,16 @@ class Node:
         """The output ports of one node, from its validated config (``switch`` has one per rule). Flow
         validation checks wires against them and ``send`` accepts only them. Default: ``outputs``."""
         return cls.outputs
+
+    @classmethod
+    def check_across_flows(
+        cls, config: Mapping[str, Any], flow_id: str, flows: Mapping[str, Any]
+    ) -> list[tuple[tuple[str | int, ...], str]]:
+        """Problems of a validated config that only every flow together shows (``link-out``: a target no flow
+        has), as ``(path in the config, message)`` pairs; ``flows`` maps flow ids to ``FlowSpec`` (``nodes``:
+        ``id``, ``type``, ``config``). ``flowhost validate`` and ``flowhost run`` report them with FILE:LINE:COL.
+        Default: none."""
+        return []
 
     @classmethod
     def has_config_outputs(cls) -> bool:
@@ -140,6 +178,11 @@ class Node:
 
     async def close(self) -> None:
         """Release what ``start`` acquired. Runs under ``close_timeout``."""
+
+    def on_event(self, event: RuntimeEvent, msg: Message | None) -> None:
+        """For a type with :attr:`observes`: an event of another node of its flow, with the message that node was
+        handling when it happened (None for a task's failure or a start). Called synchronously where the event
+        happens: send with ``context.send_nowait`` and never block; an exception here is logged, not reported."""
 
     async def trigger(self) -> None:
         """Act as if an outside event had happened, by hand: the editor's button on the node and

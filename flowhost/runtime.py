@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from jinja2.sandbox import SandboxedEnvironment
 
 from .clock import Clock, SystemClock
+from .context_store import ContextScope, ContextStore
 from .events import RuntimeEvent
 from .flowfile import ConnectionSpec, FlowSpec, NodeSpec
 from .http_endpoints import Handler, HttpEndpoints
@@ -69,6 +70,8 @@ class NodeRunner(NodeContext):
         self.log = node_log.getChild(f"{flow_id}.{spec.id}")
         self.templates = runtime.templates
         self.clock = runtime.clock
+        source = runtime.flows[flow_id].spec.source if flow_id in runtime.flows else None
+        self.flow_dir = source.parent if source is not None else None
         self.counters: Counter[str] = Counter()
         self.status_text: str | None = None
         self.status_level: StatusLevel = "info"
@@ -78,6 +81,8 @@ class NodeRunner(NodeContext):
         self._tasks = OwnedTasks(f"{flow_id}.{spec.id}", self._task_failed)
         self._worker: asyncio.Task | None = None
         self.inbox: asyncio.Queue[Message] | None = None
+        self.handling: Message | None = None
+        """The message ``on_input`` is handling: an error or status change then names it to observers."""
         try:
             self.node: Node = node_class(spec.id, spec.config, self)
         except Exception as exc:  # a plugin's constructor failing must not break the deploy of the others
@@ -140,7 +145,12 @@ class NodeRunner(NodeContext):
         if (text, level) == (self.status_text, self.status_level):
             return
         self.status_text, self.status_level = text, level
-        self.runtime.emit(RuntimeEvent("status", self.flow_id, self.node_id, data={"text": text, "level": level}))
+        self.runtime.emit(
+            RuntimeEvent(
+                "status", self.flow_id, self.node_id, data={"text": text, "level": level, "type": self.spec.type}
+            ),
+            self.handling,
+        )
 
     def count(self, name: str, amount: int = 1) -> None:
         self.counters[name] += amount
@@ -159,6 +169,7 @@ class NodeRunner(NodeContext):
     def report_error(self, error: BaseException | str, msg: Message | None = None) -> None:
         self.counters["errors"] += 1
         text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        msg = msg if msg is not None else self.handling
         message_id = msg.id if msg is not None else None
         self.log.error(
             "node %s/%s failed%s: %s",
@@ -169,7 +180,13 @@ class NodeRunner(NodeContext):
             exc_info=error if isinstance(error, BaseException) else None,
         )
         self.runtime.emit(
-            RuntimeEvent("error", self.flow_id, self.node_id, data={"error": text, "message_id": message_id})
+            RuntimeEvent(
+                "error",
+                self.flow_id,
+                self.node_id,
+                data={"error": text, "message_id": message_id, "type": self.spec.type},
+            ),
+            msg,
         )
 
     def show_debug(self, msg: Message, text: str) -> None:
@@ -181,6 +198,22 @@ class NodeRunner(NodeContext):
                 data={"topic": msg.topic, "payload": text, "message_id": msg.id},
             )
         )
+
+    def store(self, scope: str = "node") -> ContextScope:
+        return self.runtime.context.scope(scope, self.flow_id, self.node_id)
+
+    async def deliver(self, address: str, msg: Message) -> None:
+        target = self.runtime.runner_at(address).current()
+        if target.inbox is None:
+            raise LookupError(f"node {address} has no input")
+        if msg.receipt is not None:
+            msg.receipt.hold()
+        if target.inbox.full():
+            target.counters["backpressure"] += 1
+        await target.inbox.put(msg)
+
+    def find_nodes(self, node_type: str) -> Mapping[str, Mapping[str, Any]]:
+        return self.runtime.nodes_of_type(node_type)
 
     # -- lifecycle --------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -197,6 +230,7 @@ class NodeRunner(NodeContext):
         while True:
             # get() only to wait for an empty inbox: a coroutine per message costs more than the message.
             msg = inbox.get_nowait() if inbox.qsize() else await inbox.get()
+            self.handling = msg
             try:
                 await on_input(msg)
             except asyncio.CancelledError:
@@ -208,6 +242,7 @@ class NodeRunner(NodeContext):
                     msg.receipt.refuse(f"node {self.node_id} failed: {exc}", retryable=True, node_id=self.node_id)
             else:
                 counters["processed"] += 1
+            self.handling = None
             if msg.receipt is not None:
                 msg.receipt.release()
             inbox.task_done()
@@ -326,6 +361,8 @@ class RunningFlow:
     def __init__(self, spec: FlowSpec) -> None:
         self.spec = spec
         self.nodes: dict[str, NodeRunner] = {}
+        self.observers: dict[str, list[NodeRunner]] = {}
+        """By event kind, the nodes that receive the events of the flow's other nodes (``Node.observes``)."""
 
 
 class Runtime:
@@ -345,6 +382,11 @@ class Runtime:
         self.data_dir = data_dir
         self.clock = clock or SystemClock()
         """The clock every node reads (``context.clock``); a ``ManualClock`` lets tests advance time."""
+        self.context = ContextStore(data_dir / "context", self.clock)
+        """Node, flow and global state (``NodeContext.store``), written to the data directory in groups."""
+        self.generation = 0
+        """Grows at every deploy and flow removal: what a node caches about other flows is stale when it changed."""
+        self._type_index: tuple[int, dict[str, dict[str, Mapping[str, Any]]]] = (-1, {})
         self.http = HttpEndpoints()
         self.flows: dict[str, RunningFlow] = {}
         self.connections: dict[str, ConnectionRunner] = {}
@@ -363,7 +405,9 @@ class Runtime:
     def remove_listener(self, listener: EventListener) -> None:
         self._listeners.discard(listener)
 
-    def emit(self, event: RuntimeEvent) -> None:
+    def emit(self, event: RuntimeEvent, message: Message | None = None) -> None:
+        """Tell listeners, plugins and the flow's observing nodes (``message``: what the node was handling)."""
+        self._notify_observers(event, message)
         for listener in list(self._listeners):
             try:
                 listener(event)
@@ -371,6 +415,16 @@ class Runtime:
                 log.exception("event listener failed")
         for _ in self.plugins.call_each("flowhost_runtime_event", event=event):
             pass
+
+    def _notify_observers(self, event: RuntimeEvent, message: Message | None) -> None:
+        running = self.flows.get(event.flow_id) if event.flow_id is not None else None
+        for runner in running.observers.get(event.kind, ()) if running is not None else ():
+            if runner.node_id == event.node_id:
+                continue  # a node's own failures never come back to it: one loop the runtime rules out
+            try:
+                runner.node.on_event(event, message)
+            except Exception:  # not reported as a node error: that would be an event for it again
+                log.exception("node %s/%s failed on an event", runner.flow_id, runner.node_id)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -382,6 +436,7 @@ class Runtime:
                 await self._stop_flow(flow_id)
             for connection_id in list(self.connections):
                 await self._stop_connection(connection_id)
+            await self.context.close()
         try:
             await asyncio.wait_for(self.plugins.call_each_async("flowhost_shutdown", runtime=self, view=self.view), 5)
         except TimeoutError:
@@ -408,6 +463,7 @@ class Runtime:
             ]
             running.spec = spec
             self.flows[spec.id] = running
+            self.generation += 1
             retired = [running.nodes.pop(node_id) for node_id in set(old_specs) - new_ids]
             retired += self._replace_runners(running, to_restart)
             for node_spec in spec.nodes:
@@ -421,6 +477,7 @@ class Runtime:
             await self._stop_unused_connections()
             changed_users = [running.nodes[node_id] for node_id in to_restart] + retired
             self._announce_nodes_started(started.union(*map(_connection_ids, changed_users)))
+            self.generation += 1  # also after: a node that looked others up while starting saw a flow half-built
             self.emit(RuntimeEvent("deployed", spec.id, data={"changed": to_restart}))
             log.info("flow %s deployed (%d nodes, %d started)", spec.id, len(spec.nodes), len(to_restart))
             return to_restart
@@ -444,8 +501,13 @@ class Runtime:
             await runner.close()
 
     async def _start_nodes(self, running: RunningFlow, node_ids: list[str]) -> None:
-        # Receivers start before senders so that nothing is sent to a node that is not listening yet.
-        for node_id in sorted(node_ids, key=lambda n: running.nodes[n].node_class.has_input, reverse=True):
+        # Receivers start before senders so that nothing is sent to a node that is not listening yet; observers
+        # first of all, so that they hear of the others' failures to start.
+        def order(node_id: str) -> tuple[bool, bool]:
+            node_class = running.nodes[node_id].node_class
+            return (not node_class.observes, not node_class.has_input)
+
+        for node_id in sorted(node_ids, key=order):
             runner = running.nodes[node_id]
             try:
                 await runner.start()
@@ -465,6 +527,7 @@ class Runtime:
         running = self.flows.pop(flow_id, None)
         if running is None:
             return
+        self.generation += 1
         sources_first = sorted(running.nodes.values(), key=lambda runner: runner.node_class.has_input)
         for runner in sources_first:
             await runner.close()
@@ -600,10 +663,31 @@ class Runtime:
                 port: [running.nodes[target] for target in targets if target in running.nodes]
                 for port, targets in runner.spec.wires.items()
             }
+        running.observers = {}
+        for runner in running.nodes.values():
+            for kind in runner.node_class.observes:
+                running.observers.setdefault(kind, []).append(runner)
 
     # -- lookups ------------------------------------------------------------------------------------------------
     def node(self, flow_id: str, node_id: str) -> NodeRunner:
         return self.flows[flow_id].nodes[node_id]
+
+    def nodes_of_type(self, node_type: str) -> Mapping[str, Mapping[str, Any]]:
+        """``flow/node`` address to config of the running nodes of a type (rebuilt after a deploy)."""
+        if self._type_index[0] != self.generation:
+            index: dict[str, dict[str, Mapping[str, Any]]] = {}
+            for runner in self.iter_nodes():
+                index.setdefault(runner.spec.type, {})[f"{runner.flow_id}/{runner.node_id}"] = runner.spec.config
+            self._type_index = (self.generation, index)
+        return self._type_index[1].get(node_type, {})
+
+    def runner_at(self, address: str) -> NodeRunner:
+        """The running node at ``flow/node``; LookupError naming the address otherwise."""
+        flow_id, _, node_id = address.partition("/")
+        running = self.flows.get(flow_id)
+        if running is None or node_id not in running.nodes:
+            raise LookupError(f"no node {address} is running")
+        return running.nodes[node_id]
 
     def iter_nodes(self) -> Iterable[NodeRunner]:
         for flow in self.flows.values():

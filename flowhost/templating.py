@@ -11,7 +11,6 @@ it somewhere unexpected.
 
 from __future__ import annotations
 
-import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,9 @@ from typing import Any
 
 import jinja2
 import jinja2.meta
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment, SecurityError
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+from .template_limits import BoundedRenderer, TopicSandbox, charge_output, limit_environment
 
 __all__ = [
     "UPLINK_ROOT",
@@ -52,7 +53,7 @@ _JINJA_CLOSERS = {"{{": "}}", "{%": "%}", "{#": "#}"}
 # A Jinja expression that rendered nothing is marked with NUL (never allowed in a value or a topic), so an
 # empty level can be told apart from literal text after rendering.
 _EMPTY_MARK = "\x00"
-_MAX_REPEAT = 65536
+MAX_JINJA_PATTERN = 2048
 TOPIC_CACHE_SIZE = 10_000
 """Rendered topics a plain pattern remembers (about 100 bytes each); emptied when full."""
 
@@ -81,29 +82,6 @@ _PROBE_UPLINK = {
 }
 
 
-class _TopicSandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, made stricter for topic templates: no calls that change lists or dicts (a document may be the
-    connector's own parsed copy, not a frozen one), bounded repetition and powers."""
-
-    # Jinja's sandbox bounds range() but not repetition: '{{ "a" * 10**9 }}' would exhaust memory.
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: jinja2.runtime.Context, operator_name: str, left: Any, right: Any) -> Any:
-        if operator_name == "**":
-            if isinstance(right, int | float) and abs(right) > 64:
-                raise SecurityError("exponent larger than 64 is not allowed in a topic template")
-            return operator.pow(left, right)
-        for sequence, count in ((left, right), (right, left)):
-            if isinstance(sequence, str | list | tuple) and isinstance(count, int):
-                if len(sequence) * count > _MAX_REPEAT:
-                    raise SecurityError("repetition longer than 65536 is not allowed in a topic template")
-        return operator.mul(left, right)
-
-    def unsafe_undefined(self, obj: Any, attribute: str) -> jinja2.Undefined:
-        # The default returns an Undefined that only fails when used further; refuse at once instead.
-        raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe")
-
-
 def create_environment(
     prepare: Callable[[SandboxedEnvironment], None] | None = None,
 ) -> SandboxedEnvironment:
@@ -112,9 +90,10 @@ def create_environment(
     A missing field renders as an empty string (``ChainableUndefined``, so ``{{ a.b.c }}`` with no ``a`` is
     empty too); empty levels are detected after rendering. ``prepare`` lets plugins add filters and globals.
     """
-    environment = _TopicSandbox(autoescape=False, undefined=jinja2.ChainableUndefined)
+    environment = TopicSandbox(autoescape=False, undefined=jinja2.ChainableUndefined)
     if prepare is not None:
         prepare(environment)
+    limit_environment(environment)
     return environment
 
 
@@ -505,7 +484,7 @@ class _JinjaTopicTemplate(TopicTemplate):
         names = [name for token in thingpark for name in token.field_names]
         super().__init__(pattern, _unique([*names, *jinja_names]), False)
         self._placeholders = tuple(thingpark)
-        self._template = template
+        self._template = BoundedRenderer(template, MAX_TOPIC_BYTES)
         self._uses_dev_eui = "DevEUI" in variables
 
     def render(self, document: Mapping[str, Any]) -> str:
@@ -545,6 +524,7 @@ def _finalize(value: Any) -> str:
     if not text:
         return _EMPTY_MARK
     _check_value(text, "a {{ }} expression")
+    charge_output(text)
     return text
 
 
@@ -572,10 +552,17 @@ def compile_topic_pattern(
     """Compile a ThingPark topic pattern (``{DevEUI}``, ``{CustomerData.name|DevEUI|'None'}``), native Jinja
     (``{{ FPort }}``), or a mix. Raises TemplateError naming ``field_name`` and the position of the problem.
     """
+    if isinstance(pattern, str) and len(pattern) > MAX_TOPIC_BYTES:
+        raise TemplateError(f"{field_name} is {len(pattern)} characters long; a topic is at most {MAX_TOPIC_BYTES}")
     tokens = scan_pattern(pattern, field_name)
     _check_literals(tokens, pattern, field_name)
     if not any(isinstance(token, PatternJinja) for token in tokens):
         return _PlainTopicTemplate(pattern, tokens)  # type: ignore[arg-type]
+    if len(pattern) > MAX_JINJA_PATTERN:
+        # Compiling Jinja costs about 15 ms per KiB here, on the event loop.
+        raise TemplateError(
+            f"{field_name} is {len(pattern)} characters long; with Jinja a pattern may have {MAX_JINJA_PATTERN}"
+        )
     template = _JinjaTopicTemplate(pattern, tokens, environment, field_name)
     # A template that reaches for what the sandbox forbids would refuse every uplink: say so now, not later.
     try:

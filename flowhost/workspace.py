@@ -684,6 +684,8 @@ class Workspace:
         except FlowValidationError as exc:
             errors.extend(error.as_json() for error in exc.errors)
             spec = None
+        else:  # the file it will be saved to: relative paths in node configs (codec folders) stay relative to it
+            spec.source = previous.path if previous else self.store.flow_path(spec.id)
         if errors or spec is None:
             raise Invalid(sorted(errors, key=lambda error: error["path"]))
         return document, spec, pending

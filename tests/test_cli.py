@@ -30,7 +30,7 @@ async def test_run_serves_the_demo_flow_and_stops_on_sigterm(flowhost_process, t
     ready = await process.wait_for_line("ready in")
     token = (await process.wait_for_line(f"editor:  http://127.0.0.1:{port}/")).split("?token=")[1]
     await process.wait_for_line(f"broker:  mqtt://127.0.0.1:{broker_port}")
-    await process.wait_for_line("flow:    demo (4 nodes)")
+    await process.wait_for_line("flow:    demo (8 nodes)")
     async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/") as response:
         assert response.status == 200 and "flowhost" in await response.text()
     # the demo round trip: uplinks on the embedded broker, a downlink back into the debug output
@@ -53,16 +53,22 @@ async def test_run_serves_the_demo_flow_and_stops_on_sigterm(flowhost_process, t
     for line in uplinks.decode().splitlines():
         topic, document = line.split(" ", 1)
         assert topic.startswith("mqtt/things/78AF58030000034") and '"DevEUI_uplink"' in document
+        assert '"payload":{"temperature":' in document  # decoded by the demo's codec
     async with aiohttp.ClientSession() as session:
         async with session.ws_connect(f"http://127.0.0.1:{port}/api/events?token={token}") as events:
+            # the debug panel shows the uplinks at once, then the downlinks that come back
+            shown = (await next_debug_event(events, "uplinks"))["data"]["payload"]
+            assert shown.startswith('{"DevEUI_uplink"') and '"temperature":' in shown  # decoded
             await publish_downlink(broker_port)
-            async with asyncio.timeout(15):
-                async for frame in events:
-                    event = frame.json()
-                    if event["kind"] == "debug" and event["node"] == "console":
-                        break
-    assert event["data"]["topic"] == "mqtt/things/78AF580300000346/downlink"
-    assert '"payload_hex":"01ff"' in event["data"]["payload"] and '"FPort":2' in event["data"]["payload"]
+            event = await next_debug_event(events, "console")
+            assert event["data"]["topic"] == "mqtt/things/78AF580300000346/downlink"
+            assert '"payload_hex":"01ff"' in event["data"]["payload"] and '"FPort":2' in event["data"]["payload"]
+            # the demo's send-downlink node, triggered as its button in the editor does
+            inject = f"http://127.0.0.1:{port}/api/flows/demo/nodes/send-downlink/inject"
+            async with session.post(inject, headers={"Authorization": f"Bearer {token}"}) as response:
+                assert response.status == 204, await response.text()
+            event = await next_debug_event(events, "console")
+            assert event["data"]["topic"] == "mqtt/things/78AF580300000345/downlink"
     assert not any("[console]" in line for line in process.lines)  # the debug node logs only with console: true
     # the demo's http-uplink wants the token from FLOWHOST_UPLINK_TOKEN
     uplink = {"DevEUI_uplink": {"DevEUI": "78AF580300000347", "FPort": 1, "payload_hex": "00"}}
@@ -76,6 +82,15 @@ async def test_run_serves_the_demo_flow_and_stops_on_sigterm(flowhost_process, t
     assert await process.stop(timeout=10) == 0
     assert time.monotonic() - stopping_at < 5, "Ctrl-C / SIGTERM must stop everything within 5 s"
     assert float(ready.split("ready in ")[1].rstrip("s")) > 0
+
+
+async def next_debug_event(events, node: str) -> dict:
+    async with asyncio.timeout(15):
+        async for frame in events:
+            event = frame.json()
+            if event["kind"] == "debug" and event["node"] == node:
+                return event
+    raise AssertionError(f"the events ended before a debug message of {node}")
 
 
 async def publish_downlink(broker_port: int) -> None:

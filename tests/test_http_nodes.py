@@ -204,3 +204,26 @@ async def test_browser_requests_from_another_origin_are_refused_and_from_this_on
     assert response.status == 202
     assert runtime.node("http", "http").counters == {"forbidden": 3, "accepted": 1}
     assert len(Collector.received["sink"]) == 1
+
+
+async def test_a_posted_uplink_is_published_as_the_bytes_that_came_in(runtime, client, mosquitto):
+    connection = {
+        "uplinkTopicPattern": "mqtt/things/{DevEUI}/uplink",
+        "hostName": f"127.0.0.1:{mosquitto.tcp_port}",
+        "protocol": "TCP",
+    }
+    await runtime.deploy(validate_flow(uplink_flow(connection), runtime.registry))
+    posted = (
+        b'{ "DevEUI_uplink" : {\n  "DevEUI": "78AF580300000345", "Frequency": 868.10, "LrrRSSI": -80.000000,\n'
+        b'  "FCntUp": 18446744073709551616, "payload_hex": "0102" } }'
+    )
+    lower_case = b'{"DevEUI_uplink": {"DevEUI": "78af580300000346", "Frequency": 868.10}}'
+    async with Subscriber(mosquitto.host, mosquitto.tcp_port, "mqtt/things/+/uplink", client_id="bytes") as sub:
+        for body in (posted, lower_case):
+            response = await client.post("/uplinks/thingpark", data=body)
+            assert response.status == 202, await response.text()
+        messages = await sub.wait_for(2)
+    assert messages[0].payload == posted  # whitespace, 868.10, -80.000000 and 2^64 as they were
+    # A DevEUI that had to be upper-cased is a changed document: it goes out re-serialised, upper-cased.
+    assert messages[1].topic == "mqtt/things/78AF580300000346/uplink"
+    assert json.loads(messages[1].payload)["DevEUI_uplink"]["DevEUI"] == "78AF580300000346"

@@ -98,7 +98,7 @@ def test_thingpark_example_settings() -> None:
 
 
 def test_secrets_are_named_and_not_in_the_settings_repr() -> None:
-    assert SECRET_FIELDS == {"password", "privateKey"}
+    assert SECRET_FIELDS == {"password", "privateKey", "downlinkAsKey"}
     settings = settings_from_configuration("c", CONFIGURATION_SCHEMA(THINGPARK_EXAMPLE))
     assert settings.password == "mypassword"
     assert "mypassword" not in repr(settings)

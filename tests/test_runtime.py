@@ -112,6 +112,14 @@ async def test_a_message_from_bytes_reads_as_frozen_json_and_keeps_the_bytes_unt
     assert msg == Message(msg.payload, "ns/up", msg.meta, msg.id) and msg != changed
 
 
+async def test_a_message_derived_from_bytes_decodes_them_lazily_and_keeps_its_lineage():
+    msg = Message.from_bytes(b'{"a": 1}', topic="ns/up", meta={"qos": 1})
+    child = msg.derive_from_bytes(b'{"a": 2, "b": [3]}')
+    assert child.source_bytes == b'{"a": 2, "b": [3]}' and child.payload == {"a": 2, "b": (3,)}
+    assert isinstance(child.payload, FrozenDict)
+    assert (child.parent_id, child.topic, child.meta, child.receipt) == (msg.id, "ns/up", msg.meta, msg.receipt)
+
+
 @pytest.mark.expect_node_errors
 async def test_close_runs_under_a_timeout(runtime, load_flow):
     await runtime.deploy(load_flow("flowhost: 1\nid: t\nnodes: [{id: s, type: test-stubborn}]\n"))
@@ -199,7 +207,9 @@ async def test_status_changes_are_events(runtime, load_flow):
     runtime.node("t", "a").status("connected", "ok")
     runtime.node("t", "a").status("connected", "ok")  # unchanged: no second event
     statuses = [event for event in seen if event.kind == "status"]
-    assert [(event.node_id, event.data) for event in statuses] == [("a", {"text": "connected", "level": "ok"})]
+    assert [(event.node_id, event.data) for event in statuses] == [
+        ("a", {"text": "connected", "level": "ok", "type": "test-collect"})
+    ]
     assert seen[0].kind == "deployed"
 
 

@@ -32,7 +32,8 @@ async def create_flow(request: web.Request) -> web.Response:
 async def import_flow(request: web.Request) -> web.Response:
     """A flow file's YAML text; its comments are kept in the stored file."""
     workspace = request.app[keys.WORKSPACE]
-    # The pure-Python YAML parser takes seconds on some inputs (deeply nested flow sequences): not on the loop.
+    # The round-trip parser is pure Python and slow (seconds for a large file or deeply nested flow sequences):
+    # a worker thread keeps the event loop answering meanwhile.
     document, root, style = await asyncio.to_thread(_parsed_import, await read_text(request))
     record = await workspace.create_flow(document, root=root, style=style)
     return json_response(workspace.flow_view(record), 201, {"Location": f"/api/flows/{record.id}"})
@@ -41,10 +42,10 @@ async def import_flow(request: web.Request) -> web.Response:
 def _parsed_import(text: str) -> tuple[Any, Any, YamlStyle]:
     too_deep = Invalid.one(f"the body is nested deeper than {MAX_JSON_DEPTH} levels of lists and mappings")
     try:
-        root = read_yaml(text, "body")
+        root = read_yaml(text, "body")  # refuses alias bombs, too deep nesting and too much text, with the line
     except FlowValidationError as exc:
         raise Invalid(exc.errors) from None
-    except RecursionError:  # the YAML parser recurses once per level: the limit below would come too late
+    except RecursionError:
         raise too_deep from None
     document = to_json_document(root)
     if nested_deeper(document, MAX_JSON_DEPTH):

@@ -116,6 +116,7 @@ def _operations() -> dict[str, dict[str, Any]]:
             "summary": "Trigger a running node by hand (inject sends its message); 409 for a type that cannot be",
             "responses": _responses(204, None, 404, 409, description="triggered"),
         },
+        **_context_operations(),
         "GET /api/node-types": {
             "summary": "Node and connection types with their form fields",
             "responses": _responses(200, {"type": "object"}),
@@ -162,6 +163,31 @@ def _operations() -> dict[str, dict[str, Any]]:
                 "101": {"description": "switching to WebSocket"},
                 "401": {"description": "no or wrong token"},
             },
+        },
+    }
+
+
+def _context_operations() -> dict[str, dict[str, Any]]:
+    context = {
+        "type": "object",
+        "properties": {
+            "scope": {"enum": ["global", "flow", "node"]},
+            "values": {"type": "object", "description": "every key of the scope with its JSON value"},
+        },
+        "required": ["scope", "values"],
+    }
+    return {
+        "GET /api/context/global": {
+            "summary": "The global context: state every node may share (NodeContext.store('global'))",
+            "responses": _responses(200, context, 409),
+        },
+        "GET /api/flows/{id}/context": {
+            "summary": "The flow's context: state its nodes share (NodeContext.store('flow'))",
+            "responses": _responses(200, context, 404, 409),
+        },
+        "GET /api/flows/{id}/nodes/{node}/context": {
+            "summary": "One node's own context (NodeContext.store('node')): device-watchdog's devices, for one",
+            "responses": _responses(200, context, 404, 409),
         },
     }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import connections, dead_letters, events, flows, health, metrics, node_types, nodes, openapi
+from . import connections, context, dead_letters, events, flows, health, metrics, node_types, nodes, openapi
 
 ROUTES = [
     web.get("/api/connections", connections.list_connections),
@@ -27,6 +27,9 @@ ROUTES = [
     web.get("/api/flows/{id}/yaml", flows.export_flow),
     web.get("/api/flows/{id}/status", flows.flow_status),
     web.post("/api/flows/{id}/nodes/{node}/inject", nodes.trigger_node),
+    web.get("/api/context/global", context.global_context),
+    web.get("/api/flows/{id}/context", context.flow_context),
+    web.get("/api/flows/{id}/nodes/{node}/context", context.node_context),
     web.get("/api/node-types", node_types.list_node_types),
     web.post("/api/node-types/{type}/outputs", node_types.node_outputs),
     web.get("/api/openapi.json", openapi.openapi),

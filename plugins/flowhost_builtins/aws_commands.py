@@ -1,4 +1,5 @@
-"""``flowhost aws endpoint`` and ``flowhost aws policy``: the AWS IoT Core side of an MQTT connection.
+"""``flowhost aws endpoint`` and ``flowhost aws policy``: the AWS IoT Core side of an MQTT connection; and what
+``flowhost validate`` warns about an MQTT connection to AWS IoT Core.
 
 flowhost aws endpoint --account-prefix d4g5d321sd465d-ats --region eu-central-1
 flowhost aws policy --account-id 123456789012 flow.yaml [--connection ID] [--region R] [--explain]
@@ -15,16 +16,10 @@ from pathlib import Path
 from flowhost import hookimpl
 from flowhost.flowfile import ConnectionSpec, FlowValidationError, load_flow_file
 from flowhost.registry import Registry
+from flowhost.templating import TemplateError
 
-from .aws_iot import (
-    AwsIotError,
-    account_prefix_warning,
-    configuration_warnings,
-    endpoint_host,
-    is_aws_iot_host,
-    policy_document,
-    policy_statements,
-)
+from .aws_iot import AwsIotError, account_prefix_warning, configuration_warnings, endpoint_host, is_aws_iot_host
+from .aws_policy import policy_document, policy_statements, policy_warnings
 from .mqtt_connection_config import CONNECTOR_ID, settings_from_configuration
 
 USAGE_ERROR = 2
@@ -70,6 +65,20 @@ def flowhost_register_commands(subcommands):
     policy.add_argument("--explain", action="store_true", help="also say why each statement is there (on stderr)")
     _any_region_option(policy)
     policy.set_defaults(handler=_policy)
+
+
+@hookimpl
+def flowhost_connection_warnings(connector_id, connection_id, configuration):
+    """For an MQTT connection to AWS IoT Core: what its settings and the policy flowhost writes for it allow."""
+    if connector_id != CONNECTOR_ID:
+        return None
+    try:
+        settings = settings_from_configuration(connection_id, configuration)
+    except TemplateError:
+        return None  # a pattern using other plugins' Jinja filters, which validation compiled with them
+    if not is_aws_iot_host(settings.host):
+        return None
+    return [*configuration_warnings(settings), *policy_warnings(settings)]
 
 
 def _any_region_option(parser: argparse.ArgumentParser) -> None:
@@ -141,7 +150,7 @@ def _policy(args: argparse.Namespace) -> int:
             f"hostName {settings.host!r} is not an AWS IoT Core endpoint (<prefix>.iot.<region>.amazonaws.com): "
             "flowhost does not check AWS IoT Core's limits for this connection"
         )
-    for warning in configuration_warnings(settings):
+    for warning in [*configuration_warnings(settings), *policy_warnings(settings)]:
         _warn(warning)
     print(json.dumps(policy_document(statements), indent=2))
     return 0

@@ -1,14 +1,11 @@
-"""AWS IoT Core: device endpoints, regions, least-privilege policies and the message broker's limits.
+"""AWS IoT Core: device endpoints, regions and the message broker's limits.
 
 Everything here works on plain values and on ``MqttConnectionSettings``; nothing talks to AWS. The limits are
 AWS IoT Core's documented message broker quotas that cannot be raised (topic size and depth, payload size,
 client id size, keep-alive range, QoS 0 and 1 only); breaking one makes AWS drop the message or the
 connection, so flowhost refuses the configuration when it is validated, or the uplink before it is sent.
 
-Policies follow AWS's authorization model for MQTT: ``iot:Connect`` is checked against ``client/<clientId>``,
-``iot:Publish``, ``iot:RetainPublish`` and ``iot:Receive`` against ``topic/<topic name>``, and
-``iot:Subscribe`` against ``topicfilter/<topic filter>``, where ``+`` and ``#`` have no special meaning and
-``*`` and ``?`` are the policy's own wildcards.
+The least-privilege policies are written by ``aws_policy``.
 """
 
 from __future__ import annotations
@@ -19,7 +16,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flowhost.templating import (
-    PatternJinja,
     PatternLiteral,
     PatternPlaceholder,
     TemplateError,
@@ -41,7 +37,6 @@ __all__ = [
     "MAX_TOPIC_SLASHES",
     "MIN_KEEP_ALIVE",
     "AwsIotError",
-    "PolicyStatement",
     "UplinkLimits",
     "account_prefix_warning",
     "check_account_id",
@@ -50,9 +45,7 @@ __all__ = [
     "configuration_warnings",
     "endpoint_host",
     "is_aws_iot_host",
-    "policy_document",
-    "policy_for_connection",
-    "policy_statements",
+    "partition",
     "topic_problem",
     "uplink_limits_for",
 ]
@@ -119,8 +112,9 @@ def check_region(region: str, *, allow_unlisted: bool = False) -> str:
     )
 
 
-def _partition(region: str) -> str:
-    return next((partition for start, partition in _PARTITIONS if region.startswith(start)), "aws")
+def partition(region: str) -> str:
+    """The ARN partition of a region: ``aws``, ``aws-cn`` (China) or ``aws-us-gov`` (GovCloud)."""
+    return next((name for start, name in _PARTITIONS if region.startswith(start)), "aws")
 
 
 def _dns_suffix(region: str) -> str:
@@ -353,213 +347,3 @@ def configuration_warnings(settings: MqttConnectionSettings) -> list[str]:
     if prefix_warning is not None:
         warnings.append(prefix_warning)
     return warnings
-
-
-# ---------------------------------------------------------------------------------------------- policy
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyStatement:
-    sid: str
-    actions: tuple[str, ...]
-    resources: tuple[str, ...]
-    reason: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "Sid": self.sid,
-            "Effect": "Allow",
-            "Action": list(self.actions) if len(self.actions) > 1 else self.actions[0],
-            "Resource": list(self.resources) if len(self.resources) > 1 else self.resources[0],
-        }
-
-
-_POLICY_SPECIAL = re.compile(r"[*?]|\$(?=\{)")
-
-
-def _escape(text: str) -> str:
-    """Literal text for a policy resource: '*' and '?' are wildcards there and '${' starts a variable, so they
-    are written as the policy variables ${*}, ${?} and ${$}."""
-    return _POLICY_SPECIAL.sub(lambda match: "${" + match.group() + "}", text)
-
-
-def topic_resource_for_uplink_pattern(pattern: str) -> tuple[str, bool]:
-    """The ``topic/`` resource body matching every topic the pattern renders: literal text kept, each
-    placeholder (fallbacks included) and each Jinja expression as ``*``. A ``{% %}`` block can make any text,
-    so everything from the first block to the last is one ``*``. Returns (resource, uses Jinja)."""
-    tokens = scan_pattern(pattern, "uplinkTopicPattern")
-    blocks = [index for index, token in enumerate(tokens) if isinstance(token, PatternJinja) and token.source[1] == "%"]
-    parts: list[str] = []
-    uses_jinja = False
-    for index, token in enumerate(tokens):
-        if blocks and blocks[0] <= index <= blocks[-1]:
-            piece = "*"
-            uses_jinja = True
-        elif isinstance(token, PatternLiteral):
-            piece = _escape(token.text)
-        elif isinstance(token, PatternPlaceholder):
-            piece = "*"
-        elif token.source.startswith("{#"):
-            piece = ""
-        else:
-            piece = "*"
-            uses_jinja = True
-        if piece and not (piece == "*" and parts and parts[-1] == "*"):
-            parts.append(piece)
-    return "".join(parts), uses_jinja
-
-
-_SHARE_PREFIX = re.compile(r"\$share/[^/]+/")
-
-
-def _receive_resources(topic_filter: str) -> list[str]:
-    """``topic/`` bodies for the topics a filter matches: '+' as '*'; a final '#' as the parent and parent/*.
-    A shared subscription ``$share/<group>/<filter>`` receives on the topics of ``<filter>``."""
-    shared = _SHARE_PREFIX.match(topic_filter)
-    levels = [
-        "*" if level == "+" else level if level == "#" else _escape(level)
-        for level in topic_filter[shared.end() if shared else 0 :].split("/")
-    ]
-    if levels[-1] != "#":
-        return ["/".join(levels)]
-    if len(levels) == 1:
-        return ["*"]
-    parent = "/".join(levels[:-1])
-    return [parent, f"{parent}/*"]
-
-
-def policy_statements(
-    settings: MqttConnectionSettings,
-    region: str,
-    account_id: str,
-    *,
-    other_subscriptions: Iterable[str] = (),
-    allow_unlisted_region: bool = False,
-) -> list[PolicyStatement]:
-    """The statements of the least-privilege policy for one connection, each with the reason it is there.
-
-    ``other_subscriptions`` are the topic filters that ``mqtt-in`` nodes subscribe to through the connection.
-    """
-    name = check_region(region, allow_unlisted=allow_unlisted_region)
-    account = check_account_id(account_id)
-    arn = f"arn:{_partition(name)}:iot:{name}:{account}"
-    client_id = settings.client_id
-    if len(client_id.encode()) > MAX_CLIENT_ID_BYTES:
-        raise AwsIotError(f"clientId {client_id!r} is longer than AWS IoT Core's {MAX_CLIENT_ID_BYTES} bytes")
-    statements = [
-        PolicyStatement(
-            "Connect",
-            ("iot:Connect",),
-            (f"{arn}:client/{_escape(client_id)}",),
-            f"the connection connects with client id {client_id!r} (clientId, default flowhost-<connection "
-            "id>); AWS checks iot:Connect against client/<client id>, so a copy of this certificate cannot "
-            "connect as any other client",
-        )
-    ]
-    uplink, uses_jinja = topic_resource_for_uplink_pattern(settings.uplink_topic.pattern)
-    jinja_note = (
-        " Native Jinja parts of the pattern can render any text, so they are '*' too: check that the topics "
-        "they make are ones you want to allow."
-        if uses_jinja
-        else ""
-    )
-    statements.append(
-        PolicyStatement(
-            "PublishUplinks",
-            ("iot:Publish",),
-            (f"{arn}:topic/{uplink}",),
-            f"uplinks are published on uplinkTopicPattern {settings.uplink_topic.pattern!r}; AWS checks "
-            "iot:Publish against topic/<topic name>; each placeholder (with its fallbacks) is '*', which in a "
-            f"policy matches any characters.{jinja_note}",
-        )
-    )
-    if settings.retain:
-        statements.append(
-            PolicyStatement(
-                "RetainUplinks",
-                ("iot:RetainPublish",),
-                (f"{arn}:topic/{uplink}",),
-                "retain is on: AWS IoT Core also checks iot:RetainPublish on the topic of a retained PUBLISH "
-                "and refuses it without",
-            )
-        )
-    downlink = settings.downlink_topic
-    if downlink is not None:
-        subscription = settings.downlink_subscription or downlink.filter
-        shared = ""
-        if settings.shared_subscription_group:
-            shared = (
-                f" With sharedSubscriptionGroup {settings.shared_subscription_group!r} the connection subscribes "
-                "to $share/<group>/<filter>, and that whole string is the topic filter AWS checks."
-            )
-        statements.append(
-            PolicyStatement(
-                "SubscribeDownlinks",
-                ("iot:Subscribe",),
-                (f"{arn}:topicfilter/{_escape(subscription)}",),
-                f"downlinks arrive on the subscription {subscription!r} made from downlinkTopicPattern "
-                f"{downlink.pattern!r}; AWS checks iot:Subscribe against topicfilter/<filter> (not topic/), "
-                "and '+' and '#' are plain characters in a policy, so this allows exactly the filter the "
-                f"connection subscribes to.{shared}",
-            )
-        )
-        statements.append(
-            PolicyStatement(
-                "ReceiveDownlinks",
-                ("iot:Receive",),
-                tuple(f"{arn}:topic/{body}" for body in _receive_resources(downlink.filter)),
-                "AWS checks iot:Receive against topic/<topic name> of every message it delivers; these are "
-                f"the topics the filter {downlink.filter!r} matches ('+' as '*'). A shared subscription "
-                "receives on the topic itself, without $share/<group>/.",
-            )
-        )
-    filters = list(dict.fromkeys(other_subscriptions))
-    if filters:
-        statements.append(
-            PolicyStatement(
-                "SubscribeMqttIn",
-                ("iot:Subscribe",),
-                tuple(f"{arn}:topicfilter/{_escape(topic_filter)}" for topic_filter in filters),
-                "mqtt-in nodes subscribe to these topic filters through this connection; AWS checks "
-                "iot:Subscribe against topicfilter/<filter>, where '+' and '#' are plain characters",
-            )
-        )
-        receive = dict.fromkeys(f"{arn}:topic/{body}" for item in filters for body in _receive_resources(item))
-        statements.append(
-            PolicyStatement(
-                "ReceiveMqttIn",
-                ("iot:Receive",),
-                tuple(receive),
-                "the topics the mqtt-in nodes' filters match ('+' as '*', a final '#' as the parent topic and "
-                "everything below it), on which AWS checks iot:Receive",
-            )
-        )
-    return statements
-
-
-def policy_for_connection(
-    settings: MqttConnectionSettings,
-    region: str,
-    account_id: str,
-    *,
-    other_subscriptions: Iterable[str] = (),
-    allow_unlisted_region: bool = False,
-) -> dict[str, Any]:
-    """The least-privilege AWS IoT policy document for one ``actility-mqtt-iot`` connection.
-
-    Raises AwsIotError (a ValueError; its message says what to fix) for an account id that is not 12 digits,
-    a region where AWS IoT Core is not offered (unless ``allow_unlisted_region``) or a client id too long.
-    """
-    statements = policy_statements(
-        settings,
-        region,
-        account_id,
-        other_subscriptions=other_subscriptions,
-        allow_unlisted_region=allow_unlisted_region,
-    )
-    return policy_document(statements)
-
-
-def policy_document(statements: Iterable[PolicyStatement]) -> dict[str, Any]:
-    """The policy document (JSON-ready) holding ``statements``."""
-    return {"Version": "2012-10-17", "Statement": [statement.as_json() for statement in statements]}

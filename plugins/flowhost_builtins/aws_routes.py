@@ -7,7 +7,8 @@ from aiohttp import web
 
 from flowhost import hookimpl
 
-from .aws_iot import AwsIotError, policy_for_connection
+from .aws_iot import AwsIotError
+from .aws_policy import policy_for_connection
 from .mqtt_connection import MqttIotConnection
 
 

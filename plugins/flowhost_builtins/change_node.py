@@ -10,6 +10,7 @@ import voluptuous as vol
 
 from flowhost import Message, Node
 
+from .context_paths import ContextPath, change_path, parse_change_path
 from .message_paths import (
     MISSING,
     Expression,
@@ -17,8 +18,6 @@ from .message_paths import (
     MessagePath,
     PathError,
     jinja_expression,
-    message_path,
-    parse_path,
 )
 
 MAX_CHANGES = 64
@@ -42,10 +41,10 @@ def _complete_change(change: dict) -> dict:
         raise vol.Invalid(f"{action} needs to: {'a path' if action == 'move' else 'the new key'}", path=["to"])
     if action in ("set", "delete") and "to" in change:
         raise vol.Invalid(f"{action} takes no to", path=["to"])
-    path = parse_path(change["path"])
+    path = parse_change_path(change["path"])
     if action == "move":
         try:
-            change["to"] = message_path(change["to"])
+            change["to"] = change_path(change["to"])
         except vol.Invalid as exc:
             raise vol.Invalid(exc.msg, path=["to"]) from None
         if not path.segments:
@@ -58,7 +57,7 @@ def _complete_change(change: dict) -> dict:
 _complete_change.form = {}  # type: ignore[attr-defined]
 
 
-def _check_rename(path: MessagePath, new_key: Any) -> None:
+def _check_rename(path: MessagePath | ContextPath, new_key: Any) -> None:
     if not path.segments or not isinstance(path.segments[-1], str):
         raise vol.Invalid("rename takes the path of a key (payload.old), not a list item or a root", path=["path"])
     if not isinstance(new_key, str) or not new_key or "." in new_key or "[" in new_key:
@@ -68,11 +67,11 @@ def _check_rename(path: MessagePath, new_key: Any) -> None:
 CHANGE_SCHEMA = vol.All(
     {
         vol.Required("action"): vol.In(ACTIONS),
-        vol.Required("path", description="the field to change, e.g. payload.DevEUI_uplink.payload.celsius"): (
-            message_path
-        ),
+        vol.Required(
+            "path", description="the field to change, e.g. payload.DevEUI_uplink.payload.celsius, or flow.x, global.x"
+        ): change_path,
         vol.Optional("value", description="set: this JSON value"): object,
-        vol.Optional("from", description="set: a copy of this field"): message_path,
+        vol.Optional("from", description="set: a copy of this field (or of flow.x, global.x)"): change_path,
         vol.Optional("expression", description="set: the result of this Jinja expression"): jinja_expression,
         vol.Optional("to", description="move: the new path; rename: the new key"): str,
     },
@@ -91,33 +90,53 @@ def _json_value(value: Any, source: str) -> Any:
 class _Change:
     def __init__(self, config: dict, node: ChangeNode) -> None:
         self.action = config["action"]
-        self.path = parse_path(config["path"])
+        self.context = node.context
+        self.path = parse_change_path(config["path"])
         self.literal = config.get("value", MISSING)
-        self.source = parse_path(config["from"]) if "from" in config else None
+        self.source = parse_change_path(config["from"]) if "from" in config else None
         self.expression = Expression(config["expression"], node.context.templates) if "expression" in config else None
         to = config.get("to")
         if self.action == "move":
-            self.target = parse_path(to)
+            self.target = parse_change_path(to)
+        elif self.action == "rename" and isinstance(self.path, ContextPath):
+            self.target = parse_change_path(f"{self.path.text.rpartition('.')[0]}.{to}")
         elif self.action == "rename":
             self.target = MessagePath(f"{self.path.text}->{to}", self.path.root, (*self.path.segments[:-1], to))
 
     def apply(self, draft: MessageDraft) -> None:
         if self.action == "set":
-            draft.set(self.path, self._value(draft))
+            self._write(draft, self.path, self._value(draft))
         elif self.action == "delete":
-            draft.delete(self.path)
+            self._delete(draft, self.path)
         else:
-            value = draft.get(self.path)
+            value = self._read(draft, self.path)
             if value is MISSING:
                 return  # nothing to move: as Node-RED does, the message goes on unchanged
-            draft.delete(self.path)
-            draft.set(self.target, value)
+            self._delete(draft, self.path)
+            self._write(draft, self.target, value)
+
+    def _read(self, draft: MessageDraft, path: MessagePath | ContextPath) -> Any:
+        if isinstance(path, ContextPath):
+            return path.get(self.context)
+        return draft.get(path)
+
+    def _write(self, draft: MessageDraft, path: MessagePath | ContextPath, value: Any) -> None:
+        if isinstance(path, ContextPath):
+            path.set(self.context, value)
+        else:
+            draft.set(path, value)
+
+    def _delete(self, draft: MessageDraft, path: MessagePath | ContextPath) -> None:
+        if isinstance(path, ContextPath):
+            path.delete(self.context)
+        else:
+            draft.delete(path)
 
     def _value(self, draft: MessageDraft) -> Any:
         if self.expression is not None:
             return _json_value(self.expression.evaluate_in(draft.context()), f"expression {self.expression.source!r}")
         if self.source is not None:
-            value = draft.get(self.source)
+            value = self._read(draft, self.source)
             if value is MISSING:
                 raise PathError(f"set {self.path}: the message has no {self.source} to copy")
             return copy.deepcopy(value)

@@ -10,9 +10,12 @@ from .change_node import ChangeNode
 from .dedupe_node import DedupeNode
 from .delay_node import DelayNode
 from .inject_node import InjectNode
+from .link_nodes import LinkInNode, LinkOutNode
+from .observer_nodes import CatchNode, StatusNode
 from .rate_limit_node import RateLimitNode
 from .switch_node import SwitchNode
 from .template_node import TemplateNode
+from .watchdog_node import DeviceWatchdogNode
 
 NODE_TYPES = (
     SwitchNode,
@@ -23,6 +26,11 @@ NODE_TYPES = (
     RateLimitNode,
     DedupeNode,
     BatchNode,
+    CatchNode,
+    StatusNode,
+    LinkOutNode,
+    LinkInNode,
+    DeviceWatchdogNode,
 )
 
 

@@ -13,18 +13,14 @@ import ssl
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-import orjson
 import voluptuous as vol
 from jinja2.sandbox import SandboxedEnvironment
 
 from flowhost import Connection
 from flowhost.mqtt import (
-    MQTT_5,
-    MQTT_311,
     Acknowledgement,
     BadCredentialsError,
     ConnectionFailedError,
@@ -38,27 +34,24 @@ from flowhost.mqtt import (
     PublishRefusedError,
     PublishTimeoutError,
     SubscribeRefusedError,
-    TcpEndpoint,
     UnsupportedProtocolVersionError,
-    WebSocketEndpoint,
 )
 from flowhost.mqtt import Message as MqttMessage
-from flowhost.templating import TopicRenderError
 
 from .dead_letters import DeadLetter, DeadLetterStore, replay
+from .mqtt_client_factory import client_for
 from .mqtt_connection_config import (
     CONFIGURATION_SCHEMA,
     SECRET_FIELDS,
     MqttConnectionSettings,
-    build_ssl_context,
     configuration_schema,
     settings_from_configuration,
 )
-from .thingpark import DocumentError, parse_downlink, uplink_age
-from .thingpark_documents import DOCUMENT_TYPE, UPLINK_ROOT, ThingParkDocument, read_document, topic_fields
+from .thingpark import DocumentError, parse_downlink
 from .topics import topic_matches
 from .uplink_journal import JournalStore
 from .uplink_outbox import Outbox, OutboxEntry, OutboxFull, StoredCallback
+from .uplink_preparation import UplinkRejected, prepare_uplink
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +60,7 @@ ROUTE_CACHE_SIZE = 4096
 OUTBOX_COMMIT_DELAY = 0.005
 """While connected, uplinks wait this long before being written: the broker's PUBACK usually comes first, and an
 uplink acknowledged before its commit is never written at all."""
-MQTT_311_WINDOW = 100
-"""QoS 1 publishes in flight on MQTT 3.1.1, which has no Receive Maximum: AWS IoT Core's documented limit of
-unacknowledged messages per client. QoS 2 stays at the client's default of 20, beyond which Mosquitto (its
-max_inflight_messages) drops them. On MQTT 5 the broker's Receive Maximum decides."""
-
 InboundHandler = Callable[[MqttMessage], "asyncio.Future | Acknowledgement | None"]
-
-
-class UplinkRejected(ValueError):
-    """This uplink cannot be published (bad topic value, expired...); the reason is the message."""
 
 
 class UplinkRefused(UplinkRejected):
@@ -146,8 +130,6 @@ class MqttIotConnection(Connection):
             ),
             0,
         )
-        self._uplink_topic = self.settings.uplink_topic
-        self._topic_names_kind = DOCUMENT_TYPE in self._uplink_topic.placeholders
         self._downlink_topic = self.settings.downlink_topic
         store = None
         if self.settings.durable_outbox:
@@ -180,44 +162,13 @@ class MqttIotConnection(Connection):
         OutboxFull when there is no room now; ``on_stored(error)`` is called once it is on disk.
         ``source_bytes``: the JSON ``document`` was parsed from, published as they are when the document goes
         out unchanged."""
-        settings = self.settings
-        if type(document) is not dict and not isinstance(document, Mapping):
-            self._reject(f"an uplink must be a JSON object (a ThingPark document), got {type(document).__name__}")
         try:
-            thingpark = read_document(document)
-        except DocumentError as exc:
-            self._reject(str(exc))
-        kind, fields, _ = thingpark
-        remaining = None
-        if settings.uplink_time_validity is not None:
-            age = uplink_age(fields, datetime.now(UTC), datetime.fromtimestamp(arrival, UTC))
-            remaining = settings.uplink_time_validity - age
-            if remaining <= 0:
-                self.counters["uplinksExpired"] += 1
-                raise UplinkRejected(
-                    f"uplink of {fields.get('DevEUI')} is {age:.0f}s old, older than uplinkTimeValidity "
-                    f"({settings.uplink_time_validity:g}s): not published"
-                )
-        # An uplink is rendered as it is, unless the pattern names its kind: building the fields costs a copy.
-        plain = kind == UPLINK_ROOT and not self._topic_names_kind
+            uplink = prepare_uplink(document, self.settings, arrival, time.time(), source_bytes=source_bytes)
+        except UplinkRejected as exc:
+            self.counters["uplinksExpired" if exc.expired else "uplinksRejected"] += 1
+            raise
         try:
-            topic = self._uplink_topic.render(document if plain else topic_fields(thingpark))
-        except TopicRenderError as exc:
-            self._reject(str(exc))
-        published = self._published_document(document, thingpark)
-        if published is document and source_bytes is not None:
-            payload = source_bytes
-        else:
-            # orjson returns its 16 KiB work buffer as the bytes object; a copy of the exact size keeps a full
-            # outbox at ~1 KiB per uplink instead of ~17 KiB.
-            payload = bytes(memoryview(orjson.dumps(published)))
-        if settings.uplink_limits is not None:
-            problem = settings.uplink_limits.check(topic, payload)
-            if problem is not None:
-                self._reject(problem)
-        expires_at = time.time() + remaining if remaining is not None else None
-        try:
-            dropped = self._outbox.add(topic, payload, expires_at, on_stored)
+            dropped = self._outbox.add(uplink.topic, uplink.payload, uplink.expires_at, on_stored)
         except OutboxFull:
             self.counters["uplinksRefused"] += 1
             raise
@@ -230,22 +181,6 @@ class MqttIotConnection(Connection):
                 dropped.topic,
             )
         self._outbox_ready.set()
-
-    def _reject(self, reason: str):
-        self.counters["uplinksRejected"] += 1
-        raise UplinkRejected(reason)
-
-    def _published_document(self, document: Mapping[str, Any], thingpark: ThingParkDocument) -> Any:
-        """What goes out: sendRawDecodedFormat and sendMetadata reshape uplinks only; every other document keeps
-        its root, which says what it is."""
-        kind, fields, wrapped = thingpark
-        if kind != UPLINK_ROOT:
-            return document
-        if self.settings.send_raw_decoded_format and isinstance(fields.get("payload"), Mapping):
-            return fields["payload"]
-        if self.settings.send_metadata:
-            return fields
-        return document if wrapped else {UPLINK_ROOT: fields}
 
     async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
         """Publish one message on this connection's broker now, outside the uplink outbox (``mqtt-out``); at QoS
@@ -377,29 +312,10 @@ class MqttIotConnection(Connection):
             await client.unsubscribe(*shared)
 
     def _build_client(self) -> MQTTClient:
-        settings = self.settings
-        persistent = settings.session_expiry > 0
-        ssl_context = build_ssl_context(settings) if settings.protocol in ("SSL", "WSS") else None
-        if settings.protocol == "WSS":
-            endpoint = WebSocketEndpoint(
-                settings.websocket_url, ssl=ssl_context, one_packet_per_frame=settings.ws_one_packet_per_frame
-            )
-        else:
-            endpoint = TcpEndpoint(settings.host, settings.port, ssl=ssl_context, server_hostname=None)
-        return MQTTClient(
-            endpoint,
-            settings.client_id,
-            protocol_version=MQTT_5 if settings.mqtt_version == "5" else MQTT_311,
-            username=settings.username,
-            password=settings.password,
-            keep_alive=int(settings.keep_alive),
-            # A persistent session: what arrives while flowhost is away (stopped, crashed, reconnecting) or
-            # unacknowledged when it went is delivered when it comes back.
-            clean_start=not persistent,
-            session_expiry_interval=int(settings.session_expiry),
-            connect_timeout=settings.connection_timeout,
-            max_inflight=MQTT_311_WINDOW if settings.mqtt_version != "5" and settings.qos < 2 else None,
-            action_timeout=settings.action_timeout,
+        # A persistent session (unless sessionExpiry is 0): what arrives while flowhost is away (stopped, crashed,
+        # reconnecting) or unacknowledged when it went is delivered when it comes back.
+        return client_for(
+            self.settings,
             on_message=self._on_message,
             on_connect_sent=lambda: self.context.state_changed("AUTHENTICATING"),
         )
@@ -618,7 +534,9 @@ class MqttIotConnection(Connection):
             return
         self.counters["downlinksReceived"] += 1
         try:
-            result = parse_downlink(message.payload, values, self.settings.downlink_port)
+            result = parse_downlink(
+                message.payload, values, self.settings.downlink_port, self.settings.downlink_application_server
+            )
         except DocumentError as exc:
             self.counters["downlinksRejected"] += 1
             self.context.log.warning("connection %s: downlink on %s rejected: %s", self.id, message.topic, exc)

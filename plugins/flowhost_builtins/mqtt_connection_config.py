@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 CONNECTOR_ID = "actility-mqtt-iot"
-SECRET_FIELDS = frozenset({"password", "privateKey"})
+SECRET_FIELDS = frozenset({"password", "privateKey", "downlinkAsKey"})
 DEFAULT_PORTS = {"TCP": 1883, "SSL": 8883, "WSS": 443}
 CA_KEY = "trustedCaCertficate"
 """ThingPark's spelling; ``trustedCaCertificate`` is accepted too and stored under this key."""
@@ -170,6 +170,8 @@ def _fields(environment: SandboxedEnvironment) -> dict[Any, Any]:
         vol.Optional("sharedSubscriptionGroup"): _share_group,
         vol.Optional("downlinkEnabled", default=True): vol.Boolean(),
         vol.Optional("downlinkPort"): whole_number("downlinkPort", 1, 224),
+        vol.Optional("downlinkAsId"): vol.All(_text("downlinkAsId"), vol.Length(min=1, msg="downlinkAsId is empty")),
+        vol.Optional("downlinkAsKey"): vol.All(_text("downlinkAsKey"), vol.Length(min=1, msg="downlinkAsKey is empty")),
         vol.Optional("acceptRetainedDownlinks", default=False): vol.Boolean(),
         vol.Optional("sendMetadata", default=False): vol.Boolean(),
         vol.Optional("sendRawDecodedFormat", default=False): vol.Boolean(),
@@ -310,6 +312,8 @@ class MqttConnectionSettings:
     shared_subscription_group: str | None = None
     downlink_enabled: bool = True
     downlink_port: int | None = None
+    downlink_application_server: Mapping[str, str] | None = field(default=None, repr=False)
+    """``AS_ID`` / ``AS_KEY`` from ``downlinkAsId`` / ``downlinkAsKey``, for downlinks that have neither."""
     accept_retained_downlinks: bool = False
     """Take retained downlinks: the broker sends them again on every reconnect, so by default they are ignored."""
     send_metadata: bool = False
@@ -386,12 +390,23 @@ def settings_from_configuration(
         shared_subscription_group=configuration.get("sharedSubscriptionGroup"),
         downlink_enabled=downlink_enabled,
         downlink_port=configuration.get("downlinkPort"),
+        downlink_application_server=_application_server(configuration),
         accept_retained_downlinks=configuration["acceptRetainedDownlinks"],
         send_metadata=configuration["sendMetadata"],
         send_raw_decoded_format=configuration["sendRawDecodedFormat"],
         description=configuration["description"],
         uplink_limits=uplink_limits_for(host),
     )
+
+
+def _application_server(configuration: Mapping[str, Any]) -> dict[str, str] | None:
+    """ThingPark's common parameters for authenticated downlinks, as the fields a downlink carries them in."""
+    fields = {
+        name: configuration[key]
+        for key, name in (("downlinkAsId", "AS_ID"), ("downlinkAsKey", "AS_KEY"))
+        if key in configuration
+    }
+    return fields or None
 
 
 # ---------------------------------------------------------------------------------------------- TLS

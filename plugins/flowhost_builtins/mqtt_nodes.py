@@ -150,7 +150,7 @@ class MqttConnector(Node):
             connection.remove_downlink_listener(self._on_downlink)
 
 
-def _subscribe_filter(value: Any) -> str:
+def subscribe_filter(value: Any) -> str:
     if not isinstance(value, str) or not value or "\x00" in value or len(value.encode()) > 65535:
         raise vol.Invalid(f"topic must be a non-empty MQTT topic filter, got {value!r}")
     levels = value.split("/")
@@ -176,7 +176,7 @@ class MqttIn(Node):
     config_schema = vol.Schema(
         {
             vol.Required("connection"): identifier,
-            vol.Required("topic"): _subscribe_filter,
+            vol.Required("topic"): subscribe_filter,
             vol.Optional("qos", default=1): vol.In([0, 1, 2]),
             vol.Optional("acknowledge", default="stored"): vol.In(
                 ["stored", "received"], msg="acknowledge must be 'stored' or 'received'"

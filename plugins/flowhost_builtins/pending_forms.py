@@ -11,6 +11,6 @@ from flowhost.validation import subscribe_filter
 
 from . import http_nodes, mqtt_nodes
 
-mqtt_nodes._subscribe_filter.form = subscribe_filter.form  # type: ignore[attr-defined]
+mqtt_nodes.subscribe_filter.form = subscribe_filter.form  # type: ignore[attr-defined]
 http_nodes._endpoint_path.form = {"type": "string", "format": "path"}  # type: ignore[attr-defined]
 http_nodes._http_url.form = {"type": "string", "format": "url"}  # type: ignore[attr-defined]

@@ -16,9 +16,11 @@ from typing import Any, Literal
 import orjson
 
 from flowhost.templating import uplink_fields
-from flowhost.validation import closest
 
 from .thingpark_documents import DOCUMENT_ROOTS, DOWNLINK_ROOT, UPLINK_ROOT, DocumentError, read_document
+from .thingpark_downlink import dev_eui as _dev_eui
+from .thingpark_downlink import integer as _integer
+from .thingpark_downlink import normalised_command
 
 __all__ = [
     "DOCUMENT_ROOTS",
@@ -47,21 +49,6 @@ MAX_UPLINK_DEPTH = 32
 """The same for uplinks: ThingPark's are four levels deep; deeper ones would exhaust Python's recursion limit."""
 
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})*").fullmatch
-_EUI64 = re.compile(r"[0-9A-Fa-f]{16}").fullmatch
-_INTEGER = re.compile(r"-?[0-9]{1,10}").fullmatch
-_DOWNLINK_FIELDS = frozenset(
-    {
-        "DevEUI",
-        "FPort",
-        "payload_hex",
-        "payload",
-        "Confirmed",
-        "FlushDownlinkQueue",
-        "ValidityTime",
-        "CorrelationID",
-        "Time",
-    }
-)
 _EXCERPT = 40
 
 
@@ -78,9 +65,7 @@ def _load_json(raw: bytes | str, what: str) -> Any:
             try:
                 bytes(raw).decode("utf-8")
             except UnicodeDecodeError as decode_error:
-                raise DocumentError(
-                    f"{what} is not UTF-8 text (bad byte at offset {decode_error.start})"
-                ) from None
+                raise DocumentError(f"{what} is not UTF-8 text (bad byte at offset {decode_error.start})") from None
         raise DocumentError(f"{what} is not JSON: {exc}") from None
 
 
@@ -117,12 +102,6 @@ def _json_type(value: Any) -> str:
     if value is None:
         return "null"
     return "a number"
-
-
-def _dev_eui(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not _EUI64(value):
-        raise DocumentError(f"{where} must be 16 hexadecimal digits, got {_excerpt(value)}")
-    return value.upper()
 
 
 def uplink_time(fields: Mapping[str, Any]) -> datetime | None:
@@ -193,12 +172,20 @@ class DownlinkResult:
         return self.document[DOWNLINK_ROOT]
 
 
-def parse_downlink(raw: bytes, topic_values: Mapping[str, str], default_fport: int | None) -> DownlinkResult:
+def parse_downlink(
+    raw: bytes,
+    topic_values: Mapping[str, str],
+    default_fport: int | None,
+    application_server: Mapping[str, str] | None = None,
+) -> DownlinkResult:
     """Read a document received on the downlink topic.
 
     ``topic_values`` are the placeholders read from the topic (``DevEUI``, ``FPort``); the document's own
     values win for FPort, and a DevEUI given in both places must agree. ``default_fport`` (the connection's
-    ``downlinkPort``) applies when neither gives an FPort. Raises DocumentError with the reason otherwise.
+    ``downlinkPort``) applies when neither gives an FPort; ``application_server`` (``AS_ID`` and ``AS_KEY``
+    from the connection's ``downlinkAsId`` / ``downlinkAsKey``) is added to a command that has neither. Every
+    field of ThingPark's downlink reference is checked (thingpark_downlink.py). Raises DocumentError with the
+    reason otherwise.
     """
     if len(raw) > MAX_DOWNLINK_BYTES:
         raise DocumentError(f"downlink document is larger than {MAX_DOWNLINK_BYTES // 1024} KiB")
@@ -213,14 +200,12 @@ def parse_downlink(raw: bytes, topic_values: Mapping[str, str], default_fport: i
     if type(command) is not dict:
         raise DocumentError(f"{DOWNLINK_ROOT} must be an object, got {_json_type(command)}")
     return DownlinkResult(
-        "downlink", {DOWNLINK_ROOT: _normalised_command(command, topic_values, default_fport)}
+        "downlink", {DOWNLINK_ROOT: normalised_command(command, topic_values, default_fport, application_server)}
     )
 
 
 def _check_depth(document: Any) -> None:
-    if (type(document) is dict or type(document) is list) and _nested_deeper(
-        document, MAX_DOWNLINK_DEPTH - 1
-    ):
+    if (type(document) is dict or type(document) is list) and _nested_deeper(document, MAX_DOWNLINK_DEPTH - 1):
         raise DocumentError(f"downlink document is nested deeper than {MAX_DOWNLINK_DEPTH} levels")
 
 
@@ -232,113 +217,6 @@ def _nested_deeper(container: dict | list, levels_left: int) -> bool:
         ):
             return True
     return False
-
-
-def _normalised_command(
-    command: dict[str, Any], topic_values: Mapping[str, str], default_fport: int | None
-) -> dict[str, Any]:
-    for key in command:
-        if key not in _DOWNLINK_FIELDS:
-            suggestion = closest(key, _DOWNLINK_FIELDS)
-            hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
-            raise DocumentError(f"unknown field {_excerpt(key)} in {DOWNLINK_ROOT}{hint}")
-    normalised: dict[str, Any] = {"DevEUI": _downlink_dev_eui(command, topic_values)}
-    normalised["FPort"] = _downlink_fport(command, topic_values, default_fport)
-    has_hex, has_object = "payload_hex" in command, "payload" in command
-    if has_hex == has_object:
-        raise DocumentError(
-            "a downlink needs exactly one of payload_hex or payload, got "
-            + ("both" if has_hex else "neither")
-        )
-    if has_hex:
-        payload_hex = command["payload_hex"]
-        if not isinstance(payload_hex, str) or not _HEX(payload_hex):
-            raise DocumentError(
-                f"payload_hex must be an even number of hexadecimal digits, got {_excerpt(payload_hex)}"
-            )
-        normalised["payload_hex"] = payload_hex.lower()
-    else:
-        if type(command["payload"]) is not dict:
-            raise DocumentError(f"payload must be an object, got {_json_type(command['payload'])}")
-        normalised["payload"] = command["payload"]
-    for flag in ("Confirmed", "FlushDownlinkQueue"):
-        if flag in command:
-            normalised[flag] = _flag(command[flag], flag)
-    if "ValidityTime" in command:
-        normalised["ValidityTime"] = _timestamp(command["ValidityTime"], "ValidityTime")
-    if "CorrelationID" in command:
-        correlation_id = command["CorrelationID"]
-        if not isinstance(correlation_id, str) or not _EUI64(correlation_id):
-            raise DocumentError(
-                f"CorrelationID must be 16 hexadecimal digits, got {_excerpt(correlation_id)}"
-            )
-        normalised["CorrelationID"] = correlation_id
-    if "Time" in command:
-        normalised["Time"] = _timestamp(command["Time"], "Time")
-    return normalised
-
-
-def _downlink_dev_eui(command: Mapping[str, Any], topic_values: Mapping[str, str]) -> str:
-    from_topic = topic_values.get("DevEUI")
-    topic_dev_eui = _dev_eui(from_topic, "DevEUI in the topic") if from_topic is not None else None
-    if "DevEUI" not in command:
-        if topic_dev_eui is None:
-            raise DocumentError("downlink has no DevEUI, in the document or in the topic")
-        return topic_dev_eui
-    dev_eui = _dev_eui(command["DevEUI"], "DevEUI")
-    if topic_dev_eui is not None and dev_eui != topic_dev_eui:
-        raise DocumentError(f"DevEUI {dev_eui} in the document does not match {topic_dev_eui} in the topic")
-    return dev_eui
-
-
-def _downlink_fport(
-    command: Mapping[str, Any], topic_values: Mapping[str, str], default_fport: int | None
-) -> int:
-    if "FPort" in command:
-        value, where = command["FPort"], "FPort"
-    elif "FPort" in topic_values:
-        value, where = topic_values["FPort"], "FPort in the topic"
-    elif default_fport is not None:
-        value, where = default_fport, "downlinkPort"
-    else:
-        raise DocumentError("downlink has no FPort and the connection has no downlinkPort")
-    fport = _integer(value, where)
-    if not 1 <= fport <= 224:
-        raise DocumentError(f"{where} must be 1..224 (application ports), got {fport}")
-    return fport
-
-
-def _integer(value: Any, name: str) -> int:
-    """An int from a JSON number or a string of digits, as ThingPark sends both."""
-    if type(value) is int:
-        return value
-    if isinstance(value, str) and _INTEGER(value):
-        return int(value)
-    if type(value) is float and value.is_integer():
-        return int(value)
-    raise DocumentError(f"{name} must be a whole number, got {_excerpt(value)}")
-
-
-def _flag(value: Any, name: str) -> int:
-    if value is True or value is False:
-        return int(value)
-    number = _integer(value, name)
-    if number not in (0, 1):
-        raise DocumentError(f"{name} must be 0 or 1, got {number}")
-    return number
-
-
-def _timestamp(value: Any, name: str) -> str:
-    if isinstance(value, str):
-        try:
-            datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
-            return value
-    raise DocumentError(
-        f"{name} must be an ISO 8601 time such as 2022-06-08T15:50:00.882+02:00, got {_excerpt(value)}"
-    )
 
 
 # ---------------------------------------------------------------------------------------------- simulation
@@ -367,9 +245,7 @@ def make_uplink(
     """
     dev_eui = _dev_eui(dev_eui, "DevEUI")
     if not 0 <= fport <= 255 or not _HEX(payload_hex):
-        raise ValueError(
-            f"FPort must be 0..255 and payload_hex even-length hex, got {fport}, {payload_hex!r}"
-        )
+        raise ValueError(f"FPort must be 0..255 and payload_hex even-length hex, got {fport}, {payload_hex!r}")
     channel, sub_band, frequency = rng.choice(_EU868_CHANNELS)
     gateways = [_gateway(rng) for _ in range(rng.choice((1, 1, 1, 2, 3)))]
     gateways.sort(key=lambda gateway: float(gateway["LrrRSSI"]), reverse=True)
@@ -399,9 +275,7 @@ def make_uplink(
             "Late": "0",
             "LrrLAT": best.pop("_lat"),
             "LrrLON": best.pop("_lon"),
-            "Lrrs": {
-                "Lrr": [{key: value for key, value in g.items() if not key.startswith("_")} for g in gateways]
-            },
+            "Lrrs": {"Lrr": [{key: value for key, value in g.items() if not key.startswith("_")} for g in gateways]},
             "CustomerID": "1100000077",
             "CustomerData": {
                 "alr": {"pro": "LORA/Generic", "ver": "1"},

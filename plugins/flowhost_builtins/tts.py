@@ -155,9 +155,28 @@ def _downlink_fields(fields: dict[str, Any], downlink: Any) -> dict[str, Any]:
     return fields
 
 
+_CORRELATION_PREFIX = "thingpark:correlation:"
+"""How ``to-tts`` passes a downlink's CorrelationID; The Things Stack returns it in the downlink's events."""
+
+
+def _correlation_id(message: Mapping[str, Any], downlink: Any) -> str | None:
+    """The ThingPark CorrelationID ``to-tts`` put among the downlink's ``correlation_ids``, if any."""
+    if isinstance(downlink, Mapping) and isinstance(downlink.get("downlink"), Mapping):
+        downlink = downlink["downlink"]  # down/failed: the downlink is inside
+    for holder in (downlink, message):
+        ids = holder.get("correlation_ids") if isinstance(holder, Mapping) else None
+        for value in ids if isinstance(ids, list | tuple) else ():
+            if isinstance(value, str) and value.startswith(_CORRELATION_PREFIX):
+                return value[len(_CORRELATION_PREFIX) :]
+    return None
+
+
 def _downlink_event(message: Mapping[str, Any], fields: dict[str, Any], event: str) -> dict[str, Any]:
     key = _MESSAGE_KEYS[event]
     downlink = message.get(key)
+    correlation = _correlation_id(message, downlink)
+    if correlation is not None:
+        fields["CorrelationID"] = correlation
     if event == "down/failed":
         failed = mapping(downlink, key)
         error = failed.get("error") if isinstance(failed.get("error"), Mapping) else {}
@@ -256,7 +275,7 @@ def tts_downlink(command: Mapping[str, Any], priority: str) -> dict[str, Any]:
     downlink["confirmed"] = bool(command.get("Confirmed", 0))
     downlink["priority"] = priority
     if "CorrelationID" in command:
-        downlink["correlation_ids"] = [f"thingpark:correlation:{command['CorrelationID']}"]
+        downlink["correlation_ids"] = [f"{_CORRELATION_PREFIX}{command['CorrelationID']}"]
     return {"downlinks": [downlink]}
 
 

@@ -25,7 +25,7 @@ async def test_every_type_is_described_with_ports_fields_and_plugin(api, runtime
     assert nodes["debug"]["plugin"] == "core-nodes" and nodes["debug"]["outputs"] == []
     assert nodes["mqtt-connector"]["connectionFields"] == ["connection"]
     [connector] = [entry for entry in described["connectionTypes"] if entry["connectorId"] == "actility-mqtt-iot"]
-    assert connector["secretFields"] == ["password", "privateKey"] and connector["plugin"] == "mqtt"
+    assert connector["secretFields"] == ["downlinkAsKey", "password", "privateKey"] and connector["plugin"] == "mqtt"
     assert connector["description"]
 
 

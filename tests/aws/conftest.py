@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flowhost_builtins.mqtt_connection_config import (
@@ -27,3 +28,12 @@ def aws_configuration(**overrides: Any) -> dict[str, Any]:
 
 def aws_settings(connection_id: str = "aws", **overrides: Any) -> MqttConnectionSettings:
     return settings_from_configuration(connection_id, CONFIGURATION_SCHEMA(aws_configuration(**overrides)))
+
+
+def policy_allows(resource: str, name: str) -> bool:
+    """AWS's matching of a policy resource body against a topic or client id, written independently of
+    flowhost's code: '*' any characters ('/' included), '?' exactly one, ${*} ${?} ${$} those characters."""
+    expression = ""
+    for part in re.split(r"(\$\{[*?$]\}|\*|\?)", resource):
+        expression += ".*" if part == "*" else "." if part == "?" else re.escape(part[2] if part[:2] == "${" else part)
+    return re.fullmatch(expression, name, re.DOTALL) is not None

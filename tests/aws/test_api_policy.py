@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flowhost.app import create_web_app
-from flowhost_builtins.aws_iot import policy_for_connection
+from flowhost_builtins.aws_policy import policy_for_connection
 from tests.aws.conftest import ACCOUNT, ARN
 
 TOKEN = "aws-policy-test-token-0123"
@@ -32,7 +32,9 @@ async def test_the_policy_of_a_stored_connection(runtime, aiohttp_client, mosqui
     settings = runtime.connections["lora"].connection.settings
     assert policy == policy_for_connection(settings, "eu-central-1", ACCOUNT)
     resources = {resource for statement in policy["Statement"] for resource in _list(statement["Resource"])}
-    assert f"{ARN}:topic/lora/*/uplink" in resources and f"{ARN}:topicfilter/lora/+/downlink" in resources
+    assert (
+        f"{ARN}:topic/lora/????????????????/uplink" in resources and f"{ARN}:topicfilter/lora/+/downlink" in resources
+    )
 
     bad = await client.get("/api/connections/lora/aws-policy?region=eu-central-1&accountId=12", headers=headers)
     assert bad.status == 400 and "12 digits" in (await bad.json())["errors"][0]["message"]

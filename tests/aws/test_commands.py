@@ -103,7 +103,7 @@ def test_policy_for_a_connection_of_a_flow_file(flow_file) -> None:
                 "Sid": "PublishUplinks",
                 "Effect": "Allow",
                 "Action": "iot:Publish",
-                "Resource": f"{ARN}:topic/lorawan/*/*/uplink",
+                "Resource": f"{ARN}:topic/lorawan/*/????????????????/uplink",
             },
             {
                 "Sid": "SubscribeDownlinks",
@@ -166,7 +166,10 @@ def test_policy_for_a_plain_broker_says_the_limits_are_not_checked(flow_file) ->
     )
     assert result.returncode == 0
     assert "is not an AWS IoT Core endpoint" in result.stderr
-    assert json.loads(result.stdout)["Statement"][1]["Resource"] == f"arn:aws:iot:eu-west-1:{ACCOUNT}:topic/local/*"
+    assert (
+        json.loads(result.stdout)["Statement"][1]["Resource"]
+        == f"arn:aws:iot:eu-west-1:{ACCOUNT}:topic/local/????????????????"
+    )
 
 
 def test_policy_of_an_invalid_flow_prints_its_errors(flow_file) -> None:
@@ -190,3 +193,44 @@ def test_policy_includes_the_subscriptions_of_mqtt_in_nodes(flow_file) -> None:
     found = {statement["Sid"]: statement["Resource"] for statement in json.loads(result.stdout)["Statement"]}
     assert found["SubscribeMqttIn"] == f"{ARN}:topicfilter/$aws/events/presence/+/+"
     assert found["ReceiveMqttIn"] == f"{ARN}:topic/$aws/events/presence/*/*"
+
+
+EXPOSED = (
+    textwrap.dedent(FLOW)
+    .replace(
+        "uplinkTopicPattern: \"lorawan/{CustomerData.site|'unassigned'}/{DevEUI}/uplink\"",
+        "uplinkTopicPattern: \"lorawan/{CustomerData.site|'unassigned'}/{DevEUI}\"",
+    )
+    .replace(
+        'downlinkTopicPattern: "lorawan/{site}/{DevEUI}/downlink"', 'downlinkTopicPattern: "lorawan/down/x/{DevEUI}"'
+    )
+)
+
+
+def test_validate_and_policy_warn_when_uplinks_could_be_downlinks(flow_file) -> None:
+    """'lorawan/*/????????????????' also allows 'lorawan/down/x/<DevEUI>': valid, so a warning, not an error."""
+    path = flow_file()
+    path.write_text(EXPOSED.replace("RETAIN", "false"))
+    assert "lorawan/down/x/{DevEUI}" in path.read_text()
+    validated = flowhost("validate", str(path), "--data-dir", str(path.parent / "no-data"))
+    assert validated.returncode == 0, validated.stderr
+    assert "1 flow file(s) valid" in validated.stdout
+    warning = f"warning: {path}: connection 'aws-iot': the policy's iot:Publish resource for uplinks, "
+    assert warning + "topic/lorawan/*/????????????????, also matches downlink topics" in validated.stderr
+    assert "(for example 'lorawan/down/x/0000000000000000')" in validated.stderr
+    assert "could send downlinks to every device" in validated.stderr
+    assert "connection 'local'" not in validated.stderr  # not an AWS IoT Core host
+
+    policy = flowhost("aws", "policy", "--account-id", ACCOUNT, "--connection", "aws-iot", str(path))
+    assert policy.returncode == 0, policy.stderr
+    assert "could send downlinks to every device" in " ".join(policy.stderr.split())
+    assert "uplinkTopicPattern \"lorawan/{CustomerData.site|'unassigned'}/up/{DevEUI}\"" in " ".join(
+        policy.stderr.split()
+    )
+
+
+def test_validate_says_nothing_about_separate_topics(flow_file) -> None:
+    path = flow_file()
+    validated = flowhost("validate", str(path), "--data-dir", str(path.parent / "no-data"))
+    assert validated.returncode == 0, validated.stderr
+    assert validated.stderr == ""

@@ -13,7 +13,7 @@ import re
 
 from flowhost.flowfile import validate_flow
 from flowhost.mqtt import MQTT_311, MQTTClient, TcpEndpoint
-from flowhost_builtins.aws_iot import policy_for_connection
+from flowhost_builtins.aws_policy import policy_for_connection
 from flowhost_builtins.mqtt_connection_config import CONFIGURATION_SCHEMA, settings_from_configuration
 from tests.aws.conftest import ACCOUNT
 from tests.connector.conftest import DEVICES, connector_flow
@@ -22,7 +22,7 @@ from tests.support.sample_nodes import Collector
 
 REGION = "eu-central-1"
 OBSERVER, OBSERVER_PASSWORD = "observer", "observer-secret"
-_WHOLE_LEVEL_WILDCARDS = re.compile(r"(?:^|/)\*(?=/|$)")
+_WHOLE_LEVEL_WILDCARDS = re.compile(r"(?:^|/)(?:\*|\?+)(?=/|$)")
 
 
 def mosquitto_acl(policy: dict, identity: str) -> tuple[str, str]:
@@ -30,7 +30,8 @@ def mosquitto_acl(policy: dict, identity: str) -> tuple[str, str]:
 
     iot:Publish on topic/X -> 'topic write X'; iot:Subscribe on topicfilter/F and iot:Receive on topic/X ->
     'topic read' (Mosquitto checks a subscription's filter and each delivered topic against 'read' lines);
-    a policy '*' that fills one level is MQTT's '+'. iot:Connect has no ACL line: its client id is returned.
+    a policy '*' or run of '?' that fills one level is MQTT's '+' (wider for '?': a level of any length).
+    iot:Connect has no ACL line: its client id is returned.
     """
     prefix = f"arn:aws:iot:{REGION}:{ACCOUNT}:"
     access = {
@@ -49,12 +50,16 @@ def mosquitto_acl(policy: dict, identity: str) -> tuple[str, str]:
                 continue
             mode, kind = access[statement["Action"]]
             assert body.startswith(kind), resource
-            topic = _WHOLE_LEVEL_WILDCARDS.sub(lambda match: match.group().replace("*", "+"), body.removeprefix(kind))
+            topic = _WHOLE_LEVEL_WILDCARDS.sub(_as_plus, body.removeprefix(kind))
             assert "*" not in topic and "?" not in topic, f"cannot translate {resource} to Mosquitto"
             lines.append(f"topic {mode} {topic}")
     [client_id] = client_ids
     acl = "\n".join([f"user {identity}", *lines, f"user {OBSERVER}", "topic readwrite #", ""])
     return acl, client_id
+
+
+def _as_plus(match: re.Match) -> str:
+    return ("/" if match.group().startswith("/") else "") + "+"
 
 
 async def test_connector_uses_exactly_the_topics_of_its_policy(mosquitto_factory, pki, runtime) -> None:

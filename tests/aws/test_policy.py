@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
-from flowhost_builtins.aws_iot import AwsIotError, policy_for_connection, policy_statements
-from tests.aws.conftest import ACCOUNT, ARN, aws_settings
+from flowhost_builtins.aws_iot import AwsIotError
+from flowhost_builtins.aws_policy import policy_for_connection, policy_statements
+from tests.aws.conftest import ACCOUNT, ARN, aws_settings, policy_allows
 
 
 def statements(**overrides) -> dict[str, tuple[object, object]]:
@@ -33,7 +33,7 @@ def test_thingpark_patterns() -> None:
                 "Sid": "PublishUplinks",
                 "Effect": "Allow",
                 "Action": "iot:Publish",
-                "Resource": f"{ARN}:topic/mqtt/things/*/uplink",
+                "Resource": f"{ARN}:topic/mqtt/things/????????????????/uplink",
             },
             {
                 "Sid": "SubscribeDownlinks",
@@ -59,39 +59,55 @@ def test_several_placeholders_and_fallbacks() -> None:
         clientId="thingpark-eu-1",
     ) == {
         "Connect": ("iot:Connect", f"{ARN}:client/thingpark-eu-1"),
-        "PublishUplinks": ("iot:Publish", f"{ARN}:topic/lora/*/*-*/up"),
+        "PublishUplinks": ("iot:Publish", f"{ARN}:topic/lora/*/????????????????-*/up"),
         "SubscribeDownlinks": ("iot:Subscribe", f"{ARN}:topicfilter/lora/+/+/down"),
         "ReceiveDownlinks": ("iot:Receive", f"{ARN}:topic/lora/*/*/down"),
     }
 
 
-@pytest.mark.parametrize("pattern", ["up/{DevEUI}{FPort}", "up/{DevEUI}{# a comment #}{FPort}", "up/{{ a }}{DevEUI}"])
-def test_adjacent_placeholders_make_one_wildcard(pattern: str) -> None:
-    assert statements(uplinkTopicPattern=pattern)["PublishUplinks"][1] == f"{ARN}:topic/up/*"
+@pytest.mark.parametrize(
+    ("pattern", "resource"),
+    [
+        ("up/{CustomerData.a}{FPort}", "up/*"),
+        ("up/{FPort}{# a comment #}{CustomerData.a}", "up/*"),
+        ("up/{{ a }}{FPort}", "up/*"),
+        ("up/{DevEUI}{FPort}", "up/????????????????*"),
+        ("up/{{ a }}{DevEUI}", "up/*????????????????"),
+    ],
+)
+def test_adjacent_wildcards_make_one(pattern: str, resource: str) -> None:
+    assert statements(uplinkTopicPattern=pattern)["PublishUplinks"][1] == f"{ARN}:topic/{resource}"
 
 
 def test_native_jinja_parts_become_wildcards_and_are_explained() -> None:
     settings = aws_settings(uplinkTopicPattern="sites/{{ CustomerData.site | lower }}/{DevEUI}/uplink{# note #}")
     [_, publish, *_] = policy_statements(settings, "eu-central-1", ACCOUNT)
-    assert publish.resources == (f"{ARN}:topic/sites/*/*/uplink",)
+    assert publish.resources == (f"{ARN}:topic/sites/*/????????????????/uplink",)
     assert "Jinja" in publish.reason
 
 
 def test_jinja_blocks_make_everything_between_them_a_wildcard() -> None:
     pattern = "up/{% if FPort == 2 %}alarm{% else %}data{% endif %}/{DevEUI}"
-    assert statements(uplinkTopicPattern=pattern)["PublishUplinks"][1] == f"{ARN}:topic/up/*/*"
+    assert statements(uplinkTopicPattern=pattern)["PublishUplinks"][1] == f"{ARN}:topic/up/*/????????????????"
 
 
 def test_retain_adds_retain_publish_on_the_uplink_topics() -> None:
     found = statements(retain=True)
-    assert found["RetainUplinks"] == ("iot:RetainPublish", f"{ARN}:topic/mqtt/things/*/uplink")
+    assert found["RetainUplinks"] == ("iot:RetainPublish", f"{ARN}:topic/mqtt/things/????????????????/uplink")
     assert "RetainUplinks" not in statements(retain=False)
 
 
 def test_shared_subscription_subscribes_to_the_share_filter_and_receives_on_the_topic() -> None:
     found = statements(sharedSubscriptionGroup="flowhost", mqttVersion="5")
     assert found["SubscribeDownlinks"] == ("iot:Subscribe", f"{ARN}:topicfilter/$share/flowhost/mqtt/things/+/downlink")
-    assert found["ReceiveDownlinks"] == ("iot:Receive", f"{ARN}:topic/mqtt/things/*/downlink")
+    # As AWS's shared-subscription sample grants it: the topic, and the topic under $share/<group>/.
+    assert found["ReceiveDownlinks"] == (
+        "iot:Receive",
+        [f"{ARN}:topic/mqtt/things/*/downlink", f"{ARN}:topic/$share/flowhost/mqtt/things/*/downlink"],
+    )
+    receive = [resource.removeprefix(f"{ARN}:topic/") for resource in found["ReceiveDownlinks"][1]]
+    for topic in ("mqtt/things/78AF580300000345/uplink", "$share/other/mqtt/things/78AF580300000345/downlink"):
+        assert not any(policy_allows(body, topic) for body in receive), topic
 
 
 def test_multi_level_wildcard_receives_on_the_parent_and_below() -> None:
@@ -111,7 +127,7 @@ def test_no_downlink_means_no_subscribe_nor_receive(overrides) -> None:
 def test_policy_wildcards_in_names_are_escaped() -> None:
     found = statements(clientId="gw*?", uplinkTopicPattern="a*b/{DevEUI}", downlinkTopicPattern="d?/{DevEUI}")
     assert found["Connect"][1] == f"{ARN}:client/gw${{*}}${{?}}"
-    assert found["PublishUplinks"][1] == f"{ARN}:topic/a${{*}}b/*"
+    assert found["PublishUplinks"][1] == f"{ARN}:topic/a${{*}}b/????????????????"
     assert found["SubscribeDownlinks"][1] == f"{ARN}:topicfilter/d${{?}}/+"
     assert found["ReceiveDownlinks"][1] == f"{ARN}:topic/d${{?}}/*"
 
@@ -144,14 +160,6 @@ def test_every_statement_says_why_it_is_there() -> None:
     assert "topicfilter" in subscribe.reason and "$share" in subscribe.reason
 
 
-def _policy_matches(resource: str, topic: str) -> bool:
-    """AWS's matching of a policy resource: '*' any characters, '?' one, ${*} ${?} ${$} the characters."""
-    expression = ""
-    for part in re.split(r"(\$\{[*?$]\}|\*|\?)", resource):
-        expression += ".*" if part == "*" else "." if part == "?" else re.escape(part[2] if part[:2] == "${" else part)
-    return re.fullmatch(expression, topic, re.DOTALL) is not None
-
-
 @pytest.mark.parametrize(
     ("pattern", "fields"),
     [
@@ -174,13 +182,13 @@ def test_every_rendered_uplink_topic_is_allowed_by_the_policy(pattern: str, fiel
     [resource] = [
         s.resources[0] for s in policy_statements(settings, "eu-central-1", ACCOUNT) if s.sid == "PublishUplinks"
     ]
-    assert _policy_matches(resource.removeprefix(f"{ARN}:topic/"), topic), (resource, topic)
+    assert policy_allows(resource.removeprefix(f"{ARN}:topic/"), topic), (resource, topic)
     downlink = "mqtt/things/78AF580300000345/downlink"
     [receive] = [
         s.resources[0] for s in policy_statements(settings, "eu-central-1", ACCOUNT) if s.sid == "ReceiveDownlinks"
     ]
-    assert _policy_matches(receive.removeprefix(f"{ARN}:topic/"), downlink)
-    assert not _policy_matches(receive.removeprefix(f"{ARN}:topic/"), topic)
+    assert policy_allows(receive.removeprefix(f"{ARN}:topic/"), downlink)
+    assert not policy_allows(receive.removeprefix(f"{ARN}:topic/"), topic)
 
 
 def test_mqtt_in_subscriptions_get_their_own_statements() -> None:
@@ -201,4 +209,5 @@ def test_mqtt_in_subscriptions_get_their_own_statements() -> None:
         f"{ARN}:topic/ns",
         f"{ARN}:topic/ns/*",
         f"{ARN}:topic/jobs/*",
+        f"{ARN}:topic/$share/workers/jobs/*",
     ]

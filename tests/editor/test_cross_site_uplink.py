@@ -28,7 +28,7 @@ nodes:
     wires: {out: [console]}
   - id: console
     type: debug
-    config: {console: true}  # the test reads the log for the uplinks that got through
+    config: {console: true}  # logged, so that the test reads what was accepted in flowhost's output
 """
 ATTACK_PAGE = """<!doctype html>
 <html><head><link rel="icon" href="data:,"><title>elsewhere</title></head><body>

@@ -50,19 +50,19 @@ async def test_without_the_token_the_editor_asks_for_it(browser, flowhost, page_
 async def test_drag_wire_move_delete_undo_redo(editor, flowhost):
     await drop_node(editor, "lorawan-simulator", 160, 160)
     await drop_node(editor, "debug", 480, 200)
-    await expect(node(editor, "lorawan-simulator")).to_be_visible()
-    await expect(node(editor, "debug")).to_be_visible()
+    await expect(node(editor, "lorawan-simulator-1")).to_be_visible()
+    await expect(node(editor, "debug-1")).to_be_visible()
     await expect(editor.locator("#deploy")).to_be_enabled()
 
-    await wire(editor, "lorawan-simulator", "out", "debug")
+    await wire(editor, "lorawan-simulator-1", "out", "debug-1")
     await expect(wires(editor)).to_have_count(1)
 
-    box = await node(editor, "debug").bounding_box()
+    box = await node(editor, "debug-1").bounding_box()
     await editor.mouse.move(box["x"] + 60, box["y"] + 15)
     await editor.mouse.down()
     await editor.mouse.move(box["x"] + 160, box["y"] + 115, steps=6)
     await editor.mouse.up()
-    moved = await node(editor, "debug").bounding_box()
+    moved = await node(editor, "debug-1").bounding_box()
     assert (moved["x"] - box["x"], moved["y"] - box["y"]) == pytest.approx((100, 100), abs=1)
 
     await editor.locator(".drawflow .connection .main-path").click(force=True)
@@ -72,36 +72,36 @@ async def test_drag_wire_move_delete_undo_redo(editor, flowhost):
     await editor.keyboard.press("Control+z")
     await expect(wires(editor)).to_have_count(1)
 
-    await node(editor, "debug").locator(".fh-node-label").click()
+    await node(editor, "debug-1").locator(".fh-node-label").click()
     await editor.keyboard.press("Delete")
-    await expect(node(editor, "debug")).to_have_count(0)
+    await expect(node(editor, "debug-1")).to_have_count(0)
     await editor.keyboard.press("Delete")  # nothing is selected any more
     await expect(wires(editor)).to_have_count(0)
     await editor.click("#undo")
-    await expect(node(editor, "debug")).to_have_count(1)
+    await expect(node(editor, "debug-1")).to_have_count(1)
     await expect(wires(editor)).to_have_count(1)
     await editor.click("#redo")
-    await expect(node(editor, "debug")).to_have_count(0)
+    await expect(node(editor, "debug-1")).to_have_count(0)
     await editor.click("#undo")
     # A node selected before an undo is not selected after it: Delete then does nothing (and fails nowhere).
-    await node(editor, "lorawan-simulator").locator(".fh-node-label").click()
+    await node(editor, "lorawan-simulator-1").locator(".fh-node-label").click()
     await editor.keyboard.press("Control+z")
     await editor.keyboard.press("Control+y")
     await editor.locator("#canvas").press("Delete")
-    await expect(node(editor, "lorawan-simulator")).to_have_count(1)
+    await expect(node(editor, "lorawan-simulator-1")).to_have_count(1)
 
     # Pan by dragging the background; zoom with the buttons and the wheel.
-    before = await node(editor, "lorawan-simulator").bounding_box()
+    before = await node(editor, "lorawan-simulator-1").bounding_box()
     canvas = await editor.locator("#canvas").bounding_box()
     await editor.mouse.move(canvas["x"] + canvas["width"] - 60, canvas["y"] + canvas["height"] - 80)
     await editor.mouse.down()
     await editor.mouse.move(canvas["x"] + canvas["width"] - 20, canvas["y"] + canvas["height"] - 40, steps=5)
     await editor.mouse.up()
-    after = await node(editor, "lorawan-simulator").bounding_box()
+    after = await node(editor, "lorawan-simulator-1").bounding_box()
     assert (after["x"] - before["x"], after["y"] - before["y"]) == pytest.approx((40, 40), abs=2)
     await editor.click("#zoom-in")
     await expect(editor.locator("#zoom-level")).to_have_text("110%")
-    simulator = await node(editor, "lorawan-simulator").bounding_box()
+    simulator = await node(editor, "lorawan-simulator-1").bounding_box()
     await editor.mouse.move(simulator["x"] + 20, simulator["y"] + 10)
     await editor.mouse.wheel(0, 120)
     await expect(editor.locator("#zoom-level")).to_have_text("100%")
@@ -109,40 +109,40 @@ async def test_drag_wire_move_delete_undo_redo(editor, flowhost):
     await editor.mouse.wheel(0, -120)
     await expect(editor.locator("#zoom-level")).to_have_text("120%")
     # Zoomed at the pointer: the point under it stays, the node's corner (20, 10) px away moves by 120/110.
-    zoomed = await node(editor, "lorawan-simulator").bounding_box()
+    zoomed = await node(editor, "lorawan-simulator-1").bounding_box()
     expected = (simulator["x"] + 20 - 20 * 12 / 11, simulator["y"] + 10 - 10 * 12 / 11)
     assert (zoomed["x"], zoomed["y"]) == pytest.approx(expected, abs=0.6)
     await editor.click("#zoom-out")
     await expect(editor.locator("#zoom-level")).to_have_text("110%")
     # Dropped at a zoom, a node lands under the pointer.
     await drop_node(editor, "filter", 400, 420)
-    dropped = await node(editor, "filter").bounding_box()
+    dropped = await node(editor, "filter-1").bounding_box()
     # (positions snap to a 10-unit grid: 11 pixels at 110 %)
     assert (dropped["x"], dropped["y"]) == pytest.approx((canvas["x"] + 400 - 88, canvas["y"] + 420 - 22), abs=6)
-    await node(editor, "filter").locator(".fh-node-label").click()
+    await node(editor, "filter-1").locator(".fh-node-label").click()
     await editor.keyboard.press("Delete")
     await editor.click("#zoom-reset")
     await expect(editor.locator("#zoom-level")).to_have_text("100%")
 
     # Deploy saves the layout with the flow.
-    simulator = await open_node(editor, "lorawan-simulator")
+    simulator = await open_node(editor, "lorawan-simulator-1")
     await field(simulator, "count").locator("input").fill("2")
     await simulator.locator('[data-action="done"]').click()
     await expect(simulator).to_be_hidden()
     await deploy(editor)
     [flow] = (await flowhost.get("/flows"))["flows"]
     saved = await flowhost.get(f"/flows/{flow['id']}")
-    assert [n["id"] for n in saved["nodes"]] == ["lorawan-simulator", "debug"]
-    assert saved["nodes"][0]["wires"] == {"out": ["debug"]}
-    assert set(saved["layout"]) == {"lorawan-simulator", "debug"}
-    shown = await node(editor, "debug").evaluate("e => ({x: e.offsetLeft, y: e.offsetTop})")
-    assert saved["layout"]["debug"] == shown  # where it is drawn, on the 10-unit grid
+    assert [n["id"] for n in saved["nodes"]] == ["lorawan-simulator-1", "debug-1"]
+    assert saved["nodes"][0]["wires"] == {"out": ["debug-1"]}
+    assert set(saved["layout"]) == {"lorawan-simulator-1", "debug-1"}
+    shown = await node(editor, "debug-1").evaluate("e => ({x: e.offsetLeft, y: e.offsetTop})")
+    assert saved["layout"]["debug-1"] == shown  # where it is drawn, on the 10-unit grid
     assert shown["x"] % 10 == 0 and shown["y"] % 10 == 0
 
 
 async def test_forms_come_from_the_schema_and_errors_show_at_their_field(editor, flowhost):
     await drop_node(editor, "lorawan-simulator", 200, 200)
-    dialog = await open_node(editor, "lorawan-simulator")
+    dialog = await open_node(editor, "lorawan-simulator-1")
     interval = field(dialog, "interval")
     await expect(interval.locator("input")).to_have_value("10s")  # the schema's default
     fport = field(dialog, "fPort").locator("input")
@@ -156,37 +156,37 @@ async def test_forms_come_from_the_schema_and_errors_show_at_their_field(editor,
     await dialog.locator('[data-action="done"]').click()
     await expect(interval.locator(".field-error")).to_contain_text("duration")
     await expect(field(dialog, "devEUIs").locator(".field-error")).not_to_be_empty()
-    await expect(node(editor, "lorawan-simulator")).to_have_class(re.compile(r"\binvalid\b"))
+    await expect(node(editor, "lorawan-simulator-1")).to_have_class(re.compile(r"\binvalid\b"))
     await expect(editor.locator("#problems")).to_have_text("1 problem")
     await screenshot(editor, "field-errors")
 
     await interval.locator("input").press("Backspace")
     await interval.locator("input").press("Delete")
-    await expect(node(editor, "lorawan-simulator")).to_have_count(1)  # keys in a form never delete the node
+    await expect(node(editor, "lorawan-simulator-1")).to_have_count(1)  # keys in a form never delete the node
     await interval.locator("input").fill("2s")
     await field(dialog, "devEUIs").locator("textarea").fill(DEVICE)
     await dialog.locator('[data-action="done"]').click()
     await expect(dialog).to_be_hidden()
-    await expect(node(editor, "lorawan-simulator")).not_to_have_class(re.compile(r"\binvalid\b"))
+    await expect(node(editor, "lorawan-simulator-1")).not_to_have_class(re.compile(r"\binvalid\b"))
     await expect(editor.locator("#problems")).to_be_hidden()
 
 
 async def test_an_invalid_flow_is_not_deployed_and_undo_takes_back_a_dialog_edit(editor, flowhost, page_errors):
     page_errors.expect_status(400)
     await drop_node(editor, "lorawan-simulator", 200, 200)
-    dialog = await open_node(editor, "lorawan-simulator")
+    dialog = await open_node(editor, "lorawan-simulator-1")
     await field(dialog, "count").locator("input").fill("3")
     await dialog.locator('[data-action="done"]').click()
     await expect(dialog).to_be_hidden()
-    await expect(node(editor, "lorawan-simulator")).not_to_have_class(re.compile(r"\binvalid\b"))
+    await expect(node(editor, "lorawan-simulator-1")).not_to_have_class(re.compile(r"\binvalid\b"))
 
-    dialog = await open_node(editor, "lorawan-simulator")
+    dialog = await open_node(editor, "lorawan-simulator-1")
     await field(dialog, "interval").locator("input").fill("now")
     await dialog.locator('[data-action="done"]').click()
     await expect(dialog.locator('[data-action="done"]')).to_have_text("Keep anyway")
     await dialog.locator('[data-action="done"]').click()
     await expect(dialog).to_be_hidden()
-    await expect(node(editor, "lorawan-simulator")).to_have_class(re.compile(r"\binvalid\b"))
+    await expect(node(editor, "lorawan-simulator-1")).to_have_class(re.compile(r"\binvalid\b"))
     await editor.click("#problems")  # opens the node, its error at its field
     dialog = editor.locator("dialog.node-dialog")
     await expect(field(dialog, "interval").locator(".field-error")).to_contain_text("'now' is not a duration")
@@ -200,8 +200,8 @@ async def test_an_invalid_flow_is_not_deployed_and_undo_takes_back_a_dialog_edit
     assert (await flowhost.get("/flows"))["flows"] == []
 
     await editor.click("#undo")
-    await expect(node(editor, "lorawan-simulator")).not_to_have_class(re.compile(r"\binvalid\b"))
-    dialog = await open_node(editor, "lorawan-simulator")
+    await expect(node(editor, "lorawan-simulator-1")).not_to_have_class(re.compile(r"\binvalid\b"))
+    dialog = await open_node(editor, "lorawan-simulator-1")
     await expect(field(dialog, "interval").locator("input")).to_have_value("10s")
     await dialog.locator('[data-action="cancel"]').click()
     await deploy(editor)
@@ -211,15 +211,15 @@ async def test_an_invalid_flow_is_not_deployed_and_undo_takes_back_a_dialog_edit
 
 async def test_copy_paste_and_duplicate_a_node(editor, flowhost):
     await drop_node(editor, "lorawan-simulator", 200, 160)
-    dialog = await open_node(editor, "lorawan-simulator")
+    dialog = await open_node(editor, "lorawan-simulator-1")
     await field(dialog, "count").locator("input").fill("5")
     await dialog.locator('[data-action="done"]').click()
     await expect(dialog).to_be_hidden()
-    await node(editor, "lorawan-simulator").locator(".fh-node-label").click()
+    await node(editor, "lorawan-simulator-1").locator(".fh-node-label").click()
     await editor.keyboard.press("Control+c")
     await editor.keyboard.press("Control+v")
     await expect(node(editor, "lorawan-simulator-2")).to_be_visible()
-    original = await node(editor, "lorawan-simulator").bounding_box()
+    original = await node(editor, "lorawan-simulator-1").bounding_box()
     pasted = await node(editor, "lorawan-simulator-2").bounding_box()
     assert (pasted["x"] - original["x"], pasted["y"] - original["y"]) == (40, 40)
     pasted_dialog = await open_node(editor, "lorawan-simulator-2")
@@ -238,31 +238,32 @@ async def test_several_nodes_selected_together_move_copy_and_delete_as_one(edito
     await drop_node(editor, "lorawan-simulator", 160, 160)
     await drop_node(editor, "temp-hum-decoder", 440, 160)
     await drop_node(editor, "debug", 440, 360)
-    await wire(editor, "lorawan-simulator", "out", "temp-hum-decoder")
-    await wire(editor, "temp-hum-decoder", "out", "debug")
+    await wire(editor, "lorawan-simulator-1", "out", "temp-hum-decoder-1")
+    await wire(editor, "temp-hum-decoder-1", "out", "debug-1")
     await expect(wires(editor)).to_have_count(2)
-    simulator = await open_node(editor, "lorawan-simulator")
+    simulator = await open_node(editor, "lorawan-simulator-1")
     await field(simulator, "count").locator("input").fill("2")
     await simulator.locator('[data-action="done"]').click()
     await expect(simulator).to_be_hidden()
 
-    await node(editor, "lorawan-simulator").locator(".fh-node-label").click()
-    await node(editor, "temp-hum-decoder").locator(".fh-node-label").click(modifiers=["Shift"])
+    await node(editor, "lorawan-simulator-1").locator(".fh-node-label").click()
+    await node(editor, "temp-hum-decoder-1").locator(".fh-node-label").click(modifiers=["Shift"])
     await expect(editor.locator(".drawflow-node.grouped")).to_have_count(2)
     before = {
-        name: await node(editor, name).bounding_box() for name in ("lorawan-simulator", "temp-hum-decoder", "debug")
+        name: await node(editor, name).bounding_box()
+        for name in ("lorawan-simulator-1", "temp-hum-decoder-1", "debug-1")
     }
-    box = before["temp-hum-decoder"]
+    box = before["temp-hum-decoder-1"]
     await editor.mouse.move(box["x"] + 60, box["y"] + 15)
     await editor.mouse.down()
     await editor.mouse.move(box["x"] + 160, box["y"] + 75, steps=6)
     await editor.mouse.up()
     after = {name: await node(editor, name).bounding_box() for name in before}
-    for name in ("lorawan-simulator", "temp-hum-decoder"):  # both moved by the drag of one
+    for name in ("lorawan-simulator-1", "temp-hum-decoder-1"):  # both moved by the drag of one
         assert (after[name]["x"] - before[name]["x"], after[name]["y"] - before[name]["y"]) == pytest.approx(
             (100, 60), abs=1
         )
-    assert after["debug"] == before["debug"]  # not selected: stays
+    assert after["debug-1"] == before["debug-1"]  # not selected: stays
 
     # Copy the two: the wire between them comes along, the one to the node left out does not.
     await editor.keyboard.press("Control+c")
@@ -305,17 +306,17 @@ async def test_several_nodes_selected_together_move_copy_and_delete_as_one(edito
         for target in targets
     }
     assert wired == {
-        ("lorawan-simulator", "out", "temp-hum-decoder"),
-        ("temp-hum-decoder", "out", "debug"),
+        ("lorawan-simulator-1", "out", "temp-hum-decoder-1"),
+        ("temp-hum-decoder-1", "out", "debug-1"),
         ("lorawan-simulator-2", "out", "temp-hum-decoder-2"),
     }
-    moved = await node(editor, "temp-hum-decoder").evaluate("e => ({x: e.offsetLeft, y: e.offsetTop})")
-    assert saved["layout"]["temp-hum-decoder"] == moved  # the group's move reached the flow's layout
+    moved = await node(editor, "temp-hum-decoder-1").evaluate("e => ({x: e.offsetLeft, y: e.offsetTop})")
+    assert saved["layout"]["temp-hum-decoder-1"] == moved  # the group's move reached the flow's layout
 
 
 async def test_a_wire_released_outside_the_canvas_is_dropped(editor, flowhost):
     await drop_node(editor, "lorawan-simulator", 160, 160)
-    port = await node(editor, "lorawan-simulator").locator(".output").bounding_box()
+    port = await node(editor, "lorawan-simulator-1").locator(".output").bounding_box()
     sidebar = await editor.locator(".sidebar").bounding_box()
     await editor.mouse.move(port["x"] + 5, port["y"] + 5)
     await editor.mouse.down()
@@ -323,5 +324,5 @@ async def test_a_wire_released_outside_the_canvas_is_dropped(editor, flowhost):
     await editor.mouse.up()
     await expect(wires(editor)).to_have_count(0)
     await drop_node(editor, "debug", 480, 200)
-    await wire(editor, "lorawan-simulator", "out", "debug")
+    await wire(editor, "lorawan-simulator-1", "out", "debug-1")
     await expect(wires(editor)).to_have_count(1)

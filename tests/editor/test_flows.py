@@ -116,7 +116,7 @@ async def test_a_conflicting_deploy_is_explained_not_overwritten(editor, flowhos
 
     await dialog.locator('[data-action="reload"]').click()
     await expect(editor.locator(".flow-tab.active")).to_have_text("Changed elsewhere")
-    await expect(node(editor, "debug")).to_have_count(0)
+    await expect(node(editor, "debug-1")).to_have_count(0)
     await expect(editor.locator("#deploy")).to_be_disabled()
 
 

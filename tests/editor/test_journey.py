@@ -47,17 +47,17 @@ async def test_the_whole_journey(editor, flowhost, mosquitto):
     await drop_node(editor, "lorawan-simulator", 140, 140)
     await drop_node(editor, "mqtt-connector", 460, 100)
     await drop_node(editor, "debug", 780, 260)
-    await wire(editor, "lorawan-simulator", "out", "mqtt-connector")
-    await wire(editor, "lorawan-simulator", "out", "debug")
-    await wire(editor, "mqtt-connector", "downlink", "debug")
+    await wire(editor, "lorawan-simulator-1", "out", "mqtt-connector-1")
+    await wire(editor, "lorawan-simulator-1", "out", "debug-1")
+    await wire(editor, "mqtt-connector-1", "downlink", "debug-1")
     await expect(wires(editor)).to_have_count(3)
 
-    dialog = await open_node(editor, "lorawan-simulator")
+    dialog = await open_node(editor, "lorawan-simulator-1")
     await field(dialog, "devEUIs").locator("textarea").fill(DEVICE)
     await field(dialog, "interval").locator("input").fill("500ms")
     await dialog.locator('[data-action="done"]').click()
     await expect(dialog).to_be_hidden()
-    dialog = await open_node(editor, "mqtt-connector")
+    dialog = await open_node(editor, "mqtt-connector-1")
     await field(dialog, "connection").locator("select").select_option("test-broker")
     await screenshot(editor, "node-dialog")
     await dialog.locator('[data-action="done"]').click()
@@ -72,8 +72,8 @@ async def test_the_whole_journey(editor, flowhost, mosquitto):
         await expect(entries.first).to_contain_text("DevEUI_uplink")
         await subscriber.wait_for(1, timeout=5)
         assert subscriber.messages[0].topic == f"flowhost-editor/{DEVICE}/uplink"
-    await expect(node(editor, "lorawan-simulator").locator(".fh-node-status")).to_contain_text("1 devices")
-    connector_status = node(editor, "mqtt-connector").locator(".fh-node-status")
+    await expect(node(editor, "lorawan-simulator-1").locator(".fh-node-status")).to_contain_text("1 devices")
+    connector_status = node(editor, "mqtt-connector-1").locator(".fh-node-status")
     await expect(connector_status).to_contain_text(re.compile(r"connected · \d+ uplinks"))
     await expect(connector_status).to_have_attribute("data-level", "ok")
 
@@ -87,7 +87,7 @@ async def test_the_whole_journey(editor, flowhost, mosquitto):
     await expect(card.locator('[data-counter="downlinksReceived"] b')).to_have_text("1")
     await screenshot(editor, "journey-connections")
 
-    await node(editor, "mqtt-connector").locator(".fh-node-label").click()
+    await node(editor, "mqtt-connector-1").locator(".fh-node-label").click()
     await editor.click('.sidebar-tab[data-tab="info"]')
     info = editor.locator("#info-panel")
     await expect(info.locator(".info-title")).to_contain_text("mqtt-connector")
@@ -96,11 +96,11 @@ async def test_the_whole_journey(editor, flowhost, mosquitto):
     await screenshot(editor, "journey-info")
 
     # A mistake: the error is shown at its field, and the node is marked on the canvas once it is kept.
-    dialog = await open_node(editor, "lorawan-simulator")
+    dialog = await open_node(editor, "lorawan-simulator-1")
     await field(dialog, "fPort").locator("input").fill("300")
     await dialog.locator('[data-action="done"]').click()
     await expect(field(dialog, "fPort").locator(".field-error")).not_to_be_empty()
     await screenshot(editor, "journey-field-error")
-    await expect(node(editor, "lorawan-simulator")).not_to_have_class(re.compile(r"\binvalid\b"))
+    await expect(node(editor, "lorawan-simulator-1")).not_to_have_class(re.compile(r"\binvalid\b"))
     await dialog.locator('[data-action="done"]').click()  # "Keep anyway"
-    await expect(node(editor, "lorawan-simulator")).to_have_class(re.compile(r"\binvalid\b"))
+    await expect(node(editor, "lorawan-simulator-1")).to_have_class(re.compile(r"\binvalid\b"))

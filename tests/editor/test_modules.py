@@ -26,8 +26,9 @@ async def test_complete_layout_keeps_placed_nodes_and_puts_new_ones_below(editor
     assert layout["a"] == {"x": 500, "y": 300}
     assert layout["b"]["x"] > layout["c"]["x"]  # b is one column deeper than c
     assert min(layout["b"]["y"], layout["c"]["y"]) > 300
-    ids = await run(editor, "layout.js", "m.newNodeId('debug', [{id: 'debug'}, {id: 'debug-2'}])")
+    ids = await run(editor, "layout.js", "m.newNodeId('debug', [{id: 'debug-1'}, {id: 'debug-2'}, {id: 'debug'}])")
     assert ids == "debug-3"
+    assert await run(editor, "layout.js", "m.newNodeId('switch', [{id: 'debug-1'}])") == "switch-1"
 
 
 async def test_labels_and_error_paths(editor):
@@ -132,3 +133,33 @@ async def test_type_help_says_what_a_field_takes(editor):
             m.fieldKind({type: 'integer', max: 10})]""",
     )
     assert kinds == ["duration, ≥ 0.001 s", "list of dev eui", "one of SSL, TCP", "integer, ≤ 10"]
+
+
+async def test_config_ports_are_remembered_per_config_and_fall_back_to_the_wires(editor):
+    result = await run(
+        editor,
+        "ports.js",
+        """(() => {
+            const types = new Map([
+                ["switch", {type: "switch", outputs: ["otherwise"], outputsFromConfig: true}],
+                ["filter", {type: "filter", outputs: ["out", "unmatched"]}],
+            ]);
+            const ports = new m.ConfigPorts(types);
+            const node = {type: "switch", config: {rules: [{name: "hot"}], mode: "first"}, wires: {cold: ["x"]}};
+            const before = ports.portsOf(node);
+            ports.remember(node, ["hot", "otherwise"]);
+            const reordered = {type: "switch", config: {mode: "first", rules: [{name: "hot"}]}};
+            const wired = {type: "switch", wires: {hot: ["a"], cold: ["b"], otherwise: ["c"]}};
+            const gone = m.dropWiresOfMissingPorts(wired, ["hot", "otherwise"]);
+            return {
+                before, after: ports.portsOf(reordered), filter: ports.portsOf({type: "filter"}),
+                unknown: ports.portsOf({type: "nope"}), gone, left: wired.wires,
+                same: m.stableJson({b: 1, a: [{d: 2, c: 3}]}) === m.stableJson({a: [{c: 3, d: 2}], b: 1}),
+            };
+        })()""",
+    )
+    assert result["before"] == ["cold", "otherwise"]  # not asked yet: the ports its wires name, then the type's
+    assert result["after"] == ["hot", "otherwise"]  # the same config with its keys in another order
+    assert result["filter"] == ["out", "unmatched"] and result["unknown"] == ["out"]
+    assert result["gone"] == ["cold"] and result["left"] == {"hot": ["a"], "otherwise": ["c"]}
+    assert result["same"] is True

@@ -95,8 +95,8 @@ async def test_a_refused_deploy_names_each_node_and_field_and_opens_the_node(edi
     await expect(problems).to_be_visible()
     await screenshot(editor, "deploy-problems")
     await expect(problems.locator("h2")).to_have_text("Not deployed: 2 problems")
-    await expect(problems.locator('.problem[data-node="lorawan-simulator"]')).to_contain_text("lorawan-simulator")
-    entry = problems.locator('.problem[data-node="filter"]')
+    await expect(problems.locator('.problem[data-node="lorawan-simulator-1"]')).to_contain_text("lorawan-simulator")
+    entry = problems.locator('.problem[data-node="filter-1"]')
     await expect(entry).to_contain_text("filter")
     await expect(entry.locator(".problem-messages")).to_contain_text("give at least one of devEUIs, fPorts, tags")
     await expect(editor.locator(".toast.level-error")).to_have_count(0)
@@ -108,7 +108,7 @@ async def test_a_refused_deploy_names_each_node_and_field_and_opens_the_node(edi
     await expect(dialog).to_be_visible()
     await expect(dialog.locator(".dialog-banner")).to_contain_text("give at least one of devEUIs, fPorts, tags")
     await dialog.locator('[data-action="cancel"]').click()
-    await expect(node(editor, "filter")).to_have_class(INVALID)  # the deployed-to-be flow has the problem
+    await expect(node(editor, "filter-1")).to_have_class(INVALID)  # the deployed-to-be flow has the problem
 
 
 async def test_deploy_with_the_invalid_nodes_disabled_and_enable_one_once_fixed(editor, flowhost, page_errors):
@@ -123,16 +123,16 @@ async def test_deploy_with_the_invalid_nodes_disabled_and_enable_one_once_fixed(
     await offer.click()
     await expect(problems).to_be_hidden()
     await expect(editor.locator("#deploy")).to_have_text("Deployed")
-    filter_node = node(editor, "filter")
+    filter_node = node(editor, "filter-1")
     await expect(filter_node).to_have_class(re.compile(r"\bdisabled\b"))
     await expect(filter_node).not_to_have_class(INVALID)
     await expect(filter_node.locator(".fh-node-status")).to_contain_text("disabled: not run")
     await screenshot(editor, "deployed-with-a-node-disabled")
     saved = flowhost.runtime.data_dir / "flows" / "steady.yaml"
-    assert "  - id: filter\n    type: filter\n    disabled: true\n" in saved.read_text()
+    assert "  - id: filter-1\n    type: filter\n    disabled: true\n" in saved.read_text()
     assert set(flowhost.runtime.flows["steady"].nodes) == {"devices", "console"}
 
-    dialog = await open_node(editor, "filter")
+    dialog = await open_node(editor, "filter-1")
     await expect(dialog.locator("#node-disabled")).to_be_checked()
     await field(dialog, "tags").locator("textarea").fill("kitchen")
     await dialog.locator("#node-disabled").uncheck()
@@ -142,4 +142,4 @@ async def test_deploy_with_the_invalid_nodes_disabled_and_enable_one_once_fixed(
     await editor.click("#deploy")
     await expect(editor.locator("#deploy")).to_have_text("Deployed")
     assert "disabled" not in saved.read_text()
-    assert set(flowhost.runtime.flows["steady"].nodes) == {"devices", "console", "filter"}
+    assert set(flowhost.runtime.flows["steady"].nodes) == {"devices", "console", "filter-1"}

@@ -37,16 +37,16 @@ async def test_a_dropped_wired_node_changes_only_its_lines(editor, flowhost):
     await editor.reload()
     await editor.wait_for_selector("body.ready")
     await drop_node(editor, "debug", 520, 320)
-    await expect(node(editor, "debug")).to_be_visible()
-    await wire(editor, "devices", "out", "debug")
+    await expect(node(editor, "debug-1")).to_be_visible()
+    await wire(editor, "devices", "out", "debug-1")
     await deploy(editor)
     await screenshot(editor, "saved-yaml")
 
     text = path.read_text()
     lines = text.splitlines()
     assert "config: {}" not in text and "wires: {}" not in text, text
-    assert "    wires: {out: [console, debug]}" in lines, text
-    assert "  - id: console\n    type: debug\n  - id: debug\n    type: debug\nlayout:\n" in text, text
+    assert "    wires: {out: [console, debug-1]}" in lines, text
+    assert "  - id: console\n    type: debug\n  - id: debug-1\n    type: debug\nlayout:\n" in text, text
     layout = lines[lines.index("layout:") + 1 :]
     assert len(layout) == 3 and all(LAYOUT_LINE.match(line) for line in layout), text
     assert layout[:2] == ["  devices: {x: 120, y: 80}", "  console: {x: 480, y: 80}"]

@@ -32,7 +32,7 @@ async def test_the_palette_and_a_selected_node_show_the_type_s_help(editor, flow
     await expect(info.locator('.type-help dt[data-field="payloads"] + dd')).to_contain_text("required")
 
     await drop_node(editor, "debug", 300, 200)
-    await node(editor, "debug").locator(".fh-node-label").click()
+    await node(editor, "debug-1").locator(".fh-node-label").click()
     await expect(info.locator(".info-title")).to_contain_text("debug")
     node_help = info.locator('.info-help .type-help[data-type="debug"]')
     await expect(node_help).to_be_visible()

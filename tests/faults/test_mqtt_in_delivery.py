@@ -102,20 +102,25 @@ async def wait_for_all(subscriber: Subscriber, count: int, timeout: float) -> No
     )
 
 
-def flowhost_args(flow: Path, tmp_path: Path) -> tuple[str, ...]:
-    return (str(flow), "--no-broker", "--port", str(free_port()), "--data-dir", str(tmp_path / "data"))
+def flowhost_args(flow: Path, tmp_path: Path, loop: str = "asyncio") -> tuple[str, ...]:
+    data_dir = str(tmp_path / "data")
+    return (str(flow), "--no-broker", "--port", str(free_port()), "--data-dir", data_dir, "--loop", loop)
 
 
-@pytest.mark.parametrize("one_connection", [False, True], ids=["two connections", "one connection"])
+@pytest.mark.parametrize(
+    ("one_connection", "loop"),
+    [(False, "asyncio"), (True, "asyncio"), (True, "uvloop")],
+    ids=["two connections", "one connection", "one connection, uvloop"],
+)
 async def test_a_burst_beyond_the_outbox_and_the_inbound_queue_loses_nothing(
-    flowhost_process, mosquitto_factory, tmp_path, one_connection
+    flowhost_process, mosquitto_factory, tmp_path, one_connection, loop
 ):
     source = mosquitto_factory(max_queued=0)
     destination = source if one_connection else mosquitto_factory(max_queued=0)
     flow = relay_flow(tmp_path / "relay.yaml", source.tcp_port, destination.tcp_port, one_connection=one_connection)
     total = 30_000
     async with Subscriber("127.0.0.1", destination.tcp_port, "mqtt/things/+/uplink") as subscriber:
-        process = await flowhost_process(*flowhost_args(flow, tmp_path))
+        process = await flowhost_process(*flowhost_args(flow, tmp_path, loop))
         await process.wait_for_line("connection source: OPENED")
         if not one_connection:
             await process.wait_for_line("connection cloud: OPENED")

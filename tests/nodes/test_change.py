@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import voluptuous as vol
 
@@ -155,3 +157,71 @@ def test_the_form_lists_the_fields_of_a_change():
     assert list(fields) == ["action", "path", "value", "from", "expression", "to"]
     assert fields["path"]["format"] == "message-path" and fields["expression"]["format"] == "jinja-expression"
     assert fields["action"]["type"] == "select"
+
+
+# ---- flow.x and global.x: the shared context --------------------------------------------------------------------
+
+
+async def test_changes_read_and_write_the_flow_and_global_context(harness):
+    await harness.deploy(
+        flow(
+            """
+            - {action: set, path: flow.last, from: uplink.DevEUI}
+            - {action: set, path: global.sites.grenoble.devices, value: [1]}
+            - {action: set, path: payload.site, from: global.sites}
+            - {action: set, path: payload.site.grenoble.floor, value: 2}
+            - {action: set, path: payload.last, from: flow.last}
+            """
+        )
+    )
+    await harness.send("change", UPLINK)
+    await harness.settle()
+    node = harness.node("change")
+    assert node.store("flow").get("last") == "78AF580300000345"
+    assert node.store("global").get("sites") == {"grenoble": {"devices": (1,)}}
+    [out] = harness.payloads("sink")
+    assert out["site"] == {"grenoble": {"devices": (1,), "floor": 2}}  # a copy: the context is unchanged
+    assert out["last"] == "78AF580300000345"
+
+
+async def test_context_keys_move_rename_and_delete(harness):
+    await harness.deploy(
+        flow(
+            """
+            - {action: move, path: payload.count, to: flow.count}
+            - {action: rename, path: flow.count, to: total}
+            - {action: set, path: flow.gone, value: 1}
+            - {action: delete, path: flow.gone}
+            - {action: move, path: flow.missing, to: payload.nothing}
+            """
+        )
+    )
+    await harness.send("change", {"count": 7, "keep": True})
+    await harness.settle()
+    store = harness.node("change").store("flow")
+    assert store.keys() == ["total"] and store.get("total") == 7
+    assert harness.payloads("sink") == [{"keep": True}]
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("flow.", "after flow. give the context key"),
+        ("global[0]", "must start with one of"),
+        ("flow.[0]", "after flow. give the context key"),
+    ],
+)
+def test_bad_context_paths_are_refused_naming_them(path, message):
+    with pytest.raises(vol.Invalid, match=re.escape(message)):
+        ChangeNode.config_schema({"changes": [{"action": "delete", "path": path}]})
+
+
+@pytest.mark.expect_node_errors
+async def test_a_full_context_fails_that_message_alone(harness):
+    harness.runtime.context.max_bytes = 64
+    await harness.deploy(flow("            - {action: set, path: flow.big, from: payload}"))
+    await harness.send("change", {"text": "x" * 100})
+    await harness.send("change", {"text": "small"})
+    await harness.settle()
+    assert harness.counters("change")["errors"] == 1
+    assert harness.node("change").store("flow").get("big") == {"text": "small"}

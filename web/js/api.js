@@ -51,6 +51,9 @@ export const api = {
   deleteFlow: (id) => request("DELETE", `/flows/${encodeURIComponent(id)}`),
   flowYaml: (id) => request("GET", `/flows/${encodeURIComponent(id)}/yaml`, undefined, { raw: true }),
   importFlow: (yamlText) => request("POST", "/flows/import", yamlText, { contentType: "application/yaml" }),
+  nodeOutputs: (type, config) => request("POST", `/node-types/${encodeURIComponent(type)}/outputs`, config),
+  injectNode: (flowId, nodeId) =>
+    request("POST", `/flows/${encodeURIComponent(flowId)}/nodes/${encodeURIComponent(nodeId)}/inject`),
   flowStatus: (id) => request("GET", `/flows/${encodeURIComponent(id)}/status`),
   connections: () => request("GET", "/connections"),
   createConnection: (c) => request("POST", "/connections", c),

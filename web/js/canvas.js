@@ -2,17 +2,25 @@
 // draws it and reports what the user did, in flow terms (node ids and port names, not drawflow's numbers).
 
 import { h } from "./dom.js";
+import { iconHtml } from "./icons.js";
 
 const Drawflow = window.Drawflow;
 // Positions snap to this grid (half the dots' spacing): flows line up, and layouts in YAML stay round numbers.
 const GRID = 10;
 const snap = (value) => Math.round(value / GRID) * GRID;
+// Node types with a boolean `active` setting (debug) get an on/off toggle on the canvas.
+export function hasActiveToggle(type) {
+  return Boolean(type && type.schema.some((field) => field.name === "active" && field.type === "boolean"));
+}
 
 export class FlowCanvas extends EventTarget {
-  constructor(container, nodeTypes) {
+  // portsOf(node): the node's output port names (a switch's come from its rules).
+  constructor(container, nodeTypes, portsOf) {
     super();
     this.container = container;
     this.nodeTypes = nodeTypes;
+    this.portsOf = portsOf;
+    this.ports = new Map(); // flow node id -> the output port names drawn
     this.editor = new Drawflow(container);
     this.editor.reroute = false;
     this.editor.curvature = 0.45;
@@ -104,6 +112,7 @@ export class FlowCanvas extends EventTarget {
       const nodeId = this.byDrawflowId.get(String(dfId));
       this.byDrawflowId.delete(String(dfId));
       if (nodeId) this.byFlowId.delete(nodeId);
+      if (nodeId) this.ports.delete(nodeId);
       if (this.selected === nodeId) this.selected = null;
       this.group.delete(nodeId);
       if (nodeId) this.emit("remove", { nodeId });
@@ -165,9 +174,8 @@ export class FlowCanvas extends EventTarget {
   wireOf(c) {
     const fromNode = this.byDrawflowId.get(String(c.output_id));
     const toNode = this.byDrawflowId.get(String(c.input_id));
-    const type = fromNode && this.nodeTypes.get(this.typeOf(c.output_id));
     const index = Number(String(c.output_class).replace("output_", "")) - 1;
-    const port = type ? type.outputs[index] : undefined;
+    const port = fromNode ? (this.ports.get(fromNode) || [])[index] : undefined;
     return { from: fromNode, port, to: toNode };
   }
 
@@ -263,6 +271,7 @@ export class FlowCanvas extends EventTarget {
       this.editor.clear();
       this.byFlowId.clear();
       this.byDrawflowId.clear();
+      this.ports.clear();
       for (const node of flow.nodes) this.drawNode(node, layout[node.id] || { x: 0, y: 0 });
       for (const node of flow.nodes) {
         for (const [port, targets] of Object.entries(node.wires || {})) {
@@ -277,11 +286,15 @@ export class FlowCanvas extends EventTarget {
   drawNode(node, position) {
     const type = this.nodeTypes.get(node.type);
     const inputs = type ? (type.inputs ? 1 : 0) : 1;
-    const outputs = type ? type.outputs.length : 1;
+    const ports = type ? this.portsOf(node) : ["out"];
+    const outputs = ports.length;
     const category = type ? type.category : "unknown";
+    const icon = h("span.fh-node-icon");
+    icon.innerHTML = iconHtml(type);
     const body = h(
       "div.fh-node",
       { dataset: { nodeId: node.id, type: node.type } },
+      icon,
       h("div.fh-node-label", node.name || node.id),
       h("div.fh-node-type", { hidden: (node.name || node.id) === node.type }, node.type),
       h("div.fh-node-status", { hidden: true }, h("span.dot"), h("span.text")),
@@ -299,7 +312,8 @@ export class FlowCanvas extends EventTarget {
     element.dataset.type = node.type;
     if (!type) element.classList.add("unknown-type");
     element.classList.toggle("disabled", Boolean(node.disabled));
-    (type ? type.outputs : ["out"]).forEach((port, index) => {
+    this.ports.set(node.id, ports);
+    ports.forEach((port, index) => {
       const output = element.querySelector(`.outputs .output_${index + 1}`);
       if (output) {
         output.dataset.port = port;
@@ -309,14 +323,45 @@ export class FlowCanvas extends EventTarget {
     if (outputs > 1) element.classList.add("multi-output");
     const input = element.querySelector(".inputs .input_1");
     if (input) input.dataset.port = "in";
+    this.addButtons(element, node, type);
     return element;
+  }
+
+  // Node-RED's buttons beside a node: inject's on the left (send now), debug's on the right (mute / unmute).
+  addButtons(element, node, type) {
+    if (type && type.triggerable) {
+      element.append(this.nodeButton("fh-inject", "Send this node's message now", "inject", node.id));
+    }
+    if (hasActiveToggle(type)) {
+      const toggle = this.nodeButton("fh-toggle", "", "toggle", node.id);
+      element.append(toggle);
+      this.showActive(toggle, node);
+    }
+  }
+
+  nodeButton(className, title, eventName, nodeId) {
+    const button = h(`button.fh-node-button.${className}`, { type: "button", title, "aria-label": title });
+    // Not drawflow's: a press on the button neither drags nor selects the node, and a double click opens nothing.
+    for (const name of ["mousedown", "dblclick"]) button.addEventListener(name, (event) => event.stopPropagation());
+    button.addEventListener("click", (event) => {
+      event.stopPropagation();
+      this.emit(eventName, { nodeId });
+    });
+    return button;
+  }
+
+  showActive(toggle, node) {
+    const active = !node.config || node.config.active !== false;
+    toggle.classList.toggle("off", !active);
+    toggle.setAttribute("aria-pressed", String(active));
+    toggle.title = active ? "Showing messages in the debug panel: click to mute" : "Muted: click to show messages again";
+    toggle.setAttribute("aria-label", toggle.title);
   }
 
   drawWire(from, port, to) {
     const fromId = this.byFlowId.get(from);
     const toId = this.byFlowId.get(to);
-    const type = this.nodeTypes.get(this.typeOf(fromId));
-    const index = type ? type.outputs.indexOf(port) : -1;
+    const index = (this.ports.get(from) || []).indexOf(port);
     if (!fromId || !toId || index < 0) return;
     const wasSilent = this.silent;
     this.silent = true;
@@ -335,6 +380,8 @@ export class FlowCanvas extends EventTarget {
     element.querySelector(".fh-node-label").textContent = node.name || node.id;
     element.querySelector(".fh-node-type").hidden = (node.name || node.id) === node.type;
     element.classList.toggle("disabled", Boolean(node.disabled));
+    const toggle = element.querySelector(".fh-toggle");
+    if (toggle) this.showActive(toggle, node);
   }
 
   removeSelected() {

@@ -48,10 +48,11 @@ export function completeLayout(nodes, layout = {}) {
   return result;
 }
 
-// A free id for a new node of `type`: "debug", then "debug-2", "debug-3"...
+// A free id for a new node of `type`: "switch-1", then "switch-2"... (the label differs from the type, so the node
+// shows its type line too). Bounded: one more than the nodes there are is always free.
 export function newNodeId(type, nodes) {
   const taken = new Set(nodes.map((node) => node.id));
   const base = type.replace(/[^a-z0-9-]/g, "-");
-  if (!taken.has(base)) return base;
-  for (let n = 2; ; n++) if (!taken.has(`${base}-${n}`)) return `${base}-${n}`;
+  for (let n = 1; n <= nodes.length + 1; n++) if (!taken.has(`${base}-${n}`)) return `${base}-${n}`;
+  return `${base}-${nodes.length + 1}`;
 }

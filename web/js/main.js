@@ -6,14 +6,17 @@ import { FlowCanvas } from "./canvas.js";
 import { ConnectionsPanel } from "./connections.js";
 import { DebugPanel } from "./debug.js";
 import { showDeployProblems } from "./deploy-problems.js";
+import { bindDeployMenu, DEPLOY_MODES, deployMode, Drafts } from "./drafts.js";
 import { openDialog } from "./dialog.js";
 import { clear, h } from "./dom.js";
 import { EventStream } from "./events.js";
 import { History } from "./history.js";
 import { InfoPanel } from "./info.js";
 import { completeLayout, newNodeId } from "./layout.js";
+import { injectNode, toggleActive } from "./node-actions.js";
 import { openNodeDialog } from "./node-dialog.js";
 import { Palette } from "./palette.js";
+import { ConfigPorts, dropWiresOfMissingPorts } from "./ports.js";
 import { fieldOfPath } from "./schema-form.js";
 import { openNodeSearch } from "./search.js";
 
@@ -30,7 +33,9 @@ const state = {
   nodeErrors: new Map(), // node id -> [{field, message}]
   generalErrors: [], // errors about the flow that no node owns: [{path, message}]
 };
-const history = new History();
+let history = new History(); // the shown flow's; a kept draft keeps its own
+const drafts = new Drafts();
+let configPorts;
 let canvas;
 let connections;
 let debugPanel;
@@ -206,16 +211,21 @@ function normalise(flow) {
   };
 }
 
-function open(flow, { isNew = false } = {}) {
-  state.flow = normalise(flow);
+// `draft`: edits kept from an earlier visit (their flow, what was deployed, their undo history).
+function open(flow, { isNew = false, draft = null } = {}) {
+  state.flow = draft ? draft.flow : normalise(flow);
   state.isNew = isNew;
   // A flow without positions gets them here: that alone is not an undeployed change.
   // A new flow has nothing to deploy until it has a change.
-  state.deployed = canonical(state.flow);
+  state.deployed = draft ? draft.deployed : canonical(state.flow);
   state.nodeErrors.clear();
   statuses.clear();
   nodeCounters.clear();
-  history.reset(editable(state.flow));
+  if (draft) history = draft.history;
+  else {
+    history = new History();
+    history.reset(editable(state.flow));
+  }
   redraw();
   canvas.fit(state.flow.layout);
   renderFlowTabs();
@@ -238,9 +248,25 @@ async function openFlowById(flowId) {
   open(await api.flow(flowId));
 }
 
+// Leaving a flow with edits keeps them, to come back to or to deploy with the others.
+function keepDraft() {
+  if (!state.flow) return;
+  if (isDirty()) drafts.keep(state.flow.id, { flow: state.flow, deployed: state.deployed, isNew: state.isNew, history });
+  else drafts.take(state.flow.id);
+}
+
+async function showFlow(flowId) {
+  const draft = drafts.take(flowId);
+  if (draft) open(draft.flow, { isNew: draft.isNew, draft });
+  else await openFlowById(flowId);
+}
+
 function renderFlowTabs() {
   const tabs = $("#flow-tabs");
   const entries = state.flows.map((flow) => ({ id: flow.id, label: flow.label || flow.id }));
+  for (const [id, draft] of drafts.entries()) {
+    if (!entries.some((entry) => entry.id === id)) entries.push({ id, label: draft.flow.label });
+  }
   if (state.flow && !entries.some((entry) => entry.id === state.flow.id)) entries.push({ id: state.flow.id, label: state.flow.label });
   clear(
     tabs,
@@ -249,7 +275,7 @@ function renderFlowTabs() {
         "button.flow-tab",
         {
           type: "button",
-          class: state.flow && entry.id === state.flow.id ? "active" : "",
+          class: [state.flow && entry.id === state.flow.id ? "active" : "", drafts.has(entry.id) ? "dirty" : ""].join(" ").trim(),
           dataset: { flow: entry.id },
           title: `${entry.label} (${entry.id}) · double-click for its properties`,
           on: { click: () => switchFlow(entry.id), dblclick: () => editFlowProperties() },
@@ -309,7 +335,7 @@ function editFlowProperties() {
         close();
         state.deployed = canonical(state.flow);
         await loadFlows();
-        if (state.flows.length) await openFlowById(state.flows[0].id);
+        if (state.flows.length) await showFlow(state.flows[0].id);
         else open(emptyFlow("flow-1"), { isNew: true });
         toast(`Flow ${flow.label} deleted`, "ok");
       },
@@ -329,19 +355,15 @@ function editFlowProperties() {
   label.focus();
 }
 
-function confirmDiscard() {
-  return !isDirty() || window.confirm("This flow has undeployed changes. Discard them?");
-}
-
 async function switchFlow(flowId) {
   if (state.flow && flowId === state.flow.id) return;
-  if (!confirmDiscard()) return;
-  await openFlowById(flowId);
+  keepDraft();
+  await showFlow(flowId);
 }
 
 function newFlow() {
-  if (!confirmDiscard()) return;
-  const taken = new Set(state.flows.map((flow) => flow.id));
+  keepDraft();
+  const taken = new Set([...state.flows.map((flow) => flow.id), ...drafts.ids()]);
   let n = state.flows.length + 1;
   while (taken.has(`flow-${n}`)) n++;
   open(emptyFlow(`flow-${n}`), { isNew: true });
@@ -351,12 +373,23 @@ function isDirty() {
   return state.flow && canonical(state.flow) !== state.deployed;
 }
 
+// How many flows Deploy would deploy now.
+function flowsToDeploy() {
+  const others = deployMode() === "changed" ? drafts.ids().filter((id) => id !== state.flow.id).length : 0;
+  return others + (isDirty() ? 1 : 0);
+}
+
 function refreshChrome() {
   const dirty = isDirty();
+  const count = flowsToDeploy();
   const deploy = $("#deploy");
-  deploy.disabled = !dirty;
-  deploy.classList.toggle("dirty", Boolean(dirty));
-  deploy.querySelector(".label").textContent = dirty ? "Deploy" : "Deployed";
+  deploy.disabled = !count;
+  deploy.classList.toggle("dirty", Boolean(count));
+  deploy.querySelector(".label").textContent = count > 1 ? `Deploy ${count} flows` : count ? "Deploy" : "Deployed";
+  deploy.title = `${DEPLOY_MODES[deployMode()]} (choose with ▾)`;
+  for (const item of document.querySelectorAll("#deploy-menu [data-mode]")) {
+    item.setAttribute("aria-checked", String(item.dataset.mode === deployMode()));
+  }
   $("#undo").disabled = !history.canUndo;
   $("#redo").disabled = !history.canRedo;
   $("#export").disabled = state.isNew;
@@ -468,6 +501,24 @@ async function deploy() {
   }
 }
 
+// "All flows with changes": the others first, then the one shown; a refused one stays open with its problems.
+async function deployChosen() {
+  const start = state.flow.id;
+  if (deployMode() === "flow" || !drafts.ids().some((id) => id !== start)) {
+    await deploy();
+    return;
+  }
+  keepDraft();
+  const order = [...drafts.ids().filter((id) => id !== start), ...(drafts.has(start) ? [start] : [])];
+  for (const flowId of order) {
+    await showFlow(flowId);
+    await deploy();
+    if (isDirty()) return;
+  }
+  if (state.flow.id !== start) await switchFlow(start);
+  toast(`Deployed ${order.length} flows`, "ok", 2500);
+}
+
 // Node-RED's "deploy anyway": the nodes with errors stay in the flow, disabled (not run) until fixed.
 async function deployDisabled(nodeIds) {
   for (const nodeId of nodeIds) {
@@ -537,33 +588,23 @@ function editNode(nodeId) {
   openNodeDialog({
     node,
     type,
+    flowId: state.flow.id,
     choices: connectionChoices(type, node.config || {}),
     knownErrors: state.nodeErrors.get(nodeId) || [],
     needsConnection: (type.connectionFields || []).length > 0 && !connections.connections.size && !state.flow.connections.length,
     idProblem: (newId) => (newId === nodeId ? null : !IDENTIFIER.test(newId) ? "use letters, digits, '_', '-', '.'" : nodeById(newId) ? `another node is called ${newId}` : null),
-    async check(candidate) {
-      const index = state.flow.nodes.indexOf(node);
-      const body = payload();
-      body.nodes = state.flow.nodes.map((n, i) => (i === index ? candidate : n));
-      const prefix = `nodes[${index}]`;
-      // Not validate(): a candidate the user may still cancel must not mark the canvas or the problems count.
-      const result = await api.validateFlow(body, state.isNew);
-      const errors = result && Array.isArray(result.errors) ? result.errors : [];
-      return errors
-        .filter((e) => e.path === prefix || (e.path || "").startsWith(`${prefix}.`) || (e.path || "").startsWith(`${prefix}[`))
-        .map((e) => ({ field: fieldOfPath(e.path, `${prefix}.config`), message: e.message }));
-    },
-    apply(candidate, newId) {
+    check: (candidate) => checkCandidate(node, candidate),
+    async apply(candidate, newId) {
+      const ports = await portsOfCandidate(node, candidate);
       Object.keys(node).forEach((key) => delete node[key]);
       Object.assign(node, candidate);
-      if (newId !== nodeId) {
-        renameNode(nodeId, newId);
-        redraw();
-      } else {
-        canvas.updateNode(node);
-      }
+      const dropped = ports ? dropWiresOfMissingPorts(node, ports) : [];
+      if (newId !== nodeId) renameNode(nodeId, newId);
+      if (newId !== nodeId || configPorts.fromConfig(node)) redraw();
+      else canvas.updateNode(node);
       changed();
       validateSoon();
+      if (dropped.length) offerUndo(`Removed the wires of ${dropped.map((port) => `“${port}”`).join(", ")}: ${newId} has no such port now`);
     },
     remove: () => canvas.removeNode(nodeId),
     addConnection: () => {
@@ -571,6 +612,40 @@ function editNode(nodeId) {
       connections.edit(null);
     },
   });
+}
+
+// The candidate's errors, without marking the canvas or the problems count (the user may still cancel it).
+async function checkCandidate(node, candidate) {
+  const index = state.flow.nodes.indexOf(node);
+  const body = payload();
+  body.nodes = state.flow.nodes.map((n, i) => (i === index ? candidate : n));
+  const prefix = `nodes[${index}]`;
+  const result = await api.validateFlow(body, state.isNew);
+  const errors = result && Array.isArray(result.errors) ? result.errors : [];
+  // Wires from ports the new config no longer has are removed when it is applied.
+  const wiresGo = configPorts.fromConfig(candidate);
+  return errors
+    .filter((e) => e.path === prefix || (e.path || "").startsWith(`${prefix}.`) || (e.path || "").startsWith(`${prefix}[`))
+    .filter((e) => !(wiresGo && (e.path || "").startsWith(`${prefix}.wires`)))
+    .map((e) => ({ field: fieldOfPath(e.path, `${prefix}.config`), message: e.message }));
+}
+
+// The ports a config gives (a switch's rules), asked only of a config that is valid (a refused one keeps the
+// ports drawn); null when the type's ports do not come from its config.
+async function portsOfCandidate(node, candidate) {
+  if (!configPorts.fromConfig(candidate)) return null;
+  if ((await checkCandidate(node, candidate)).length) return null;
+  try {
+    return await configPorts.ask(candidate);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    return null;
+  }
+}
+
+function offerUndo(message) {
+  const undo = h("button.small.toast-undo", { type: "button", on: { click: () => restore(history.undo()) } }, "Undo");
+  toast(h("span", message, " ", undo), "info", 10000);
 }
 
 function renameNode(oldId, newId) {
@@ -601,10 +676,7 @@ function searchNodes() {
   openNodeSearch({
     loadFlows: allFlowsForSearch,
     onPick: async (flowId, nodeId) => {
-      if (flowId !== state.flow.id) {
-        if (!confirmDiscard()) return;
-        await openFlowById(flowId);
-      }
+      if (flowId !== state.flow.id) await switchFlow(flowId);
       canvas.focus(nodeId);
     },
   });
@@ -747,11 +819,22 @@ async function loadStatus() {
   }
   const nodes = (result && result.nodes) || {};
   const entries = Array.isArray(nodes) ? nodes.map((n) => [n.id, n]) : Object.entries(nodes);
+  let portsChanged = false;
   for (const [nodeId, info] of entries) {
     const status = info && (info.status !== undefined ? info.status : info);
     if (status && status.text) statuses.set(nodeId, status);
+    portsChanged = rememberRunningPorts(nodeById(nodeId), info) || portsChanged;
   }
+  if (portsChanged) redraw();
   refreshStatuses();
+}
+
+// A running node's ports are those of the deployed config: they say what the config shown has while it is that.
+function rememberRunningPorts(node, info) {
+  if (!node || !info || !Array.isArray(info.outputs) || !configPorts.fromConfig(node) || isDirty()) return false;
+  const before = JSON.stringify(configPorts.portsOf(node));
+  configPorts.remember(node, info.outputs);
+  return JSON.stringify(info.outputs) !== before;
 }
 
 function onEvent(event) {
@@ -764,7 +847,8 @@ function onEvent(event) {
       }
       break;
     case "debug":
-      debugPanel.add(event);
+      // A muted node's messages stop here at once; the server stops sending them once it is deployed.
+      if (!(current && event.node && (nodeById(event.node) || {}).config?.active === false)) debugPanel.add(event);
       break;
     case "error":
       debugPanel.add(event);
@@ -815,7 +899,8 @@ function showTab(name) {
 }
 
 function bindChrome() {
-  $("#deploy").addEventListener("click", deploy);
+  $("#deploy").addEventListener("click", deployChosen);
+  bindDeployMenu($("#deploy-menu"), $("#deploy-mode"), refreshChrome);
   $("#problems").addEventListener("click", showFirstProblem);
   $("#undo").addEventListener("click", () => restore(history.undo()));
   $("#redo").addEventListener("click", () => restore(history.redo()));
@@ -858,7 +943,7 @@ function bindChrome() {
     }
   });
   window.addEventListener("beforeunload", (event) => {
-    if (isDirty()) event.preventDefault();
+    if (isDirty() || drafts.size) event.preventDefault();
   });
 }
 
@@ -895,13 +980,26 @@ async function boot() {
   const entry = (type) => ({ ...type, type: type.type || type.connectorId, outputs: type.outputs || [], schema: type.fields || [] });
   for (const type of nodeTypes) state.nodeTypes.set(type.type, entry(type));
   for (const type of connectionTypes) state.connectionTypes.set(type.connectorId, entry(type));
-  canvas = new FlowCanvas($("#canvas"), state.nodeTypes);
+  configPorts = new ConfigPorts(state.nodeTypes);
+  canvas = new FlowCanvas($("#canvas"), state.nodeTypes, (node) => configPorts.portsOf(node));
   canvas.addEventListener("add", (e) => addNode(e.detail.type, e.detail.x, e.detail.y));
   canvas.addEventListener("remove", (e) => removeNode(e.detail.nodeId));
   canvas.addEventListener("wire", (e) => addWire(e.detail));
   canvas.addEventListener("unwire", (e) => removeWire(e.detail));
   canvas.addEventListener("move", (e) => moveNode(e.detail));
   canvas.addEventListener("open", (e) => editNode(e.detail.nodeId));
+  canvas.addEventListener("inject", (e) => {
+    const node = nodeById(e.detail.nodeId);
+    if (node) injectNode({ flowId: state.flow.id, node, deployedText: state.deployed, isNew: state.isNew, toast });
+  });
+  canvas.addEventListener("toggle", (e) => {
+    const node = nodeById(e.detail.nodeId);
+    if (!node) return;
+    const active = toggleActive(node);
+    canvas.updateNode(node);
+    changed();
+    toast(`${node.name || node.id} ${active ? "shows its messages again" : "is muted"}: deploy to keep it so`, "info", 2500);
+  });
   canvas.addEventListener("select", () => {
     helpType = null;
     refreshInfo();

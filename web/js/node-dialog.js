@@ -1,6 +1,7 @@
 // The edit dialog of a node: its name and id, then the form generated from its type's schema. "Done" checks the
 // change with the server first; errors show at their fields and the user fixes them or keeps the change anyway.
 
+import { codecTryBox } from "./codec-try.js";
 import { openDialog } from "./dialog.js";
 import { h } from "./dom.js";
 import { SchemaForm } from "./schema-form.js";
@@ -12,7 +13,7 @@ import { SchemaForm } from "./schema-form.js";
  * the flow until it is applied); apply(candidate, newId); remove();
  * needsConnection and addConnection(): offer to create the connection the node needs.
  */
-export function openNodeDialog({ node, type, choices, knownErrors, needsConnection, idProblem, check, apply, remove, addConnection }) {
+export function openNodeDialog({ node, type, flowId, choices, knownErrors, needsConnection, idProblem, check, apply, remove, addConnection }) {
   const nameInput = h("input#node-name", { type: "text", name: "name", value: node.name || "", placeholder: node.id });
   const idInput = h("input#node-id.mono", { type: "text", name: "id", value: node.id, spellcheck: "false" });
   const idError = h("div.field-error");
@@ -33,6 +34,7 @@ export function openNodeDialog({ node, type, choices, knownErrors, needsConnecti
         h("button.small", { type: "button", on: { click: () => { dialog.close(); addConnection(); } } }, "Add a connection"))
       : null,
     form.element,
+    node.type === "codec" ? codecTryBox({ flowId, nodeId: node.id, readConfig: () => form.read() }) : null,
   );
   const show = (errors, showError) => {
     const unmatched = form.showErrors(errors.filter((e) => e.field));

@@ -2,6 +2,7 @@
 // canvas, or press Enter / double-click to add it in the middle of the view.
 
 import { clear, h } from "./dom.js";
+import { iconHtml } from "./icons.js";
 
 const CATEGORY_ORDER = ["input", "network", "function", "output"];
 
@@ -52,6 +53,12 @@ export class Palette {
     }
   }
 
+  icon(type) {
+    const icon = h("span.palette-icon");
+    icon.innerHTML = iconHtml(type);
+    return icon;
+  }
+
   item(type) {
     return h(
       "div.palette-node",
@@ -75,6 +82,7 @@ export class Palette {
         },
       },
       type.inputs ? h("span.port.in") : null,
+      this.icon(type),
       h("span.palette-label", type.type),
       type.outputs.length ? h("span.port.out") : null,
     );

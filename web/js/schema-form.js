@@ -21,6 +21,8 @@ function kindOf(field, secretFields) {
   if (field.type === "boolean") return "boolean";
   if (field.type === "select" || (field.options && !LIST_TYPES.has(field.type) && field.type !== "multi_select")) return "select";
   if (field.type === "multi_select") return "multi_select";
+  // A list of mappings (a switch's rules) is edited as JSON, one item per line: one item per line of text cannot hold it.
+  if (LIST_TYPES.has(field.type) && field.items && typeof field.items === "object" && field.items.type === "mapping") return "json-list";
   if (LIST_TYPES.has(field.type) || field.multiple) return "list";
   if (NUMBER_TYPES.has(field.type)) return "number";
   if (format === "duration" || field.type === "duration") return "duration";
@@ -58,7 +60,7 @@ class FieldControl {
     this.input = this.build(id, value, hasValue);
     const required = field.required === true;
     const label = field.label || field.title || humanize(field.name);
-    const hint = [rangeHint(field), kind === "duration" ? "e.g. 500ms, 30s, 10m" : "", kind === "list" ? "one per line" : ""]
+    const hint = [rangeHint(field), kind === "duration" ? "e.g. 500ms, 30s, 10m" : "", kind === "list" ? "one per line" : "", kind === "json-list" ? "JSON: a list, an object per item" : ""]
       .filter(Boolean).join(" · ");
     this.error = h("div.field-error", { role: "alert" });
     this.element = h(
@@ -133,6 +135,11 @@ class FieldControl {
         area.value = Array.isArray(show) ? show.join("\n") : show ?? "";
         return area;
       }
+      case "json-list": {
+        const area = h("textarea.json-list.mono", { ...common, rows: 5, spellcheck: "false", placeholder: "[{...}, {...}]" });
+        area.value = Array.isArray(show) ? `[\n${show.map((item) => `  ${JSON.stringify(item)}`).join(",\n")}\n]` : show ?? "";
+        return area;
+      }
       case "json": {
         const input = h("input", { ...common, type: "text", spellcheck: "false" });
         input.value = show === undefined ? "" : typeof show === "string" ? show : JSON.stringify(show);
@@ -177,6 +184,7 @@ class FieldControl {
         if (!items.length) return undefined;
         return itemIsNumber(this.field) ? items.map((item) => (Number.isNaN(Number(item)) ? item : Number(item))) : items;
       }
+      case "json-list":
       case "json": {
         const raw = this.input.value.trim();
         if (raw === "") return undefined;

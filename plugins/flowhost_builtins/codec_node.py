@@ -1,0 +1,291 @@
+"""``codec``: decodes uplinks and encodes downlinks with JavaScript payload codecs, chosen per device.
+
+A decoded uplink gets ThingPark's decoded format: the codec's data as ``payload`` inside the ``DevEUI_uplink``
+(and a ThingPark driver's points as ``points``); an uplink the codec failed on gets ``payloadDecodedError``
+(``message``, ``warnings``) and leaves on ``error``. A ``DevEUI_downlink`` with a ``payload`` object and no
+``payload_hex`` is encoded (``payload_hex`` and ``FPort`` filled in); one that fails leaves on ``error`` with
+``payloadEncodedError`` and is refused.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+import voluptuous as vol
+
+from flowhost import Message, Node, hookimpl
+from flowhost.validation import dev_eui, duration_between
+
+from .codec_apis import Codec, CodecError
+from .codec_loader import INLINE_CODEC, CodecFolderError, CodecSet, folder_fingerprint, load_codec_folder
+from .js_sandbox import SandboxError
+
+_MAPPINGS = ("devices", "models", "profiles", "tags")
+_SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|MB|GB)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+MIN_MEMORY_LIMIT, MAX_MEMORY_LIMIT = 1024**2, 1024**3
+
+
+def memory_size(value: Any) -> int:
+    """Voluptuous validator: bytes from an integer or ``512KB``, ``32MB``, ``1GB``, between 1 MB and 1 GB."""
+    match = _SIZE.match(value) if isinstance(value, str) else None
+    if type(value) is int:
+        size = value
+    elif match:
+        size = int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "B").upper()]
+    else:
+        raise vol.Invalid(f"expected a size such as 32MB or 512KB, got {value!r}")
+    if not MIN_MEMORY_LIMIT <= size <= MAX_MEMORY_LIMIT:
+        raise vol.Invalid(f"must be between 1MB and 1GB, got {value!r}")
+    return size
+
+
+def _codec_name(value: Any) -> str:
+    if not isinstance(value, str) or not value or "/" in value or value.endswith(".js"):
+        raise vol.Invalid(f"a codec name is its file name without .js (e.g. temp-hum), got {value!r}")
+    return value
+
+
+def javascript_source(value: Any) -> str:
+    """Voluptuous validator: a codec's JavaScript code (a text area in the editor)."""
+    if not isinstance(value, str) or not value.strip():
+        raise vol.Invalid("source must be a codec's JavaScript code, e.g. function decodeUplink(input) {...}")
+    return value
+
+
+javascript_source.form = {"type": "string", "format": "multiline"}  # type: ignore[attr-defined]
+
+
+def _has_codecs(config: dict) -> dict:
+    if "codecs" not in config and "source" not in config:
+        raise vol.Invalid("give codecs (a folder of .js files, relative to the flow file) or source (inline code)")
+    return config
+
+
+CONFIG_SCHEMA = vol.Schema(
+    vol.All(
+        {
+            vol.Optional("codecs"): vol.All(str, vol.Length(min=1)),
+            vol.Optional("source"): javascript_source,
+            vol.Optional("default"): _codec_name,
+            vol.Optional("devices"): {dev_eui: _codec_name},
+            vol.Optional("models"): {str: _codec_name},
+            vol.Optional("profiles"): {str: _codec_name},
+            vol.Optional("tags"): {str: _codec_name},
+            vol.Optional("timeout", default="100ms"): duration_between(0.001, 10),
+            vol.Optional("memoryLimit", default="32MB"): memory_size,
+        },
+        _has_codecs,
+    )
+)
+
+# Codec nodes that are running, so that a redeploy of their flow can tell them to look for edited codec files
+# (a redeploy restarts only nodes whose config changed; a codec file can change without it).
+_RUNNING: weakref.WeakSet[CodecNode] = weakref.WeakSet()
+
+
+class CodecNode(Node):
+    type = "codec"
+    category = "function"
+    description = (
+        "Decodes uplinks (payload_hex into payload) and encodes downlinks (payload into payload_hex) with "
+        "JavaScript codecs (TS013, TTN v2, ChirpStack v3, ThingPark drivers) chosen per device, in a sandbox."
+    )
+    outputs = ("out", "error")
+    config_schema = CONFIG_SCHEMA
+    form_labels = {"memoryLimit": "Memory limit", "codecs": "Codec folder", "source": "Inline codec"}
+
+    async def start(self) -> None:
+        self._folder = self._resolve_folder()
+        self._fingerprint = None
+        self._stale = False
+        self.codec_set = self._load()
+        _RUNNING.add(self)
+
+    async def close(self) -> None:
+        _RUNNING.discard(self)
+
+    def _resolve_folder(self) -> Path | None:
+        if "codecs" not in self.config:
+            return None
+        folder = Path(self.config["codecs"]).expanduser()
+        if not folder.is_absolute():
+            if self.context.flow_dir is None:
+                raise CodecFolderError("codecs: a relative folder needs a flow file; give an absolute path")
+            folder = self.context.flow_dir / folder
+        return folder
+
+    def _load(self) -> CodecSet:
+        """Load the folder and the inline codec; a codec that fails is reported, the others work."""
+        config = self.config
+        limits = {"timeout": config["timeout"], "memory_limit": config["memoryLimit"]}
+        codecs: dict[str, Codec] = {}
+        failures: dict[str, str] = {}
+        if self._folder is not None:
+            self._fingerprint = folder_fingerprint(self._folder)
+            codecs, failures = load_codec_folder(self._folder, **limits)
+        if "source" in config:
+            try:
+                codecs[INLINE_CODEC] = Codec(INLINE_CODEC, config["source"], **limits)
+            except SandboxError as exc:
+                failures[INLINE_CODEC] = str(exc)
+        mapped = any(key in config for key in ("default", *_MAPPINGS))
+        default = config.get("default") or (INLINE_CODEC if "source" in config and not mapped else None)
+        codec_set = CodecSet(codecs, failures, *(config.get(key, {}) for key in _MAPPINGS), default=default)
+        unknown = codec_set.unknown_names()
+        if unknown:
+            known = ", ".join(sorted(codecs)) or "none"
+            raise CodecFolderError(f"no codec named {', '.join(unknown)} (codecs loaded: {known})")
+        for name, reason in failures.items():
+            self.context.report_error(f"codec {name} failed to load: {reason}")
+        level = "warning" if failures else "ok"
+        self.context.status(f"{len(codecs)} codecs" + (f", {len(failures)} failed" if failures else ""), level)
+        return codec_set
+
+    def mark_stale(self) -> None:
+        """The flow was redeployed: look for edited codec files before the next message."""
+        self._stale = True
+
+    def _reload_if_changed(self) -> None:
+        self._stale = False
+        if self._folder is None:
+            return
+        try:
+            if folder_fingerprint(self._folder) != self._fingerprint:
+                self.codec_set = self._load()
+                self.context.count("reloads")
+        except CodecFolderError as exc:  # keep decoding with the codecs already loaded
+            self.context.report_error(f"codecs not reloaded: {exc}")
+
+    async def on_input(self, msg: Message) -> None:
+        if self._stale:
+            self._reload_if_changed()
+        document = _document(msg)
+        if document is not None:
+            uplink = document.get("DevEUI_uplink")
+            if isinstance(uplink, Mapping) and isinstance(uplink.get("payload_hex"), str):
+                await self._decode(msg, document, uplink)
+                return
+            downlink = document.get("DevEUI_downlink")
+            if isinstance(downlink, Mapping) and "payload_hex" not in downlink and "payload" in downlink:
+                await self._encode(msg, document, downlink)
+                return
+        self.context.count("passed")
+        await self.context.send(msg)
+
+    def _codec_for(self, fields: Mapping[str, Any]) -> tuple[str | None, Codec | None]:
+        name = self.codec_set.name_for(fields)
+        if name is None:
+            return None, None
+        codec = self.codec_set.codecs.get(name)
+        if codec is None:
+            raise CodecError(f"codec {name} failed to load: {self.codec_set.failures.get(name)}", reason="load")
+        return name, codec
+
+    async def _decode(self, msg: Message, document: Mapping[str, Any], fields: Mapping[str, Any]) -> None:
+        decoded_fields = dict(fields)
+        try:
+            _, codec = self._codec_for(fields)
+            if codec is None:
+                self.context.count("no-codec")
+                await self.context.send(msg)
+                return
+            data, fport = _uplink_bytes(fields)
+            time = fields.get("Time")
+            decoded = codec.decode_uplink(data, fport, time if isinstance(time, str) else None)
+        except CodecError as exc:
+            self.context.count("decode-errors")
+            self.context.count(f"decode-errors-{exc.reason}")
+            decoded_fields["payloadDecodedError"] = {"message": exc.message, "warnings": exc.warnings}
+            await self.context.send(_child(msg, {**document, "DevEUI_uplink": decoded_fields}), "error")
+            return
+        decoded_fields["payload"] = decoded.data
+        if decoded.points is not None:
+            decoded_fields["points"] = decoded.points
+        self.context.count("decoded")
+        await self.context.send(_child(msg, {**document, "DevEUI_uplink": decoded_fields}))
+
+    async def _encode(self, msg: Message, document: Mapping[str, Any], fields: Mapping[str, Any]) -> None:
+        encoded_fields = dict(fields)
+        try:
+            name, codec = self._codec_for(fields)
+            if codec is None:
+                raise CodecError(f"no codec for DevEUI {fields.get('DevEUI')!r} to encode its payload", reason="none")
+            encoded = codec.encode_downlink(fields["payload"], _optional_fport(fields.get("FPort")))
+            fport = encoded.fport if encoded.fport is not None else _optional_fport(fields.get("FPort"))
+            if fport is None:
+                raise CodecError(f"codec {name} gave no fPort and the downlink has no FPort", reason="malformed")
+        except CodecError as exc:
+            self.context.count("encode-errors")
+            encoded_fields["payloadEncodedError"] = {"message": exc.message, "errors": exc.errors}
+            if msg.receipt is not None:
+                msg.receipt.refuse(f"cannot encode downlink: {exc.message}", retryable=False, node_id=self.id)
+            await self.context.send(_child(msg, {**document, "DevEUI_downlink": encoded_fields}), "error")
+            return
+        encoded_fields["payload_hex"] = bytes(encoded.bytes).hex()
+        encoded_fields["FPort"] = fport
+        self.context.count("encoded")
+        await self.context.send(_child(msg, {**document, "DevEUI_downlink": encoded_fields}))
+
+
+def _document(msg: Message) -> Mapping[str, Any] | None:
+    """The message's JSON object. Parsed from ``source_bytes`` when the message came as bytes (from mqtt-in):
+    a private, unfrozen copy costs a third of what freezing the payload would."""
+    if msg.source_bytes is not None:
+        try:
+            document = orjson.loads(msg.source_bytes)
+        except orjson.JSONDecodeError:
+            return None
+    else:
+        document = msg.payload
+    return document if isinstance(document, Mapping) else None
+
+
+def _child(msg: Message, document: dict[str, Any]) -> Message:
+    """The result: as JSON bytes when the message came as bytes (no freezing; a connector can send them)."""
+    if msg.source_bytes is not None:
+        return msg.derive_from_bytes(orjson.dumps(document))
+    return msg.derive(payload=document)
+
+
+def _uplink_bytes(fields: Mapping[str, Any]) -> tuple[bytes, int]:
+    payload_hex = fields["payload_hex"]
+    if len(payload_hex) % 2 or not _HEX_DIGITS.issuperset(payload_hex):
+        raise CodecError(f"payload_hex is not even-length hexadecimal: {payload_hex[:40]!r}", reason="input")
+    fport = _optional_fport(fields.get("FPort"))
+    if fport is None:
+        raise CodecError("the uplink has no FPort", reason="input")
+    return bytes.fromhex(payload_hex), fport
+
+
+def _optional_fport(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        fport = int(value)
+    except (TypeError, ValueError):
+        raise CodecError(f"FPort must be an integer 0..255, got {value!r}", reason="input") from None
+    if not 0 <= fport <= 255:
+        raise CodecError(f"FPort must be an integer 0..255, got {value!r}", reason="input")
+    return fport
+
+
+@hookimpl
+def flowhost_register_node_types(register):
+    register(CodecNode)
+
+
+@hookimpl
+def flowhost_runtime_event(event):
+    if event.kind != "deployed":
+        return
+    restarted = set((event.data or {}).get("changed", ()))
+    for node in list(_RUNNING):
+        if node.context.flow_id == event.flow_id and node.id not in restarted:
+            node.mark_stale()
