@@ -10,10 +10,6 @@ import flowhost
 CORE = Path(flowhost.__file__).parent
 FORBIDDEN = re.compile(r"flowhost_builtins|DevEUI_")
 
-# Remaining step of issue 14 item 1, waiting for the templating rework (h1-templates) to land: move ThingPark's
-# DevEUI_uplink root and uplink_fields from flowhost/templating.py into the plugin, then empty this set.
-NOT_YET_MOVED = {"templating.py"}
-
 
 def _naming_lines(name: str, text: str) -> list[str]:
     return [
@@ -27,7 +23,6 @@ def test_no_core_module_names_a_builtin_plugin_or_a_thingpark_document():
     offending = [
         found
         for path in sorted(CORE.rglob("*.py"))
-        if str(path.relative_to(CORE)) not in NOT_YET_MOVED
         for found in _naming_lines(str(path.relative_to(CORE)), path.read_text(encoding="utf-8"))
     ]
     assert offending == []

@@ -22,7 +22,8 @@ from jinja2.parser import Parser
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from flowhost import Message
-from flowhost.templating import UPLINK_ROOT, uplink_fields
+
+from .thingpark_documents import UPLINK_ROOT, uplink_fields
 
 __all__ = [
     "MISSING",
