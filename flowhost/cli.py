@@ -1,4 +1,4 @@
-"""The ``flowhost`` command: run, validate, broker, plugins."""
+"""The ``flowhost`` command: run, validate, test, broker, plugins."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from . import __version__, cli_help
+from . import __version__, cli_help, flowtest_cli
 from ._started import seconds_since_start
 from .app import create_runtime, create_web_app, default_data_dir
 from .broker import EmbeddedBroker
@@ -118,6 +118,8 @@ def _parser(plugins: PluginHost) -> argparse.ArgumentParser:
     broker.add_argument("--host", default="127.0.0.1")
     broker.add_argument("--port", type=int, default=1883)
     broker.set_defaults(handler=_broker)
+
+    flowtest_cli.add_command(commands)
 
     listing = commands.add_parser("plugins", help="list plugins, their distributions and node types")
     listing.set_defaults(handler=_plugins)

@@ -167,6 +167,10 @@ class _Collector:
             self.add(path, message, of_key=of_key)
 
 
+ErrorCollector = _Collector
+"""For other YAML files validated the same way (``flowhost test`` files): errors with file:line positions."""
+
+
 def _keys_at(schema: vol.Schema, path: list[PathItem], data: Any) -> list[str]:
     """The keys a (nested) dict schema accepts at ``path``, for 'did you mean' suggestions."""
     node: Any = schema.schema if isinstance(schema, vol.Schema) else schema

@@ -89,7 +89,7 @@ def flowhost_register_commands(subcommands: Subcommands) -> None:
     Call ``parser = subcommands.add_parser(name, help=...)``, add arguments, then
     ``parser.set_defaults(handler=function)``: flowhost calls ``function(args)`` and exits with the ``int`` it
     returns. ``args.plugins`` is the loaded plugin host. Choose names that cannot clash with flowhost's own
-    commands (``run``, ``validate``, ``broker``, ``plugins``); a clash is reported and the command skipped.
+    commands (``run``, ``validate``, ``test``, ``broker``, ``plugins``); a clash is reported and the command skipped.
 
     :param subcommands: the ``argparse`` subparsers object of the ``flowhost`` command.
     """

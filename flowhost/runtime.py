@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
@@ -28,6 +29,11 @@ log = logging.getLogger("flowhost.runtime")
 node_log = logging.getLogger("flowhost.node")
 
 EventListener = Callable[[RuntimeEvent], None]
+InputHandler = Callable[[Message], Awaitable[None]]
+InputTap = Callable[["NodeRunner", Message, InputHandler], Awaitable[None]]
+"""Wraps every node's input handling (``Runtime.input_tap``): called as ``tap(runner, msg, handle=on_input)``
+with the runner, the message it takes and the node's own handler, which it must await. ``flowhost test`` records
+what reaches each node with it."""
 
 
 class OwnedTasks:
@@ -134,6 +140,14 @@ class NodeRunner(NodeContext):
             receiver.inbox.put_nowait(msg)
         return True
 
+    async def put_input(self, msg: Message) -> None:
+        """Put ``msg`` into this node's input as a wire does (waits while the inbox is full): how ``flowhost
+        test`` sends a test's messages. Raises ValueError for a node without an input."""
+        target = self.current()
+        if target.inbox is None:
+            raise ValueError(f"node '{self.node_id}' ({self.spec.type}) has no input")
+        await target.inbox.put(msg)
+
     def current(self) -> NodeRunner:
         """This runner, or the one that replaced it in a redeploy (messages on their way follow the node)."""
         runner = self
@@ -227,6 +241,9 @@ class NodeRunner(NodeContext):
 
     async def _work(self) -> None:
         inbox, on_input, counters = self.inbox, self.node.on_input, self.counters
+        tap = self.runtime.input_tap
+        if tap is not None:  # read once, when the worker starts: production pays nothing per message
+            on_input = functools.partial(tap, self, handle=self.node.on_input)
         while True:
             # get() only to wait for an empty inbox: a coroutine per message costs more than the message.
             msg = inbox.get_nowait() if inbox.qsize() else await inbox.get()
@@ -388,6 +405,9 @@ class Runtime:
         """Grows at every deploy and flow removal: what a node caches about other flows is stale when it changed."""
         self._type_index: tuple[int, dict[str, dict[str, Mapping[str, Any]]]] = (-1, {})
         self.http = HttpEndpoints()
+        self.input_tap: InputTap | None = None
+        """A test seam: when set, nodes started afterwards hand each message to it (see :data:`InputTap`) instead
+        of to their ``on_input``; ``None`` (the default) costs nothing."""
         self.flows: dict[str, RunningFlow] = {}
         self.connections: dict[str, ConnectionRunner] = {}
         self.view = RuntimeView(self.flows, self.connections, data_dir)

@@ -22,6 +22,7 @@ from jinja2.parser import Parser
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from flowhost import Message
+from flowhost.template_budget import bounded
 
 from .thingpark_documents import UPLINK_ROOT, uplink_fields
 
@@ -352,7 +353,8 @@ class Expression:
 
     def evaluate_in(self, context: Mapping[str, Any]) -> Any:
         try:
-            return self._compiled(**context)
+            with bounded():  # the host's limits on what template code may compute, as for topic templates
+                return self._compiled(**context)
         except SecurityError as exc:
             raise ValueError(f"expression {self.source!r} was refused by the sandbox: {exc}") from None
         except Exception as exc:  # user-written code can raise anything; only this message fails

@@ -14,7 +14,7 @@ DECODER = (
 
 async def test_the_codec_form_decodes_hex_bytes_with_its_inline_source(editor):
     await drop_node(editor, "codec", 300, 200)
-    dialog = await open_node(editor, "codec")
+    dialog = await open_node(editor, "codec-1")  # a dropped node is numbered by its type
     await field(dialog, "source").locator("textarea").fill(DECODER)
     await dialog.locator("#codec-try-bytes").fill("2a 00 01")
     await dialog.locator("#codec-try-decode").click()
@@ -32,7 +32,7 @@ async def test_the_codec_form_decodes_hex_bytes_with_its_inline_source(editor):
 async def test_the_box_shows_why_a_codec_does_not_load(editor, page_errors):
     page_errors.expect_status(422)
     await drop_node(editor, "codec", 300, 200)
-    dialog = await open_node(editor, "codec")
+    dialog = await open_node(editor, "codec-1")  # a dropped node is numbered by its type
     await field(dialog, "source").locator("textarea").fill("function decodeUplink(input) { return {data: ")
     await dialog.locator("#codec-try-bytes").fill("00")
     await dialog.locator("#codec-try-decode").click()
