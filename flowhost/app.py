@@ -64,7 +64,7 @@ def create_web_app(
     app.router.add_get("/", index)
     app.router.add_static("/static/", web_dir, follow_symlinks=False)
     app.router.add_routes(list(extra_routes))
-    for plugin_name, routes in runtime.plugins.call_each("flowhost_web_routes", runtime=runtime):
+    for plugin_name, routes in runtime.plugins.call_each("flowhost_web_routes", runtime=runtime, view=runtime.view):
         if routes:
             try:
                 app.router.add_routes(list(routes))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
 
@@ -19,9 +19,16 @@ if TYPE_CHECKING:
 
     from .events import RuntimeEvent
     from .node import Connection, Node
-    from .runtime import Runtime
+    from .runtime_view import RuntimeView
 
 hookspec = pluggy.HookspecMarker("flowhost")
+
+
+class Subcommands(Protocol):
+    """What ``flowhost_register_commands`` is given: argparse's subparsers object, of which a plugin uses
+    ``add_parser`` (it returns an ``argparse.ArgumentParser``)."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser: ...
 
 
 @hookspec
@@ -60,7 +67,7 @@ def flowhost_prepare_template_environment(environment: SandboxedEnvironment) -> 
 
 
 @hookspec
-def flowhost_web_routes(runtime: Runtime) -> Iterable[web.AbstractRouteDef] | None:
+def flowhost_web_routes(runtime: Any, view: RuntimeView) -> Iterable[web.AbstractRouteDef] | None:
     """Return aiohttp route definitions to serve on flowhost's web server.
 
     Use ``aiohttp.web.get(path, handler)`` and friends. Paths under ``/api/`` are reserved for flowhost;
@@ -68,12 +75,15 @@ def flowhost_web_routes(runtime: Runtime) -> Iterable[web.AbstractRouteDef] | No
     under ``/plugins/`` need the API token, as ``/api/`` does, unless their handler is marked with
     ``flowhost.public_route`` (it then checks its callers itself).
 
-    :param runtime: the running :class:`flowhost.runtime.Runtime`, for handlers that need flows or connections.
+    :param runtime: the ``flowhost.runtime.Runtime`` itself, still passed for plugins written before ``view``;
+        its attributes are no stable API: use ``view``.
+    :param view: a read-only :class:`flowhost.runtime_view.RuntimeView` of the running flows and connections
+        (read when a handler asks, so it sees the current deployment).
     """
 
 
 @hookspec
-def flowhost_register_commands(subcommands: argparse._SubParsersAction) -> None:
+def flowhost_register_commands(subcommands: Subcommands) -> None:
     """Add subcommands to the ``flowhost`` command line.
 
     Call ``parser = subcommands.add_parser(name, help=...)``, add arguments, then
@@ -86,23 +96,27 @@ def flowhost_register_commands(subcommands: argparse._SubParsersAction) -> None:
 
 
 @hookspec
-def flowhost_startup(runtime: Runtime) -> Awaitable[None] | None:
+def flowhost_startup(runtime: Any, view: RuntimeView) -> Awaitable[None] | None:
     """Run code when flowhost starts, after plugins are loaded and before flows start.
 
     Return an awaitable (e.g. call an ``async def`` function and return its coroutine) to have it awaited.
     A failure is reported with the plugin's name and does not stop flowhost.
 
-    :param runtime: the :class:`flowhost.runtime.Runtime` that is starting.
+    :param runtime: the ``flowhost.runtime.Runtime`` itself, still passed for plugins written before ``view``;
+        its attributes are no stable API: use ``view``.
+    :param view: a read-only :class:`flowhost.runtime_view.RuntimeView` of the runtime that is starting.
     """
 
 
 @hookspec
-def flowhost_shutdown(runtime: Runtime) -> Awaitable[None] | None:
+def flowhost_shutdown(runtime: Any, view: RuntimeView) -> Awaitable[None] | None:
     """Run code when flowhost stops, after every flow and connection stopped.
 
     Return an awaitable to have it awaited (under a time limit). A failure is reported and ignored.
 
-    :param runtime: the :class:`flowhost.runtime.Runtime` that is stopping.
+    :param runtime: the ``flowhost.runtime.Runtime`` itself, still passed for plugins written before ``view``;
+        its attributes are no stable API: use ``view``.
+    :param view: a read-only :class:`flowhost.runtime_view.RuntimeView` of the runtime that is stopping.
     """
 
 

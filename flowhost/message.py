@@ -162,9 +162,11 @@ class Message:
     ``parent_id`` links a derived message to the one it came from, so errors can name both. Messages are
     immutable: build a new payload and call :meth:`derive`.
 
-    ``source_bytes`` is set on messages made by :meth:`from_bytes` (what ``mqtt-in`` and ``http-uplink`` receive):
-    the bytes the payload is decoded from, unchanged. The payload is then decoded and frozen only when a node
-    first reads it; a node that forwards a document can parse or send these bytes itself and skip freezing.
+    ``source_bytes`` is set on messages made by :meth:`from_bytes` (as ``mqtt-in`` makes what it receives): the
+    bytes the payload is decoded from, unchanged. The payload is then decoded and frozen only when a node first
+    reads it; a node that forwards a document can parse or send these bytes itself and skip freezing.
+    ``http-uplink`` uses :meth:`create`: it parses and checks the POSTed document before answering, so its
+    messages carry the parsed document and no ``source_bytes``.
     """
 
     __slots__ = ("_id", "_payload", "meta", "parent_id", "receipt", "source_bytes", "topic")

@@ -209,8 +209,9 @@ class ConnectionContext:
     data_dir: Path
     """A directory of this connection's own in flowhost's data dir (made, mode 0700, before ``start()``)."""
     active: bool
-    """False for a connection configured ``active: false`` (state DEACTIVATED): ``start()`` is still called, so
-    that local resources (an outbox) are ready and work can wait for later, but it must not connect."""
+    """False for a connection configured ``active: false`` (its state is then the type's ``inactive_state``):
+    ``start()`` is still called, so that local resources (an outbox) are ready and work can wait for later, but it
+    must not connect."""
 
     def state_changed(self, state: str, error: str | None = None) -> None:
         """Announce a new state (``OPENED``, ``UNREACHABLE``...) with the last error, if any."""
@@ -235,6 +236,9 @@ class Connection:
     form_labels: ClassVar[Mapping[str, str]] = {}
     """Labels for the editor's form fields, by configuration key (default: the key, spelt out)."""
     stop_timeout: ClassVar[float] = 5.0
+    inactive_state: ClassVar[str] = "DEACTIVATED"
+    """The state announced, before ``start()``, for a connection configured ``active: false``. A type names its
+    own; the default is the name flowhost's API has always shown (ThingPark's)."""
 
     @classmethod
     def configuration_schema(cls, templates: SandboxedEnvironment) -> vol.Schema:

@@ -23,6 +23,7 @@ from .node import Connection, ConnectionContext, Node, NodeContext, StatusLevel
 from .permissions import make_private_directory
 from .plugins import PluginHost
 from .registry import Registry
+from .runtime_view import RuntimeView, connection_ids_of
 
 log = logging.getLogger("flowhost.runtime")
 node_log = logging.getLogger("flowhost.node")
@@ -409,6 +410,8 @@ class Runtime:
         of to their ``on_input``; ``None`` (the default) costs nothing."""
         self.flows: dict[str, RunningFlow] = {}
         self.connections: dict[str, ConnectionRunner] = {}
+        self.view = RuntimeView(self.flows, self.connections, data_dir)
+        """What hooks and plugin routes are given: read-only."""
         self._connection_owner: dict[str, str | None] = {}
         self._listeners: set[EventListener] = set()
         self._lock = asyncio.Lock()
@@ -445,7 +448,7 @@ class Runtime:
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     async def start(self) -> None:
-        await self.plugins.call_each_async("flowhost_startup", runtime=self)
+        await self.plugins.call_each_async("flowhost_startup", runtime=self, view=self.view)
 
     async def stop(self) -> None:
         async with self._lock:
@@ -455,7 +458,7 @@ class Runtime:
                 await self._stop_connection(connection_id)
             await self.context.close()
         try:
-            await asyncio.wait_for(self.plugins.call_each_async("flowhost_shutdown", runtime=self), 5)
+            await asyncio.wait_for(self.plugins.call_each_async("flowhost_shutdown", runtime=self, view=self.view), 5)
         except TimeoutError:
             log.error("shutdown hooks did not finish within 5s")
 
@@ -655,7 +658,7 @@ class Runtime:
         self.connections[spec.id] = runner
         self._connection_owner[spec.id] = owner
         if not spec.active:
-            runner.state_changed("DEACTIVATED")
+            runner.state_changed(runner.connection_class.inactive_state)
         await runner.start()  # an inactive connection still opens what it keeps locally (see ConnectionContext)
         return True
 
@@ -672,11 +675,7 @@ class Runtime:
                 await self._stop_connection(connection_id)
 
     def flows_using_connection(self, connection_id: str) -> list[str]:
-        return sorted(
-            flow_id
-            for flow_id, flow in self.flows.items()
-            if any(_connection_ids(runner) & {connection_id} for runner in flow.nodes.values())
-        )
+        return sorted({node.flow_id for node in self.view.nodes_using(connection_id)})
 
     def _wire(self, running: RunningFlow) -> None:
         for runner in running.nodes.values():
@@ -716,10 +715,10 @@ class Runtime:
 
 
 def _connection_ids(runner: NodeRunner) -> set[str]:
-    return {runner.spec.config.get(name) for name in runner.node_class.connection_fields} - {None}
+    return connection_ids_of(runner.spec, runner.node_class)
 
 
 def _uses_any(spec: NodeSpec, runner: NodeRunner | None, connection_ids: set[str]) -> bool:
     if runner is None or not connection_ids:
         return False
-    return bool({spec.config.get(name) for name in runner.node_class.connection_fields} & connection_ids)
+    return bool(connection_ids_of(spec, runner.node_class) & connection_ids)

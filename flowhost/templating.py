@@ -23,7 +23,6 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from .template_limits import BoundedRenderer, TopicSandbox, charge_output, limit_environment
 
 __all__ = [
-    "UPLINK_ROOT",
     "DownlinkTopic",
     "TemplateError",
     "TopicRenderError",
@@ -32,10 +31,8 @@ __all__ = [
     "create_environment",
     "patterns_overlap",
     "subscription_for_pattern",
-    "uplink_fields",
 ]
 
-UPLINK_ROOT = "DevEUI_uplink"
 MAX_TOPIC_BYTES = 65535
 _VALUE_EXCERPT = 60
 
@@ -70,16 +67,15 @@ class SandboxRefusal(TopicRenderError):
     """The template tried something the sandbox forbids (``__class__``, huge repetitions...)."""
 
 
-_PROBE_UPLINK = {
-    "DevEUI_uplink": {
-        "Time": "2026-01-01T00:00:00.000+00:00",
-        "DevEUI": "0018B20000000B20",
-        "FPort": 1,
-        "FCntUp": 1,
-        "payload_hex": "00",
-        "CustomerData": {"name": "probe", "tags": ["probe"]},
-    }
+_PROBE_FIELDS = {
+    "Time": "2026-01-01T00:00:00.000+00:00",
+    "DevEUI": "0018B20000000B20",
+    "FPort": 1,
+    "FCntUp": 1,
+    "payload_hex": "00",
+    "CustomerData": {"name": "probe", "tags": ["probe"]},
 }
+"""The fields a pattern is rendered with once while it is validated (a typical uplink's)."""
 
 
 def create_environment(
@@ -298,14 +294,6 @@ def _check_literals(tokens: Sequence[PatternPart], pattern: str, field_name: str
 # ---------------------------------------------------------------------------------------------- values
 
 
-def uplink_fields(document: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The uplink's fields: inside ``DevEUI_uplink`` when present, else the legacy document itself."""
-    inner = document.get(UPLINK_ROOT)
-    if inner is None:
-        return document
-    return inner if type(inner) is dict or isinstance(inner, Mapping) else document
-
-
 def _lookup(fields: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     value: Any = fields
     for key in path:
@@ -365,7 +353,8 @@ def _check_length(topic: str) -> str:
 
 
 class TopicTemplate:
-    """A compiled topic pattern: ``render`` turns an uplink into a topic or raises TopicRenderError."""
+    """A compiled topic pattern: ``render`` turns a mapping of fields (an uplink's: the plugin that reads the
+    document unwraps it) into a topic or raises TopicRenderError."""
 
     __slots__ = ("is_plain", "pattern", "placeholders")
 
@@ -376,7 +365,7 @@ class TopicTemplate:
         self.is_plain = is_plain
         """True when the pattern renders without Jinja."""
 
-    def render(self, document: Mapping[str, Any]) -> str:
+    def render(self, fields: Mapping[str, Any]) -> str:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -414,8 +403,7 @@ class _PlainTopicTemplate(TopicTemplate):
         self._cache_names = tuple(path[0] for token in placeholders for path in token.paths) if single_level else None
         self._cache: dict[tuple, str] = {}
 
-    def render(self, document: Mapping[str, Any]) -> str:
-        fields = uplink_fields(document)
+    def render(self, fields: Mapping[str, Any]) -> str:
         names = self._cache_names
         if names is None:
             return self._render(fields)
@@ -487,8 +475,7 @@ class _JinjaTopicTemplate(TopicTemplate):
         self._template = BoundedRenderer(template, MAX_TOPIC_BYTES)
         self._uses_dev_eui = "DevEUI" in variables
 
-    def render(self, document: Mapping[str, Any]) -> str:
-        fields = uplink_fields(document)
+    def render(self, fields: Mapping[str, Any]) -> str:
         context = dict(fields)
         if self._uses_dev_eui and fields.get("DevEUI") is not None:
             context["DevEUI"] = _DEV_EUI_PLACEHOLDER.value(fields)
@@ -566,7 +553,7 @@ def compile_topic_pattern(
     template = _JinjaTopicTemplate(pattern, tokens, environment, field_name)
     # A template that reaches for what the sandbox forbids would refuse every uplink: say so now, not later.
     try:
-        template.render(_PROBE_UPLINK)
+        template.render(_PROBE_FIELDS)
     except SandboxRefusal as exc:
         raise TemplateError(f"{field_name}: {exc}") from None
     except TopicRenderError:

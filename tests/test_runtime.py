@@ -144,6 +144,20 @@ async def test_connections_start_before_their_nodes_and_stop_after(runtime, load
     assert "link" not in runtime.connections
 
 
+async def test_an_inactive_connection_shows_its_type_s_own_inactive_state(runtime, load_flow):
+    text = """
+    flowhost: 1
+    id: t
+    connections:
+      - {id: off, connectorId: test-dormant, active: false}
+      - {id: on, connectorId: test-dormant}
+    nodes: []
+    """
+    await runtime.deploy(load_flow(text))
+    assert runtime.connections["off"].connection.state == "DORMANT"
+    assert runtime.connections["on"].connection.state == "OPENED"
+
+
 async def test_redeploy_restarts_only_what_changed(runtime, load_flow):
     text = """
     flowhost: 1

@@ -15,7 +15,8 @@ DEV_EUI = "0018B20000000B20"
 
 
 def uplink(**fields) -> dict:
-    return {"DevEUI_uplink": {"DevEUI": DEV_EUI, "FPort": 2, "FCntUp": 7, **fields}}
+    """An uplink's fields, as a topic pattern renders them."""
+    return {"DevEUI": DEV_EUI, "FPort": 2, "FCntUp": 7, **fields}
 
 
 @pytest.fixture(scope="module")

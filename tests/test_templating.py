@@ -17,6 +17,7 @@ from flowhost.templating import (
     patterns_overlap,
     subscription_for_pattern,
 )
+from flowhost_builtins.thingpark_documents import uplink_fields
 
 SAMPLES = Path(__file__).parent / "data" / "thingpark"
 ENVIRONMENT = create_environment()
@@ -27,7 +28,8 @@ def sample(name: str) -> dict:
 
 
 def render(pattern: str, document: dict) -> str:
-    return compile_topic_pattern(pattern, ENVIRONMENT).render(document)
+    """The topic of a ThingPark document (wrapped or legacy): the plugin unwraps it, the pattern renders fields."""
+    return compile_topic_pattern(pattern, ENVIRONMENT).render(uplink_fields(document))
 
 
 # ------------------------------------------------------------------------------------ ThingPark syntax
@@ -197,14 +199,14 @@ def test_plain_pattern_renders_without_jinja(monkeypatch: pytest.MonkeyPatch) ->
         raise AssertionError("Jinja used for a plain pattern")
 
     monkeypatch.setattr("jinja2.environment.Template.render", no_jinja)
-    assert template.render(sample("uplink.json")) == "mqtt/My Demo Device/1"
+    assert template.render(uplink_fields(sample("uplink.json"))) == "mqtt/My Demo Device/1"
 
 
 def test_jinja_expressions_and_thingpark_placeholders_mix() -> None:
     template = compile_topic_pattern("{{ DevEUI | lower }}/{FPort}/{{ FCntUp | int + 1 }}", ENVIRONMENT)
     assert not template.is_plain
     assert set(template.placeholders) == {"DevEUI", "FPort", "FCntUp"}
-    assert template.render(sample("uplink.json")) == "0018b20000000b20/1/1175"
+    assert template.render(uplink_fields(sample("uplink.json"))) == "0018b20000000b20/1/1175"
 
 
 def test_jinja_gets_the_normalised_dev_eui_and_missing_fields_are_empty() -> None:
@@ -255,7 +257,7 @@ def test_prepare_adds_filters_for_plugins() -> None:
 
     environment = create_environment(prepare)
     template = compile_topic_pattern("sites/{{ CustomerData.tags | site }}", environment)
-    assert template.render(sample("uplink.json")) == "sites/Paris"
+    assert template.render(uplink_fields(sample("uplink.json"))) == "sites/Paris"
 
 
 def test_environment_does_not_escape_html() -> None:
@@ -301,9 +303,7 @@ def assert_publishable(topic: str) -> None:
             "FPort": FIELD_VALUES,
             "Name": FIELD_VALUES,
             "Other": FIELD_VALUES,
-            "CustomerData": st.one_of(
-                FIELD_VALUES, st.fixed_dictionaries({}, optional={"name": FIELD_VALUES})
-            ),
+            "CustomerData": st.one_of(FIELD_VALUES, st.fixed_dictionaries({}, optional={"name": FIELD_VALUES})),
         },
     ),
     wrapped=st.booleans(),
@@ -314,7 +314,7 @@ def test_random_field_values_give_a_valid_topic_or_a_render_error(
     template = TEMPLATES[template_index]
     document = {"DevEUI_uplink": fields} if wrapped else fields
     try:
-        topic = template.render(document)
+        topic = template.render(uplink_fields(document))
     except TopicRenderError:
         return
     assert_publishable(topic)

@@ -4,14 +4,14 @@ frontend) and as JSON Schema for the OpenAPI description. One schema, three uses
 A field is ``{"name", "type", "required", "default"?, "format"?, "options"?, "min"?, "max"?, "unit"?,
 "items"?, "secret"?}``. Types: ``string``, ``integer``, ``float``, ``boolean``, ``select`` (``options`` are
 ``[value, label]`` pairs), ``list`` (``items`` is a field without a name), ``mapping``, ``any``. Named
-validators tell their form: a validator function may carry a ``form`` attribute (a dict merged into the
-field); flowhost's own validators and the built-in plugins' are described below. Anything unknown becomes
-``{"type": "string"}``: serialising never fails for an installed type.
+validators tell their form: a validator may carry a ``form`` attribute (a dict merged into the field), as every
+one of ``flowhost.validation`` does; that attribute is all this module reads of a validator (voluptuous's own
+validators are described through voluptuous-serialize). Anything unknown becomes ``{"type": "string"}``:
+serialising never fails for an installed type.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -19,80 +19,20 @@ from typing import Any
 import voluptuous as vol
 import voluptuous_serialize
 
-from .. import validation
-
 log = logging.getLogger(__name__)
 
 STRING: dict[str, Any] = {"type": "string"}
-DURATION: dict[str, Any] = {"type": "string", "format": "duration"}
-PEM: dict[str, Any] = {"type": "string", "format": "pem"}
-TOPIC_PATTERN: dict[str, Any] = {"type": "string", "format": "topic-pattern"}
-
-_NAMED: dict[Any, dict[str, Any]] = {
-    validation.dev_eui: {"type": "string", "format": "dev-eui"},
-    validation.duration: DURATION,
-    validation.hex_string: {"type": "string", "format": "hex"},
-    validation.identifier: {"type": "string", "format": "identifier"},
-    validation.port_number: {"type": "integer", "min": 1, "max": 65535},
-}
-
-_BY_QUALIFIED_NAME: dict[str, dict[str, Any]] = {
-    # The built-in plugins' private validators, until they carry a ``form`` attribute themselves.
-    "flowhost_builtins.mqtt_connection_config._host_name": {"type": "string", "format": "host-port"},
-    "flowhost_builtins.mqtt_connection_config._protocol": {
-        "type": "select",
-        "options": [["SSL", "SSL"], ["WSS", "WSS"], ["TCP", "TCP"]],
-    },
-    "flowhost_builtins.mqtt_connection_config._text.<locals>.validate": STRING,
-    "flowhost_builtins.mqtt_connection_config._uplink_pattern.<locals>.validate": TOPIC_PATTERN,
-    "flowhost_builtins.mqtt_connection_config._downlink_pattern": TOPIC_PATTERN,
-    "flowhost_builtins.mqtt_connection_config._ca_certificates": PEM,
-    "flowhost_builtins.mqtt_connection_config._client_certificate": PEM,
-    "flowhost_builtins.mqtt_connection_config._private_key": PEM,
-    "flowhost_builtins.mqtt_connection_config._positive_duration": DURATION,
-    "flowhost_builtins.mqtt_connection_config._mqtt_version": {
-        "type": "select",
-        "options": [["3.1.1", "3.1.1"], ["5", "5"]],
-    },
-    "flowhost_builtins.mqtt_connection_config._ws_path": {"type": "string", "format": "path"},
-    "flowhost_builtins.mqtt_connection_config._share_group": STRING,
-    "flowhost_builtins.mqtt_nodes.subscribe_filter": {"type": "string", "format": "topic-filter"},
-    "flowhost_builtins.http_nodes._endpoint_path": {"type": "string", "format": "path"},
-    "flowhost_builtins.http_nodes._http_url": {"type": "string", "format": "url"},
-}
-
-
-def _qualified_name(function: Callable) -> str:
-    return f"{getattr(function, '__module__', '')}.{getattr(function, '__qualname__', '')}"
-
-
-def _closure(function: Callable) -> dict[str, Any]:
-    try:
-        return inspect.getclosurevars(function).nonlocals
-    except (TypeError, ValueError):
-        return {}
+_VOLUPTUOUS_BOOLEAN = ("voluptuous.validators", "Boolean")
 
 
 def _describe_function(function: Callable) -> dict[str, Any] | None:
+    """A validator's own ``form`` (see flowhost.validation); None for one that has none."""
     form = getattr(function, "form", None)
     if isinstance(form, Mapping):
         return dict(form)
-    if function in _NAMED:
-        return dict(_NAMED[function])
-    name = _qualified_name(function)
-    if name in _BY_QUALIFIED_NAME:
-        return dict(_BY_QUALIFIED_NAME[name])
     wrapped = getattr(function, "__wrapped__", None)
-    if wrapped is not None and _qualified_name(wrapped) == "voluptuous.validators.Boolean":
-        return {"type": "boolean"}
-    closure = _closure(function)
-    if name == "flowhost.validation.duration_between.<locals>.in_range":
-        return {"min": closure["minimum"], "max": closure["maximum"], "unit": "s"}
-    if name.endswith("_whole_number.<locals>.validate"):
-        field = {"type": "integer", "min": closure.get("minimum"), "max": closure.get("maximum")}
-        if str(closure.get("unit", "")).strip():
-            field["unit"] = str(closure["unit"]).strip()
-        return field
+    if (getattr(wrapped, "__module__", None), getattr(wrapped, "__qualname__", None)) == _VOLUPTUOUS_BOOLEAN:
+        return {"type": "boolean"}  # vol.Boolean() is voluptuous's, which gives no form of its own
     return None
 
 

@@ -512,119 +512,127 @@ class Subscription:
         )
 
 
+def _read_subscription(buf: bytes, pos: int, end: int) -> tuple[Subscription, int]:
+    topic_filter, pos = _read_string(buf, pos, end)
+    if pos >= end:
+        raise ProtocolError("SUBSCRIBE without options")
+    options = buf[pos]
+    if options & 0xC0 or options & 0x03 == 3 or options >> 4 & 0x03 == 3:
+        raise ProtocolError("bad subscription options")
+    subscription = Subscription(
+        topic_filter, options & 0x03, bool(options & 0x04), bool(options & 0x08), options >> 4 & 3
+    )
+    return subscription, pos + 1
+
+
+def _read_reason_code(buf: bytes, pos: int, end: int) -> tuple[int, int]:
+    return buf[pos], pos + 1
+
+
+@dataclass(frozen=True, slots=True)
+class _ListLayout:
+    """How one of SUBSCRIBE, SUBACK, UNSUBSCRIBE and UNSUBACK lays out its body: a packet id, properties (MQTT 5)
+    and a list of items, each written and read by the functions given here."""
+
+    name: str
+    first: int
+    """The fixed header's first byte."""
+    items: str
+    """The packet class's attribute holding the list."""
+    write_item: Callable[[Any], bytes]
+    read_item: Callable[[bytes, int, int], tuple[Any, int]]
+    empty_error: str | None = None
+    """The error for a packet without items, when that is malformed."""
+    items_since: int = MQTT_311
+    """The protocol version from which the packet carries items (UNSUBACK's reason codes came with MQTT 5)."""
+
+    def encode(self, packet_id: int, properties: Properties, items: list[Any], version: int) -> bytes:
+        parts = [packet_id.to_bytes(2, "big")]
+        if version >= MQTT_5:
+            parts.append(encode_properties(properties))
+        if version >= self.items_since:
+            parts += (self.write_item(item) for item in items)
+        return _packet(self.first, *parts)
+
+    def decode(self, buf: bytes, pos: int, end: int, version: int) -> tuple[int, list[Any], Properties]:
+        packet_id, pos = _read_u16(buf, pos, end)
+        properties: Properties = {}
+        if version >= MQTT_5:
+            properties, pos = decode_properties(buf, pos, end)
+        items = []
+        while pos < end and version >= self.items_since:
+            item, pos = self.read_item(buf, pos, end)
+            items.append(item)
+        _expect_end(pos, end, self.name)
+        if not items and self.empty_error:
+            raise ProtocolError(self.empty_error)
+        return packet_id, items, properties
+
+
+_LIST_LAYOUTS = {
+    SUBSCRIBE: _ListLayout(
+        "SUBSCRIBE",
+        0x82,
+        "subscriptions",
+        lambda sub: encode_string(sub.topic_filter) + bytes((sub.options(),)),
+        _read_subscription,
+        "SUBSCRIBE without topic filters",
+    ),
+    SUBACK: _ListLayout("SUBACK", 0x90, "reason_codes", lambda code: bytes((code,)), _read_reason_code),
+    UNSUBSCRIBE: _ListLayout(
+        "UNSUBSCRIBE", 0xA2, "topic_filters", encode_string, _read_string, "UNSUBSCRIBE without topic filters"
+    ),
+    UNSUBACK: _ListLayout(
+        "UNSUBACK", 0xB0, "reason_codes", lambda code: bytes((code,)), _read_reason_code, items_since=MQTT_5
+    ),
+}
+
+
 @dataclass(slots=True)
-class Subscribe:
-    packet_type: ClassVar[int] = SUBSCRIBE
+class _ListPacket:
+    """A packet id, a list and properties, laid out as ``_LIST_LAYOUTS`` says for ``packet_type``."""
+
+    packet_type: ClassVar[int]
     packet_id: int
+
+    def encode(self, version: int) -> bytes:
+        layout = _LIST_LAYOUTS[self.packet_type]
+        properties = self.properties  # type: ignore[attr-defined]  # each subclass's last field (it has a default)
+        return layout.encode(self.packet_id, properties, getattr(self, layout.items), version)
+
+    @classmethod
+    def decode(cls, first: int, buf: bytes, pos: int, end: int, version: int) -> Any:
+        return cls(*_LIST_LAYOUTS[cls.packet_type].decode(buf, pos, end, version))
+
+
+@dataclass(slots=True)
+class Subscribe(_ListPacket):
+    packet_type: ClassVar[int] = SUBSCRIBE
     subscriptions: list[Subscription]
     properties: Properties = field(default_factory=dict)
 
-    def encode(self, version: int) -> bytes:
-        parts = [self.packet_id.to_bytes(2, "big")]
-        if version >= MQTT_5:
-            parts.append(encode_properties(self.properties))
-        for sub in self.subscriptions:
-            parts += (encode_string(sub.topic_filter), bytes((sub.options(),)))
-        return _packet(0x82, *parts)
-
-    @classmethod
-    def decode(cls, first: int, buf: bytes, pos: int, end: int, version: int) -> Subscribe:
-        packet_id, pos = _read_u16(buf, pos, end)
-        properties: Properties = {}
-        if version >= MQTT_5:
-            properties, pos = decode_properties(buf, pos, end)
-        subscriptions = []
-        while pos < end:
-            topic_filter, pos = _read_string(buf, pos, end)
-            if pos >= end:
-                raise ProtocolError("SUBSCRIBE without options")
-            options = buf[pos]
-            pos += 1
-            if options & 0xC0 or options & 0x03 == 3 or options >> 4 & 0x03 == 3:
-                raise ProtocolError("bad subscription options")
-            subscriptions.append(
-                Subscription(topic_filter, options & 0x03, bool(options & 0x04), bool(options & 0x08), options >> 4 & 3)
-            )
-        if not subscriptions:
-            raise ProtocolError("SUBSCRIBE without topic filters")
-        return cls(packet_id, subscriptions, properties)
-
 
 @dataclass(slots=True)
-class Suback:
+class Suback(_ListPacket):
     packet_type: ClassVar[int] = SUBACK
-    packet_id: int
     reason_codes: list[int]
     properties: Properties = field(default_factory=dict)
 
-    def encode(self, version: int) -> bytes:
-        parts = [self.packet_id.to_bytes(2, "big")]
-        if version >= MQTT_5:
-            parts.append(encode_properties(self.properties))
-        parts.append(bytes(self.reason_codes))
-        return _packet(0x90, *parts)
-
-    @classmethod
-    def decode(cls, first: int, buf: bytes, pos: int, end: int, version: int) -> Suback:
-        packet_id, pos = _read_u16(buf, pos, end)
-        properties: Properties = {}
-        if version >= MQTT_5:
-            properties, pos = decode_properties(buf, pos, end)
-        return cls(packet_id, list(buf[pos:end]), properties)
-
 
 @dataclass(slots=True)
-class Unsubscribe:
+class Unsubscribe(_ListPacket):
     packet_type: ClassVar[int] = UNSUBSCRIBE
-    packet_id: int
     topic_filters: list[str]
     properties: Properties = field(default_factory=dict)
 
-    def encode(self, version: int) -> bytes:
-        parts = [self.packet_id.to_bytes(2, "big")]
-        if version >= MQTT_5:
-            parts.append(encode_properties(self.properties))
-        parts += (encode_string(topic_filter) for topic_filter in self.topic_filters)
-        return _packet(0xA2, *parts)
-
-    @classmethod
-    def decode(cls, first: int, buf: bytes, pos: int, end: int, version: int) -> Unsubscribe:
-        packet_id, pos = _read_u16(buf, pos, end)
-        properties: Properties = {}
-        if version >= MQTT_5:
-            properties, pos = decode_properties(buf, pos, end)
-        topic_filters = []
-        while pos < end:
-            topic_filter, pos = _read_string(buf, pos, end)
-            topic_filters.append(topic_filter)
-        if not topic_filters:
-            raise ProtocolError("UNSUBSCRIBE without topic filters")
-        return cls(packet_id, topic_filters, properties)
-
 
 @dataclass(slots=True)
-class Unsuback:
+class Unsuback(_ListPacket):
     """On MQTT 3.1.1 UNSUBACK carries no reason codes: `reason_codes` is then empty."""
 
     packet_type: ClassVar[int] = UNSUBACK
-    packet_id: int
     reason_codes: list[int] = field(default_factory=list)
     properties: Properties = field(default_factory=dict)
-
-    def encode(self, version: int) -> bytes:
-        parts = [self.packet_id.to_bytes(2, "big")]
-        if version >= MQTT_5:
-            parts += (encode_properties(self.properties), bytes(self.reason_codes))
-        return _packet(0xB0, *parts)
-
-    @classmethod
-    def decode(cls, first: int, buf: bytes, pos: int, end: int, version: int) -> Unsuback:
-        packet_id, pos = _read_u16(buf, pos, end)
-        if version < MQTT_5:
-            _expect_end(pos, end, "UNSUBACK")
-            return cls(packet_id)
-        properties, pos = decode_properties(buf, pos, end)
-        return cls(packet_id, list(buf[pos:end]), properties)
 
 
 @dataclass(slots=True)

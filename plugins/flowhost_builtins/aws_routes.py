@@ -17,27 +17,22 @@ def _error(status: int, path: str, message: str) -> web.Response:
 
 
 @hookimpl
-def flowhost_web_routes(runtime):
+def flowhost_web_routes(view):
     async def aws_policy(request: web.Request) -> web.Response:
         """The least-privilege AWS IoT policy of a running actility-mqtt-iot connection.
 
         Query parameters: region (an AWS IoT Core region) and accountId (12 digits). 400 with the reason
         when they are wrong, 404 for an unknown connection."""
         connection_id = request.match_info["id"]
-        runner = runtime.connections.get(connection_id)
-        if runner is None:
+        connection = view.connection(connection_id)
+        if connection is None:
             return _error(404, "id", f"no running connection '{connection_id}'")
-        connection = runner.connection
         if not isinstance(connection, MqttIotConnection):
             return _error(400, "id", f"connection '{connection_id}' is not an {MqttIotConnection.connector_id} one")
         missing = [name for name in ("region", "accountId") if not request.query.get(name)]
         if missing:
             return _error(400, missing[0], f"query parameter {missing[0]} is required")
-        mqtt_in_filters = [
-            node.spec.config["topic"]
-            for node in runtime.iter_nodes()
-            if node.node_class.type == "mqtt-in" and node.spec.config.get("connection") == connection_id
-        ]
+        mqtt_in_filters = [node.config["topic"] for node in view.nodes_using(connection_id) if node.type == "mqtt-in"]
         try:
             policy = policy_for_connection(
                 connection.settings,

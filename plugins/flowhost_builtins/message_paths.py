@@ -23,7 +23,8 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from flowhost import Message
 from flowhost.template_budget import bounded
-from flowhost.templating import UPLINK_ROOT, uplink_fields
+
+from .thingpark_documents import UPLINK_ROOT, uplink_fields
 
 __all__ = [
     "MISSING",

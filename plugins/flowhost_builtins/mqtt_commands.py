@@ -22,10 +22,10 @@ from flowhost import hookimpl
 from flowhost.connection_lookup import ConnectionLookupError, choose_connection, connection_specs
 from flowhost.mqtt import Message as MqttMessage
 from flowhost.mqtt import MQTTError
+from flowhost.validation import subscribe_filter
 
 from .mqtt_client_factory import client_for
 from .mqtt_connection_config import CONNECTOR_ID, settings_from_configuration
-from .mqtt_nodes import subscribe_filter
 
 USAGE_ERROR = 2
 NOT_CONNECTED = 3

@@ -8,7 +8,6 @@ than as a failed TLS handshake later. Key material never appears in an error mes
 from __future__ import annotations
 
 import functools
-import ipaddress
 import os
 import re
 import secrets
@@ -16,29 +15,36 @@ import ssl
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import voluptuous as vol
 from jinja2.sandbox import SandboxedEnvironment
 
 from flowhost.templating import (
     DownlinkTopic,
-    TemplateError,
     TopicTemplate,
     compile_topic_pattern,
     create_environment,
     patterns_overlap,
     subscription_for_pattern,
 )
-from flowhost.validation import closest, duration, duration_between
+from flowhost.validation import (
+    client_certificate,
+    closest,
+    duration_between,
+    host_port,
+    load_pem_private_key,
+    pem_certificates,
+    pkcs8_private_key,
+    positive_duration,
+    publish_topic_pattern,
+    split_host_port,
+    subscribe_topic_pattern,
+    whole_number,
+    with_form,
+)
 
 from .aws_iot import UplinkLimits, configuration_problems, is_aws_iot_host, uplink_limits_for
-
-if TYPE_CHECKING:
-    # cryptography (some 10 MB) is imported where PEM text is checked or a TLS context is built, not at start:
-    # a flowhost whose connections use no certificates never loads it.
-    from cryptography import x509
 
 __all__ = [
     "CONFIGURATION_SCHEMA",
@@ -61,11 +67,7 @@ CA_KEY_CORRECTED = "trustedCaCertificate"
 TLS_KEYS = (CA_KEY, "certificate", "privateKey")
 AWS_IOT_ALPN = "x-amzn-mqtt-ca"
 
-_TO_PKCS8 = "convert it with: openssl pkcs8 -topk8 -nocrypt -in key.pem -out key.pk8"
-_HOST = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?").fullmatch
-_PORT = re.compile(r"[0-9]{1,5}").fullmatch
 _TOPIC_UNSAFE = re.compile(r"[/+#\x00-\x1f\x7f]").search
-_DATE_FORMAT = "%Y-%m-%d %H:%M UTC"
 
 
 # ---------------------------------------------------------------------------------------------- fields
@@ -73,45 +75,10 @@ _DATE_FORMAT = "%Y-%m-%d %H:%M UTC"
 
 def split_host_name(value: str) -> tuple[str, int | None]:
     """``host:port``, ``host``, ``[v6addr]:port`` or ``[v6addr]`` -> (host, port or None)."""
-    text = value.strip()
-    if "://" in text:
-        raise vol.Invalid(f"hostName is host:port without a scheme; remove {text.split('://')[0]}:// from {text!r}")
-    if text.startswith("["):
-        end = text.find("]")
-        if end < 0:
-            raise vol.Invalid(f"hostName {text!r} has no ']' after the IPv6 address")
-        host, rest = text[1:end], text[end + 1 :]
-        if rest and not rest.startswith(":"):
-            raise vol.Invalid(f"hostName {text!r}: only ':port' may follow the bracketed address")
-        port_text = rest[1:] if rest else None
-        if host:
-            try:
-                ipaddress.IPv6Address(host)
-            except ValueError:
-                raise vol.Invalid(f"hostName {text!r}: {host!r} is not an IPv6 address") from None
-    elif text.count(":") > 1:
-        raise vol.Invalid(f"hostName {text!r}: put an IPv6 address in brackets, e.g. [2001:db8::1]:8883")
-    else:
-        host, colon, port_text = text.partition(":")
-        port_text = port_text if colon else None
-        if host and not _HOST(host):
-            raise vol.Invalid(f"hostName {text!r}: {host!r} is not a host name or an IP address")
-    if not host:
-        raise vol.Invalid(f"hostName {text!r} has no host; write host:port, e.g. broker.example.com:8883")
-    if port_text is None:
-        return host, None
-    if not _PORT(port_text) or not 1 <= int(port_text) <= 65535:
-        raise vol.Invalid(f"hostName {text!r}: the port must be a number from 1 to 65535")
-    return host, int(port_text)
+    return split_host_port(value, "hostName")
 
 
-def _host_name(value: Any) -> str:
-    if not isinstance(value, str):
-        raise vol.Invalid("hostName must be text such as broker.example.com:8883")
-    split_host_name(value)
-    return value.strip()
-
-
+@with_form(type="select", options=[["SSL", "SSL"], ["WSS", "WSS"], ["TCP", "TCP"]])
 def _protocol(value: Any) -> str:
     protocol = value.upper() if isinstance(value, str) else None
     if protocol not in DEFAULT_PORTS:
@@ -119,29 +86,11 @@ def _protocol(value: Any) -> str:
     return protocol
 
 
-def _whole_number(name: str, minimum: int, maximum: int, unit: str = "") -> Any:
-    def validate(value: Any) -> int:
-        number = int(value) if isinstance(value, str) and value.strip().isdigit() else value
-        if isinstance(number, bool) or not isinstance(number, int):
-            raise vol.Invalid(f"{name} must be a whole number{unit}, got {value!r}")
-        if not minimum <= number <= maximum:
-            raise vol.Invalid(f"{name} must be between {minimum} and {maximum}{unit}, got {number}")
-        return number
-
-    return validate
-
-
 def _milliseconds(name: str) -> Any:
-    return _whole_number(name, 100, 10_000, " ms")
+    return whole_number(name, 100, 10_000, "ms")
 
 
-def _positive_duration(value: Any) -> float:
-    seconds = duration(value)
-    if seconds <= 0:
-        raise vol.Invalid(f"must be longer than 0s, got {value!r}")
-    return seconds
-
-
+@with_form(type="select", options=[["3.1.1", "3.1.1"], ["5", "5"]])
 def _mqtt_version(value: Any) -> str:
     version = {"3.1.1": "3.1.1", "5": "5", "5.0": "5"}.get(str(value).strip())
     if version is None or isinstance(value, bool):
@@ -149,12 +98,14 @@ def _mqtt_version(value: Any) -> str:
     return version
 
 
+@with_form(type="string", format="path")
 def _ws_path(value: Any) -> str:
     if not isinstance(value, str) or not value.startswith("/") or any(char.isspace() for char in value):
         raise vol.Invalid(f"wsPath must start with '/' and hold no spaces, got {value!r}")
     return value
 
 
+@with_form(type="string")
 def _share_group(value: Any) -> str:
     if not isinstance(value, str) or not value or _TOPIC_UNSAFE(value):
         raise vol.Invalid(f"sharedSubscriptionGroup must be a name without '/', '+' or '#', got {value!r}")
@@ -162,89 +113,13 @@ def _share_group(value: Any) -> str:
 
 
 def _text(name: str) -> Any:
+    @with_form(type="string")
     def validate(value: Any) -> str:
         if not isinstance(value, str):
             raise vol.Invalid(f"{name} must be text")  # the value may be a password: never echo it
         return value
 
     return validate
-
-
-def _uplink_pattern(environment: SandboxedEnvironment) -> Any:
-    def validate(value: Any) -> str:
-        try:
-            compile_topic_pattern(value, environment)
-        except TemplateError as exc:
-            raise vol.Invalid(str(exc)) from None
-        return value
-
-    return validate
-
-
-def _downlink_pattern(value: Any) -> str:
-    try:
-        subscription_for_pattern(value)
-    except TemplateError as exc:
-        raise vol.Invalid(str(exc)) from None
-    return value
-
-
-# ---------------------------------------------------------------------------------------------- PEM
-
-
-def _load_certificates(value: Any, key: str) -> list[x509.Certificate]:
-    from cryptography import x509
-
-    if not isinstance(value, str) or "-----BEGIN CERTIFICATE-----" not in value:
-        raise vol.Invalid(f"{key} must be PEM text from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----")
-    try:
-        return x509.load_pem_x509_certificates(value.encode())
-    except ValueError:
-        raise vol.Invalid(f"{key} could not be read: the PEM text is damaged or incomplete") from None
-
-
-def _ca_certificates(value: Any) -> str:
-    _load_certificates(value, CA_KEY)
-    return value
-
-
-def _client_certificate(value: Any) -> str:
-    certificate = _load_certificates(value, "certificate")[0]
-    now = datetime.now(UTC)
-    valid_from, valid_until = certificate.not_valid_before_utc, certificate.not_valid_after_utc
-    period = f"valid from {valid_from:{_DATE_FORMAT}} to {valid_until:{_DATE_FORMAT}}"
-    if now > valid_until:
-        raise vol.Invalid(f"certificate expired on {valid_until:{_DATE_FORMAT}} ({period}); give a renewed certificate")
-    if now < valid_from:
-        raise vol.Invalid(f"certificate is not valid yet ({period}); check the clock or the certificate")
-    return value
-
-
-def _private_key(value: Any) -> str:
-    if not isinstance(value, str):
-        raise vol.Invalid("privateKey must be PEM text (-----BEGIN PRIVATE KEY-----)")
-    if "-----BEGIN ENCRYPTED PRIVATE KEY-----" in value or "Proc-Type: 4,ENCRYPTED" in value:
-        raise vol.Invalid(f"privateKey is encrypted; give it unencrypted in PKCS#8 form: {_TO_PKCS8}")
-    for header, form in (("RSA PRIVATE KEY", "PKCS#1"), ("EC PRIVATE KEY", "SEC1")):
-        if f"-----BEGIN {header}-----" in value:
-            raise vol.Invalid(
-                f"privateKey must be PKCS#8 (-----BEGIN PRIVATE KEY-----), this is {form} "
-                f"(-----BEGIN {header}-----); {_TO_PKCS8}"
-            )
-    if "-----BEGIN PRIVATE KEY-----" not in value:
-        raise vol.Invalid("privateKey must be a PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----)")
-    _load_private_key(value)
-    return value
-
-
-def _load_private_key(value: str) -> Any:
-    from cryptography.exceptions import UnsupportedAlgorithm
-    from cryptography.hazmat.primitives import serialization
-
-    try:
-        return serialization.load_pem_private_key(value.encode(), password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise vol.Invalid("privateKey could not be read: the PEM text is damaged or incomplete") from None
 
 
 def _public_key_bytes(key: Any) -> bytes:
@@ -263,38 +138,38 @@ MAX_SESSION_EXPIRY = 0xFFFF_FFFE  # MQTT 5's largest finite Session Expiry Inter
 
 def _fields(environment: SandboxedEnvironment) -> dict[Any, Any]:
     return {
-        vol.Required("uplinkTopicPattern"): _uplink_pattern(environment),
-        vol.Optional("downlinkTopicPattern"): _downlink_pattern,
-        vol.Required("hostName"): _host_name,
+        vol.Required("uplinkTopicPattern"): publish_topic_pattern(environment),
+        vol.Optional("downlinkTopicPattern"): subscribe_topic_pattern,
+        vol.Required("hostName"): host_port("hostName"),
         vol.Optional("protocol", default="SSL"): _protocol,
         vol.Optional("username"): _text("username"),
         vol.Optional("password"): _text("password"),
-        vol.Optional(CA_KEY): _ca_certificates,
-        vol.Optional("certificate"): _client_certificate,
-        vol.Optional("privateKey"): _private_key,
+        vol.Optional(CA_KEY): pem_certificates(CA_KEY),
+        vol.Optional("certificate"): client_certificate("certificate"),
+        vol.Optional("privateKey"): pkcs8_private_key("privateKey"),
         vol.Optional("connectionTimeout", default=5000): _milliseconds("connectionTimeout"),
         vol.Optional("actionTimeout", default=1000): _milliseconds("actionTimeout"),
-        vol.Optional("uplinkTimeValidity"): _positive_duration,
+        vol.Optional("uplinkTimeValidity"): positive_duration,
         vol.Optional("description", default=""): _text("description"),
-        vol.Optional("qos", default=1): _whole_number("qos", 0, 2),
+        vol.Optional("qos", default=1): whole_number("qos", 0, 2),
         vol.Optional("retain", default=False): vol.Boolean(),
         vol.Optional("clientId"): vol.All(_text("clientId"), vol.Length(min=1, max=256)),
         vol.Optional("keepAlive", default="60s"): duration_between(0, 65535),
         vol.Optional("mqttVersion", default="3.1.1"): _mqtt_version,
         vol.Optional("wsPath", default="/mqtt"): _ws_path,
         vol.Optional("wsOnePacketPerFrame", default=False): vol.Boolean(),
-        vol.Optional("outboxSize", default=10_000): _whole_number("outboxSize", 1, 1_000_000),
+        vol.Optional("outboxSize", default=10_000): whole_number("outboxSize", 1, 1_000_000),
         vol.Optional("outboxOverflow", default="refuse"): vol.In(
             ["refuse", "dropOldest"], msg="outboxOverflow must be 'refuse' (new uplinks) or 'dropOldest'"
         ),
         vol.Optional("durableOutbox", default=True): vol.Boolean(),
         vol.Optional("outboxSync", default=False): vol.Boolean(),
-        vol.Optional("deadLetterLimit", default=1000): _whole_number("deadLetterLimit", 0, 100_000),
+        vol.Optional("deadLetterLimit", default=1000): whole_number("deadLetterLimit", 0, 100_000),
         vol.Optional("reconnectMaxDelay", default="60s"): duration_between(1, 3600),
         vol.Optional("sessionExpiry", default="1d"): duration_between(0, MAX_SESSION_EXPIRY),
         vol.Optional("sharedSubscriptionGroup"): _share_group,
         vol.Optional("downlinkEnabled", default=True): vol.Boolean(),
-        vol.Optional("downlinkPort"): _whole_number("downlinkPort", 1, 224),
+        vol.Optional("downlinkPort"): whole_number("downlinkPort", 1, 224),
         vol.Optional("downlinkAsId"): vol.All(_text("downlinkAsId"), vol.Length(min=1, msg="downlinkAsId is empty")),
         vol.Optional("downlinkAsKey"): vol.All(_text("downlinkAsKey"), vol.Length(min=1, msg="downlinkAsKey is empty")),
         vol.Optional("acceptRetainedDownlinks", default=False): vol.Boolean(),
@@ -379,7 +254,7 @@ def _key_matches_certificate(private_key: str, certificate: str) -> bool:
     from cryptography import x509
 
     leaf = x509.load_pem_x509_certificates(certificate.encode())[0]
-    return _public_key_bytes(_load_private_key(private_key).public_key()) == _public_key_bytes(leaf.public_key())
+    return _public_key_bytes(load_pem_private_key(private_key).public_key()) == _public_key_bytes(leaf.public_key())
 
 
 @functools.lru_cache(maxsize=8)  # one per environment: the host has one, tests a few
@@ -585,7 +460,7 @@ def _load_from_encrypted_file(context: ssl.SSLContext, certificate: str, private
     from cryptography.hazmat.primitives import serialization
 
     password = secrets.token_urlsafe(32).encode()
-    encrypted_key = _load_private_key(private_key).private_bytes(
+    encrypted_key = load_pem_private_key(private_key).private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.BestAvailableEncryption(password),

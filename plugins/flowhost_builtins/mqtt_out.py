@@ -15,7 +15,7 @@ import voluptuous as vol
 from flowhost import Message, Node, hookimpl
 from flowhost.mqtt import ConnectionLostError, MQTTError, NotConnectedError, PublishRefusedError, PublishTimeoutError
 from flowhost.templating import TemplateError, TopicRenderError, compile_topic_pattern, create_environment
-from flowhost.validation import duration, identifier
+from flowhost.validation import duration, identifier, with_form
 
 from .mqtt_connection import MqttIotConnection
 from .thingpark_documents import DocumentError, read_document, topic_fields
@@ -25,6 +25,7 @@ _LONGEST_RETRY = 1.0
 _UNSAFE_TOPIC = ("+", "#", "\x00")
 
 
+@with_form(type="string", format="topic-pattern")
 def _topic_pattern(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise vol.Invalid(f"topic must be a topic pattern such as application/1/device/{{DevEUI}}/down, got {value!r}")

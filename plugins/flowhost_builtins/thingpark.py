@@ -15,9 +15,14 @@ from typing import Any, Literal
 
 import orjson
 
-from flowhost.templating import uplink_fields
-
-from .thingpark_documents import DOCUMENT_ROOTS, DOWNLINK_ROOT, UPLINK_ROOT, DocumentError, read_document
+from .thingpark_documents import (
+    DOCUMENT_ROOTS,
+    DOWNLINK_ROOT,
+    UPLINK_ROOT,
+    DocumentError,
+    read_document,
+    uplink_fields,
+)
 from .thingpark_downlink import dev_eui as _dev_eui
 from .thingpark_downlink import integer as _integer
 from .thingpark_downlink import normalised_command

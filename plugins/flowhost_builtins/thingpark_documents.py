@@ -22,6 +22,7 @@ __all__ = [
     "ThingParkDocument",
     "read_document",
     "topic_fields",
+    "uplink_fields",
 ]
 
 UPLINK_ROOT = "DevEUI_uplink"
@@ -65,6 +66,14 @@ ThingParkDocument = tuple[str, Mapping[str, Any], bool]
 """A recognised document as ``(kind, fields, wrapped)``: ``kind`` is its root (``DevEUI_uplink`` for a legacy
 uplink), ``fields`` what the root holds, ``wrapped`` False for the legacy shape (the fields are the document). A plain
 tuple: this runs for every uplink, and a named tuple costs more to build than the rest of the check."""
+
+
+def uplink_fields(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The uplink's fields: inside ``DevEUI_uplink`` when present, else the legacy document itself."""
+    inner = document.get(UPLINK_ROOT)
+    if inner is None:
+        return document
+    return inner if type(inner) is dict or isinstance(inner, Mapping) else document
 
 
 def read_document(document: Mapping[str, Any]) -> ThingParkDocument:

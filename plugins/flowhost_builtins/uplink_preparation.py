@@ -69,7 +69,7 @@ def prepare_uplink(
     # An uplink is rendered as it is, unless the pattern names its kind: building the fields costs a copy.
     plain = kind == UPLINK_ROOT and DOCUMENT_TYPE not in template.placeholders
     try:
-        topic = template.render(document if plain else topic_fields(thingpark))
+        topic = template.render(fields if plain else topic_fields(thingpark))
     except TopicRenderError as exc:
         raise UplinkRejected(str(exc)) from None
     published = published_document(document, thingpark, settings)

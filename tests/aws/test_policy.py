@@ -177,8 +177,7 @@ def test_every_statement_says_why_it_is_there() -> None:
 )
 def test_every_rendered_uplink_topic_is_allowed_by_the_policy(pattern: str, fields: dict) -> None:
     settings = aws_settings(uplinkTopicPattern=pattern)
-    document = {"DevEUI_uplink": {"DevEUI": "78af580300000345", "FPort": 2, **fields}}
-    topic = settings.uplink_topic.render(document)
+    topic = settings.uplink_topic.render({"DevEUI": "78af580300000345", "FPort": 2, **fields})
     [resource] = [
         s.resources[0] for s in policy_statements(settings, "eu-central-1", ACCOUNT) if s.sid == "PublishUplinks"
     ]

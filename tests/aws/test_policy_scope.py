@@ -67,7 +67,7 @@ def test_every_rendered_dev_eui_topic_is_allowed() -> None:
     resource = publish_resource("lora/{DevEUI}/uplink")
     settings = aws_settings(uplinkTopicPattern="lora/{DevEUI}/uplink")
     for dev_eui in ("78af580300000345", "FFFFFFFFFFFFFFFF", "0000000000000000"):
-        assert policy_allows(resource, settings.uplink_topic.render({"DevEUI_uplink": {"DevEUI": dev_eui}}))
+        assert policy_allows(resource, settings.uplink_topic.render({"DevEUI": dev_eui}))
 
 
 def unvalidated_settings(uplink: str, downlink: str):

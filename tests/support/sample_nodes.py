@@ -111,9 +111,21 @@ def flowhost_register_node_types(register):
         register(node_type)
 
 
+class Dormant(Connection):
+    """A connection that names its own inactive state and connects only when active."""
+
+    connector_id = "test-dormant"
+    inactive_state = "DORMANT"
+
+    async def start(self) -> None:
+        if self.context.active:
+            self.context.state_changed("OPENED")
+
+
 @hookimpl
 def flowhost_register_connection_types(register):
     register(Loopback)
+    register(Dormant)
 
 
 class Unbuildable(Node):
