@@ -221,8 +221,9 @@ async def test_ready_in_counts_from_flowhost_s_own_start_not_from_the_shell_that
         await asyncio.wait_for(shell.wait(), 10)
     assert "ready in " in line, line
     reported = float(line.split("ready in ")[1].strip().rstrip("s"))
-    # What the user waited for after the pause, at most; the shell's whole life (pause included) before the fix.
-    assert 0 < reported <= waited - pause, (reported, waited)
+    # About what the user waited for after the pause (the start before the first import is estimated, hence a
+    # second of slack); before the fix it was the shell's whole life, the pause included.
+    assert 0 < reported <= waited - pause + 1.0, (reported, waited)
 
 
 CHECKOUT_DEMO = """\
