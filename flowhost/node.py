@@ -236,9 +236,9 @@ class Connection:
     form_labels: ClassVar[Mapping[str, str]] = {}
     """Labels for the editor's form fields, by configuration key (default: the key, spelt out)."""
     stop_timeout: ClassVar[float] = 5.0
-    inactive_state: ClassVar[str] = "DEACTIVATED"
+    inactive_state: ClassVar[str] = "INACTIVE"
     """The state announced, before ``start()``, for a connection configured ``active: false``. A type names its
-    own; the default is the name flowhost's API has always shown (ThingPark's)."""
+    own (``actility-mqtt-iot``: ThingPark's ``DEACTIVATED``)."""
 
     @classmethod
     def configuration_schema(cls, templates: SandboxedEnvironment) -> vol.Schema:

@@ -4,4 +4,3 @@ They are ordinary plugins: each module is registered through the ``flowhost`` en
 third-party distribution's would be, and uses only the public plugin API (``flowhost`` and its hooks).
 """
 
-from . import pending_forms  # noqa: F401  (until its validators carry their forms: see that module)

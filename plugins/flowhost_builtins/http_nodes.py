@@ -14,7 +14,7 @@ from aiohttp import hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from flowhost import Message, Node, Receipt, hookimpl
-from flowhost.validation import duration
+from flowhost.validation import duration, with_form
 
 from .thingpark import DocumentError, parse_uplink
 
@@ -23,12 +23,14 @@ ACCEPT_TIMEOUT = 30.0
 """How long a POST waits for the flow to take its uplink (written to a connector's outbox) before a 503."""
 
 
+@with_form(type="string", format="path")
 def _endpoint_path(value: Any) -> str:
     if not isinstance(value, str) or not value.startswith("/") or value.startswith("/api/") or " " in value:
         raise vol.Invalid(f"path must start with '/', contain no spaces and not be under /api/, got {value!r}")
     return value
 
 
+@with_form(type="string", format="url")
 def _http_url(value: Any) -> str:
     if not isinstance(value, str) or not value.startswith(("http://", "https://")):
         raise vol.Invalid(f"url must start with http:// or https://, got {value!r}")

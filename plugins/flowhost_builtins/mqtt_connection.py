@@ -77,6 +77,7 @@ class Downlink:
 
 class MqttIotConnection(Connection):
     connector_id = "actility-mqtt-iot"
+    inactive_state = "DEACTIVATED"  # ThingPark's name for a connection configured active: false
     description = (
         "ThingPark's MQTT connector: publishes uplinks on a topic pattern and receives downlinks from "
         "AWS IoT Core, Amazon MQ, Mosquitto, EMQX... over SSL, WSS or TCP."

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from functools import partial
-from typing import Any
 
 import orjson
 import voluptuous as vol
@@ -15,7 +14,7 @@ from flowhost import Message, Node, Receipt, Refusal, hookimpl
 from flowhost.message import FrozenDict
 from flowhost.mqtt import Acknowledgement
 from flowhost.mqtt import Message as MqttMessage
-from flowhost.validation import identifier
+from flowhost.validation import identifier, subscribe_filter
 
 from .mqtt_connection import Downlink, MqttIotConnection, UplinkRejected
 from .uplink_outbox import OutboxFull
@@ -148,18 +147,6 @@ class MqttConnector(Node):
         connection = getattr(self, "_connection", None)
         if connection is not None:
             connection.remove_downlink_listener(self._on_downlink)
-
-
-def subscribe_filter(value: Any) -> str:
-    if not isinstance(value, str) or not value or "\x00" in value or len(value.encode()) > 65535:
-        raise vol.Invalid(f"topic must be a non-empty MQTT topic filter, got {value!r}")
-    levels = value.split("/")
-    for index, level in enumerate(levels):
-        if "#" in level and (level != "#" or index != len(levels) - 1):
-            raise vol.Invalid(f"'#' must be a whole level and the last one: {value!r}")
-        if "+" in level and level != "+":
-            raise vol.Invalid(f"'+' must be a whole level: {value!r}")
-    return value
 
 
 class MqttIn(Node):
