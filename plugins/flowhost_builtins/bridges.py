@@ -14,9 +14,9 @@ import orjson
 from flowhost import Message, Node
 
 from .thingpark import DOWNLINK_ROOT, DocumentError, parse_downlink
+from .thingpark_documents import excerpt
 
 _EUI64 = re.compile(r"[0-9A-Fa-f]{16}").fullmatch
-_EXCERPT = 40
 
 
 class BridgeError(ValueError):
@@ -34,11 +34,6 @@ class BridgeNode(Node):
         self.context.log.warning("node %s: message %s not converted: %s", self.id, msg.id, reason)
         if msg.receipt is not None:
             msg.receipt.refuse(reason, retryable=False, node_id=self.id)
-
-
-def excerpt(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= _EXCERPT else text[:_EXCERPT] + "..."
 
 
 def dev_eui(value: Any, where: str) -> str:

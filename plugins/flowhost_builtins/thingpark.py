@@ -20,6 +20,8 @@ from .thingpark_documents import (
     DOWNLINK_ROOT,
     UPLINK_ROOT,
     DocumentError,
+    excerpt,
+    json_type,
     read_document,
     uplink_fields,
 )
@@ -54,12 +56,6 @@ MAX_UPLINK_DEPTH = 32
 """The same for uplinks: ThingPark's are four levels deep; deeper ones would exhaust Python's recursion limit."""
 
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})*").fullmatch
-_EXCERPT = 40
-
-
-def _excerpt(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= _EXCERPT else text[:_EXCERPT] + "..."
 
 
 def _load_json(raw: bytes | str, what: str) -> Any:
@@ -86,27 +82,13 @@ def parse_uplink(raw: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
     """
     document = raw if isinstance(raw, Mapping) else _load_json(raw, "uplink")
     if not isinstance(document, Mapping):
-        raise DocumentError(f"uplink must be a JSON object, got {_json_type(document)}")
+        raise DocumentError(f"uplink must be a JSON object, got {json_type(document)}")
     if type(document) is dict and _nested_deeper(document, MAX_UPLINK_DEPTH - 1):
         raise DocumentError(f"uplink is nested deeper than {MAX_UPLINK_DEPTH} levels of arrays and objects")
     kind, fields, wrapped = read_document(document)
     if "DevEUI" in fields:
         fields = {**fields, "DevEUI": fields["DevEUI"].upper()}
     return {**document, kind: fields} if wrapped else fields
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, list | tuple):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    if value is None:
-        return "null"
-    return "a number"
 
 
 def uplink_time(fields: Mapping[str, Any]) -> datetime | None:
@@ -200,10 +182,10 @@ def parse_downlink(
         return DownlinkResult("other", document)
     if len(document) != 1:
         extra = next(key for key in document if key != DOWNLINK_ROOT)
-        raise DocumentError(f"a downlink document holds only {DOWNLINK_ROOT}, found {_excerpt(extra)} too")
+        raise DocumentError(f"a downlink document holds only {DOWNLINK_ROOT}, found {excerpt(extra)} too")
     command = document[DOWNLINK_ROOT]
     if type(command) is not dict:
-        raise DocumentError(f"{DOWNLINK_ROOT} must be an object, got {_json_type(command)}")
+        raise DocumentError(f"{DOWNLINK_ROOT} must be an object, got {json_type(command)}")
     return DownlinkResult(
         "downlink", {DOWNLINK_ROOT: normalised_command(command, topic_values, default_fport, application_server)}
     )

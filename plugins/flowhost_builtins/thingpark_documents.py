@@ -89,7 +89,7 @@ def read_document(document: Mapping[str, Any]) -> ThingParkDocument:
         else:
             fields, wrapped = document[kind], True
             if not isinstance(fields, Mapping):
-                raise DocumentError(f"{kind} must be an object, got {_json_type(fields)}")
+                raise DocumentError(f"{kind} must be an object, got {json_type(fields)}")
     dev_eui = fields.get("DevEUI")
     if (type(dev_eui) is not str or dev_eui not in _VALID_DEV_EUIS) and (kind != "BS_alarm" or dev_eui is not None):
         _check_dev_eui(dev_eui, kind)
@@ -115,7 +115,7 @@ def _root_of(document: Mapping[str, Any]) -> str | None:
 
 def _not_thingpark(document: Mapping[str, Any]) -> str:
     keys = list(document)
-    found = ", ".join(_excerpt(key) for key in keys[:5]) + (", ..." if len(keys) > 5 else "")
+    found = ", ".join(excerpt(key) for key in keys[:5]) + (", ..." if len(keys) > 5 else "")
     reason = (
         f"not a ThingPark document: it has none of the roots {', '.join(DOCUMENT_ROOTS)} "
         f"nor a DevEUI at the top level (a legacy uplink); found {found or 'no keys'}"
@@ -130,7 +130,7 @@ def _check_dev_eui(value: Any, kind: str) -> None:
     if value is None:
         raise DocumentError(f"{kind} has no DevEUI" if kind != UPLINK_ROOT else "uplink has no DevEUI")
     if type(value) is not str or not _EUI64(value):
-        raise DocumentError(f"DevEUI must be 16 hexadecimal digits, got {_excerpt(value)}")
+        raise DocumentError(f"DevEUI must be 16 hexadecimal digits, got {excerpt(value)}")
     if len(_VALID_DEV_EUIS) >= VALID_DEV_EUI_CACHE_SIZE:
         _VALID_DEV_EUIS.clear()
     _VALID_DEV_EUIS.add(value)
@@ -143,12 +143,14 @@ def topic_fields(document: ThingParkDocument) -> dict[str, Any]:
     return {**fields, DOCUMENT_TYPE: kind}
 
 
-def _excerpt(value: Any) -> str:
+def excerpt(value: Any) -> str:
+    """A value as the start of its repr, for error messages."""
     text = repr(value)
     return text if len(text) <= _EXCERPT else text[:_EXCERPT] + "..."
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """What kind of JSON value ``value`` is, as an error message says it: "an object", "a number"..."""
     if isinstance(value, Mapping):
         return "an object"
     if isinstance(value, list | tuple):

@@ -15,7 +15,7 @@ from typing import Any
 
 from flowhost.validation import closest
 
-from .thingpark_documents import DOWNLINK_ROOT, DocumentError
+from .thingpark_documents import DOWNLINK_ROOT, DocumentError, excerpt, json_type
 
 __all__ = [
     "APPLICATION_SERVER_FIELDS",
@@ -30,33 +30,15 @@ _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})*").fullmatch
 _EUI64 = re.compile(r"[0-9A-Fa-f]{16}").fullmatch
 _TOKEN = re.compile(r"[0-9A-Fa-f]{64}").fullmatch
 _INTEGER = re.compile(r"-?[0-9]{1,10}").fullmatch
-_EXCERPT = 40
 _UINT32 = 0xFFFF_FFFF
 APPLICATION_SERVER_FIELDS = ("AS_ID", "AS_KEY")
 """What the connection's ``downlinkAsId`` / ``downlinkAsKey`` fill in, on a downlink that has neither."""
 
 
-def _excerpt(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= _EXCERPT else text[:_EXCERPT] + "..."
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, list | tuple):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    return "null" if value is None else "a number"
-
-
 def dev_eui(value: Any, where: str) -> str:
     """A DevEUI upper-cased; DocumentError unless it is 16 hexadecimal digits."""
     if not isinstance(value, str) or not _EUI64(value):
-        raise DocumentError(f"{where} must be 16 hexadecimal digits, got {_excerpt(value)}")
+        raise DocumentError(f"{where} must be 16 hexadecimal digits, got {excerpt(value)}")
     return value.upper()
 
 
@@ -68,13 +50,13 @@ def integer(value: Any, name: str) -> int:
         return int(value)
     if type(value) is float and value.is_integer():
         return int(value)
-    raise DocumentError(f"{name} must be a whole number, got {_excerpt(value)}")
+    raise DocumentError(f"{name} must be a whole number, got {excerpt(value)}")
 
 
 def correlation_id(value: Any) -> str:
     """ThingPark's CorrelationID: 64 bits in hexadecimal (16 digits), kept as written."""
     if not isinstance(value, str) or not _EUI64(value):
-        raise DocumentError(f"CorrelationID must be 16 hexadecimal digits, got {_excerpt(value)}")
+        raise DocumentError(f"CorrelationID must be 16 hexadecimal digits, got {excerpt(value)}")
     return value
 
 
@@ -102,7 +84,7 @@ def _timestamp(value: Any, name: str) -> str:
             pass
         else:
             return value
-    raise DocumentError(f"{name} must be an ISO 8601 time such as 2022-06-08T15:50:00.882+02:00, got {_excerpt(value)}")
+    raise DocumentError(f"{name} must be an ISO 8601 time such as 2022-06-08T15:50:00.882+02:00, got {excerpt(value)}")
 
 
 def _validity_time(value: Any, name: str) -> str | int:
@@ -114,38 +96,38 @@ def _validity_time(value: Any, name: str) -> str | int:
             seconds = -1
         if seconds >= 0:
             return seconds
-        raise DocumentError(f"{name} in seconds must be a whole number of 0 or more, got {_excerpt(value)}")
+        raise DocumentError(f"{name} in seconds must be a whole number of 0 or more, got {excerpt(value)}")
     try:
         return _timestamp(value, name)
     except DocumentError:
         raise DocumentError(
             f"{name} must be an ISO 8601 time such as 2019-07-10T16:38:46.882+02:00 or a number of seconds, "
-            f"got {_excerpt(value)}"
+            f"got {excerpt(value)}"
         ) from None
 
 
 def _text(value: Any, name: str) -> str:
     if not isinstance(value, str) or not value:
         # AS_KEY is a secret: the value is never echoed.
-        raise DocumentError(f"{name} must be non-empty text, got {_json_type(value)}")
+        raise DocumentError(f"{name} must be non-empty text, got {json_type(value)}")
     return value
 
 
 def _token(value: Any, name: str) -> str:
     if not isinstance(value, str) or not _TOKEN(value):
-        raise DocumentError(f"{name} must be 64 hexadecimal digits (a 256-bit signature), got {_json_type(value)}")
+        raise DocumentError(f"{name} must be 64 hexadecimal digits (a 256-bit signature), got {json_type(value)}")
     return value
 
 
 def _object(value: Any, name: str) -> Any:
     if not isinstance(value, Mapping):
-        raise DocumentError(f"{name} must be an object, got {_json_type(value)}")
+        raise DocumentError(f"{name} must be an object, got {json_type(value)}")
     return value
 
 
 def _payload_hex(value: Any, name: str) -> str:
     if not isinstance(value, str) or not _HEX(value):
-        raise DocumentError(f"{name} must be an even number of hexadecimal digits, got {_excerpt(value)}")
+        raise DocumentError(f"{name} must be an even number of hexadecimal digits, got {excerpt(value)}")
     return value.lower()
 
 
@@ -183,7 +165,7 @@ def normalised_command(
         if key not in DOWNLINK_FIELDS:
             suggestion = closest(key, DOWNLINK_FIELDS)
             if suggestion is not None:
-                raise DocumentError(f"unknown field {_excerpt(key)} in {DOWNLINK_ROOT} (did you mean {suggestion!r}?)")
+                raise DocumentError(f"unknown field {excerpt(key)} in {DOWNLINK_ROOT} (did you mean {suggestion!r}?)")
     normalised: dict[str, Any] = {
         "DevEUI": _downlink_dev_eui(command, topic_values),
         "FPort": _downlink_fport(command, topic_values, default_fport),
