@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+import voluptuous as vol
 
 from flowhost import Message, Node
 
@@ -29,11 +30,38 @@ class BridgeNode(Node):
 
     category = "network"
 
+    def convert(self, msg: Message) -> tuple[str, Message]:
+        """The converted message and the counter it counts under; raises BridgeError with the reason."""
+        raise NotImplementedError
+
+    async def on_input(self, msg: Message) -> None:
+        try:
+            counter, converted = self.convert(msg)
+        except BridgeError as exc:
+            self.refuse(msg, str(exc))
+            return
+        self.context.count(counter)
+        await self.context.send(converted)
+
     def refuse(self, msg: Message, reason: str) -> None:
         self.context.count("rejected")
         self.context.log.warning("node %s: message %s not converted: %s", self.id, msg.id, reason)
         if msg.receipt is not None:
             msg.receipt.refuse(reason, retryable=False, node_id=self.id)
+
+
+def event_schema(events: tuple[str, ...]) -> vol.Schema:
+    """The config of a from-bridge: which event a message is (``auto``: from its topic or content)."""
+    return vol.Schema(
+        {vol.Optional("event", default="auto"): vol.In(("auto", *events), msg=f"event is auto or one of {events}")}
+    )
+
+
+def downlink_message(msg: Message, down: Any, topic: str, command: Mapping[str, Any], sent: set[str]) -> Message:
+    """The network server's downlink ``down`` on ``topic``; what its command has no field for (ValidityTime,
+    FlushDownlinkQueue...) travels in ``meta.thingpark``, not in the command: the servers refuse unknown fields."""
+    unsent = {key: value for key, value in command.items() if key not in sent}
+    return msg.derive(payload=down, topic=topic, meta={**msg.meta, "thingpark": unsent})
 
 
 def dev_eui(value: Any, where: str) -> str:

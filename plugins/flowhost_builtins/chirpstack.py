@@ -21,6 +21,8 @@ from .bridges import (
     base64_from_hex,
     dev_eui,
     downlink_command,
+    downlink_message,
+    event_schema,
     excerpt,
     hex_from_base64,
     mapping,
@@ -207,6 +209,10 @@ def thingpark_document(event: Any, name: str, topic_dev_eui: str | None = None) 
     return document
 
 
+_SENT = {"DevEUI", "FPort", "Confirmed", "payload_hex", "payload"}
+"""The DevEUI_downlink fields ChirpStack's command/down carries (CorrelationID, ValidityTime... travel in meta)."""
+
+
 class FromChirpStack(BridgeNode):
     type = "from-chirpstack"
     description = (
@@ -214,19 +220,11 @@ class FromChirpStack(BridgeNode):
         "the topic application/<id>/device/<devEui>/event/<event> or the config) to the ThingPark document of the "
         "same meaning, for mqtt-connector. What has no ThingPark field is kept under 'chirpstack'."
     )
-    config_schema = vol.Schema(
-        {vol.Optional("event", default="auto"): vol.In(("auto", *EVENTS), msg=f"event is auto or one of {EVENTS}")}
-    )
+    config_schema = event_schema(EVENTS)
 
-    async def on_input(self, msg: Message) -> None:
-        try:
-            name, topic_dev_eui = _event_of(msg, self.config["event"])
-            document = thingpark_document(msg.payload, name, topic_dev_eui)
-        except BridgeError as exc:
-            self.refuse(msg, str(exc))
-            return
-        self.context.count(name)
-        await self.context.send(msg.derive(payload=document))
+    def convert(self, msg: Message) -> tuple[str, Message]:
+        name, topic_dev_eui = _event_of(msg, self.config["event"])
+        return name, msg.derive(payload=thingpark_document(msg.payload, name, topic_dev_eui))
 
 
 def _application_id(value: Any) -> str:
@@ -257,20 +255,11 @@ class ToChirpStack(BridgeNode):
     )
     config_schema = vol.Schema({vol.Required("applicationId"): _application_id})
 
-    async def on_input(self, msg: Message) -> None:
-        try:
-            command = downlink_command(msg.payload)
-        except BridgeError as exc:
-            self.refuse(msg, str(exc))
-            return
+    def convert(self, msg: Message) -> tuple[str, Message]:
+        command = downlink_command(msg.payload)
         down = chirpstack_command(command)
-        # What ChirpStack's MQTT command has no field for (ValidityTime, FlushDownlinkQueue, CorrelationID, Time)
-        # travels with the message, not in the command: ChirpStack refuses commands with unknown fields.
-        sent = {"DevEUI", "FPort", "Confirmed", "payload_hex", "payload"}
-        unsent = {key: value for key, value in command.items() if key not in sent}
         topic = f"application/{self.config['applicationId']}/device/{down['devEui']}/command/down"
-        self.context.count("downlinks")
-        await self.context.send(msg.derive(payload=down, topic=topic, meta={**msg.meta, "thingpark": unsent}))
+        return "downlinks", downlink_message(msg, down, topic, command, _SENT)
 
 
 @hookimpl

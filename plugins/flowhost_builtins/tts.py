@@ -24,6 +24,8 @@ from .bridges import (
     base64_from_hex,
     dev_eui,
     downlink_command,
+    downlink_message,
+    event_schema,
     excerpt,
     hex_from_base64,
     mapping,
@@ -229,6 +231,10 @@ def thingpark_document(message: Any, event: str) -> dict[str, Any]:
     return document
 
 
+_SENT = {"DevEUI", "FPort", "Confirmed", "payload_hex", "payload", "CorrelationID"}
+"""The DevEUI_downlink fields down/push carries (CorrelationID as a correlation id); the rest travel in meta."""
+
+
 class FromTts(BridgeNode):
     type = "from-tts"
     description = (
@@ -236,19 +242,11 @@ class FromTts(BridgeNode):
         "down/sent, down/ack, down/nack, down/failed, location/solved) to the ThingPark document of the same meaning, "
         "for mqtt-connector. What has no ThingPark field is kept under 'tts'."
     )
-    config_schema = vol.Schema(
-        {vol.Optional("event", default="auto"): vol.In(("auto", *EVENTS), msg=f"event is auto or one of {EVENTS}")}
-    )
+    config_schema = event_schema(EVENTS)
 
-    async def on_input(self, msg: Message) -> None:
-        try:
-            event = _event_of(msg, self.config["event"])
-            document = thingpark_document(msg.payload, event)
-        except BridgeError as exc:
-            self.refuse(msg, str(exc))
-            return
-        self.context.count(event)
-        await self.context.send(msg.derive(payload=document))
+    def convert(self, msg: Message) -> tuple[str, Message]:
+        event = _event_of(msg, self.config["event"])
+        return event, msg.derive(payload=thingpark_document(msg.payload, event))
 
 
 def _application(value: Any) -> str:
@@ -299,19 +297,15 @@ class ToTts(BridgeNode):
         self._device_id = compile_topic_pattern(self.config["deviceId"], self.context.templates, field_name="deviceId")
         self._operation = "replace" if self.config["replace"] else "push"
 
-    async def on_input(self, msg: Message) -> None:
+    def convert(self, msg: Message) -> tuple[str, Message]:
+        command = downlink_command(msg.payload)
         try:
-            command = downlink_command(msg.payload)
             device_id = self._device_id.render(command)
-        except (BridgeError, TopicRenderError) as exc:
-            self.refuse(msg, str(exc))
-            return
+        except TopicRenderError as exc:
+            raise BridgeError(str(exc)) from None
         down = tts_downlink(command, self.config["priority"])
-        sent = {"DevEUI", "FPort", "Confirmed", "payload_hex", "payload", "CorrelationID"}
-        unsent = {key: value for key, value in command.items() if key not in sent}
         topic = f"v3/{self.config['application']}/devices/{device_id}/down/{self._operation}"
-        self.context.count("downlinks")
-        await self.context.send(msg.derive(payload=down, topic=topic, meta={**msg.meta, "thingpark": unsent}))
+        return "downlinks", downlink_message(msg, down, topic, command, _SENT)
 
 
 @hookimpl
