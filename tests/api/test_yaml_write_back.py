@@ -23,7 +23,7 @@ layout:
 
 
 def as_the_editor_sends(flow: dict) -> dict:
-    """The editor's model (web/js/main.js normalise): a label, connections, and every node with config and
+    """The editor's model (web/js/flow-model.js normalise): a label, connections, and every node with config and
     wires, even where the file had none."""
     nodes = [{**node, "config": node.get("config") or {}, "wires": node.get("wires") or {}} for node in flow["nodes"]]
     return {

@@ -163,3 +163,51 @@ async def test_config_ports_are_remembered_per_config_and_fall_back_to_the_wires
     assert result["filter"] == ["out", "unmatched"] and result["unknown"] == ["out"]
     assert result["gone"] == ["cold"] and result["left"] == {"hot": ["a"], "otherwise": ["c"]}
     assert result["same"] is True
+
+
+async def test_flow_model_edits_keep_wires_consistent_and_know_what_is_deployed(editor):
+    body = """(() => {
+        const model = new m.FlowModel(() => {});
+        model.load({id: 'f', nodes: [
+            {id: 'a', type: 'inject', wires: {out: ['b']}}, {id: 'b', type: 'debug'}]});
+        const dirtyAtLoad = model.isDirty();
+        const added = model.addNode('debug', 10, 20);
+        model.addWire({from: 'a', port: 'out', to: added.id});
+        model.addWire({from: 'a', port: 'out', to: added.id});
+        const twice = model.nodeById('a').wires.out.slice();
+        model.renameNode('b', 'shown');
+        const renamed = model.nodeById('a').wires.out.slice();
+        model.removeNode('shown');
+        const removed = model.nodeById('a').wires.out.slice();
+        const payload = model.payload();
+        return {dirtyAtLoad, added: added.id, at: model.flow.layout[added.id], twice, renamed, removed,
+                dirty: model.isDirty(), payloadIds: payload.nodes.map((n) => n.id), laidOut: 'b' in model.flow.layout};
+    })()"""
+    result = await run(editor, "flow-model.js", f"{body}")
+    assert result["dirtyAtLoad"] is False  # a flow just loaded (positions filled in) has nothing to deploy
+    assert result["added"] == "debug-1" and result["at"] == {"x": 10, "y": 20}
+    assert result["twice"] == ["b", "debug-1"]  # the same wire twice is one wire
+    assert result["renamed"] == ["shown", "debug-1"]
+    assert result["removed"] == ["debug-1"]  # a removed node's wires go with it
+    assert result["dirty"] is True and result["payloadIds"] == ["a", "debug-1"]
+    assert result["laidOut"] is False
+
+
+async def test_flow_model_restores_undo_snapshots_in_one_step_per_gesture(editor):
+    body = """new Promise((resolve) => {
+        let recorded = 0;
+        const model = new m.FlowModel(() => { recorded += 1; });
+        model.load({id: 'f', nodes: [{id: 'a', type: 'inject'}]});
+        model.addNode('debug', 0, 0);
+        model.changed();
+        model.changed();  // a node and its wires removed: several events, one gesture
+        queueMicrotask(() => {
+            const undone = model.restore(model.history.undo());
+            resolve({recorded, undone, nodes: model.flow.nodes.map((n) => n.id), dirty: model.isDirty(),
+                     nothing: model.restore(null)});
+        });
+    })"""
+    result = await run(editor, "flow-model.js", body)
+    assert result["recorded"] == 1
+    assert result["undone"] is True and result["nodes"] == ["a"]
+    assert result["dirty"] is False and result["nothing"] is False

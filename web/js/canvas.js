@@ -1,4 +1,4 @@
-// The canvas: a thin adapter over drawflow (web/vendor/drawflow). The flow model lives in main.js; drawflow only
+// The canvas: a thin adapter over drawflow (web/vendor/drawflow). The flow model lives in flow-model.js; drawflow only
 // draws it and reports what the user did, in flow terms (node ids and port names, not drawflow's numbers).
 
 import { h } from "./dom.js";
