@@ -43,6 +43,7 @@ def _canonical(name: str) -> str:
 
 
 HEALTH_PATH = "/healthz"
+_HOST_NAMES_KEPT = 256
 
 
 class HostCheck:
@@ -50,12 +51,24 @@ class HostCheck:
 
     def __init__(self, allowed_hosts: Iterable[str] = ()) -> None:
         self.allowed = frozenset(_canonical(host_name(host)) for host in allowed_hosts) | LOOPBACK_NAMES
+        # Host headers seen, as canonical names: clients send the same few again and again, and parsing an
+        # address costs more than the rest of the check. Bounded: the header is the client's to choose.
+        self._names: dict[str, str] = {}
+
+    def _name(self, given: str) -> str:
+        name = self._names.get(given)
+        if name is None:
+            name = _canonical(host_name(given))
+            if len(self._names) >= _HOST_NAMES_KEPT:
+                self._names.clear()
+            self._names[given] = name
+        return name
 
     def accepts(self, request: web.Request) -> bool:
         given = request.headers.get(hdrs.HOST)
         if given is None or "*" in self.allowed:
             return True  # HTTP/1.0 without Host: no browser sends that
-        name = _canonical(host_name(given))
+        name = self._name(given)
         if name in self.allowed:
             return True
         sockname = request.transport.get_extra_info("sockname") if request.transport else None

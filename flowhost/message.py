@@ -142,13 +142,25 @@ class Receipt:
         self._on_settled = callback
 
     async def wait(self, timeout: float) -> Refusal | None:
-        """None when every node took the message; the first refusal otherwise. Raises TimeoutError."""
+        """None when every node took the message; the first refusal otherwise. Raises TimeoutError.
+
+        One waiter at a time (the source); a wait that timed out may be followed by another."""
         if self._settled:
             return self.refusal
-        if self._future is None:
-            self._future = asyncio.get_running_loop().create_future()
-        async with asyncio.timeout(timeout):
-            return await asyncio.shield(self._future)
+        loop = asyncio.get_running_loop()
+        # A plain timer on a fresh future, not asyncio.timeout() around shield(): this runs once per HTTP uplink.
+        future = self._future = loop.create_future()
+        expiry = loop.call_later(timeout, _expire, future)
+        try:
+            return await future
+        finally:
+            expiry.cancel()
+            self._future = None
+
+
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 _UNDECODED: Any = object()

@@ -54,3 +54,16 @@ async def test_an_orchestrators_probe_reaches_healthz_under_any_host(aiohttp_cli
     assert probe.status in (200, 503) and set(await probe.json()) == {"live", "ready"}
     status = await client.get("/api/status", headers={"Host": "10.42.0.17:8080", "Authorization": f"Bearer {TOKEN}"})
     assert status.status == 421  # everything else still refuses a name that is not the server's
+
+
+async def test_many_different_host_headers_do_not_change_what_is_accepted(aiohttp_client, runtime):
+    # The check remembers the Host values it has seen (parsing addresses is its cost); a client sending a new
+    # one each time must neither grow that without end nor confuse the answers.
+    client = await aiohttp_client(create_web_app(runtime, token=TOKEN, allowed_hosts=["flowhost.lan"]))
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    for number in range(600):
+        refused = await client.get("/api/node-types", headers={**headers, "Host": f"10.0.{number // 256}.{number % 256}"})
+        assert refused.status == 421
+    for host in ("flowhost.lan", "[::ffff:127.0.0.1]:80", "10.0.0.1"):
+        response = await client.get("/api/node-types", headers={**headers, "Host": host})
+        assert response.status == (421 if host == "10.0.0.1" else 200)

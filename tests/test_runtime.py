@@ -230,6 +230,25 @@ async def test_a_receipt_resolves_when_every_receiver_handled_the_message(runtim
     assert Collector.received["slow"] and Collector.received["fast"]
 
 
+async def test_a_receipt_wait_that_timed_out_can_be_followed_by_another(runtime, load_flow):
+    text = """
+    flowhost: 1
+    id: t
+    nodes:
+      - {id: relay, type: test-relay, wires: {out: [slow]}}
+      - {id: slow, type: test-collect, config: {delay: 300ms}}
+    """
+    await runtime.deploy(load_flow(text))
+    receipt = Receipt()
+    await runtime.node("t", "relay").send(Message.create("hello", receipt=receipt), "out")
+    receipt.release()
+    with pytest.raises(TimeoutError):
+        await receipt.wait(timeout=0.01)  # the slow node still has it
+    assert await receipt.wait(timeout=5) is None
+    assert [msg.payload for msg in Collector.received["slow"]] == ["hello"]
+    assert await receipt.wait(timeout=0) is None  # settled: answered at once
+
+
 @pytest.mark.expect_node_errors
 async def test_a_receipt_reports_the_first_refusal(runtime, load_flow):
     text = """

@@ -106,15 +106,14 @@ class HttpUplink(Node):
 
     async def _read_body(self, request: web.Request) -> bytes:
         """At most MAX_UPLINK_BYTES, whether the client sent a Content-Length or chunks (decompressed size)."""
-        too_large = _BodyRefused(413, f"uplink larger than {MAX_UPLINK_BYTES} bytes")
         if request.content_length is not None and request.content_length > MAX_UPLINK_BYTES:
-            raise too_large
+            raise _too_large()
         body = bytearray()
         try:
             async for chunk in request.content.iter_chunked(64 * 1024):
                 body += chunk
                 if len(body) > MAX_UPLINK_BYTES:
-                    raise too_large
+                    raise _too_large()
         except (web.RequestPayloadError, HttpProcessingError) as exc:  # a corrupt gzip or deflate body
             cause = exc.__cause__ if isinstance(exc.__cause__, HttpProcessingError) else exc
             problem = " ".join(getattr(cause, "message", str(cause)).split()) or type(cause).__name__
@@ -129,6 +128,10 @@ class _BodyRefused(Exception):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status, self.reason = status, reason
+
+
+def _too_large() -> _BodyRefused:
+    return _BodyRefused(413, f"uplink larger than {MAX_UPLINK_BYTES} bytes")
 
 
 def _cross_site_origin(request: web.Request) -> str | None:
