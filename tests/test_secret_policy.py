@@ -109,3 +109,31 @@ def test_a_flow_s_own_secrets_are_those_named_after_it():
     document = {"a": [{"$secret": "demo_x"}, {"b": {"$secret": "other_y"}}], "c": {"$secret": "demo2_z"}}
     assert referenced_secrets(document) == {"demo_x", "other_y", "demo2_z"}
     assert own_flow_secrets("demo", document) == {"demo_x"}
+
+
+def test_an_api_connection_s_mask_without_a_stored_value_names_the_field(policy):
+    body = {"id": "c1", "connectorId": MQTT, "name": "C", "configuration": {"password": MASK}}
+    assert policy.protect_connection(body, None, "c1").errors == [
+        {
+            "path": "configuration.password",
+            "message": "'********' stands for the stored password, but none is stored; give the value",
+        }
+    ]
+
+
+def test_a_connection_shows_no_secret_not_even_a_reference(policy):
+    configuration = {"user": "u", "password": {"$secret": "s"}, "privateKey": {"$env": "KEY"}}
+    assert policy.mask_connection(MQTT, configuration) == {"user": "u", "password": MASK, "privateKey": MASK}
+    assert configuration_secrets({"configuration": configuration}) == {"s"}
+    assert configuration_secrets({"configuration": "not an object"}) == set()
+
+
+def test_odd_documents_are_left_as_they_are(policy):
+    assert secret_name("My-Flow", "Node") == "My_Flow_Node"
+    assert policy.fields("node_types", "no-such-type") == frozenset()
+    assert policy.fields("node_types", ["not", "a", "name"]) == frozenset()
+    body = _flow("pw", "tk")
+    body["nodes"][0]["config"] = "not an object"
+    protected = policy.protect_flow(body, {}, "demo")
+    assert protected.document["nodes"][0] == {"id": "in", "type": "http-uplink", "config": "not an object"}
+    assert protected.pending == {"demo_broker_password": "pw"}
