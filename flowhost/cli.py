@@ -26,7 +26,7 @@ from .http_guard import ServerLog
 from .permissions import make_private_directory
 from .plugins import PluginHost, load_plugins
 from .registry import Registry
-from .secret_box import SecretKeyError
+from .secrets.encryption import SecretKeyError
 from .store import CONNECTIONS_FILE_NAME, SECRETS_FILE_NAME, TOKEN_ENV, Store, StoreError, api_token
 from .workspace import Workspace
 

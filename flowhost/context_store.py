@@ -24,9 +24,9 @@ from typing import Any
 import orjson
 
 from .clock import Clock
+from .data_files import write_private_file
 from .message import freeze
 from .permissions import make_private_directory
-from .secret_box import write_private_file
 
 __all__ = ["ContextError", "ContextFull", "ContextScope", "ContextStore"]
 

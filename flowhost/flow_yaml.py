@@ -19,7 +19,7 @@ from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import CollectionNode, MappingNode, Node, SequenceNode
 from ruamel.yaml.representer import RoundTripRepresenter
 
-from .secrets import EnvRef, Secret, SecretRef
+from .secrets.references import EnvRef, Secret, SecretRef
 
 PathItem = str | int
 

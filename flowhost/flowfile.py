@@ -21,7 +21,7 @@ from .flow_yaml import (
 )
 from .node import Node
 from .registry import Registry
-from .secrets import EnvRef, Secret, SecretNotFound, SecretRef, SecretResolver
+from .secrets.references import EnvRef, Secret, SecretNotFound, SecretRef, SecretResolver
 from .validation import closest, identifier
 
 FORMAT_VERSION = 1

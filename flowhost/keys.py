@@ -1,4 +1,8 @@
-"""Typed keys for what the aiohttp application holds."""
+"""Typed keys for what the aiohttp application holds.
+
+The API's own objects have their keys beside them (``api.auth.AUTHENTICATOR``, ``api.events.EVENT_HUB``), so
+that this module imports no module that imports it.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from .api.auth import Authenticator
-    from .api.events import EventHub
     from .runtime import Runtime
     from .workspace import Workspace
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime")
 WORKSPACE: web.AppKey[Workspace] = web.AppKey("workspace")
-AUTHENTICATOR: web.AppKey[Authenticator] = web.AppKey("authenticator")
-EVENT_HUB: web.AppKey[EventHub] = web.AppKey("event_hub")

@@ -12,23 +12,23 @@ from aiohttp import web
 
 from .. import keys
 from ..workspace import Workspace
-from .auth import Authenticator, auth_middleware
+from .auth import AUTHENTICATOR, Authenticator, auth_middleware
 from .errors import error_middleware
-from .events import EventHub
+from .events import EVENT_HUB, EventHub
 from .routes import ROUTES
 
 
 def setup_api(app: web.Application, workspace: Workspace, token: str) -> None:
     app[keys.WORKSPACE] = workspace
-    app[keys.AUTHENTICATOR] = Authenticator(token)
-    app[keys.EVENT_HUB] = EventHub(workspace.runtime)
+    app[AUTHENTICATOR] = Authenticator(token)
+    app[EVENT_HUB] = EventHub(workspace.runtime)
     app.middlewares.extend([auth_middleware, error_middleware])
     app.router.add_routes(ROUTES)
     app.cleanup_ctx.append(_event_hub)
 
 
 async def _event_hub(app: web.Application) -> AsyncIterator[None]:
-    hub = app[keys.EVENT_HUB]
+    hub = app[EVENT_HUB]
     hub.start()
     yield
     await hub.stop()

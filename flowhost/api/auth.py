@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 
 from aiohttp import hdrs, web
 
-from .. import keys
 from ..web_access import is_public
 from .responses import error_response
 
@@ -42,6 +41,9 @@ class Authenticator:
         if not candidate:
             return False
         return hmac.compare_digest(candidate.encode(errors="replace"), self._token)
+
+
+AUTHENTICATOR: web.AppKey[Authenticator] = web.AppKey("authenticator")
 
 
 def cookie_name(request: web.Request) -> str:
@@ -75,7 +77,7 @@ def _refused() -> web.Response:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
-    authenticator = request.app[keys.AUTHENTICATOR]
+    authenticator = request.app[AUTHENTICATOR]
     if not _needs_token(request):
         if request.path == "/" and "token" in request.query and request.method == "GET":
             return _log_in(request, authenticator)

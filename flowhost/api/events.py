@@ -15,7 +15,6 @@ from typing import Any
 import orjson
 from aiohttp import WSCloseCode, web
 
-from .. import keys
 from ..events import RuntimeEvent
 from ..runtime import Runtime
 
@@ -123,5 +122,8 @@ class EventHub:
             await socket.close()
 
 
+EVENT_HUB: web.AppKey[EventHub] = web.AppKey("event_hub")
+
+
 async def events(request: web.Request) -> web.StreamResponse:
-    return await request.app[keys.EVENT_HUB].serve(request)
+    return await request.app[EVENT_HUB].serve(request)

@@ -32,11 +32,17 @@ class RuntimeCollector:
         self.runtime = runtime
 
     def collect(self) -> Iterator[Metric]:
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+        from prometheus_client.core import GaugeMetricFamily
 
         info = GaugeMetricFamily("flowhost_info", "flowhost's version", labels=["version"])
         info.add_metric([__version__], 1)
         yield info
+        yield from self._node_metrics()
+        yield from self._connection_metrics()
+        yield self._http_refused()
+
+    def _node_metrics(self) -> Iterator[Metric]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         node_labels = ["flow", "node", "type"]
         node_events = CounterMetricFamily(
@@ -55,6 +61,9 @@ class RuntimeCollector:
                 node_queued.add_metric(labels, runner.inbox.qsize() if runner.inbox is not None else 0)
         yield node_events
         yield node_queued
+
+    def _connection_metrics(self) -> Iterator[Metric]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         connection_labels = ["connection", "connector"]
         up = GaugeMetricFamily("flowhost_connection_up", "1 when the connection is OPENED", labels=connection_labels)
@@ -86,6 +95,9 @@ class RuntimeCollector:
                     values.add_metric([*labels, name], value)
         yield from (up, state, events, values)
 
+    def _http_refused(self) -> Metric:
+        from prometheus_client.core import CounterMetricFamily
+
         refused = CounterMetricFamily(
             "flowhost_http_refused",
             "Requests the web server refused with 400 before any handler ran (broken chunking, an unknown "
@@ -94,7 +106,7 @@ class RuntimeCollector:
         )
         for error, value in sorted(self.runtime.http.refused.items()):
             refused.add_metric([error], value)
-        yield refused
+        return refused
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -9,16 +9,11 @@ from typing import Any
 from aiohttp import web
 
 from .. import __version__, keys
-from ..registry import Registry
-from .forms import fields_json_schema, form_fields
+from .openapi_schemas import ANY_OBJECT, STRING, array_of, components, object_schema, ref
 from .responses import json_response
 
 ERRORS = {"$ref": "#/components/schemas/Errors"}
 JSON = "application/json"
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _body(schema: dict[str, Any], content_type: str = JSON) -> dict[str, Any]:
@@ -42,140 +37,145 @@ def _responses(ok: int, schema: dict[str, Any] | None, *errors: int, description
     return responses
 
 
+def _operation(summary: str, responses: dict[str, Any], body: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"summary": summary, **({"requestBody": body} if body is not None else {}), "responses": responses}
+
+
 def _operations() -> dict[str, dict[str, Any]]:
     """``"METHOD path"`` -> operation; every route of routes.py has one (a test checks)."""
-    connection, flow = _ref("Connection"), _ref("Flow")
     return {
-        "GET /api/connections": {
-            "summary": "Every connection (the API's and the flows'), secrets masked, with state and counters",
-            "responses": _responses(
-                200, {"type": "object", "properties": {"connections": {"type": "array", "items": connection}}}
-            ),
-        },
-        "POST /api/connections": {
-            "summary": "Create and start a connection (ThingPark's body)",
-            "requestBody": _body(_ref("ConnectionBody")),
-            "responses": _responses(201, connection, 400, 409, description="created; Location names it"),
-        },
-        "GET /api/connections/{id}": {"summary": "One connection", "responses": _responses(200, connection, 404)},
-        "PUT /api/connections/{id}": {
-            "summary": "Replace the whole connection; the running one restarts with it, with the nodes using it",
-            "requestBody": _body(_ref("ConnectionBody")),
-            "responses": _responses(200, connection, 400, 404, 409),
-        },
-        "DELETE /api/connections/{id}": {
-            "summary": "Stop and delete a connection; 409 while a flow uses it",
-            "responses": _responses(204, None, 404, 409),
-        },
+        **_connection_operations(),
         **_dead_letter_operations(),
-        "GET /api/flows": {
-            "summary": "Every flow, in short",
-            "responses": _responses(
-                200, {"type": "object", "properties": {"flows": {"type": "array", "items": _ref("FlowSummary")}}}
-            ),
-        },
-        "POST /api/flows": {
-            "summary": "Create and deploy a flow; written to <data-dir>/flows/<id>.yaml",
-            "requestBody": _body(flow),
-            "responses": _responses(201, flow, 400, 409),
-        },
-        "POST /api/flows/import": {
-            "summary": "Create and deploy a flow from flow-file YAML (comments are kept)",
-            "requestBody": _body({"type": "string"}, "text/yaml"),
-            "responses": _responses(201, flow, 400, 409),
-        },
-        "POST /api/flows/validate": {
-            "summary": "Every error of a new flow, without deploying",
-            "requestBody": _body(flow),
-            "responses": _responses(200, _ref("Validation")),
-        },
-        "GET /api/flows/{id}": {"summary": "One flow, with its rev", "responses": _responses(200, flow, 404)},
-        "PUT /api/flows/{id}": {
-            "summary": "Validate and deploy a changed flow (only changed nodes restart); give the rev you changed",
-            "requestBody": _body(flow),
-            "responses": _responses(200, flow, 400, 404, 409),
-        },
-        "DELETE /api/flows/{id}": {
-            "summary": "Stop and delete a flow; 409 for flows given on the command line",
-            "responses": _responses(204, None, 404, 409),
-        },
-        "POST /api/flows/{id}/validate": {
-            "summary": "Every error of a changed flow, without deploying",
-            "requestBody": _body(flow),
-            "responses": _responses(200, _ref("Validation"), 404),
-        },
-        "GET /api/flows/{id}/yaml": {
-            "summary": "The flow file (secrets written in it as text are masked)",
-            "responses": {"200": {"description": "YAML", "content": {"text/yaml": {"schema": {"type": "string"}}}}},
-        },
-        "GET /api/flows/{id}/status": {
-            "summary": "Each node's status, counters and queue",
-            "responses": _responses(200, {"type": "object"}, 404),
-        },
-        "POST /api/flows/{id}/nodes/{node}/inject": {
-            "summary": "Trigger a running node by hand (inject sends its message); 409 for a type that cannot be",
-            "responses": _responses(204, None, 404, 409, description="triggered"),
-        },
+        **_flow_operations(),
+        **_one_flow_operations(),
         **_context_operations(),
-        "GET /api/node-types": {
-            "summary": "Node and connection types with their form fields",
-            "responses": _responses(200, {"type": "object"}),
-        },
-        "POST /api/node-types/{type}/outputs": {
-            "summary": "The output ports a node of this type has with the config given (switch: one per rule)",
-            "requestBody": _body({"type": "object"}),
-            "responses": _responses(
-                200,
-                {"type": "object", "properties": {"outputs": {"type": "array", "items": {"type": "string"}}}},
-                400,
-                404,
-            ),
-        },
-        "GET /api/openapi.json": {"summary": "This description", "responses": _responses(200, {"type": "object"})},
-        "GET /api/metrics": {
-            "summary": "Node and connection counters, connection states and process figures for Prometheus",
-            "responses": {
+        **_server_operations(),
+    }
+
+
+def _connection_operations() -> dict[str, dict[str, Any]]:
+    connection, body = ref("Connection"), _body(ref("ConnectionBody"))
+    every = object_schema({"connections": array_of(connection)})
+    return {
+        "GET /api/connections": _operation(
+            "Every connection (the API's and the flows'), secrets masked, with state and counters",
+            _responses(200, every),
+        ),
+        "POST /api/connections": _operation(
+            "Create and start a connection (ThingPark's body)",
+            _responses(201, connection, 400, 409, description="created; Location names it"),
+            body,
+        ),
+        "GET /api/connections/{id}": _operation("One connection", _responses(200, connection, 404)),
+        "PUT /api/connections/{id}": _operation(
+            "Replace the whole connection; the running one restarts with it, with the nodes using it",
+            _responses(200, connection, 400, 404, 409),
+            body,
+        ),
+        "DELETE /api/connections/{id}": _operation(
+            "Stop and delete a connection; 409 while a flow uses it", _responses(204, None, 404, 409)
+        ),
+    }
+
+
+def _flow_operations() -> dict[str, dict[str, Any]]:
+    flow = ref("Flow")
+    every = object_schema({"flows": array_of(ref("FlowSummary"))})
+    return {
+        "GET /api/flows": _operation("Every flow, in short", _responses(200, every)),
+        "POST /api/flows": _operation(
+            "Create and deploy a flow; written to <data-dir>/flows/<id>.yaml",
+            _responses(201, flow, 400, 409),
+            _body(flow),
+        ),
+        "POST /api/flows/import": _operation(
+            "Create and deploy a flow from flow-file YAML (comments are kept)",
+            _responses(201, flow, 400, 409),
+            _body(STRING, "text/yaml"),
+        ),
+        "POST /api/flows/validate": _operation(
+            "Every error of a new flow, without deploying", _responses(200, ref("Validation")), _body(flow)
+        ),
+    }
+
+
+def _one_flow_operations() -> dict[str, dict[str, Any]]:
+    flow = ref("Flow")
+    yaml = {"200": {"description": "YAML", "content": {"text/yaml": {"schema": STRING}}}}
+    return {
+        "GET /api/flows/{id}": _operation("One flow, with its rev", _responses(200, flow, 404)),
+        "PUT /api/flows/{id}": _operation(
+            "Validate and deploy a changed flow (only changed nodes restart); give the rev you changed",
+            _responses(200, flow, 400, 404, 409),
+            _body(flow),
+        ),
+        "DELETE /api/flows/{id}": _operation(
+            "Stop and delete a flow; 409 for flows given on the command line", _responses(204, None, 404, 409)
+        ),
+        "POST /api/flows/{id}/validate": _operation(
+            "Every error of a changed flow, without deploying", _responses(200, ref("Validation"), 404), _body(flow)
+        ),
+        "GET /api/flows/{id}/yaml": _operation("The flow file (secrets written in it as text are masked)", yaml),
+        "GET /api/flows/{id}/status": _operation(
+            "Each node's status, counters and queue", _responses(200, ANY_OBJECT, 404)
+        ),
+        "POST /api/flows/{id}/nodes/{node}/inject": _operation(
+            "Trigger a running node by hand (inject sends its message); 409 for a type that cannot be",
+            _responses(204, None, 404, 409, description="triggered"),
+        ),
+    }
+
+
+def _server_operations() -> dict[str, dict[str, Any]]:
+    outputs = object_schema({"outputs": array_of(STRING)})
+    health = {JSON: {"schema": ref("Health")}}
+    return {
+        "GET /api/node-types": _operation(
+            "Node and connection types with their form fields", _responses(200, ANY_OBJECT)
+        ),
+        "POST /api/node-types/{type}/outputs": _operation(
+            "The output ports a node of this type has with the config given (switch: one per rule)",
+            _responses(200, outputs, 400, 404),
+            _body(ANY_OBJECT),
+        ),
+        "GET /api/openapi.json": _operation("This description", _responses(200, ANY_OBJECT)),
+        "GET /api/metrics": _operation(
+            "Node and connection counters, connection states and process figures for Prometheus",
+            {
                 "200": {
                     "description": "Prometheus text format",
-                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                    "content": {"text/plain": {"schema": STRING}},
                 },
                 "401": {"description": "no or wrong token"},
             },
-        },
-        "GET /api/status": {
-            "summary": "Each flow (deployed, its file and why it runs), each connection's state and outbox length",
-            "responses": _responses(200, _ref("Status")),
-        },
+        ),
+        "GET /api/status": _operation(
+            "Each flow (deployed, its file and why it runs), each connection's state and outbox length",
+            _responses(200, ref("Status")),
+        ),
         "GET /healthz": {
             "summary": "Liveness and readiness for orchestrators; no token, and nothing else is told",
             "security": [],
             "responses": {
-                "200": {"description": "ready: the flows run", "content": {JSON: {"schema": _ref("Health")}}},
-                "503": {
-                    "description": "live but not ready (starting or stopping)",
-                    "content": {JSON: {"schema": _ref("Health")}},
-                },
+                "200": {"description": "ready: the flows run", "content": health},
+                "503": {"description": "live but not ready (starting or stopping)", "content": health},
             },
         },
-        "GET /api/events": {
-            "summary": "WebSocket of runtime events (JSON text frames) and a counters event every second",
-            "responses": {
-                "101": {"description": "switching to WebSocket"},
-                "401": {"description": "no or wrong token"},
-            },
-        },
+        "GET /api/events": _operation(
+            "WebSocket of runtime events (JSON text frames) and a counters event every second",
+            {"101": {"description": "switching to WebSocket"}, "401": {"description": "no or wrong token"}},
+        ),
     }
 
 
 def _context_operations() -> dict[str, dict[str, Any]]:
-    context = {
-        "type": "object",
-        "properties": {
+    context = object_schema(
+        {
             "scope": {"enum": ["global", "flow", "node"]},
             "values": {"type": "object", "description": "every key of the scope with its JSON value"},
         },
-        "required": ["scope", "values"],
-    }
+        required=["scope", "values"],
+    )
     return {
         "GET /api/context/global": {
             "summary": "The global context: state every node may share (NodeContext.store('global'))",
@@ -194,17 +194,16 @@ def _context_operations() -> dict[str, dict[str, Any]]:
 
 def _dead_letter_operations() -> dict[str, dict[str, Any]]:
     path = "/api/connections/{id}/dead-letters"
-    page = {
-        "type": "object",
-        "properties": {
-            "deadLetters": {"type": "array", "items": _ref("DeadLetter")},
+    page = object_schema(
+        {
+            "deadLetters": array_of(ref("DeadLetter")),
             "next": {"type": ["integer", "null"], "description": "give it as 'after' for the next page"},
-        },
-    }
+        }
+    )
     ids = {
         "required": False,
         "description": "the letters to act on; no body: every letter",
-        "content": {JSON: {"schema": {"type": "object", "properties": {"ids": {"type": "array"}}}}},
+        "content": {JSON: {"schema": object_schema({"ids": {"type": "array"}})}},
     }
     query = [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
@@ -220,188 +219,16 @@ def _dead_letter_operations() -> dict[str, dict[str, Any]]:
         f"POST {path}/replay": {
             "summary": "Publish dead letters again (after the ACL was fixed): they go back to the outbox",
             "requestBody": ids,
-            "responses": _responses(200, {"type": "object"}, 400, 404, 409),
+            "responses": _responses(200, ANY_OBJECT, 400, 404, 409),
         },
         f"DELETE {path}": {
             "summary": "Delete dead letters: those of the body's ids, or all of them",
             "requestBody": ids,
-            "responses": _responses(200, {"type": "object"}, 400, 404, 409),
+            "responses": _responses(200, ANY_OBJECT, 400, 404, 409),
         },
         f"DELETE {path}/{{letter}}": {
             "summary": "Delete one dead letter",
             "responses": _responses(204, None, 404, 409),
-        },
-    }
-
-
-def _components(registry: Registry) -> dict[str, Any]:
-    configurations = [
-        {
-            "title": connector_id,
-            **fields_json_schema(form_fields(cls.config_schema, secret_fields=cls.secret_fields)),
-        }
-        for connector_id, cls in sorted(registry.connection_types.items())
-    ]
-    node_configs = [
-        {
-            "title": type_name,
-            "type": "object",
-            "properties": {
-                "type": {"const": type_name},
-                "config": fields_json_schema(form_fields(cls.config_schema, connection_fields=cls.connection_fields)),
-            },
-        }
-        for type_name, cls in sorted(registry.node_types.items())
-    ]
-    reference = {
-        "oneOf": [
-            {"type": "object", "properties": {"$secret": {"type": "string"}}, "required": ["$secret"]},
-            {
-                "type": "object",
-                "properties": {"$env": {"type": "string"}, "default": {"type": "string"}},
-                "required": ["$env"],
-            },
-        ]
-    }
-    connection_body = {
-        "type": "object",
-        "required": ["connectorId", "name", "configuration"],
-        "properties": {
-            "id": {"type": "string", "description": "optional; generated from the name when left out"},
-            "connectorId": {"enum": sorted(registry.connection_types)},
-            "name": {"type": "string"},
-            "active": {"type": "boolean", "default": True},
-            "configuration": {"anyOf": configurations},
-        },
-    }
-    return {
-        "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer"},
-            "cookie": {"type": "apiKey", "in": "cookie", "name": "flowhost-token-<port>"},
-        },
-        "schemas": {
-            "Errors": {
-                "type": "object",
-                "properties": {
-                    "errors": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
-                        },
-                    }
-                },
-            },
-            "Reference": reference,
-            "ConnectionBody": connection_body,
-            "Connection": {
-                "allOf": [
-                    connection_body,
-                    {
-                        "type": "object",
-                        "properties": {
-                            "state": {"type": "string"},
-                            "lastError": {"type": ["string", "null"]},
-                            "counters": {"type": "object"},
-                            "definedBy": {"type": "object"},
-                            "readOnly": {"type": "boolean"},
-                        },
-                    },
-                ]
-            },
-            "Flow": {
-                "type": "object",
-                "required": ["flowhost", "id"],
-                "properties": {
-                    "flowhost": {"const": 1},
-                    "id": {"type": "string"},
-                    "rev": {"type": "string", "description": "required by PUT: the rev the change is based on"},
-                    "label": {"type": "string"},
-                    "description": {"type": "string"},
-                    "connections": {"type": "array", "items": connection_body},
-                    "nodes": {
-                        "type": "array",
-                        "items": {
-                            "allOf": [
-                                {
-                                    "type": "object",
-                                    "required": ["id", "type"],
-                                    "properties": {
-                                        "id": {"type": "string"},
-                                        "type": {"enum": sorted(registry.node_types)},
-                                        "name": {"type": "string"},
-                                        "disabled": {"type": "boolean", "description": "kept, never run"},
-                                        "wires": {
-                                            "type": "object",
-                                            "additionalProperties": {"type": "array", "items": {"type": "string"}},
-                                        },
-                                    },
-                                },
-                                {"anyOf": node_configs},
-                            ]
-                        },
-                    },
-                    "layout": {"type": "object"},
-                },
-            },
-            "DeadLetter": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "integer"},
-                    "time": {"type": "string", "format": "date-time"},
-                    "topic": {"type": "string"},
-                    "payload": {"type": "string", "contentEncoding": "base64"},
-                    "payloadBytes": {"type": "integer"},
-                    "reason": {"type": "string"},
-                    "reasonCode": {"type": ["integer", "null"], "description": "the broker's MQTT 5 reason code"},
-                },
-            },
-            "FlowSummary": {"type": "object"},
-            "Health": {
-                "type": "object",
-                "required": ["live", "ready"],
-                "additionalProperties": False,
-                "properties": {"live": {"const": True}, "ready": {"type": "boolean"}},
-            },
-            "Status": _status_schema(),
-            "Validation": {
-                "type": "object",
-                "properties": {"valid": {"type": "boolean"}, "errors": {"type": "array", "items": {"type": "object"}}},
-            },
-        },
-    }
-
-
-def _status_schema() -> dict[str, Any]:
-    flow = {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string"},
-            "label": {"type": ["string", "null"]},
-            "file": {"type": "string"},
-            "origin": {"enum": ["command-line", "api", "demo"]},
-            "deployed": {"type": "boolean"},
-            "nodes": {"type": "integer"},
-            "errors": {"type": "integer", "description": "errors the flow's nodes counted since they started"},
-        },
-    }
-    connection = {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string"},
-            "connectorId": {"type": "string"},
-            "state": {"type": "string"},
-            "lastError": {"type": ["string", "null"]},
-            "outbox": {"type": ["integer", "null"], "description": "uplinks waiting; null: the type has no outbox"},
-        },
-    }
-    return {
-        "type": "object",
-        "properties": {
-            "version": {"type": "string"},
-            "ready": {"type": "boolean"},
-            "flows": {"type": "array", "items": flow},
-            "connections": {"type": "array", "items": connection},
         },
     }
 
@@ -421,7 +248,7 @@ def describe(app: web.Application) -> dict[str, Any]:
         parameters = re.findall(r"\{(\w+)[^}]*\}", path)
         if parameters:
             operation["parameters"] = [
-                *({"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in parameters),
+                *({"name": name, "in": "path", "required": True, "schema": STRING} for name in parameters),
                 *operation.get("parameters", []),
             ]
         paths.setdefault(path, {})[route.method.lower()] = operation
@@ -430,7 +257,7 @@ def describe(app: web.Application) -> dict[str, Any]:
         "info": {"title": "flowhost", "version": __version__},
         "security": [{"bearer": []}, {"cookie": []}],
         "paths": paths,
-        "components": _components(app[keys.RUNTIME].registry),
+        "components": components(app[keys.RUNTIME].registry),
     }
 
 

@@ -8,7 +8,7 @@ import orjson
 from aiohttp import WSMsgType
 
 from flowhost import keys
-from flowhost.api.events import EventClient
+from flowhost.api.events import EVENT_HUB, EventClient
 from flowhost.events import RuntimeEvent
 from tests.api.conftest import TOKEN
 
@@ -62,7 +62,7 @@ async def test_connection_state_changes_are_events(api, mosquitto):
 
 
 async def test_a_slow_client_is_dropped_and_the_others_keep_receiving(app, api):
-    hub = app[keys.EVENT_HUB]
+    hub = app[EVENT_HUB]
     slow = await api.ws_connect("/api/events")
     fast = await api.ws_connect(f"/api/events?token={TOKEN}")
     while len(hub.clients) < 2:

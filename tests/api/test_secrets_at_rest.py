@@ -8,7 +8,7 @@ import stat
 import pytest
 from cryptography.fernet import Fernet
 
-from flowhost.secret_box import SECRET_KEY_ENV, SecretBox, SecretKeyError
+from flowhost.secrets import SECRET_KEY_ENV, SecretBox, SecretKeyError
 from flowhost.store import Store
 from tests.api.conftest import client_certificate_body, thingpark_body
 from tests.support.brokers import PASSWORD

@@ -70,16 +70,12 @@ class SecretResolver:
         if ref.name in values:
             return Secret(str(values[ref.name]), ref.name)
         where = f" or add '{ref.name}: ...' to {self._file}" if self._file else ""
-        raise SecretNotFound(
-            f"secret '{ref.name}' is not set: define the environment variable {env_name}{where}"
-        )
+        raise SecretNotFound(f"secret '{ref.name}' is not set: define the environment variable {env_name}{where}")
 
     def resolve_env(self, ref: EnvRef) -> str:
         value = self._environ.get(ref.name, ref.default)
         if value is None:
-            raise SecretNotFound(
-                f"environment variable {ref.name} is not set and '!env_var' gives no default"
-            )
+            raise SecretNotFound(f"environment variable {ref.name} is not set and '!env_var' gives no default")
         return value
 
     def _load_file(self) -> dict[str, str]:
