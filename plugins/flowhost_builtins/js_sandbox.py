@@ -194,11 +194,13 @@ class _Inline:
         self.cpu_limit, self.wall_limit = cpu_limit, wall_limit
         self.thread = threading.get_ident()
         self.state: Any = None
+        self.stopped = False
 
     def run(self, function: Any, *arguments: Any) -> Any:
         return function(self, *arguments)
 
     def stop(self) -> None:
+        self.stopped = True
         self.state = None
 
 
@@ -302,14 +304,18 @@ class JsSandbox:
             raise SandboxError("disabled", self.disabled)
         worker = self._worker
         if type(worker) is _Inline:
+            if worker.stopped:
+                raise RuntimeError("the sandbox was closed")
             if worker.thread == threading.get_ident():
                 try:
-                    return job(worker, *arguments)
+                    return worker.run(job, *arguments)
                 except SandboxError as exc:
                     if exc.reason == "timeout" and worker.state is not None:  # slow on some input: off the loop
                         self._move_to_thread_after_timeout()
                     raise
-            self._move_to_thread()  # called from another thread: the context must stay on one
+            with self._lock:  # called from another thread: the context must stay on one
+                if self._worker is worker:
+                    self._move_to_thread()
         with self._lock:
             return self._run_on_thread(what, job, *arguments)
 

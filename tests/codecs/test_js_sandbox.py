@@ -238,6 +238,15 @@ def test_a_sandbox_called_from_another_thread_than_its_maker_moves_to_its_thread
     sandbox.close()
 
 
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "on-its-thread"])
+def test_calls_fail_after_close(inline):
+    sandbox = JsSandbox("function f() { return 1; }", inline=inline)
+    assert sandbox.call("f") == 1
+    sandbox.close()
+    with pytest.raises(RuntimeError):
+        sandbox.call("f")
+
+
 def test_a_sandbox_dropped_without_close_ends_its_thread():
     before = {thread.name for thread in threading.enumerate()}
     sandbox = JsSandbox("function f() { return 1; }", "dropped-sandbox", inline=False)
