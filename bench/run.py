@@ -881,7 +881,8 @@ def main() -> None:
     )
     parser.add_argument("--node-red-dir", type=Path, default=Path("/tmp/flowhost-bench-node-red"))
     parser.add_argument("--no-durable", action="store_true", help="flowhost with durableOutbox: false")
-    parser.add_argument("--tests", nargs="+", default=list(TESTS), choices=TESTS)
+    default_tests = [test for test in TESTS if test != "decoder"]  # the decoder test only when asked for
+    parser.add_argument("--tests", nargs="+", default=default_tests, choices=TESTS)
     parser.add_argument(
         "--source", type=Path, default=None, help="run flowhost from this checkout (default: the installed one)"
     )
