@@ -53,7 +53,9 @@ STALL_SECONDS = 15.0
 VARIANTS = ("volatile", "ack-received", "fsync", "uvloop")
 """flowhost with durableOutbox: false; flowhost whose mqtt-in acknowledges on receipt (acknowledge: received);
 flowhost with outboxSync: true (fdatasync after every journal write); flowhost run --loop uvloop."""
-TESTS = ("burst", "paced", "latency", "http", "downlinks", "scale")
+TESTS = ("burst", "paced", "latency", "http", "downlinks", "scale", "decoder")
+DECODER_TOPIC = "src/coded"  # the decoder test: mqtt-in -> codec -> connector against mqtt in -> function -> mqtt out
+DECODER_CODEC = Path(__file__).resolve().parent / "codecs" / "bench-lpp.js"
 
 
 def free_port() -> int:
@@ -148,6 +150,7 @@ def flowhost_flow(
     durable: bool,
     acknowledge: str = "stored",
     sync: bool = False,
+    decoder: bool = False,
 ) -> Path:
     flow = {
         "flowhost": 1,
@@ -186,13 +189,69 @@ def flowhost_flow(
             {"id": "sink", "type": "http-downlink", "config": {"url": sink_url}},
         ],
     }
+    if decoder:
+        flow["nodes"] += decoder_nodes_flowhost(qos, acknowledge)
     directory.mkdir(exist_ok=True)
     path = directory / f"flowhost-qos{qos}.yaml"
     path.write_text(json.dumps(flow))  # JSON is YAML
     return path
 
 
-def node_red_flow(directory: Path, broker_port: int, qos: int, sink_url: str) -> Path:
+def decoder_nodes_flowhost(qos: int, acknowledge: str) -> list[dict]:
+    """The decoder test's path: the codec node at its default settings (timeout 100ms, memoryLimit 32MB)."""
+    return [
+        {
+            "id": "coded-in",
+            "type": "mqtt-in",
+            "config": {"connection": "broker", "topic": DECODER_TOPIC, "qos": qos, "acknowledge": acknowledge},
+            "wires": {"out": ["decode"]},
+        },
+        {
+            "id": "decode",
+            "type": "codec",
+            "config": {"codecs": str(DECODER_CODEC.parent), "default": DECODER_CODEC.stem},
+            "wires": {"out": ["connector"], "error": ["connector"]},
+        },
+    ]
+
+
+def decoder_nodes_node_red(qos: int) -> list[dict]:
+    """The same JS file's decodeUplink in a function node, its result put as ThingPark's decoded document does
+    (``payload`` in the DevEUI_uplink, or ``payloadDecodedError``)."""
+    body = DECODER_CODEC.read_text() + (
+        "\nconst uplink = msg.payload.DevEUI_uplink;\n"
+        "const hex = uplink.payload_hex;\n"
+        "const bytes = new Array(hex.length >> 1);\n"
+        "for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.substr(2 * i, 2), 16);\n"
+        "const result = decodeUplink({bytes, fPort: uplink.FPort, recvTime: new Date(uplink.Time)});\n"
+        "if (result.errors && result.errors.length) {\n"
+        "  uplink.payloadDecodedError = {message: result.errors.join('; '), warnings: result.warnings || []};\n"
+        "} else {\n"
+        "  uplink.payload = result.data;\n"
+        "}\n"
+        "msg.topic = `mqtt/things/${uplink.DevEUI}/uplink`;\n"
+        "return msg;\n"
+    )
+    return [
+        {
+            "id": "coded-in",
+            "type": "mqtt in",
+            "z": "tab",
+            "topic": DECODER_TOPIC,
+            "qos": str(qos),
+            "datatype": "auto-detect",
+            "broker": "broker",
+            "nl": False,
+            "rap": True,
+            "rh": 0,
+            "inputs": 0,
+            "wires": [["decode"]],
+        },
+        {"id": "decode", "type": "function", "z": "tab", "func": body, "outputs": 1, "wires": [["out"]]},
+    ]
+
+
+def node_red_flow(directory: Path, broker_port: int, qos: int, sink_url: str, decoder: bool = False) -> Path:
     topic_fn = "msg.topic = `mqtt/things/${msg.payload.DevEUI_uplink.DevEUI}/uplink`;\n"
     flow = [
         {"id": "tab", "type": "tab", "label": "bench"},
@@ -288,6 +347,8 @@ def node_red_flow(directory: Path, broker_port: int, qos: int, sink_url: str) ->
             "wires": [[]],
         },
     ]
+    if decoder:
+        flow += decoder_nodes_node_red(qos)
     path = directory / f"node-red-qos{qos}.json"
     path.write_text(json.dumps(flow))
     return path
@@ -433,11 +494,13 @@ class Bench:
         publisher = await loadgen.MqttRaw.open(self.broker_port, self.client_id())
         return publisher, subscriber
 
-    async def burst(self, qos: int, count: int, devices: int = DEVICES, pid: int = 0) -> tuple[float, int, int, float]:
+    async def burst(
+        self, qos: int, count: int, devices: int = DEVICES, pid: int = 0, topic: str = SOURCE_TOPIC
+    ) -> tuple[float, int, int, float]:
         """(msg/s from the first publish to the last arrival, messages lost, duplicates, CPU us per message of
         process `pid`)."""
         seqs = self.seqs(count)
-        packets = loadgen.uplink_packets(SOURCE_TOPIC, seqs, devices, qos)
+        packets = loadgen.uplink_packets(topic, seqs, devices, qos)
         publisher, subscriber = await self._pair(qos, seqs)
         try:
             cpu_before = cpu_seconds(pid)
@@ -676,8 +739,26 @@ async def measure(subjects: list[Subject], results: Results, qos: int, sink: Sin
                 )
                 rss = rss_kib(subject.pid)[0] / 1024
                 results.put(f"scale QoS 1: {devices:,} DevEUIs, RSS after (MB)", subject.name, rss)
+    if "decoder" in tests:
+        await measure_decoder(subjects, results, qos, args)
     for subject in subjects:
         results.put(f"RSS peak (MB), QoS {qos} flow", subject.name, subject.system.stop() / 1024)
+
+
+async def measure_decoder(subjects: list[Subject], results: Results, qos: int, args: argparse.Namespace) -> None:
+    """The relay with a TS013 decoder in the path (bench/codecs/bench-lpp.js): bursts, as for the relay."""
+    runs: dict[str, list] = {subject.name: [] for subject in subjects}
+    for subject in subjects:
+        await subject.bench.burst(qos, 2000, topic=DECODER_TOPIC)  # warm-up: the codec's first calls
+    for _ in range(args.repeat):
+        for subject in subjects:
+            runs[subject.name].append(await subject.bench.burst(qos, args.count, pid=subject.pid, topic=DECODER_TOPIC))
+    for subject in subjects:
+        rate, lost, duplicates, _ = max(runs[subject.name])
+        results.put(f"decoder QoS {qos}: burst {args.count:,} (msg/s, best of {args.repeat})", subject.name, rate)
+        results.put(f"decoder QoS {qos}: burst lost / duplicated", subject.name, f"{lost} / {duplicates}")
+        cpu = min(run[3] for run in runs[subject.name])
+        results.put(f"decoder QoS {qos}: CPU per message (us, least of {args.repeat})", subject.name, cpu)
 
 
 def print_table(results: Results) -> str:
@@ -765,10 +846,13 @@ def start_system(
     which: str, directory: Path, broker: Mosquitto, qos: int, sink: Sink, red: Path, args: argparse.Namespace
 ) -> System:
     if which == "Node-RED":
-        return start_node_red(directory, red, node_red_flow(directory, broker.port, qos, sink.url), qos)
+        flow = node_red_flow(directory, broker.port, qos, sink.url, "decoder" in args.tests)
+        return start_node_red(directory, red, flow, qos)
     durable = not args.no_durable and which != "volatile"
     acknowledge = "received" if which == "ack-received" else "stored"
-    flow = flowhost_flow(directory / which, broker.port, qos, sink.url, durable, acknowledge, which == "fsync")
+    flow = flowhost_flow(
+        directory / which, broker.port, qos, sink.url, durable, acknowledge, which == "fsync", "decoder" in args.tests
+    )
     source = args.baseline if which == "baseline" else args.source
     profile = args.py_spy.with_name(f"{args.py_spy.stem}-{which}-qos{qos}{args.py_spy.suffix}") if args.py_spy else None
     loop = "uvloop" if which == "uvloop" else "asyncio"
@@ -797,7 +881,8 @@ def main() -> None:
     )
     parser.add_argument("--node-red-dir", type=Path, default=Path("/tmp/flowhost-bench-node-red"))
     parser.add_argument("--no-durable", action="store_true", help="flowhost with durableOutbox: false")
-    parser.add_argument("--tests", nargs="+", default=list(TESTS), choices=TESTS)
+    default_tests = [test for test in TESTS if test != "decoder"]  # the decoder test only when asked for
+    parser.add_argument("--tests", nargs="+", default=default_tests, choices=TESTS)
     parser.add_argument(
         "--source", type=Path, default=None, help="run flowhost from this checkout (default: the installed one)"
     )

@@ -140,7 +140,7 @@ class FunctionNode(Node):
 
     async def on_input(self, msg: Message) -> None:
         try:
-            outcome = self.sandbox.call("__flowhostRun", self._input(msg))
+            outcome = await self.sandbox.call_async("__flowhostRun", self._input(msg))
         except SandboxError as exc:
             self._fail(f"function: {exc.message.replace('a call of __flowhostRun', 'the body')}", exc.reason, msg)
             return

@@ -8,28 +8,41 @@ functions are called many times. The context has only the ECMAScript built-ins: 
 
 Each call is bounded by ``timeout`` (QuickJS measures CPU time with ``clock()``) and the context by
 ``memory_limit``; a call that breaks a limit raises :class:`SandboxError` and the context stays usable for the next
-call. Use a sandbox from one thread (the event loop's); its context lives on a thread of its own (js_worker.py).
+call. Use a sandbox from one thread (the event loop's).
 
 QuickJS checks the time only every 10,000 steps of the script (calls, loop iterations), and a step can be one
-native operation over megabytes (``new Array(1e6).fill(0)``): a script that loops over such steps overruns its
-time limit by far (measured here: 70 s of CPU for a 100 ms limit). So the caller waits for a call until its thread
-has used ``runaway_cpu`` seconds of CPU on it (default: the timeout and half as much again, at least 50 ms more),
-at most ``wall_limit`` seconds of wall clock (default: ten times the timeout, at least 1 s). A call that has not
-returned by then *ran away*: it fails (reason ``runaway``), the thread goes on with it until QuickJS stops it, and
-meanwhile later calls fail at once (reason ``busy``). When the thread is free again, the next call gets a fresh
-context (the script evaluated anew: the state the runaway call left may be half-changed). After ``max_runaways``
-runaways the sandbox is disabled (reason ``disabled``) until it is loaded again: a script that runs away on every
-call would keep a core busy.
+native operation over megabytes (``new Array(1e6).fill(0)``): alone, QuickJS lets a script that loops over such
+steps overrun its time limit by far (measured here: 70 s of CPU for a 100 ms limit). The watchdog of
+js_interrupt.py makes QuickJS check its limit at the next step once a call is over time, so such a call ends
+within its timeout, one native step and 10 ms.
+
+Where the calls run: *inline* (on the caller's thread, the event loop's: about 20 us a call less than a hand-off
+to a thread and back) while the script has never used up its time; the first call that does (reason ``timeout``)
+moves the script to a thread of its own (js_worker.py; its context made anew, the script evaluated again), where
+:meth:`JsSandbox.call_async` runs its calls without holding the event loop: a script that is slow on some input
+costs the loop at most one ``timeout``, not one per uplink. A sandbox is on its thread from the start when the
+watchdog cannot reach QuickJS's counter (another build of the binding) or when ``inline=False``.
+
+On the thread, the caller also waits for a call a bounded time, in case a single native step outlasts the limit:
+until the thread has used ``runaway_cpu`` seconds of CPU on it (default: the timeout and half as much again, at
+least 50 ms more), at most ``wall_limit`` seconds of wall clock (default: ten times the timeout, at least 1 s). A
+call that has not returned by then *ran away*: it fails (reason ``runaway``), the thread goes on with it until
+QuickJS stops it, and meanwhile later calls fail at once (reason ``busy``). When the thread is free again, the
+next call gets a fresh context (the script evaluated anew: the state the runaway call left may be half-changed).
+After ``max_runaways`` runaways the sandbox is disabled (reason ``disabled``) until it is loaded again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import weakref
 from typing import Any
 
 import orjson
 import quickjs
 
+from .js_interrupt import WATCHDOG, counter_of
 from .js_worker import JsWorker, Overdue, WorkerBusy
 
 __all__ = ["DEFAULT_MEMORY_LIMIT", "DEFAULT_TIMEOUT", "JsSandbox", "SandboxError"]
@@ -82,15 +95,35 @@ def _classify(error: Exception) -> SandboxError:
 
 
 class _Script:
-    """The QuickJS context and the call wrappers made in it: created, used and freed on the worker thread only."""
+    """The QuickJS context and the call wrappers made in it: created, used and freed on one thread only."""
 
     def __init__(self, sources: list[str], timeout: float, memory_limit: int) -> None:
         self.context = quickjs.Context()
         self.context.set_time_limit(timeout)
         self.context.set_memory_limit(memory_limit)
+        self.timeout = timeout
+        self.counter = counter_of(self.context)
+        """QuickJS's interrupt counter, which the watchdog sets when a call is over time (None: out of reach)."""
         self.callers: dict[str, tuple[Any, Any]] = {}
         for source in sources:
-            _evaluate(self.context, source)
+            self.guarded(_evaluate, self.context, source)
+
+    def guarded(self, function: Any, *arguments: Any) -> Any:
+        """Run code in the context under the watchdog's eye."""
+        counter = self.counter
+        if counter is None:
+            return function(*arguments)
+        key = id(self)
+        WATCHDOG.start(key, counter, self.timeout)
+        try:
+            return function(*arguments)
+        finally:
+            WATCHDOG.end(key)
+
+    def __del__(self) -> None:
+        with WATCHDOG.lock:  # never while the watchdog writes to this context's counter
+            self.callers = {}
+            self.context = None
 
     def caller(self, function_name: str, one_argument: bool) -> Any:
         callers = self.callers.get(function_name)
@@ -129,7 +162,7 @@ def _call(worker: JsWorker, function_name: str, one_argument: bool, argument_tex
     if caller is None:
         return _NO_FUNCTION
     try:
-        return caller(argument_text)
+        return script.guarded(caller, argument_text)
     except Exception as exc:
         error = _classify(exc)
         if error.reason == "memory":  # free what the failed call left behind, so the next call has room
@@ -141,7 +174,7 @@ def _run_pending_jobs(worker: JsWorker, max_jobs: int) -> int:
     ran = 0
     while ran < max_jobs:
         try:
-            if not worker.state.context.execute_pending_job():
+            if not worker.state.guarded(worker.state.context.execute_pending_job):
                 break
         except Exception as exc:
             raise _classify(exc) from None
@@ -150,6 +183,25 @@ def _run_pending_jobs(worker: JsWorker, max_jobs: int) -> int:
 
 
 _NO_FUNCTION = object()
+
+
+class _Inline:
+    """Runs jobs on the thread that made it, at once: the part of :class:`JsWorker` that :class:`JsSandbox` uses."""
+
+    unusual = busy = False
+
+    def __init__(self, cpu_limit: float, wall_limit: float) -> None:
+        self.cpu_limit, self.wall_limit = cpu_limit, wall_limit
+        self.thread = threading.get_ident()
+        self.state: Any = None
+        self.stopped = False
+
+    def run(self, function: Any, *arguments: Any) -> Any:
+        return function(self, *arguments)
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.state = None
 
 
 class JsSandbox:
@@ -163,6 +215,8 @@ class JsSandbox:
     :param runaway_cpu: seconds of CPU time after which a call that QuickJS did not stop ran away.
     :param wall_limit: seconds (wall clock) the caller waits for a call at most.
     :param max_runaways: how many calls may run away before the sandbox is disabled.
+    :param inline: run calls on the caller's thread until one uses up its time (when the watchdog can reach
+        QuickJS); False: on a thread of the sandbox's own from the start.
     """
 
     def __init__(
@@ -176,6 +230,7 @@ class JsSandbox:
         runaway_cpu: float | None = None,
         wall_limit: float | None = None,
         max_runaways: int = DEFAULT_MAX_RUNAWAYS,
+        inline: bool = True,
     ) -> None:
         if len(source) > MAX_SOURCE_CHARS:
             raise SandboxError("compile", f"{name}: the script is longer than {MAX_SOURCE_CHARS} characters")
@@ -185,22 +240,48 @@ class JsSandbox:
         wall_limit = wall_limit if wall_limit is not None else max(1.0, 10 * timeout)
         self.max_runaways = max_runaways
         self.runaways = 0
-        self.generation = 0
-        """How many times the context was made anew (after a runaway): what the script kept in it is gone."""
         """How many calls ran away (QuickJS did not stop them within the bounds)."""
+        self.generation = 0
+        """How many times the context was made anew (moved to a thread, or after a runaway): its state is gone."""
         self.disabled: str | None = None
         """Why the sandbox refuses calls (too many ran away), or None."""
         self._limits = (timeout, memory_limit)
         self._sources = [source]  # the script and what evaluate() added: replayed into a fresh context
         self._running_away: str | None = None
         self._called: set[str] = set()  # function names checked to be identifiers
-        self._worker = JsWorker(name, runaway_cpu, wall_limit)
-        weakref.finalize(self, self._worker.stop)  # a sandbox dropped without close() still ends its thread
+        self._waits = (runaway_cpu, wall_limit)
+        self._lock = threading.Lock()  # on a thread, calls may come from several (call_async): one at a time
+        self._worker: JsWorker | _Inline = _Inline(*self._waits) if inline else self._new_worker()
         try:
             self._run("loading the script", _create, self._sources, *self._limits)
+            if inline and self._worker.state.counter is None:  # the watchdog cannot stop a call run inline
+                self._move_to_thread()
         except SandboxError as exc:
             self.close()
             raise SandboxError("compile", f"{name}: {exc.message}") from None
+
+    def _new_worker(self) -> JsWorker:
+        worker = JsWorker(self.name, *self._waits)
+        weakref.finalize(self, worker.stop)  # a sandbox dropped without close() still ends its thread
+        return worker
+
+    def _move_to_thread(self) -> None:
+        """From now on, the context lives on a thread of its own (made anew there: QuickJS measures its stack
+        from the thread that made the context)."""
+        inline, self._worker = self._worker, self._new_worker()
+        inline.stop()
+        self._recreate()
+
+    def _move_to_thread_after_timeout(self) -> None:
+        try:
+            self._move_to_thread()
+        except SandboxError:  # the script failed to load again: disabled, the timeout is this call's error
+            pass
+
+    @property
+    def on_thread(self) -> bool:
+        """Whether calls run on the sandbox's own thread (then :meth:`call_async` does not hold the loop)."""
+        return isinstance(self._worker, JsWorker)
 
     @property
     def wall_limit(self) -> float:
@@ -217,9 +298,28 @@ class JsSandbox:
         self._worker.stop()
 
     def _run(self, what: str, job: Any, *arguments: Any) -> Any:
-        """Run a job on the worker; ``what`` (the job's name, or the function called) names it in errors."""
+        """Run a job inline or on the worker; ``what`` (the job's name, or the function called) names it in
+        errors."""
         if self.disabled is not None:
             raise SandboxError("disabled", self.disabled)
+        worker = self._worker
+        if type(worker) is _Inline:
+            if worker.stopped:
+                raise RuntimeError("the sandbox was closed")
+            if worker.thread == threading.get_ident():
+                try:
+                    return worker.run(job, *arguments)
+                except SandboxError as exc:
+                    if exc.reason == "timeout" and worker.state is not None:  # slow on some input: off the loop
+                        self._move_to_thread_after_timeout()
+                    raise
+            with self._lock:  # called from another thread: the context must stay on one
+                if self._worker is worker:
+                    self._move_to_thread()
+        with self._lock:
+            return self._run_on_thread(what, job, *arguments)
+
+    def _run_on_thread(self, what: str, job: Any, *arguments: Any) -> Any:
         worker = self._worker
         try:
             if worker.unusual and worker.take_recovered():
@@ -253,7 +353,7 @@ class JsSandbox:
     def evaluate(self, source: str) -> None:
         """Run more code in the context, under the same limits: the host's own helpers, defined after the script
         so that its declarations win (and again in a fresh context). Raises :class:`SandboxError`."""
-        self._run("evaluating code", lambda worker: _evaluate(worker.state.context, source))
+        self._run("evaluating code", lambda worker: worker.state.guarded(_evaluate, worker.state.context, source))
         self._sources.append(source)
 
     def has_function(self, function_name: str) -> bool:
@@ -278,6 +378,12 @@ class JsSandbox:
         if result is _NO_FUNCTION:
             raise SandboxError("exception", f"{self.name} defines no function {function_name}")
         return self._decode_result(result)
+
+    async def call_async(self, function_name: str, *arguments: Any) -> Any:
+        """:meth:`call`, inline while the script is, else waited for on another thread: the loop goes on."""
+        if self.on_thread:
+            return await asyncio.to_thread(self.call, function_name, *arguments)
+        return self.call(function_name, *arguments)
 
     def _decode_result(self, result: Any) -> Any:
         if result is None:

@@ -1,5 +1,8 @@
 """A thread of its own for one QuickJS context, so that the event loop waits for a call a bounded time.
 
+Used for a script that once used up its time (or when js_interrupt.py cannot reach QuickJS): the others run
+inline on the caller's thread (js_sandbox.py).
+
 QuickJS checks its time limit only every 10,000 steps, and one step can be a native operation over megabytes
 (``new Array(1e6).fill(0)``): a call can overrun its limit by minutes. Run on the event loop, such a call holds
 it. Here the context lives on a worker thread (created there, used only there: QuickJS measures its stack from

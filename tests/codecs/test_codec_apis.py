@@ -44,6 +44,25 @@ def test_ts013_decode_uplink_gets_bytes_fport_and_recv_time_as_a_date(good):
     assert decoded.warnings == []
 
 
+@pytest.mark.parametrize(
+    ("time", "seen"),
+    [
+        ("2026-12-01T10:00:00.250+02:00", "2026-12-01T08:00:00.250Z"),  # ThingPark's form: given as ms, exact
+        ("2026-12-01T10:00:00.250Z", "2026-12-01T10:00:00.250Z"),
+        ("Tue, 01 Dec 2026 10:00:00 GMT", "2026-12-01T10:00:00.000Z"),  # not ISO: parsed by QuickJS's Date
+        ("not a time", "Invalid Date"),
+        (None, "null"),
+    ],
+)
+def test_recv_time_is_a_date_of_the_uplink_time(time, seen):
+    codec = Codec(
+        "clock",
+        "function decodeUplink(input) { const t = input.recvTime;"
+        " return {data: t instanceof Date ? (isNaN(t) ? 'Invalid Date' : t.toISOString()) : String(t)}; }",
+    )
+    assert codec.decode_uplink(b"", 1, time).data == seen
+
+
 def test_ts013_warnings_are_kept_and_errors_make_a_codec_error(good):
     assert good["temp-hum"].decode_uplink(bytes([1, 0, 10, 2, 120]), 1).warnings == ["humidity over 100%"]
     with pytest.raises(CodecError, match="unknown FPort 7") as caught:
