@@ -2,14 +2,17 @@
 
 It forwards to the node's runner, which it keeps private: the node reaches sending, status, counters, owned
 tasks, connections, HTTP routes and shared state, never the runtime, its flows or the other nodes' runners.
+Sending and counting, done for every message, go straight to the node's ports and counters.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from .node import NodeContext, StatusLevel
+from .node_links import Ports
 
 if TYPE_CHECKING:
     from .context_store import ContextScope
@@ -23,10 +26,12 @@ __all__ = ["RunnerContext"]
 class RunnerContext:
     """One node's context (a :class:`flowhost.NodeContext`), built by the runtime for each node it starts."""
 
-    __slots__ = ("_runner", "clock", "flow_dir", "flow_id", "log", "node_id", "templates")
+    __slots__ = ("_counters", "_ports", "_runner", "clock", "flow_dir", "flow_id", "log", "node_id", "templates")
 
-    def __init__(self, runner: NodeContext) -> None:
+    def __init__(self, runner: NodeContext, ports: Ports, counters: Counter[str]) -> None:
         self._runner = runner
+        self._ports = ports
+        self._counters = counters
         self.node_id = runner.node_id
         self.flow_id = runner.flow_id
         self.log = runner.log
@@ -37,17 +42,17 @@ class RunnerContext:
     def __repr__(self) -> str:
         return f"<NodeContext of {self.flow_id}/{self.node_id}>"
 
-    async def send(self, msg: Message, port: str = "out") -> None:
-        await self._runner.send(msg, port)
+    def send(self, msg: Message, port: str = "out") -> Awaitable[None]:
+        return self._ports.send(msg, port)  # the ports' coroutine itself: no second one per message
 
     def send_nowait(self, msg: Message, port: str = "out") -> bool:
-        return self._runner.send_nowait(msg, port)
+        return self._ports.send_nowait(msg, port)
 
     def status(self, text: str, level: StatusLevel = "info") -> None:
         self._runner.status(text, level)
 
     def count(self, name: str, amount: int = 1) -> None:
-        self._runner.count(name, amount)
+        self._counters[name] += amount
 
     def create_task(self, coro: Awaitable[Any], name: str) -> Any:
         return self._runner.create_task(coro, name)
@@ -67,8 +72,8 @@ class RunnerContext:
     def store(self, scope: Literal["node", "flow", "global"] = "node") -> ContextScope:
         return self._runner.store(scope)
 
-    async def deliver(self, address: str, msg: Message) -> None:
-        await self._runner.deliver(address, msg)
+    def deliver(self, address: str, msg: Message) -> Awaitable[None]:
+        return self._runner.deliver(address, msg)
 
     def find_nodes(self, node_type: str) -> Mapping[str, Mapping[str, Any]]:
         return self._runner.find_nodes(node_type)

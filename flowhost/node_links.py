@@ -36,15 +36,14 @@ class Ports:
         """The node's output ports (``Node.output_ports`` of its config)."""
         self.targets: dict[str, list[Receiver]] = {}
 
-    def _receivers(self, port: str) -> list[Receiver] | None:
-        targets = self.targets.get(port)
-        if targets is None and port not in self.names:
+    def _check(self, port: str) -> None:
+        if port not in self.names:
             raise ValueError(f"node '{self.node_id}' has no output port '{port}'")
-        return targets
 
     async def send(self, msg: Message, port: str) -> None:
-        targets = self._receivers(port)
-        if not targets:
+        targets = self.targets.get(port)
+        if targets is None:  # a port wired to nothing
+            self._check(port)
             return
         if msg.receipt is not None:
             msg.receipt.hold(len(targets))
@@ -57,12 +56,14 @@ class Ports:
                 receiver.inbox.put_nowait(msg)
 
     def send_nowait(self, msg: Message, port: str) -> bool:
-        targets = self._receivers(port)
-        if not targets:
+        targets = self.targets.get(port)
+        if targets is None:
+            self._check(port)
             return True
         receivers = [target.current() for target in targets]
-        if any(receiver.inbox.full() for receiver in receivers):
-            return False
+        for receiver in receivers:
+            if receiver.inbox.full():
+                return False
         if msg.receipt is not None:
             msg.receipt.hold(len(receivers))
         for receiver in receivers:

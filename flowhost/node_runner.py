@@ -74,14 +74,14 @@ class NodeRunner:
         self.inbox: asyncio.Queue[Message] | None = None
         self.handling: Message | None = None
         """The message ``on_input`` is handling: an error or status change then names it to observers."""
-        context = RunnerContext(self)
+        self.ports = Ports(spec.id, self._output_ports())
+        context = RunnerContext(self, self.ports, self.counters)
         try:
             self.node: Node = node_class(spec.id, spec.config, context)
         except Exception as exc:  # a plugin's constructor failing must not break the deploy of the others
             self.node = _BrokenNode(spec.id, spec.config, context, exc)
         if node_class.has_input:
             self.inbox = asyncio.Queue(self.node.inbox_size)
-        self.ports = Ports(spec.id, self._output_ports())
 
     @property
     def owner(self) -> str:
@@ -95,8 +95,8 @@ class NodeRunner:
             return ()
 
     # -- what the node's context forwards to --------------------------------------------------------------------
-    async def send(self, msg: Message, port: str = "out") -> None:
-        await self.ports.send(msg, port)
+    def send(self, msg: Message, port: str = "out") -> Awaitable[None]:
+        return self.ports.send(msg, port)
 
     def send_nowait(self, msg: Message, port: str = "out") -> bool:
         return self.ports.send_nowait(msg, port)
@@ -153,8 +153,8 @@ class NodeRunner:
     def store(self, scope: str = "node") -> ContextScope:
         return self._host.context.scope(scope, self.flow_id, self.node_id)
 
-    async def deliver(self, address: str, msg: Message) -> None:
-        await deliver_to(self._host.runner_at(address), msg, address)
+    def deliver(self, address: str, msg: Message) -> Awaitable[None]:
+        return deliver_to(self._host.runner_at(address), msg, address)
 
     def find_nodes(self, node_type: str) -> Mapping[str, Mapping[str, Any]]:
         return self._host.nodes_of_type(node_type)

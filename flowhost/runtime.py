@@ -31,7 +31,7 @@ from .plugins import PluginHost
 from .redeploy_plan import RedeployPlan, plan
 from .registry import Registry
 from .runtime_connections import RunningConnections
-from .runtime_events import EventHub, EventListener, Observer, observers_by_kind
+from .runtime_events import EventDispatcher, EventListener, Observer, observers_by_kind
 from .runtime_view import RuntimeView
 
 __all__ = ["RunningFlow", "Runtime"]
@@ -80,7 +80,7 @@ class Runtime:
         """A test seam: when set, nodes started afterwards hand each message to it (see
         :data:`flowhost.input_tap.InputTap`) instead of to their ``on_input``; ``None`` (the default) costs nothing."""
         self.flows: dict[str, RunningFlow] = {}
-        self._events = EventHub(self.flows, plugins.event_hook())
+        self._events = EventDispatcher(self.flows, plugins.event_hook())
         self._connections = RunningConnections(registry, templates, data_dir, self.emit)
         self.connections = self._connections.runners
         self.view = RuntimeView(self.flows, self.connections, data_dir)

@@ -12,7 +12,7 @@ from .message import Message
 from .node import Node
 from .plugins import ResolvedHook
 
-__all__ = ["EventHub", "EventListener", "observers_by_kind"]
+__all__ = ["EventDispatcher", "EventListener", "observers_by_kind"]
 
 log = logging.getLogger("flowhost.runtime")
 
@@ -41,7 +41,7 @@ def observers_by_kind(nodes: Iterable[Observer]) -> dict[str, list[Observer]]:
     return observers
 
 
-class EventHub:
+class EventDispatcher:
     """Tells each event to observers, listeners and plugins, none of them able to stop the others hearing it."""
 
     def __init__(self, flows: Mapping[str, _ObservedFlow], plugin_hook: ResolvedHook) -> None:
