@@ -1,18 +1,24 @@
-"""Assembling flowhost: plugins, registry, runtime, web server and the embedded broker."""
+"""Assembling flowhost: plugins, registry, runtime, web server and the embedded broker.
+
+:func:`create_app` builds the whole server that ``flowhost run`` serves (and a test can drive with
+``aiohttp_client``); :func:`create_web_app` the aiohttp application alone, for a runtime built by the caller.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 
 from aiohttp import web
 
 from . import keys
 from .api import setup_api
+from .broker import EmbeddedBroker
 from .clock import Clock
 from .http_guard import HostCheck, connection_middleware
+from .permissions import make_private_directory
 from .plugins import PluginHost, load_plugins
 from .registry import Registry
 from .resources import resource_dir
@@ -73,3 +79,63 @@ def create_web_app(
     # Registered last: node endpoints come and go while the server runs.
     app.router.add_route("*", "/{path:.*}", runtime.http.dispatch)
     return app
+
+
+class StartupError(Exception):
+    """The stored connections or the flow files could not be loaded: nothing started; every error in ``errors``."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+def create_app(
+    data_dir: Path,
+    plugins: PluginHost | None = None,
+    *,
+    flow_files: Sequence[Path] = (),
+    demo: Path | None = None,
+    broker: EmbeddedBroker | None = None,
+    allowed_hosts: Iterable[str] = (),
+    exposed_on: str | None = None,
+    clock: Clock | None = None,
+) -> web.Application:
+    """The whole flowhost server on ``data_dir``: runtime, workspace (the stored connections and flows, the
+    ``flow_files`` and, when given, the ``demo`` file), REST API, editor and the optional embedded ``broker``.
+
+    Nothing starts before the application does: its ``cleanup_ctx`` starts the broker, the runtime (startup
+    hooks) and the workspace (connections, then flows) in that order, and stops them in the reverse one when
+    the application is cleaned up. ``exposed_on``: the address the server listens on when it is not loopback
+    (node endpoints that answer anyone are then warned about). Raises :class:`StartupError` with every error of
+    the files, and the Workspace's errors for an unreadable data directory (``SecretKeyError``, ``StoreError``).
+    """
+    make_private_directory(data_dir)
+    runtime = create_runtime(data_dir, plugins, clock)
+    workspace = Workspace(runtime, Store(data_dir))
+    errors = workspace.load_connections()
+    errors += workspace.load_flow_files(list(flow_files), demo=demo)
+    if errors:
+        raise StartupError(errors)
+    if exposed_on is not None:
+        runtime.http.exposed_on = exposed_on
+    app = create_web_app(runtime, workspace=workspace, token=api_token(data_dir)[0], allowed_hosts=allowed_hosts)
+    app[keys.BROKER] = broker
+    app.cleanup_ctx.append(_running)
+    return app
+
+
+async def _running(app: web.Application) -> AsyncIterator[None]:
+    runtime, workspace, broker = app[keys.RUNTIME], app[keys.WORKSPACE], app[keys.BROKER]
+    if broker is not None:
+        await broker.start()  # first: the flows' connections may use it
+    try:
+        await runtime.start()
+        await workspace.start()
+        yield
+    finally:
+        workspace.ready = False  # /healthz answers 503 while flowhost stops
+        try:
+            await runtime.stop()
+        finally:
+            if broker is not None:
+                await broker.stop()

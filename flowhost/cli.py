@@ -15,15 +15,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from . import __version__, cli_help, flowtest_cli
+from . import __version__, cli_help, flowtest_cli, keys
 from ._started import seconds_since_start
-from .app import create_runtime, create_web_app, default_data_dir
+from .app import StartupError, create_app, create_runtime, default_data_dir
 from .broker import EmbeddedBroker
 from .flow_links import check_across_flows
 from .flow_origin import default_demo, demo_left_out, why_it_runs
 from .flowfile import FlowSpec, FlowValidationError, load_flow_file
 from .http_guard import ServerLog
-from .permissions import make_private_directory
 from .plugins import PluginHost, load_plugins
 from .registry import Registry
 from .secrets.encryption import SecretKeyError
@@ -58,13 +57,44 @@ def _parser(plugins: PluginHost) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"flowhost {__version__}")
     parser.add_argument("--log-level", default="info", choices=LOG_LEVELS, help=cli_help.LOG_LEVEL_HELP)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_run(commands)
+    _add_validate(commands)
 
-    run = commands.add_parser(
-        "run",
-        help="run flows with the web server and the local test broker",
-        description=cli_help.RUN_DESCRIPTION,
-        epilog=cli_help.RUN_EPILOG,
+    broker = commands.add_parser("broker", help="run the local test broker (amqtt) alone")
+    broker.add_argument("--host", default="127.0.0.1")
+    broker.add_argument("--port", type=int, default=1883)
+    broker.set_defaults(handler=_broker)
+
+    flowtest_cli.add_command(commands)
+
+    listing = commands.add_parser("plugins", help="list plugins, their distributions and node types")
+    listing.set_defaults(handler=_plugins)
+
+    for _ in plugins.call_each("flowhost_register_commands", subcommands=commands):
+        pass
+    return parser
+
+
+def _documented_command(commands, name: str, summary: str, description: str, epilog: str) -> argparse.ArgumentParser:
+    """A command whose help has a description and examples laid out as written (``cli_help``)."""
+    command = commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _log_level_here(command)
+    return command
+
+
+def _add_run(commands) -> None:
+    run = _documented_command(
+        commands,
+        "run",
+        "run flows with the web server and the local test broker",
+        cli_help.RUN_DESCRIPTION,
+        cli_help.RUN_EPILOG,
     )
     run.add_argument(
         "flow_files", nargs="*", type=Path, metavar="FLOW_FILE", help="flow files to run (default: see above)"
@@ -97,36 +127,22 @@ def _parser(plugins: PluginHost) -> argparse.ArgumentParser:
         default=None,
         help="saved flows, API connections, encrypted secrets, API token (default $FLOWHOST_DATA_DIR, ~/.flowhost)",
     )
-    _log_level_here(run)
     run.set_defaults(handler=_run)
 
-    validate = commands.add_parser(
+
+def _add_validate(commands) -> None:
+    validate = _documented_command(
+        commands,
         "validate",
-        help="check flow files; print every error with FILE:LINE:COL",
-        description=cli_help.VALIDATE_DESCRIPTION,
-        epilog=cli_help.VALIDATE_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "check flow files; print every error with FILE:LINE:COL",
+        cli_help.VALIDATE_DESCRIPTION,
+        cli_help.VALIDATE_EPILOG,
     )
     validate.add_argument("flow_files", nargs="+", type=Path, metavar="FLOW_FILE", help="flow files to check")
     validate.add_argument(
         "--data-dir", type=Path, default=None, help="connections and secrets stored by the API (default: as run)"
     )
-    _log_level_here(validate)
     validate.set_defaults(handler=_validate)
-
-    broker = commands.add_parser("broker", help="run the local test broker (amqtt) alone")
-    broker.add_argument("--host", default="127.0.0.1")
-    broker.add_argument("--port", type=int, default=1883)
-    broker.set_defaults(handler=_broker)
-
-    flowtest_cli.add_command(commands)
-
-    listing = commands.add_parser("plugins", help="list plugins, their distributions and node types")
-    listing.set_defaults(handler=_plugins)
-
-    for _ in plugins.call_each("flowhost_register_commands", subcommands=commands):
-        pass
-    return parser
 
 
 def _log_level_here(command: argparse.ArgumentParser) -> None:
@@ -283,77 +299,68 @@ async def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    data_dir = args.data_dir or default_data_dir()
-    make_private_directory(data_dir)
-    runtime = create_runtime(data_dir, args.plugins)
-    for problem in runtime.plugins.errors:
+    for problem in args.plugins.errors:
         print(f"warning: {problem}", file=sys.stderr)
     if not args.no_broker:
         # Flows reach the embedded broker through `!env_var FLOWHOST_BROKER_ADDRESS` (see flows/demo.yaml).
         os.environ[BROKER_ADDRESS_ENV] = f"127.0.0.1:{args.broker_port}"
+    demo = None if args.flow_files else default_demo()
     try:
-        workspace = Workspace(runtime, Store(data_dir))
+        app = create_app(
+            args.data_dir or default_data_dir(),
+            args.plugins,
+            flow_files=args.flow_files,
+            demo=demo,
+            broker=None if args.no_broker else EmbeddedBroker("127.0.0.1", args.broker_port),
+            allowed_hosts=args.allowed_hosts,
+            exposed_on=None if _is_loopback(args.host) else args.host,
+        )
     except (SecretKeyError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    errors = workspace.load_connections()
-    demo = None if args.flow_files else default_demo()
-    errors += workspace.load_flow_files(args.flow_files, demo=demo)
-    if errors:
-        for error in errors:
+    except StartupError as exc:
+        for error in exc.errors:
             print(error, file=sys.stderr)
-        print(f"not started: {len(errors)} error(s) in the flow files", file=sys.stderr)
+        print(f"not started: {len(exc.errors)} error(s) in the flow files", file=sys.stderr)
         return 1
+    workspace = app[keys.WORKSPACE]
     for problem in check_across_flows([record.spec for record in workspace.flows.values()], workspace.registry):
         # A warning only: a flow may link to one that the API creates later; the link fails per message meanwhile.
         print(f"warning: {problem}", file=sys.stderr)
-
-    token, _ = api_token(data_dir)
-    broker = None if args.no_broker else EmbeddedBroker("127.0.0.1", args.broker_port)
-    if not _is_loopback(args.host):
-        runtime.http.exposed_on = args.host
-    app = create_web_app(runtime, workspace=workspace, token=token, allowed_hosts=args.allowed_hosts)
+    runtime = app[keys.RUNTIME]
     runner = web.AppRunner(app, access_log=None, handle_signals=False, logger=ServerLog(runtime.http.refused))
     try:
-        if broker is not None:
-            await broker.start()
         await runner.setup()
         site = web.TCPSite(runner, args.host, args.port)
         try:
             await site.start()
         except OSError as exc:
             raise OSError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from exc
-        await runtime.start()
-        await workspace.start()
-        host = f"[{args.host}]" if ":" in args.host else args.host
-        print(f"flowhost {__version__} ready in {seconds_since_start():.2f}s", flush=True)
-        print(f"  editor:  http://{host}:{args.port}/?token={token}", flush=True)
-        print(f"  data:    {data_dir}", flush=True)
-        if broker is not None:
-            print(f"  broker:  mqtt://{broker.address} (amqtt, local testing only)", flush=True)
-        for record in workspace.flows.values():
-            why = why_it_runs(record, demo, data_dir)
-            print(
-                f"  flow:    {record.id} ({len(record.spec.nodes)} nodes) from {record.spec.source}: {why}", flush=True
-            )
-        if left_out := demo_left_out(list(workspace.flows.values()), demo):
-            print(f"  demo:    {left_out}", flush=True)
-        for connection_id in workspace.connections:
-            print(f"  connection: {connection_id} (created through the API)", flush=True)
+        _print_ready(args, app, demo)
         await _until_stopped()
         print("stopping...", flush=True)
     finally:
-        workspace.ready = False  # /healthz answers 503 while flowhost stops
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(_shutdown(runtime, runner, broker), STOP_TIMEOUT)
+            await asyncio.wait_for(runner.cleanup(), STOP_TIMEOUT)
     return 0
 
 
-async def _shutdown(runtime, runner: web.AppRunner, broker: EmbeddedBroker | None) -> None:
-    await runtime.stop()
-    await runner.cleanup()
+def _print_ready(args: argparse.Namespace, app: web.Application, demo: Path | None) -> None:
+    workspace, broker = app[keys.WORKSPACE], app[keys.BROKER]
+    data_dir = workspace.runtime.data_dir
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"flowhost {__version__} ready in {seconds_since_start():.2f}s", flush=True)
+    print(f"  editor:  http://{host}:{args.port}/?token={api_token(data_dir)[0]}", flush=True)
+    print(f"  data:    {data_dir}", flush=True)
     if broker is not None:
-        await broker.stop()
+        print(f"  broker:  mqtt://{broker.address} (amqtt, local testing only)", flush=True)
+    for record in workspace.flows.values():
+        why = why_it_runs(record, demo, data_dir)
+        print(f"  flow:    {record.id} ({len(record.spec.nodes)} nodes) from {record.spec.source}: {why}", flush=True)
+    if left_out := demo_left_out(list(workspace.flows.values()), demo):
+        print(f"  demo:    {left_out}", flush=True)
+    for connection_id in workspace.connections:
+        print(f"  connection: {connection_id} (created through the API)", flush=True)
 
 
 if __name__ == "__main__":

@@ -20,9 +20,11 @@ from .events import RuntimeEvent
 from .flowfile import FlowSpec, FlowValidationError
 from .flowtest_file import EMBEDDED, NO_BROKER, AdvanceStep, Expectation, FlowTest, SendStep, TestFile, TriggerStep
 from .flowtest_match import excerpt, mismatch
+from .input_tap import InputHandler
 from .message import Message
+from .node_runner import NodeRunner
 from .plugins import PluginHost
-from .runtime import InputHandler, NodeRunner, Runtime
+from .runtime import Runtime
 
 QUIET_TURNS = 5
 """Event-loop turns in a row with every inbox empty and no node handling a message: the runtime is idle."""

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from .broker import EmbeddedBroker
     from .runtime import Runtime
     from .workspace import Workspace
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime")
 WORKSPACE: web.AppKey[Workspace] = web.AppKey("workspace")
+BROKER: web.AppKey[EmbeddedBroker | None] = web.AppKey("broker")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import voluptuous as vol
 
@@ -24,10 +24,12 @@ __all__ = ["Connection", "ConnectionContext", "Node", "NodeContext", "NotTrigger
 StatusLevel = Literal["ok", "info", "warning", "error"]
 
 
-class NodeContext:
+class NodeContext(Protocol):
     """What the runtime gives a node: sending, status, logging, owned tasks, connections and HTTP endpoints.
 
-    The runtime builds one per node; nodes never build their own.
+    A protocol: the runtime builds a small object of its own for each node (nodes never build their own), and
+    that object offers this and nothing else: no way to the runtime, its flows or other nodes' internals. A test
+    may hand a node any object with these members.
     """
 
     node_id: str
@@ -45,28 +47,28 @@ class NodeContext:
 
     async def send(self, msg: Message, port: str = "out") -> None:
         """Deliver ``msg`` to every node wired to ``port``; waits while a receiver's inbox is full."""
-        raise NotImplementedError
+        ...
 
     def send_nowait(self, msg: Message, port: str = "out") -> bool:
         """Deliver ``msg`` at once if every receiver's inbox has room and return True; else send nothing and
         return False (then use :meth:`send`). For sources fed by callbacks, saving a queue and a task switch."""
-        raise NotImplementedError
+        ...
 
     def status(self, text: str, level: StatusLevel = "info") -> None:
         """Show a short status under the node in the editor and in the API (``connected``, ``3 errors``)."""
-        raise NotImplementedError
+        ...
 
     def count(self, name: str, amount: int = 1) -> None:
         """Add to one of the node's counters (shown by the API and the editor)."""
-        raise NotImplementedError
+        ...
 
     def create_task(self, coro: Awaitable[Any], name: str) -> Any:
         """Start a task the runtime owns: cancelled when the node closes, its failure reported."""
-        raise NotImplementedError
+        ...
 
     def connection(self, connection_id: str) -> Connection:
         """The started connection object with this id (validated to exist before the node starts)."""
-        raise NotImplementedError
+        ...
 
     def add_http_route(
         self,
@@ -80,32 +82,32 @@ class NodeContext:
 
         ``unauthenticated=True`` says the handler answers anyone (no token configured): flowhost then warns when
         its web server listens beyond loopback."""
-        raise NotImplementedError
+        ...
 
     def report_error(self, error: BaseException | str, msg: Message | None = None) -> None:
         """Count and report an error about one message without stopping the node."""
-        raise NotImplementedError
+        ...
 
     def show_debug(self, msg: Message, text: str) -> None:
         """Show a message in the editor's debug panel (``text`` is its payload rendered for people)."""
-        raise NotImplementedError
+        ...
 
     def store(self, scope: Literal["node", "flow", "global"] = "node") -> ContextScope:
         """Shared state kept in the data directory: this node's own (``node``), its flow's (``flow``, shared by
         the flow's nodes) or everyone's (``global``). ``get(key, default)``, ``set(key, value)`` (a JSON value;
         raises ``ContextFull`` past the scope's size bound), ``delete(key)``, ``keys()``. Writes are grouped and
         reach the disk within ``Runtime.context_flush_interval`` and at stop."""
-        raise NotImplementedError
+        ...
 
     async def deliver(self, address: str, msg: Message) -> None:
         """Put ``msg`` into the inbox of the running node ``flow/node`` (any flow; waits while it is full).
         Raises LookupError when no such node runs or it has no input. For types that wire across flows."""
-        raise NotImplementedError
+        ...
 
     def find_nodes(self, node_type: str) -> Mapping[str, Mapping[str, Any]]:
         """The running nodes of ``node_type`` in every flow: their validated configs by ``flow/node`` address.
         Cheap to call per message (kept until the next deploy)."""
-        raise NotImplementedError
+        ...
 
 
 class Node:

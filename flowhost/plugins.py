@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import ModuleType
@@ -38,6 +38,28 @@ class PluginInfo:
         return f"plugin '{self.name}'"
 
 
+@dataclass(frozen=True)
+class ResolvedHook:
+    """The implementations of one hook, looked up once: calling them costs no search through pluggy."""
+
+    name: str
+    implementations: tuple[tuple[str, Callable[..., Any], tuple[str, ...]], ...]
+    """``(plugin name, function, argument names)`` for each implementation, in the order they were registered."""
+    report: Callable[[str, str], None]
+
+    def each(self, **kwargs: Any) -> Iterator[tuple[str, Any]]:
+        """Call every implementation on its own, so that one failing plugin cannot abort the rest.
+
+        Yields ``(plugin_name, result)`` for the implementations that returned; failures are reported.
+        """
+        for plugin_name, function, argnames in self.implementations:
+            arguments = {name: kwargs[name] for name in argnames}
+            try:
+                yield plugin_name, function(**arguments)
+            except Exception as exc:
+                self.report(plugin_name, f"hook {self.name} failed: {type(exc).__name__}: {exc}")
+
+
 @dataclass
 class PluginHost:
     """The plugin manager together with what was learnt while loading it."""
@@ -45,6 +67,8 @@ class PluginHost:
     manager: pluggy.PluginManager
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    runtime_event: ResolvedHook | None = None
+    """``flowhost_runtime_event``, resolved when the plugins were loaded: it runs for every event."""
 
     @property
     def hook(self) -> Any:
@@ -63,13 +87,17 @@ class PluginHost:
 
         Yields ``(plugin_name, result)`` for the implementations that returned; failures are reported.
         """
-        caller = getattr(self.manager.hook, hook_name)
-        for impl in caller.get_hookimpls():
-            arguments = {name: kwargs[name] for name in impl.argnames}
-            try:
-                yield impl.plugin_name, impl.function(**arguments)
-            except Exception as exc:
-                self.report(impl.plugin_name, f"hook {hook_name} failed: {type(exc).__name__}: {exc}")
+        return self.resolve(hook_name).each(**kwargs)
+
+    def resolve(self, hook_name: str) -> ResolvedHook:
+        """The hook's implementations as they are now, to call many times (see :attr:`runtime_event`)."""
+        implementations = getattr(self.manager.hook, hook_name).get_hookimpls()
+        found = tuple((impl.plugin_name, impl.function, tuple(impl.argnames)) for impl in implementations)
+        return ResolvedHook(hook_name, found, self.report)
+
+    def event_hook(self) -> ResolvedHook:
+        """``flowhost_runtime_event``'s implementations: those resolved by :func:`load_plugins`, else now."""
+        return self.runtime_event or self.resolve("flowhost_runtime_event")
 
     async def call_each_async(self, hook_name: str, **kwargs: Any) -> None:
         """Like :meth:`call_each`, awaiting the awaitables the implementations return."""
@@ -121,6 +149,7 @@ def load_plugins(
     if wanted is not None:
         for missing in sorted(wanted - set(host.plugins)):
             host.errors.append(f"{LOAD_PLUGINS_ENV} names '{missing}', but no such plugin is installed")
+    host.runtime_event = host.resolve("flowhost_runtime_event")
     return host
 
 

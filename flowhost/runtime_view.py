@@ -11,8 +11,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from .connection_users import nodes_using
 from .node import Connection, Node
 
 __all__ = ["FlowView", "NodeView", "RuntimeView"]
@@ -27,6 +28,8 @@ class NodeView:
     type: str
     config: Mapping[str, Any]
     """The validated config, read-only, without the type's ``secret_fields``."""
+    status: str | None = None
+    """The node's status line (``context.status``), None before it set one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,8 @@ class _RunningNode(Protocol):
     flow_id: str
     spec: _NodeSpec
     node_class: type[Node]
+    node: Node
+    status_text: str | None
 
 
 class _RunningFlow(Protocol):
@@ -66,15 +71,13 @@ class _RunningConnection(Protocol):
     def connection(self) -> Connection: ...
 
 
-def connection_ids_of(spec: _NodeSpec, node_class: type[Node]) -> set[str]:
-    """The ids of the connections a node's config names (its type's ``connection_fields``)."""
-    return {spec.config.get(name) for name in node_class.connection_fields} - {None}
-
-
 def _node_view(node: _RunningNode) -> NodeView:
     secret = node.node_class.secret_fields
     config = {key: value for key, value in node.spec.config.items() if key not in secret}
-    return NodeView(node.flow_id, node.spec.id, node.node_class.type, MappingProxyType(config))
+    return NodeView(node.flow_id, node.spec.id, node.node_class.type, MappingProxyType(config), node.status_text)
+
+
+OwnNode = TypeVar("OwnNode", bound=Node)
 
 
 class RuntimeView:
@@ -103,14 +106,21 @@ class RuntimeView:
 
     def nodes_using(self, connection_id: str) -> list[NodeView]:
         """The running nodes whose config names this connection, by flow and node id."""
-        return sorted(
-            (
-                _node_view(node)
-                for node in self._running_nodes()
-                if connection_id in connection_ids_of(node.spec, node.node_class)
-            ),
-            key=lambda node: (node.flow_id, node.node_id),
-        )
+        return [_node_view(node) for node in nodes_using(self._running_nodes(), connection_id)]
+
+    def node(self, flow_id: str, node_id: str) -> NodeView | None:
+        """The running node ``node_id`` of flow ``flow_id``, or None."""
+        running = self._running_node(flow_id, node_id)
+        return _node_view(running) if running is not None else None
+
+    def node_object(self, flow_id: str, node_id: str, node_class: type[OwnNode]) -> OwnNode | None:
+        """The running node object itself, when it is an instance of ``node_class``; else None.
+
+        For a plugin's routes that ask its own type's nodes something (``codec``'s try-a-codec route): pass your
+        own class, so that you only ever get the nodes whose attributes you define."""
+        running = self._running_node(flow_id, node_id)
+        node = running.node if running is not None else None
+        return node if isinstance(node, node_class) else None
 
     def flows(self) -> dict[str, FlowView]:
         """The deployed flows by id."""
@@ -118,6 +128,10 @@ class RuntimeView:
             flow_id: FlowView(flow_id, flow.spec.label, tuple(_node_view(node) for node in flow.nodes.values()))
             for flow_id, flow in self._flows.items()
         }
+
+    def _running_node(self, flow_id: str, node_id: str) -> _RunningNode | None:
+        flow = self._flows.get(flow_id)
+        return flow.nodes.get(node_id) if flow is not None else None
 
     def _running_nodes(self) -> Iterator[_RunningNode]:
         for flow in self._flows.values():

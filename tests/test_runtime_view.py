@@ -117,3 +117,16 @@ def test_the_hook_specifications_do_not_import_the_runtime(module):
     imported = _imported_modules(Path(flowhost.__file__).parent / module)
     assert not {name for name in imported if name == "flowhost.runtime" or name.startswith("flowhost.runtime.")}
     assert "flowhost.node" in imported or "flowhost.runtime_view" in imported  # the scan reads relative imports
+
+
+async def test_the_view_gives_one_node_and_a_plugin_its_own_node_objects(runtime, load_flow):
+    await runtime.deploy(load_flow(FLOW))
+    runtime.node("t", "a").status("listening", "ok")
+    node = runtime.view.node("t", "a")
+    assert (node.node_id, node.type, node.status) == ("a", "test-collect", "listening")
+    assert runtime.view.node("t", "alone").status is None
+    assert runtime.view.node("t", "nowhere") is None and runtime.view.node("elsewhere", "a") is None
+    own = runtime.view.node_object("t", "a", sample_nodes.Collector)
+    assert own is runtime.node("t", "a").node
+    assert runtime.view.node_object("t", "webhook", sample_nodes.Collector) is None  # not of the class asked for
+    assert runtime.view.node_object("t", "nowhere", sample_nodes.Collector) is None

@@ -10,6 +10,7 @@ import voluptuous as vol
 from aiohttp import web
 
 from flowhost import hookimpl
+from flowhost.runtime_view import RuntimeView
 from flowhost.validation import dev_eui
 
 from .codec_apis import Codec, CodecError
@@ -40,17 +41,17 @@ async def _body(request: web.Request) -> Mapping[str, Any]:
     return body
 
 
-def _codec_of_node(runtime, body: Mapping[str, Any]) -> Codec:
+def _codec_of_node(view: RuntimeView, body: Mapping[str, Any]) -> Codec:
     flow_id, node_id = body.get("flow"), body.get("node")
     if not isinstance(flow_id, str) or not isinstance(node_id, str):
         raise RequestError(400, "node", "give flow and node (a running codec node), or source (a codec's code)")
-    running = runtime.flows.get(flow_id)
-    runner = running.nodes.get(node_id) if running is not None else None
-    if runner is None or not isinstance(runner.node, CodecNode):
+    node = view.node_object(flow_id, node_id, CodecNode)
+    if node is None:
         raise RequestError(404, "node", f"no codec node '{node_id}' in flow '{flow_id}'")
-    codec_set = getattr(runner.node, "codec_set", None)
+    codec_set = getattr(node, "codec_set", None)
     if codec_set is None:
-        raise RequestError(409, "node", f"codec node '{node_id}' is not running: {runner.status_text}")
+        status = view.node(flow_id, node_id).status
+        raise RequestError(409, "node", f"codec node '{node_id}' is not running: {status}")
     name = body.get("codec")
     if name is None and body.get("devEUI") is not None:
         try:
@@ -66,10 +67,10 @@ def _codec_of_node(runtime, body: Mapping[str, Any]) -> Codec:
     return codec_set.codecs[name]
 
 
-def _codec(runtime, body: Mapping[str, Any]) -> Codec:
+def _codec(view: RuntimeView, body: Mapping[str, Any]) -> Codec:
     source = body.get("source")
     if source is None:
-        return _codec_of_node(runtime, body)
+        return _codec_of_node(view, body)
     if not isinstance(source, str) or not source:
         raise RequestError(400, "source", "source must be a codec's JavaScript code")
     try:
@@ -98,7 +99,7 @@ def _fport(body: Mapping[str, Any], required: bool) -> int | None:
 
 
 @hookimpl
-def flowhost_web_routes(runtime):
+def flowhost_web_routes(view: RuntimeView):
     async def decode(request: web.Request) -> web.Response:
         """Decode bytes with a codec (TS013 result: data, warnings, errors).
 
@@ -108,7 +109,7 @@ def flowhost_web_routes(runtime):
         or codec."""
         try:
             body = await _body(request)
-            codec = _codec(runtime, body)
+            codec = _codec(view, body)
             data, fport = _bytes(body), _fport(body, required=True)
         except RequestError as exc:
             return _error(exc.status, exc.path, exc.message)
@@ -130,7 +131,7 @@ def flowhost_web_routes(runtime):
         codec failed; 400 for a bad body, 404 for an unknown node or codec."""
         try:
             body = await _body(request)
-            codec = _codec(runtime, body)
+            codec = _codec(view, body)
             fport = _fport(body, required=False)
             if "data" not in body:
                 raise RequestError(400, "data", "data (the downlink's payload) is required")
