@@ -38,6 +38,7 @@ SLOW_MODULES = {
 
 PROPERTY_TEST = "a property test with hundreds of examples"
 CHILD_PROCESS = "runs flowhost in a child process"
+REAL_TIMER = "waits out a real timeout of a second or more (the code under test takes no clock)"
 SLOW_TESTS = {
     "mqtt/test_packets.py::test_client_protocol_frames_any_split_of_a_packet_stream": PROPERTY_TEST,
     "mqtt/test_packets.py::test_packet_reader_decodes_any_split_of_a_packet_stream": PROPERTY_TEST,
@@ -59,6 +60,25 @@ SLOW_TESTS = {
     "nodes/test_links.py::test_flowhost_validate_reports_a_link_to_nothing_with_file_and_line": CHILD_PROCESS,
     "test_flow_tests.py::test_the_examples_pass_as_a_real_process": CHILD_PROCESS,
     "test_flow_tests.py::test_a_wrong_expectation_fails_with_what_arrived_instead_as_a_real_process": CHILD_PROCESS,
+    "nodes/test_message_paths.py::test_any_text_parses_or_is_refused_with_a_value_error": PROPERTY_TEST,
+    "nodes/test_function.py::test_an_endless_loop_and_an_allocation_bomb_are_stopped_and_the_next_message_goes_on": (
+        "burns CPU on purpose"
+    ),
+    "codecs/test_js_sandbox.py::test_a_sandbox_dropped_without_close_ends_its_thread": "waits for a thread to end",
+    "codecs/test_js_sandbox.py::test_the_time_limit_applies_to_each_call_not_to_the_context": "burns CPU on purpose",
+    "codecs/test_js_sandbox.py::test_a_loop_of_large_native_steps_is_bounded_by_the_wall_clock_wait": (
+        "burns CPU on purpose"
+    ),
+    "mqtt/test_mosquitto.py::test_connect_timeout_when_the_server_never_answers": REAL_TIMER,
+    "mqtt/test_fake_brokers.py::test_an_acknowledgement_late_behind_other_traffic_is_no_timeout": REAL_TIMER,
+    "mqtt/test_fake_brokers.py::test_a_broker_slow_to_acknowledge_but_answering_pingreq_is_no_timeout": REAL_TIMER,
+    "mqtt/test_fake_brokers.py::"
+    "test_publish_unacknowledged_by_a_silent_broker_times_out_drops_the_connection_and_is_kept": REAL_TIMER,
+    "mqtt/test_websocket_abort.py::test_abort_over_websocket_leaves_no_unclosed_connection": REAL_TIMER,
+    "connector/test_failures.py::test_a_broker_that_never_answers_fails_after_connection_timeout": REAL_TIMER,
+    "connector/test_mqtt_in_acknowledgement.py::test_acknowledged_once_stored_and_not_while_it_cannot_be_taken": (
+        REAL_TIMER
+    ),
 }
 """Single tests ("module::function", all its parameters), when the rest of their module is fast."""
 
