@@ -7,11 +7,11 @@ import itertools
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import orjson
 
-__all__ = ["FrozenDict", "Message", "Receipt", "Refusal", "freeze"]
+__all__ = ["FrozenDict", "Message", "Receipt", "Refusal", "RootOptions", "freeze"]
 
 # A per-process prefix keeps ids unique across restarts without paying for uuid4 on every message.
 _ID_PREFIX = os.urandom(4).hex()
@@ -166,6 +166,14 @@ def _expire(future: asyncio.Future) -> None:
 _UNDECODED: Any = object()
 
 
+class RootOptions(TypedDict, total=False):
+    """What a new root message takes besides its payload (:meth:`Message.create`, :meth:`Message.from_bytes`)."""
+
+    topic: str | None
+    meta: Mapping[str, Any] | None
+    receipt: Receipt | None
+
+
 class Message:
     """What nodes pass to each other.
 
@@ -225,16 +233,12 @@ class Message:
         return cls(freeze(payload), topic, freeze(meta) if meta else _EMPTY, None, None, receipt)
 
     @classmethod
-    def from_bytes(
-        cls,
-        data: bytes,
-        topic: str | None = None,
-        meta: Mapping[str, Any] | None = None,
-        receipt: Receipt | None = None,
-    ) -> Message:
+    def from_bytes(cls, data: bytes, **options: Unpack[RootOptions]) -> Message:
         """A new root message whose payload is the JSON document in ``data``, or ``data`` itself when it is not
-        JSON; decoded when first read. ``source_bytes`` is ``data``."""
-        return cls(_UNDECODED, topic, freeze(meta) if meta else _EMPTY, None, None, receipt, source_bytes=data)
+        JSON; decoded when first read. ``source_bytes`` is ``data``; the options are those of :meth:`create`."""
+        meta = options.get("meta")
+        frozen_meta = freeze(meta) if meta else _EMPTY
+        return cls(_UNDECODED, options.get("topic"), frozen_meta, None, None, options.get("receipt"), source_bytes=data)
 
     @property
     def id(self) -> str:

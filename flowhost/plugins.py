@@ -127,14 +127,17 @@ def load_plugins(
     manager.add_hookspecs(hookspecs)
     host = PluginHost(manager)
     wanted = set(only) if only is not None else requested_plugins()
+    # (name, version) per distribution: each read parses its METADATA file, and one distribution has many plugins
+    distributions: dict[int, tuple[str | None, str | None]] = {}
 
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         if wanted is not None and entry_point.name not in wanted:
             continue
         dist = entry_point.dist
-        host.plugins[entry_point.name] = PluginInfo(
-            entry_point.name, dist.name if dist else None, dist.version if dist else None
-        )
+        if id(dist) not in distributions:
+            metadata = dist.metadata if dist else None
+            distributions[id(dist)] = (metadata["Name"], metadata["Version"]) if metadata else (None, None)
+        host.plugins[entry_point.name] = PluginInfo(entry_point.name, *distributions[id(dist)])
         try:
             plugin = entry_point.load()
         except Exception as exc:

@@ -1,1 +1,6 @@
-pytest_plugins = ["tests.support.brokers", "tests.support.flowhost_fixtures", "tests.support.processes"]
+pytest_plugins = [
+    "tests.support.brokers",
+    "tests.support.flowhost_fixtures",
+    "tests.support.processes",
+    "tests.support.tiers",
+]

@@ -28,15 +28,20 @@ class TemplateLimit(ValueError):
     """A rendering that went past the node's size or time limit; that message is dropped."""
 
 
-_deadline: ContextVar[tuple[float, float]] = ContextVar("template_deadline", default=(float("inf"), 0.0))
-"""The rendering under way: (deadline on ``time.monotonic``, the limit for the message). Rendering is synchronous,
-so the variable is set around one ``generate()``."""
+_deadline: ContextVar[tuple[float, float, float]] = ContextVar("template_deadline", default=(float("inf"), 0.0, 0.0))
+"""The rendering under way: (when to look at the CPU time next, on ``time.monotonic``; the limit; the thread's CPU
+time at the start). Rendering is synchronous, so the variable is set around one ``generate()``."""
 
 
 def _check_time() -> None:
-    deadline, limit = _deadline.get()
+    """The limit is CPU time, so that a rendering descheduled on a busy machine is not dropped; reading it costs a
+    system call, so it is read only once the wall clock says the limit could have been used up."""
+    deadline, limit, cpu_start = _deadline.get()
     if time.monotonic() > deadline:
-        raise TemplateLimit(f"template took longer than {limit:g}s; message dropped")
+        used = time.thread_time() - cpu_start
+        if used > limit:
+            raise TemplateLimit(f"template took longer than {limit:g}s; message dropped")
+        _deadline.set((time.monotonic() + limit - used, limit, cpu_start))  # CPU time never runs ahead of wall
 
 
 def _checked(items: Iterable[Any]) -> Iterator[Any]:
@@ -137,7 +142,7 @@ class TemplateNode(Node):
         """Raises TemplateLimit past the size or time limit, ValueError when the template fails."""
         limit, time_limit = self.config["maxBytes"], self.config["timeLimit"]
         # Real time, not context.clock: this bounds CPU spent on one message, which a test clock does not move.
-        token = _deadline.set((time.monotonic() + time_limit, time_limit))
+        token = _deadline.set((time.monotonic() + time_limit, time_limit, time.thread_time()))
         pieces, size = [], 0
         try:
             names = {name: _watched(value) for name, value in expression_context(msg).items()}

@@ -91,7 +91,9 @@ async def test_a_broker_that_never_answers_fails_after_connection_timeout(silent
     opening = next(moment for moment, state in changes if state == "OPENING")
     unreachable = next(moment for moment, state in changes if state == "UNREACHABLE")
     elapsed_ms = (unreachable - opening) * 1000
-    assert timeout_ms * 0.8 <= elapsed_ms <= timeout_ms * 1.2, elapsed_ms
+    # Not before the timeout (timers fire late on a busy machine, never early); the upper bound is generous yet
+    # tells the configured timeout from the default of 5 s.
+    assert timeout_ms * 0.9 <= elapsed_ms < timeout_ms + 3000, elapsed_ms
     # TCP was accepted and CONNECT sent: the broker had the credentials and never answered
     assert [state for _, state in changes][:3] == ["OPENING", "AUTHENTICATING", "UNREACHABLE"]
     assert "ConnectTimeoutError" in connection.last_error

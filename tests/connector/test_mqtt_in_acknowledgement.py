@@ -14,6 +14,7 @@ from flowhost.mqtt import MQTT_311
 from flowhost.mqtt import packets as p
 from flowhost_builtins.uplink_journal import read_journal
 from tests.mqtt.helpers import FakeConnection, fake_broker
+from tests.support.mqtt_helpers import wait_until
 
 
 def uplink(counter: int) -> bytes:
@@ -58,7 +59,8 @@ async def deliver_two(runtime, acknowledge: str) -> tuple[list[tuple[int, int]],
         subscribe = await conn.receive()
         await conn.send(p.Suback(subscribe.packet_id, [1]).encode(MQTT_311))
         await conn.send(p.Message("ns/1/up", uplink(1), 1, packet_id=41).encode(MQTT_311))
-        await asyncio.sleep(0.3)  # the first one is stored, and the outbox is full
+        # the first one is stored, and the outbox (room for one) is full
+        await wait_until(lambda: outbox.exists() and len(read_journal(outbox)[0]) == 1, 5, "the first uplink stored")
         await conn.send(p.Message("ns/1/up", uplink(2), 1, packet_id=42).encode(MQTT_311))
         try:
             while True:

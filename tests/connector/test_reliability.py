@@ -8,36 +8,16 @@ from collections import defaultdict
 import orjson
 
 from tests.connector.conftest import connector_flow
-from tests.support.mqtt_helpers import wait_until
+from tests.support.mqtt_helpers import MosquittoSub, wait_until
 
 DEVICES = [f"70B3D5E75E00{index:04X}" for index in range(5)]
 
 
-async def persistent_subscriber(broker, topic_filter: str) -> asyncio.subprocess.Process:
-    """mosquitto_sub with a persistent QoS 1 session: it reconnects by itself and gets what was queued."""
-    process = await asyncio.create_subprocess_exec(
-        "mosquitto_sub",
-        "-h",
-        broker.host,
-        "-p",
-        str(broker.tcp_port),
-        "-i",
-        "reliability-subscriber",
-        "-c",
-        "-q",
-        "1",
-        "-t",
-        topic_filter,
-        "-v",
-        stdout=asyncio.subprocess.PIPE,
-    )
-    await asyncio.sleep(0.5)
-    return process
-
-
-async def read_lines(process: asyncio.subprocess.Process, into: list[str]) -> None:
-    async for line in process.stdout:
-        into.append(line.decode())
+async def persistent_subscriber(broker, topic_filter: str) -> MosquittoSub:
+    """mosquitto_sub with a persistent QoS 1 session: it reconnects by itself and gets what was queued. Returned
+    once its subscription is in place (a probe came back); its ``lines`` are "topic payload" (``-v``)."""
+    options = ("-i", "reliability-subscriber", "-c", "-q", "1", "-v")
+    return await MosquittoSub(broker.host, broker.tcp_port, topic_filter, "mqtt/things/probe/uplink", *options).start()
 
 
 def frame_counters(lines: list[str]) -> dict[str, list[int]]:
@@ -61,8 +41,7 @@ async def run_outage(mosquitto_factory, deploy, *, total: int, outage: float, va
     if validity:
         configuration["uplinkTimeValidity"] = validity
     subscriber = await persistent_subscriber(broker, "mqtt/things/+/uplink")
-    lines: list[str] = []
-    reader = asyncio.create_task(read_lines(subscriber, lines))
+    lines = subscriber.lines
     try:
         source = {
             "type": "lorawan-simulator",
@@ -72,7 +51,7 @@ async def run_outage(mosquitto_factory, deploy, *, total: int, outage: float, va
         await wait_until(lambda: connection.counters["uplinksPublished"] >= 20)
         broker.stop()
         await wait_until(lambda: connection.state == "UNREACHABLE", timeout=5)
-        await asyncio.sleep(outage)
+        await asyncio.sleep(outage)  # the behaviour under test: an outage of this length under the stream
         broker.start()
         await wait_until(
             lambda: connection.counters["uplinksPublished"] + connection.counters["uplinksExpired"] >= total,
@@ -81,9 +60,7 @@ async def run_outage(mosquitto_factory, deploy, *, total: int, outage: float, va
         await wait_until(lambda: len(lines) >= connection.counters["uplinksPublished"], timeout=15)
         return connection, frame_counters(lines)
     finally:
-        subscriber.terminate()
-        await subscriber.wait()
-        reader.cancel()
+        await subscriber.stop()
 
 
 async def test_a_broker_restart_loses_nothing_and_keeps_order(mosquitto_factory, deploy):

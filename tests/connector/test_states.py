@@ -20,7 +20,7 @@ async def test_deactivated_then_activated(mosquitto, deploy, runtime, states):
         connection = await deploy(flow)
         assert connection.state == "DEACTIVATED"
         await wait_until(lambda: connection.queued == 4)
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # the behaviour under test: nothing is published while deactivated
         assert subscriber.messages == []
         flow["connections"][0]["active"] = True
         connection = await deploy(flow)

@@ -74,9 +74,9 @@ async def test_each_downlink_is_handled_by_exactly_one_instance(flowhost_process
             str(tmp_path / name),
             env={"FLOWHOST_CLIENT_ID": f"flowhost-scale-{name}"},
         )
+        # OPENED comes once the downlink subscription's SUBACK came back: both subscriptions are in place
         await instance.wait_for_line("connection broker: OPENED")
         instances.append(instance)
-    await asyncio.sleep(0.5)  # both subscriptions in place
 
     await publish_downlinks(mosquitto.tcp_port, range(1000))
     try:

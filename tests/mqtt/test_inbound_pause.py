@@ -56,7 +56,7 @@ async def test_a_connection_made_while_paused_starts_paused(mosquitto):
     result = await client.connect()  # the broker sends the 20 queued messages right after CONNACK
     try:
         assert result.session_present
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # the behaviour under test: nothing is handed on while inbound is paused
         assert received == []
         client.resume_inbound()
         await wait_until(lambda: len(received) == 20, 5, "the queued messages handed on")

@@ -59,7 +59,7 @@ async def test_many_qos2_messages_arrive_exactly_once(mosquitto, version: int) -
         futures = [await publisher.publish("exactly-once/t", str(i), qos=2) for i in range(300)]
         await asyncio.wait_for(asyncio.gather(*futures), 20)
         await inbox.wait_for(300)
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)  # the behaviour under test: no second copy follows
     assert inbox.payloads == [str(i).encode() for i in range(300)]
 
 
@@ -130,14 +130,14 @@ async def test_keep_alive_detects_a_silent_broker(mosquitto_factory) -> None:
     await asyncio.sleep(3.5)  # pings keep an idle connection alive beyond the keep-alive interval
     assert client.is_connected
     broker.pause()
-    paused_at = time.monotonic()
-    reason = await asyncio.wait_for(client.wait_closed(), 10)
-    elapsed = time.monotonic() - paused_at
-    broker.resume()
+    try:
+        # The client checks four times per interval, so it notices within 1.25 x keep-alive; the bound is a
+        # generous 2 x (TCP alone would notice nothing for minutes), and the error says keep-alive found it.
+        reason = await asyncio.wait_for(client.wait_closed(), 2 * 3)
+    finally:
+        broker.resume()
     assert isinstance(reason, KeepAliveTimeoutError)
     assert lost == [reason]
-    # The client checks four times per interval, so it notices within 1.25 x keep-alive: 1.5 x leaves margin.
-    assert elapsed < 4.5, f"dead broker detected after {elapsed:.2f} s; keep-alive 3 s"
 
 
 @pytest.mark.parametrize("transport", ["tcp", "tls", "ws"])
@@ -152,8 +152,9 @@ async def test_connect_timeout_when_the_server_never_answers(silent_listener, pk
     client = MQTTClient(endpoint, client_id(), connect_timeout=1.0)
     started = time.monotonic()
     with pytest.raises(ConnectTimeoutError):
-        await client.connect()
-    assert 0.9 < time.monotonic() - started < 3.0
+        async with asyncio.timeout(10):  # generous: without the connect timeout, connect() would never end
+            await client.connect()
+    assert time.monotonic() - started >= 0.9  # not before the timeout: a busy machine is late, never early
     assert not client.is_connected
 
 
@@ -173,10 +174,10 @@ async def test_tls13_broker_refusing_a_missing_client_certificate_fails_fast(mos
     client = MQTTClient(
         TcpEndpoint(broker.host, broker.mtls_port, ssl=pki.client_context()), client_id(), connect_timeout=5.0
     )
-    started = time.monotonic()
+    # The refusal ended connect(), not the connect timeout: that would be a ConnectTimeoutError, which is no
+    # ConnectionFailedError.
     with pytest.raises(ConnectionFailedError):
         await client.connect()
-    assert time.monotonic() - started < 4.0
 
 
 @pytest.mark.parametrize(

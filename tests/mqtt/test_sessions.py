@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from flowhost.mqtt import MQTT_5, MQTT_311, ConnectionLostError, MQTTClient, TcpEndpoint
+from tests.support.mqtt_helpers import wait_until
 
 from .helpers import Inbox
 
@@ -29,8 +30,7 @@ async def publish_into_a_frozen_broker(
     those acknowledgements."""
     broker.pause()
     futures = [publisher.publish_nowait(topic, b"%d" % i, qos=1) for i in range(COUNT)]
-    await asyncio.sleep(0.2)
-    assert publisher.inflight_count == 20
+    await wait_until(lambda: publisher.inflight_count == 20, 5, "20 in flight")
     assert publisher.backlog_count == COUNT - 20
     broker.stop()
     assert isinstance(await asyncio.wait_for(publisher.wait_closed(), 10), ConnectionLostError)
