@@ -185,8 +185,9 @@ class Message:
     ``source_bytes`` is set on messages made by :meth:`from_bytes` (as ``mqtt-in`` makes what it receives): the
     bytes the payload is decoded from, unchanged. The payload is then decoded and frozen only when a node first
     reads it; a node that forwards a document can parse or send these bytes itself and skip freezing.
-    ``http-uplink`` uses :meth:`create`: it parses and checks the POSTed document before answering, so its
-    messages carry the parsed document and no ``source_bytes``.
+    ``http-uplink`` parses and checks the POSTed document before answering; an unchanged document then travels
+    as the posted bytes (:meth:`from_bytes`), one it had to change (a DevEUI upper-cased) as the parsed document
+    (:meth:`create`).
     """
 
     __slots__ = ("_id", "_payload", "meta", "parent_id", "receipt", "source_bytes", "topic")
