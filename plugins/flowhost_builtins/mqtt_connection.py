@@ -20,6 +20,7 @@ import voluptuous as vol
 from jinja2.sandbox import SandboxedEnvironment
 
 from flowhost import Connection
+from flowhost.clock import Clock
 from flowhost.mqtt import (
     Acknowledgement,
     BadCredentialsError,
@@ -38,6 +39,7 @@ from flowhost.mqtt import (
 )
 from flowhost.mqtt import Message as MqttMessage
 
+from .alarm_monitor import AlarmChange, AlarmWatch
 from .dead_letters import DeadLetter, DeadLetterStore, replay
 from .mqtt_client_factory import client_for
 from .mqtt_connection_config import (
@@ -128,6 +130,8 @@ class MqttIotConnection(Connection):
                 "downlinksRetainedIgnored",
                 "downlinksEmptyIgnored",
                 "reconnections",
+                "alarmsRaised",
+                "alarmsCleared",
             ),
             0,
         )
@@ -149,6 +153,8 @@ class MqttIotConnection(Connection):
         self._nodes_ready = asyncio.Event()
         self._inbound_pausers: set[object] = set()
         self._unsubscribe_later: set[str] = set()
+        alarms = self.settings.alarms
+        self._alarms = AlarmWatch(alarms, connection_id, self.counters, context.log) if alarms else None
 
     # -- what nodes use ---------------------------------------------------------------------------------------
     def submit_uplink(
@@ -173,6 +179,8 @@ class MqttIotConnection(Connection):
         except OutboxFull:
             self.counters["uplinksRefused"] += 1
             raise
+        if self._alarms is not None:
+            self._alarms.record_uplink()
         if dropped is not None:
             self.counters["uplinksDropped"] += 1
             self.context.log.warning(
@@ -199,6 +207,16 @@ class MqttIotConnection(Connection):
     def remove_downlink_listener(self, listener: Callable[[Downlink], None]) -> None:
         if listener in self._downlink_listeners:
             self._downlink_listeners.remove(listener)
+
+    def add_alarm_listener(self, listener: Callable[[AlarmChange], None], clock: Clock) -> None:
+        """Tell ``listener`` when one of the connection's ``alarms`` is raised or cleared; the first listener's
+        clock (the runtime's) starts the watch."""
+        if self._alarms is not None and self._alarms.add_listener(listener, clock):
+            self.context.create_task(self._alarms.run(), "alarms")
+
+    def remove_alarm_listener(self, listener: Callable[[AlarmChange], None]) -> None:
+        if self._alarms is not None:
+            self._alarms.remove_listener(listener)
 
     def add_subscription(self, topic_filter: str, qos: int, handler: InboundHandler) -> None:
         """Route messages matching ``topic_filter`` to ``handler``; subscribed now and after every reconnect."""

@@ -45,6 +45,7 @@ from flowhost.validation import (
 )
 
 from .aws_iot import UplinkLimits, configuration_problems, is_aws_iot_host, uplink_limits_for
+from .connection_alarms import AlarmDefinition, alarm_definitions, alarms_field
 
 __all__ = [
     "CONFIGURATION_SCHEMA",
@@ -175,6 +176,7 @@ def _fields(environment: SandboxedEnvironment) -> dict[Any, Any]:
         vol.Optional("acceptRetainedDownlinks", default=False): vol.Boolean(),
         vol.Optional("sendMetadata", default=False): vol.Boolean(),
         vol.Optional("sendRawDecodedFormat", default=False): vol.Boolean(),
+        vol.Optional("alarms"): alarms_field,
     }
 
 
@@ -319,6 +321,8 @@ class MqttConnectionSettings:
     send_metadata: bool = False
     send_raw_decoded_format: bool = False
     description: str = ""
+    alarms: tuple[AlarmDefinition, ...] = ()
+    """ThingPark's low-rate alarms (connection_alarms.py)."""
     uplink_limits: UplinkLimits | None = field(default=None, repr=False, compare=False)
     """AWS IoT Core's per-message limits for an AWS IoT host, checked on every uplink; None for other hosts."""
 
@@ -395,6 +399,7 @@ def settings_from_configuration(
         send_metadata=configuration["sendMetadata"],
         send_raw_decoded_format=configuration["sendRawDecodedFormat"],
         description=configuration["description"],
+        alarms=alarm_definitions(configuration.get("alarms", [])),
         uplink_limits=uplink_limits_for(host),
     )
 
