@@ -115,3 +115,56 @@ def downlink_command(payload: Any) -> dict[str, Any]:
     if result.kind != "downlink":
         raise BridgeError(f"expected a ThingPark {DOWNLINK_ROOT} document, got {excerpt(payload)}")
     return result.command
+
+
+# -- ThingPark documents both network servers' events become ------------------------------------------------------
+
+
+def gateway(lrr_id: Any, rx: Mapping[str, Any]) -> dict[str, Any]:
+    """A receiving gateway as a ThingPark Lrr: its id upper-cased, with RSSI and SNR when they are numbers."""
+    lrr: dict[str, Any] = {"Lrrid": str(lrr_id).upper()}
+    for source, target in (("rssi", "LrrRSSI"), ("snr", "LrrSNR")):
+        if isinstance(rx.get(source), int | float):
+            lrr[target] = rx[source]
+    return lrr
+
+
+def add_gateways(fields: dict[str, Any], gateways: list[tuple[dict[str, Any], Mapping[str, Any]]]) -> Any:
+    """Put (Lrr, reception) pairs into an uplink's fields: ``Lrrs`` best first, the best one's Lrrid, RSSI, SNR
+    and location (LrrLAT / LrrLON), DevLrrCnt. Returns the best reception (None without gateways)."""
+    if not gateways:
+        return None
+    # ThingPark's Lrrid is the gateway that heard the frame with the best SNR; RSSI breaks ties.
+    gateways.sort(key=lambda pair: (pair[0].get("LrrSNR", -999), pair[0].get("LrrRSSI", -999)), reverse=True)
+    best, rx = gateways[0]
+    fields.update(best)
+    location = rx.get("location")
+    if isinstance(location, Mapping) and "latitude" in location and "longitude" in location:
+        fields["LrrLAT"], fields["LrrLON"] = location["latitude"], location["longitude"]
+    fields["DevLrrCnt"] = len(gateways)
+    fields["Lrrs"] = {"Lrr": [lrr for lrr, _ in gateways]}
+    return rx
+
+
+def location_document(fields: dict[str, Any], location: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``DevEUI_location`` from a solved location (latitude, longitude, altitude, accuracy in metres)."""
+    for source, target in (("latitude", "DevLAT"), ("longitude", "DevLON"), ("altitude", "DevAlt")):
+        if source in location:
+            fields[target] = location[source]
+    if "accuracy" in location:
+        fields["DevLocRadius"] = location["accuracy"]
+    if "Time" in fields:
+        fields["DevLocTime"] = fields["Time"]
+    return {"DevEUI_location": fields}
+
+
+def join_notification(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    return {"DevEUI_notification": {**fields, "Type": "join"}}
+
+
+def downlink_sent(fields: dict[str, Any]) -> dict[str, Any]:
+    return {"DevEUI_downlink_Sent": {**fields, "DeliveryStatus": 1}}
+
+
+def downlink_rejected(fields: dict[str, Any], cause: str) -> dict[str, Any]:
+    return {"DevEUI_downlink_Rejected": {**fields, "DeliveryStatus": 0, "DownlinkRejectionCause": cause}}

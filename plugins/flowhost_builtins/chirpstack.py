@@ -18,13 +18,19 @@ from flowhost import Message, hookimpl
 from .bridges import (
     BridgeError,
     BridgeNode,
+    add_gateways,
     base64_from_hex,
     dev_eui,
     downlink_command,
     downlink_message,
+    downlink_rejected,
+    downlink_sent,
     event_schema,
     excerpt,
+    gateway,
     hex_from_base64,
+    join_notification,
+    location_document,
     mapping,
     thawed,
 )
@@ -82,21 +88,11 @@ def _common(event: Mapping[str, Any], name: str, topic_dev_eui: str | None) -> d
     return fields
 
 
-def _gateways(rx_info: Any) -> list[tuple[dict[str, Any], Any]]:
-    """Each receiving gateway as a ThingPark Lrr, with its location, best first."""
+def _gateways(rx_info: Any) -> list[tuple[dict[str, Any], Mapping[str, Any]]]:
+    """Each receiving gateway as a ThingPark Lrr, with its reception (location included)."""
     if not isinstance(rx_info, list | tuple):
         return []
-    gateways = []
-    for rx in rx_info:
-        if isinstance(rx, Mapping) and "gatewayId" in rx:
-            gateway = {"Lrrid": str(rx["gatewayId"]).upper()}
-            for source, target in (("rssi", "LrrRSSI"), ("snr", "LrrSNR")):
-                if isinstance(rx.get(source), int | float):
-                    gateway[target] = rx[source]
-            gateways.append((gateway, rx.get("location")))
-    # ThingPark's Lrrid is the gateway that heard the frame with the best SNR; RSSI breaks ties.
-    gateways.sort(key=lambda pair: (pair[0].get("LrrSNR", -999), pair[0].get("LrrRSSI", -999)), reverse=True)
-    return gateways
+    return [(gateway(rx["gatewayId"], rx), rx) for rx in rx_info if isinstance(rx, Mapping) and "gatewayId" in rx]
 
 
 def _radio(fields: dict[str, Any], tx_info: Any) -> None:
@@ -118,20 +114,9 @@ def _uplink(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
         fields["payload"] = thawed(event["object"])
     fields["MType"] = 4 if event.get("confirmed") else 2  # LoRaWAN: confirmed / unconfirmed data up
     fields["ADRbit"] = 1 if event.get("adr") else 0
-    gateways = _gateways(event.get("rxInfo"))
-    if gateways:
-        best, location = gateways[0]
-        fields.update(best)
-        if isinstance(location, Mapping) and "latitude" in location and "longitude" in location:
-            fields["LrrLAT"], fields["LrrLON"] = location["latitude"], location["longitude"]
-        fields["DevLrrCnt"] = len(gateways)
-        fields["Lrrs"] = {"Lrr": [gateway for gateway, _ in gateways]}
+    add_gateways(fields, _gateways(event.get("rxInfo")))
     _radio(fields, event.get("txInfo"))
     return {"DevEUI_uplink": fields}
-
-
-def _join(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-    return {"DevEUI_notification": {**fields, "Type": "join"}}
 
 
 def _status(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
@@ -150,9 +135,10 @@ def _ack(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
     if "fCntDown" in event:
         fields["FCntDn"] = event["fCntDown"]
     if event.get("acknowledged"):
-        return {"DevEUI_downlink_Sent": {**fields, "DeliveryStatus": 1}}
-    cause = "the device did not acknowledge the confirmed downlink (ChirpStack ack event, acknowledged false)"
-    return {"DevEUI_downlink_Rejected": {**fields, "DeliveryStatus": 0, "DownlinkRejectionCause": cause}}
+        return downlink_sent(fields)
+    return downlink_rejected(
+        fields, "the device did not acknowledge the confirmed downlink (ChirpStack ack event, acknowledged false)"
+    )
 
 
 def _txack(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
@@ -160,9 +146,8 @@ def _txack(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
         fields["FCntDn"] = event["fCntDown"]
     if "gatewayId" in event:
         fields["Lrrid"] = str(event["gatewayId"]).upper()
-    fields["DeliveryStatus"] = 1  # txack: the gateway transmitted the frame
     _radio(fields, event.get("txInfo"))
-    return {"DevEUI_downlink_Sent": fields}
+    return downlink_sent(fields)  # txack: the gateway transmitted the frame
 
 
 def _log(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
@@ -177,20 +162,12 @@ def _log(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _location(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-    location = mapping(event.get("location"), "location")
-    for source, target in (("latitude", "DevLAT"), ("longitude", "DevLON"), ("altitude", "DevAlt")):
-        if source in location:
-            fields[target] = location[source]
-    if "accuracy" in location:
-        fields["DevLocRadius"] = location["accuracy"]
-    if "Time" in fields:
-        fields["DevLocTime"] = fields["Time"]
-    return {"DevEUI_location": fields}
+    return location_document(fields, mapping(event.get("location"), "location"))
 
 
 _CONVERTERS: dict[str, Callable[[Mapping[str, Any], dict[str, Any]], dict[str, Any]]] = {
     "up": _uplink,
-    "join": _join,
+    "join": join_notification,
     "status": _status,
     "ack": _ack,
     "txack": _txack,

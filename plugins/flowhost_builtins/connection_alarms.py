@@ -29,6 +29,7 @@ import voluptuous as vol
 from flowhost.validation import closest, whole_number
 
 from .inject_node import time_zone
+from .schema_keys import unknown_keys
 
 __all__ = ["DAYS", "AlarmDefinition", "alarm_definitions", "alarms_field"]
 
@@ -138,20 +139,10 @@ _ALARM = vol.Schema(
 )
 
 
-def _unknown_keys(alarm: Mapping[str, Any]) -> list[vol.Invalid]:
-    errors = []
-    for key in alarm:
-        if key not in _KEYS:
-            suggestion = closest(str(key), _KEYS)
-            hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
-            errors.append(vol.Invalid(f"unknown key {key!r}{hint}", path=[key]))
-    return errors
-
-
 def _definition(index: int, raw: Any) -> AlarmDefinition:
     if not isinstance(raw, Mapping):
         raise vol.Invalid("an alarm must be a mapping (startTime, endTime, timezone, recurrence, ...)")
-    errors = _unknown_keys(raw)
+    errors = unknown_keys(raw, _KEYS)
     try:
         alarm = _ALARM({key: value for key, value in raw.items() if key in _KEYS})
     except vol.MultipleInvalid as exc:
@@ -202,4 +193,4 @@ def alarms_field(value: Any) -> list[Any]:
     return list(value)
 
 
-alarms_field.form = {"type": "array", "format": "thingpark-alarms"}  # type: ignore[attr-defined]
+alarms_field.form = {"type": "list", "items": {"type": "mapping"}}  # type: ignore[attr-defined]

@@ -30,7 +30,6 @@ from flowhost.templating import (
 )
 from flowhost.validation import (
     client_certificate,
-    closest,
     duration_between,
     host_port,
     load_pem_private_key,
@@ -46,6 +45,7 @@ from flowhost.validation import (
 
 from .aws_iot import UplinkLimits, configuration_problems, is_aws_iot_host, uplink_limits_for
 from .connection_alarms import AlarmDefinition, alarm_definitions, alarms_field
+from .schema_keys import unknown_keys
 
 __all__ = [
     "CONFIGURATION_SCHEMA",
@@ -185,12 +185,7 @@ def _known_keys(known: frozenset[str]) -> Any:
         """Refuse unknown keys (naming the closest valid one) and store the CA under ThingPark's spelling."""
         if not isinstance(value, Mapping):
             raise vol.Invalid("configuration must be a mapping of keys to values")
-        errors = []
-        for key in value:
-            if key not in known:
-                suggestion = closest(str(key), known)
-                hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
-                errors.append(vol.Invalid(f"unknown key {key!r}{hint}", path=[key]))
+        errors = unknown_keys(value, known)
         if errors:
             raise vol.MultipleInvalid(errors)
         configuration = dict(value)
