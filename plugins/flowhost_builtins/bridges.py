@@ -7,13 +7,14 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import voluptuous as vol
 
 from flowhost import Message, Node
 
+from .message_paths import thawed
 from .thingpark import DOWNLINK_ROOT, DocumentError, parse_downlink
 from .thingpark_documents import excerpt
 
@@ -84,15 +85,6 @@ def base64_from_hex(payload_hex: str) -> str:
     return base64.b64encode(bytes.fromhex(payload_hex)).decode("ascii")
 
 
-def thawed(value: Any) -> Any:
-    """A plain, mutable copy of a (frozen) message payload, for building a new document from it."""
-    if isinstance(value, Mapping):
-        return {key: thawed(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [thawed(item) for item in value]
-    return value
-
-
 def mapping(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise BridgeError(f"{where} must be a JSON object, got {excerpt(value)}")
@@ -118,6 +110,28 @@ def downlink_command(payload: Any) -> dict[str, Any]:
 
 
 # -- ThingPark documents both network servers' events become ------------------------------------------------------
+
+
+class FrameKeys(NamedTuple):
+    """Where a network server's uplink event holds the frame's port, counter, base64 data, decoded object and
+    confirmed flag."""
+
+    port: str
+    count: str
+    data: str
+    decoded: str
+    confirmed: str
+
+
+def add_frame(fields: dict[str, Any], frame: Mapping[str, Any], keys: FrameKeys) -> None:
+    """FPort, FCntUp, payload_hex (from base64), payload (the decoded object) and MType of an uplink."""
+    if keys.port in frame:
+        fields["FPort"] = frame[keys.port]
+    fields["FCntUp"] = frame.get(keys.count, 0)  # the protobuf JSON mapping of both servers leaves out zero values
+    fields["payload_hex"] = hex_from_base64(frame[keys.data], keys.data) if keys.data in frame else ""
+    if keys.decoded in frame:
+        fields["payload"] = thawed(frame[keys.decoded])
+    fields["MType"] = 4 if frame.get(keys.confirmed) else 2  # LoRaWAN: confirmed / unconfirmed data up
 
 
 def gateway(lrr_id: Any, rx: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,8 @@ from flowhost import Message, hookimpl
 from .bridges import (
     BridgeError,
     BridgeNode,
+    FrameKeys,
+    add_frame,
     add_gateways,
     base64_from_hex,
     dev_eui,
@@ -28,7 +30,6 @@ from .bridges import (
     event_schema,
     excerpt,
     gateway,
-    hex_from_base64,
     join_notification,
     location_document,
     mapping,
@@ -39,6 +40,7 @@ KEPT = "chirpstack"
 """The key of a converted document that holds what of the event has no ThingPark field."""
 EVENTS = ("up", "join", "status", "ack", "txack", "log", "location")
 _EVENT_TOPIC = re.compile(r"application/[^/]+/device/([^/]+)/event/([^/]+)").fullmatch
+_FRAME = FrameKeys(port="fPort", count="fCnt", data="data", decoded="object", confirmed="confirmed")
 _MOVED = frozenset({"fPort", "fCnt", "data", "object", "devAddr", "deviceInfo"})
 _MOVED_DEVICE_INFO = frozenset({"devEui", "deviceName"})
 
@@ -106,13 +108,7 @@ def _radio(fields: dict[str, Any], tx_info: Any) -> None:
 
 
 def _uplink(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-    if "fPort" in event:
-        fields["FPort"] = event["fPort"]
-    fields["FCntUp"] = event.get("fCnt", 0)  # the protobuf JSON mapping leaves out zero values
-    fields["payload_hex"] = hex_from_base64(event["data"], "data") if "data" in event else ""
-    if "object" in event:
-        fields["payload"] = thawed(event["object"])
-    fields["MType"] = 4 if event.get("confirmed") else 2  # LoRaWAN: confirmed / unconfirmed data up
+    add_frame(fields, event, _FRAME)
     fields["ADRbit"] = 1 if event.get("adr") else 0
     add_gateways(fields, _gateways(event.get("rxInfo")))
     _radio(fields, event.get("txInfo"))

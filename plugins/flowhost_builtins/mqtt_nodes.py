@@ -25,7 +25,8 @@ INBOUND_QUEUE_SIZE = 10_000
 _META = {(qos, retain): FrozenDict(qos=qos, retain=retain) for qos in (0, 1, 2) for retain in (False, True)}
 
 
-def _connection_of(node: Node) -> MqttIotConnection:
+def connection_of(node: Node) -> MqttIotConnection:
+    """The ``actility-mqtt-iot`` connection a node's ``connection`` names; TypeError for another type's."""
     connection = node.context.connection(node.config["connection"])
     if not isinstance(connection, MqttIotConnection):
         raise TypeError(
@@ -90,7 +91,7 @@ class MqttConnector(Node):
     config_schema = vol.Schema({vol.Required("connection"): identifier})
 
     async def start(self) -> None:
-        self._connection = _connection_of(self)
+        self._connection = connection_of(self)
         self._pump = _InboundPump(self, self._connection)
         self._connection.add_downlink_listener(self._on_downlink)
         self._raised: set[int] = set()
@@ -193,7 +194,7 @@ class MqttIn(Node):
 
     async def start(self) -> None:
         self._store_first = self.config["acknowledge"] == "stored"
-        self._connection = _connection_of(self)
+        self._connection = connection_of(self)
         self._pump = _InboundPump(self, self._connection)
         self._connection.add_subscription(self.config["topic"], self.config["qos"], self._on_message)
         self.context.create_task(self._pump.run(), "messages")

@@ -21,6 +21,8 @@ from flowhost.templating import TemplateError, TopicRenderError, compile_topic_p
 from .bridges import (
     BridgeError,
     BridgeNode,
+    FrameKeys,
+    add_frame,
     add_gateways,
     base64_from_hex,
     dev_eui,
@@ -31,7 +33,6 @@ from .bridges import (
     event_schema,
     excerpt,
     gateway,
-    hex_from_base64,
     join_notification,
     location_document,
     mapping,
@@ -110,6 +111,7 @@ def _gateways(rx_metadata: Any) -> list[tuple[dict[str, Any], Mapping[str, Any]]
     return gateways
 
 
+_FRAME = FrameKeys(port="f_port", count="f_cnt", data="frm_payload", decoded="decoded_payload", confirmed="confirmed")
 _UPLINK_MOVED = frozenset(
     {f"uplink_message.{name}" for name in ("f_port", "f_cnt", "frm_payload", "decoded_payload", "confirmed")}
 )
@@ -117,13 +119,7 @@ _UPLINK_MOVED = frozenset(
 
 def _uplink(message: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
     up = mapping(message.get("uplink_message"), "uplink_message")
-    if "f_port" in up:
-        fields["FPort"] = up["f_port"]
-    fields["FCntUp"] = up.get("f_cnt", 0)  # The Things Stack leaves out zero values
-    fields["payload_hex"] = hex_from_base64(up["frm_payload"], "frm_payload") if "frm_payload" in up else ""
-    if "decoded_payload" in up:
-        fields["payload"] = thawed(up["decoded_payload"])
-    fields["MType"] = 4 if up.get("confirmed") else 2
+    add_frame(fields, up, _FRAME)
     best = add_gateways(fields, _gateways(up.get("rx_metadata")))
     if best is not None and "time" in best:
         fields["Time"] = best["time"]  # ThingPark's Time is when the base station received the frame
