@@ -139,7 +139,8 @@ _ALARM = vol.Schema(
 )
 
 
-def _definition(index: int, raw: Any) -> AlarmDefinition:
+def _checked(raw: Any) -> dict[str, Any]:
+    """The alarm object validated, with every error of it at once."""
     if not isinstance(raw, Mapping):
         raise vol.Invalid("an alarm must be a mapping (startTime, endTime, timezone, recurrence, ...)")
     errors = unknown_keys(raw, _KEYS)
@@ -149,19 +150,33 @@ def _definition(index: int, raw: Any) -> AlarmDefinition:
         errors.extend(exc.errors)
     if errors:
         raise vol.MultipleInvalid(errors)
+    return alarm
+
+
+def _wall_clock_span(start: datetime, end: datetime, zone: ZoneInfo, weekly: bool) -> timedelta:
+    """How long the window is on the zone's wall clock; a weekly one written 22:00 to 06:00 on one date ends the
+    next day. Raises vol.Invalid (at endTime) for a window that ends before it starts or, weekly, lasts over a day."""
+    span = end.astimezone(zone).replace(tzinfo=None) - start.astimezone(zone).replace(tzinfo=None)
+    if not weekly:
+        if end <= start:
+            raise vol.Invalid("endTime must be after startTime", path=["endTime"])
+        return span
+    if -ONE_DAY < span <= timedelta(0):
+        span += ONE_DAY
+    if not timedelta(0) < span <= ONE_DAY:
+        raise vol.Invalid(
+            "a weekly window is at most 24 hours: endTime must be within a day after startTime", path=["endTime"]
+        )
+    return span
+
+
+def _definition(index: int, raw: Any) -> AlarmDefinition:
+    alarm = _checked(raw)
     days = None
     if "recurrence" in alarm:
         days = frozenset(day for rule in alarm["recurrence"] for day in rule["byDays"])
     start, end, zone = alarm["startTime"], alarm["endTime"], ZoneInfo(alarm["timezone"])
-    span = end.astimezone(zone).replace(tzinfo=None) - start.astimezone(zone).replace(tzinfo=None)
-    if days is not None and -ONE_DAY < span <= timedelta(0):
-        span += ONE_DAY  # a weekly window across midnight, written with both times on the same date
-    if days is None and end <= start:
-        raise vol.Invalid("endTime must be after startTime", path=["endTime"])
-    if days is not None and not timedelta(0) < span <= ONE_DAY:
-        raise vol.Invalid(
-            "a weekly window is at most 24 hours: endTime must be within a day after startTime", path=["endTime"]
-        )
+    span = _wall_clock_span(start, end, zone, days is not None)
     return AlarmDefinition(index, start, end, zone, days, alarm["uplinkRateMinPerHour"], alarm["message"], span)
 
 
