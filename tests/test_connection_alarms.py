@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import voluptuous as vol
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flowhost.clock import ManualClock
 from flowhost_builtins.alarm_monitor import AlarmMonitor, AlarmWatch
@@ -252,3 +254,57 @@ async def test_the_watch_raises_clears_and_raises_again_as_the_clock_moves() -> 
         assert seen[-2] == ("raised", "rateBelowMinimum", thursday + (7 * 24 + 1) * 3600)
     finally:
         task.cancel()
+
+
+# -- the rule, against counting -----------------------------------------------------------------------------------
+
+
+def expected_raised(alarm, uplinks: list[float], now: float) -> bool:
+    """What the rule says at ``now``, counted the slow way: in a window past its first hour, fewer than the
+    minimum uplinks in the last hour."""
+    window = alarm.window_at(datetime.fromtimestamp(now, UTC))
+    if window is None or now < window[0].timestamp() + 3600:
+        return False
+    opened = window[0].timestamp()
+    return sum(1 for seen in uplinks if now - 3600 < seen <= now and seen >= opened) < alarm.minimum_per_hour
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    offsets=st.lists(st.integers(0, 3 * 24 * 60), max_size=40),
+    minimum=st.integers(1, 4),
+    overnight=st.booleans(),
+)
+def test_the_monitor_is_raised_exactly_when_the_last_hour_is_short(offsets, minimum, overnight) -> None:
+    """Driven only at the times next_check() names and at uplinks, the monitor is raised at every moment exactly
+    when counting says so, checked every five minutes over three days (Thursday to Saturday)."""
+    start, end = (
+        ("2026-01-01T20:00:00+00:00", "2026-01-01T04:00:00+00:00")
+        if overnight
+        else (
+            "2026-01-01T08:00:00+00:00",
+            "2026-01-01T20:00:00+00:00",
+        )
+    )
+    (alarm,) = alarm_definitions([weekly(start, end, ["thursday", "saturday"], minimum, "UTC")])
+    monitor = AlarmMonitor([alarm])
+    origin = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+    uplinks = sorted(origin + offset * 60 + 0.5 for offset in offsets)
+    pending, seen = list(uplinks), []
+    now = origin
+    upcoming = monitor.next_check(now)
+    for sample in range(0, 3 * 24 * 60 + 1, 5):
+        moment = origin + sample * 60
+        while True:  # everything due by this moment, in time order
+            next_uplink = pending[0] if pending else None
+            if upcoming is not None and upcoming <= moment and (next_uplink is None or upcoming <= next_uplink):
+                now = upcoming
+                monitor.check(now)
+            elif next_uplink is not None and next_uplink <= moment:
+                now = pending.pop(0)
+                seen.append(now)
+                monitor.record_uplink(now)
+            else:
+                break
+            upcoming = monitor.next_check(now)
+        assert (monitor.raised() == [0]) == expected_raised(alarm, seen, moment), sample

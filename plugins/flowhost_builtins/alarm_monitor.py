@@ -72,11 +72,13 @@ class AlarmMonitor:
     def raised(self) -> list[int]:
         return sorted(self._raised)
 
-    def _count(self, alarm: AlarmDefinition, now: float, window_start: datetime) -> int:
-        hour_ago, opened = now - HOUR, window_start.timestamp()
+    def _count(self, alarm: AlarmDefinition, now: float) -> int:
+        """Uplinks of the last hour, up to the minimum. Only asked an hour or more into a window, so the last
+        hour is all inside it."""
+        hour_ago = now - HOUR
         count = 0
         for seen in reversed(self._recent):  # newest first: stops at the first one too old, or at the minimum
-            if seen <= hour_ago or seen < opened or count >= alarm.minimum_per_hour:
+            if seen <= hour_ago or count >= alarm.minimum_per_hour:
                 break
             count += seen <= now
         return count
@@ -87,7 +89,7 @@ class AlarmMonitor:
         changes = []
         for alarm in self.alarms:
             window = self._raised.get(alarm.index)
-            if window is not None and self._count(alarm, now, window[0]) >= alarm.minimum_per_hour:
+            if window is not None and self._count(alarm, now) >= alarm.minimum_per_hour:
                 changes.append(self._clear(alarm, "rateRestored", now, window))
         return changes
 
@@ -104,7 +106,7 @@ class AlarmMonitor:
                 raised_in = None
             if window is None or raised_in is not None or now < window[0].timestamp() + HOUR:
                 continue
-            count = self._count(alarm, now, window[0])
+            count = self._count(alarm, now)
             if count < alarm.minimum_per_hour:
                 self._raised[alarm.index] = window
                 changes.append(AlarmChange(alarm, "raised", "rateBelowMinimum", now, window, count))
@@ -112,7 +114,7 @@ class AlarmMonitor:
 
     def _clear(self, alarm: AlarmDefinition, reason: Any, now: float, window: tuple[datetime, datetime]) -> AlarmChange:
         del self._raised[alarm.index]
-        return AlarmChange(alarm, "cleared", reason, now, window, self._count(alarm, now, window[0]))
+        return AlarmChange(alarm, "cleared", reason, now, window, self._count(alarm, now))
 
     def next_check(self, now: float) -> float | None:
         """When :meth:`check` should run next (after ``now``; uplinks arriving meanwhile can only make it later,
