@@ -180,6 +180,20 @@ def test_uplinks_before_the_window_do_not_count_and_the_window_end_clears() -> N
     assert monitor.next_check(at("2019-02-04T18:00:00")) == at("2019-02-05T10:00:00")
 
 
+def test_on_the_night_clocks_go_forward_the_checks_follow_pariss_clock() -> None:
+    night = weekly("2026-01-04T00:00:00+01:00", "2026-01-04T06:00:00+01:00", ["sunday"], 1)
+    monitor = AlarmMonitor(alarm_definitions([night]))
+    saturday_evening = datetime(2026, 3, 28, 20, tzinfo=UTC).timestamp()
+    first_check = monitor.next_check(saturday_evening)
+    assert datetime.fromtimestamp(first_check, UTC).isoformat() == "2026-03-29T00:00:00+00:00"  # 01:00 CET
+    (raised,) = monitor.check(first_check)
+    assert raised.as_json("tp")["time"] == "2026-03-29T01:00:00+01:00"
+    end = monitor.next_check(first_check)
+    assert datetime.fromtimestamp(end, UTC).isoformat() == "2026-03-29T04:00:00+00:00"  # 06:00 CEST: 5 hours
+    (cleared,) = monitor.check(end)
+    assert cleared.reason == "windowEnded" and cleared.as_json("tp")["windowEnd"] == "2026-03-29T06:00:00+02:00"
+
+
 def test_several_alarms_per_connection_are_independent() -> None:
     day = {**weekly("2019-01-31T09:00:00+01:00", "2019-01-31T18:00:00+01:00", ["monday"], 3), "message": "day"}
     night = weekly("2019-01-31T17:00:00+01:00", "2019-01-31T08:00:00+01:00", ["monday"], 1)  # to Tuesday 08:00
