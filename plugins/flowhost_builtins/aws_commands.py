@@ -14,15 +14,15 @@ import textwrap
 from pathlib import Path
 
 from flowhost import hookimpl
-from flowhost.flowfile import ConnectionSpec, FlowValidationError, load_flow_file
+from flowhost.connection_lookup import ConnectionLookupError, choose_connection
+from flowhost.flowfile import FlowValidationError, load_flow_file
 from flowhost.registry import Registry
 from flowhost.templating import TemplateError
 
 from .aws_iot import AwsIotError, account_prefix_warning, configuration_warnings, endpoint_host, is_aws_iot_host
 from .aws_policy import policy_document, policy_statements, policy_warnings
+from .command_errors import fail
 from .mqtt_connection_config import CONNECTOR_ID, settings_from_configuration
-
-USAGE_ERROR = 2
 
 
 @hookimpl
@@ -89,11 +89,6 @@ def _any_region_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _fail(message: str, code: int = USAGE_ERROR) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return code
-
-
 def _warn(message: str) -> None:
     print(textwrap.fill(f"warning: {message}", width=110, subsequent_indent="  "), file=sys.stderr)
 
@@ -102,7 +97,7 @@ def _endpoint(args: argparse.Namespace) -> int:
     try:
         host = endpoint_host(args.account_prefix, args.region, allow_unlisted_region=args.any_region)
     except AwsIotError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     warning = account_prefix_warning(args.account_prefix)
     if warning is not None:
         _warn(warning)
@@ -117,9 +112,11 @@ def _policy(args: argparse.Namespace) -> int:
         for error in exc.errors:
             print(error, file=sys.stderr)
         return 1
-    connections = [spec for spec in flow.connections if spec.connector_id == CONNECTOR_ID]
     try:
-        spec = _chosen_connection(connections, args.connection, args.flow_file)
+        spec = choose_connection({spec.id: spec for spec in flow.connections}, args.connection, CONNECTOR_ID)
+    except ConnectionLookupError as exc:
+        return fail(f"{args.flow_file}: {exc}")
+    try:
         settings = settings_from_configuration(spec.id, spec.configuration)
         region = _region(args.region, settings.host)
         mqtt_in_filters = [
@@ -135,7 +132,7 @@ def _policy(args: argparse.Namespace) -> int:
             allow_unlisted_region=args.any_region,
         )
     except AwsIotError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     if args.explain:
         for statement in statements:
             print(f"{statement.sid}: {', '.join(statement.actions)}", file=sys.stderr)
@@ -154,20 +151,6 @@ def _policy(args: argparse.Namespace) -> int:
         _warn(warning)
     print(json.dumps(policy_document(statements), indent=2))
     return 0
-
-
-def _chosen_connection(connections: list[ConnectionSpec], wanted: str | None, path: Path) -> ConnectionSpec:
-    ids = ", ".join(spec.id for spec in connections)
-    if wanted is not None:
-        for spec in connections:
-            if spec.id == wanted:
-                return spec
-        raise AwsIotError(f"{path} has no {CONNECTOR_ID} connection {wanted!r} (it has: {ids or 'none'})")
-    if len(connections) == 1:
-        return connections[0]
-    if not connections:
-        raise AwsIotError(f"{path} has no {CONNECTOR_ID} connection")
-    raise AwsIotError(f"{path} has several {CONNECTOR_ID} connections ({ids}): choose one with --connection")
 
 
 def _region(given: str | None, host: str) -> str:

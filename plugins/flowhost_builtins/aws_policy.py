@@ -106,8 +106,8 @@ def topic_resource_for_uplink_pattern(pattern: str) -> tuple[str, bool]:
 def _receive_resources(topic_filter: str) -> list[str]:
     """``topic/`` bodies for the topics a filter matches: '+' as '*'; a final '#' as the parent and parent/*.
 
-    For a shared subscription ``$share/<group>/<filter>`` both the topics of ``<filter>`` and the same bodies
-    under ``$share/<group>/`` (see ``_SHARED_RECEIVE``)."""
+    For a shared subscription ``$share/<group>/<filter>`` the topics of ``<filter>`` alone: a message reaches a
+    member of the group under the topic it was published on (see ``_SHARED_RECEIVE``)."""
     shared = _SHARE_PREFIX.match(topic_filter)
     levels = [
         "*" if level == "+" else level if level == "#" else _escape(level)
@@ -120,15 +120,14 @@ def _receive_resources(topic_filter: str) -> list[str]:
     else:
         parent = "/".join(levels[:-1])
         bodies = [parent, f"{parent}/*"]
-    if shared:
-        bodies += [f"$share/{_escape(shared.group(1))}/{body}" for body in bodies]
     return bodies
 
 
 _SHARED_RECEIVE = (
-    " For a shared subscription the topics are granted twice, as they are and under $share/<group>/: AWS's own "
-    "shared-subscription samples (aws-iot-device-sdk-python-v2, samples/mqtt5_shared_subscription.md) grant "
-    "iot:Receive on both, and both allow only messages of these topics."
+    " For a shared subscription iot:Receive is checked on the topic the message was published on, without "
+    "$share/<group>/ (AWS's tutorial policy for shared subscriptions grants iot:Receive on topic/test/topic "
+    "only, iot:Subscribe on topicfilter/$share/*/test/topic; aws-samples/sample-developer-tutorials, "
+    "tuts/063-aws-iot-core-gs)."
 )
 
 

@@ -7,13 +7,14 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import voluptuous as vol
 
 from flowhost import Message, Node
 
+from .message_paths import thawed
 from .thingpark import DOWNLINK_ROOT, DocumentError, parse_downlink
 from .thingpark_documents import excerpt
 
@@ -84,15 +85,6 @@ def base64_from_hex(payload_hex: str) -> str:
     return base64.b64encode(bytes.fromhex(payload_hex)).decode("ascii")
 
 
-def thawed(value: Any) -> Any:
-    """A plain, mutable copy of a (frozen) message payload, for building a new document from it."""
-    if isinstance(value, Mapping):
-        return {key: thawed(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [thawed(item) for item in value]
-    return value
-
-
 def mapping(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise BridgeError(f"{where} must be a JSON object, got {excerpt(value)}")
@@ -115,3 +107,78 @@ def downlink_command(payload: Any) -> dict[str, Any]:
     if result.kind != "downlink":
         raise BridgeError(f"expected a ThingPark {DOWNLINK_ROOT} document, got {excerpt(payload)}")
     return result.command
+
+
+# -- ThingPark documents both network servers' events become ------------------------------------------------------
+
+
+class FrameKeys(NamedTuple):
+    """Where a network server's uplink event holds the frame's port, counter, base64 data, decoded object and
+    confirmed flag."""
+
+    port: str
+    count: str
+    data: str
+    decoded: str
+    confirmed: str
+
+
+def add_frame(fields: dict[str, Any], frame: Mapping[str, Any], keys: FrameKeys) -> None:
+    """FPort, FCntUp, payload_hex (from base64), payload (the decoded object) and MType of an uplink."""
+    if keys.port in frame:
+        fields["FPort"] = frame[keys.port]
+    fields["FCntUp"] = frame.get(keys.count, 0)  # the protobuf JSON mapping of both servers leaves out zero values
+    fields["payload_hex"] = hex_from_base64(frame[keys.data], keys.data) if keys.data in frame else ""
+    if keys.decoded in frame:
+        fields["payload"] = thawed(frame[keys.decoded])
+    fields["MType"] = 4 if frame.get(keys.confirmed) else 2  # LoRaWAN: confirmed / unconfirmed data up
+
+
+def gateway(lrr_id: Any, rx: Mapping[str, Any]) -> dict[str, Any]:
+    """A receiving gateway as a ThingPark Lrr: its id upper-cased, with RSSI and SNR when they are numbers."""
+    lrr: dict[str, Any] = {"Lrrid": str(lrr_id).upper()}
+    for source, target in (("rssi", "LrrRSSI"), ("snr", "LrrSNR")):
+        if isinstance(rx.get(source), int | float):
+            lrr[target] = rx[source]
+    return lrr
+
+
+def add_gateways(fields: dict[str, Any], gateways: list[tuple[dict[str, Any], Mapping[str, Any]]]) -> Any:
+    """Put (Lrr, reception) pairs into an uplink's fields: ``Lrrs`` best first, the best one's Lrrid, RSSI, SNR
+    and location (LrrLAT / LrrLON), DevLrrCnt. Returns the best reception (None without gateways)."""
+    if not gateways:
+        return None
+    # ThingPark's Lrrid is the gateway that heard the frame with the best SNR; RSSI breaks ties.
+    gateways.sort(key=lambda pair: (pair[0].get("LrrSNR", -999), pair[0].get("LrrRSSI", -999)), reverse=True)
+    best, rx = gateways[0]
+    fields.update(best)
+    location = rx.get("location")
+    if isinstance(location, Mapping) and "latitude" in location and "longitude" in location:
+        fields["LrrLAT"], fields["LrrLON"] = location["latitude"], location["longitude"]
+    fields["DevLrrCnt"] = len(gateways)
+    fields["Lrrs"] = {"Lrr": [lrr for lrr, _ in gateways]}
+    return rx
+
+
+def location_document(fields: dict[str, Any], location: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``DevEUI_location`` from a solved location (latitude, longitude, altitude, accuracy in metres)."""
+    for source, target in (("latitude", "DevLAT"), ("longitude", "DevLON"), ("altitude", "DevAlt")):
+        if source in location:
+            fields[target] = location[source]
+    if "accuracy" in location:
+        fields["DevLocRadius"] = location["accuracy"]
+    if "Time" in fields:
+        fields["DevLocTime"] = fields["Time"]
+    return {"DevEUI_location": fields}
+
+
+def join_notification(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    return {"DevEUI_notification": {**fields, "Type": "join"}}
+
+
+def downlink_sent(fields: dict[str, Any]) -> dict[str, Any]:
+    return {"DevEUI_downlink_Sent": {**fields, "DeliveryStatus": 1}}
+
+
+def downlink_rejected(fields: dict[str, Any], cause: str) -> dict[str, Any]:
+    return {"DevEUI_downlink_Rejected": {**fields, "DeliveryStatus": 0, "DownlinkRejectionCause": cause}}

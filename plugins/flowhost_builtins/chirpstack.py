@@ -18,13 +18,20 @@ from flowhost import Message, hookimpl
 from .bridges import (
     BridgeError,
     BridgeNode,
+    FrameKeys,
+    add_frame,
+    add_gateways,
     base64_from_hex,
     dev_eui,
     downlink_command,
     downlink_message,
+    downlink_rejected,
+    downlink_sent,
     event_schema,
     excerpt,
-    hex_from_base64,
+    gateway,
+    join_notification,
+    location_document,
     mapping,
     thawed,
 )
@@ -33,6 +40,7 @@ KEPT = "chirpstack"
 """The key of a converted document that holds what of the event has no ThingPark field."""
 EVENTS = ("up", "join", "status", "ack", "txack", "log", "location")
 _EVENT_TOPIC = re.compile(r"application/[^/]+/device/([^/]+)/event/([^/]+)").fullmatch
+_FRAME = FrameKeys(port="fPort", count="fCnt", data="data", decoded="object", confirmed="confirmed")
 _MOVED = frozenset({"fPort", "fCnt", "data", "object", "devAddr", "deviceInfo"})
 _MOVED_DEVICE_INFO = frozenset({"devEui", "deviceName"})
 
@@ -82,21 +90,11 @@ def _common(event: Mapping[str, Any], name: str, topic_dev_eui: str | None) -> d
     return fields
 
 
-def _gateways(rx_info: Any) -> list[tuple[dict[str, Any], Any]]:
-    """Each receiving gateway as a ThingPark Lrr, with its location, best first."""
+def _gateways(rx_info: Any) -> list[tuple[dict[str, Any], Mapping[str, Any]]]:
+    """Each receiving gateway as a ThingPark Lrr, with its reception (location included)."""
     if not isinstance(rx_info, list | tuple):
         return []
-    gateways = []
-    for rx in rx_info:
-        if isinstance(rx, Mapping) and "gatewayId" in rx:
-            gateway = {"Lrrid": str(rx["gatewayId"]).upper()}
-            for source, target in (("rssi", "LrrRSSI"), ("snr", "LrrSNR")):
-                if isinstance(rx.get(source), int | float):
-                    gateway[target] = rx[source]
-            gateways.append((gateway, rx.get("location")))
-    # ThingPark's Lrrid is the gateway that heard the frame with the best SNR; RSSI breaks ties.
-    gateways.sort(key=lambda pair: (pair[0].get("LrrSNR", -999), pair[0].get("LrrRSSI", -999)), reverse=True)
-    return gateways
+    return [(gateway(rx["gatewayId"], rx), rx) for rx in rx_info if isinstance(rx, Mapping) and "gatewayId" in rx]
 
 
 def _radio(fields: dict[str, Any], tx_info: Any) -> None:
@@ -110,28 +108,11 @@ def _radio(fields: dict[str, Any], tx_info: Any) -> None:
 
 
 def _uplink(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-    if "fPort" in event:
-        fields["FPort"] = event["fPort"]
-    fields["FCntUp"] = event.get("fCnt", 0)  # the protobuf JSON mapping leaves out zero values
-    fields["payload_hex"] = hex_from_base64(event["data"], "data") if "data" in event else ""
-    if "object" in event:
-        fields["payload"] = thawed(event["object"])
-    fields["MType"] = 4 if event.get("confirmed") else 2  # LoRaWAN: confirmed / unconfirmed data up
+    add_frame(fields, event, _FRAME)
     fields["ADRbit"] = 1 if event.get("adr") else 0
-    gateways = _gateways(event.get("rxInfo"))
-    if gateways:
-        best, location = gateways[0]
-        fields.update(best)
-        if isinstance(location, Mapping) and "latitude" in location and "longitude" in location:
-            fields["LrrLAT"], fields["LrrLON"] = location["latitude"], location["longitude"]
-        fields["DevLrrCnt"] = len(gateways)
-        fields["Lrrs"] = {"Lrr": [gateway for gateway, _ in gateways]}
+    add_gateways(fields, _gateways(event.get("rxInfo")))
     _radio(fields, event.get("txInfo"))
     return {"DevEUI_uplink": fields}
-
-
-def _join(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-    return {"DevEUI_notification": {**fields, "Type": "join"}}
 
 
 def _status(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
@@ -150,9 +131,10 @@ def _ack(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
     if "fCntDown" in event:
         fields["FCntDn"] = event["fCntDown"]
     if event.get("acknowledged"):
-        return {"DevEUI_downlink_Sent": {**fields, "DeliveryStatus": 1}}
-    cause = "the device did not acknowledge the confirmed downlink (ChirpStack ack event, acknowledged false)"
-    return {"DevEUI_downlink_Rejected": {**fields, "DeliveryStatus": 0, "DownlinkRejectionCause": cause}}
+        return downlink_sent(fields)
+    return downlink_rejected(
+        fields, "the device did not acknowledge the confirmed downlink (ChirpStack ack event, acknowledged false)"
+    )
 
 
 def _txack(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
@@ -160,9 +142,8 @@ def _txack(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
         fields["FCntDn"] = event["fCntDown"]
     if "gatewayId" in event:
         fields["Lrrid"] = str(event["gatewayId"]).upper()
-    fields["DeliveryStatus"] = 1  # txack: the gateway transmitted the frame
     _radio(fields, event.get("txInfo"))
-    return {"DevEUI_downlink_Sent": fields}
+    return downlink_sent(fields)  # txack: the gateway transmitted the frame
 
 
 def _log(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
@@ -177,20 +158,12 @@ def _log(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _location(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-    location = mapping(event.get("location"), "location")
-    for source, target in (("latitude", "DevLAT"), ("longitude", "DevLON"), ("altitude", "DevAlt")):
-        if source in location:
-            fields[target] = location[source]
-    if "accuracy" in location:
-        fields["DevLocRadius"] = location["accuracy"]
-    if "Time" in fields:
-        fields["DevLocTime"] = fields["Time"]
-    return {"DevEUI_location": fields}
+    return location_document(fields, mapping(event.get("location"), "location"))
 
 
 _CONVERTERS: dict[str, Callable[[Mapping[str, Any], dict[str, Any]], dict[str, Any]]] = {
     "up": _uplink,
-    "join": _join,
+    "join": join_notification,
     "status": _status,
     "ack": _ack,
     "txack": _txack,

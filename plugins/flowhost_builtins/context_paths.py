@@ -11,7 +11,7 @@ import voluptuous as vol
 
 from flowhost import Message, NodeContext
 
-from .message_paths import MISSING, MessageDraft, MessagePath, _thaw, message_path, parse_path
+from .message_paths import MISSING, MessageDraft, MessagePath, message_path, parse_path, thawed
 
 CONTEXT_ROOTS = ("flow", "global")
 
@@ -33,7 +33,7 @@ class ContextPath:
         value = context.store(self.scope).get(self.key, MISSING)
         if value is not MISSING and self.inner.segments:
             value = self.inner.get_in(value)
-        return value if value is MISSING else _thaw(value)
+        return value if value is MISSING else thawed(value)
 
     def set(self, context: NodeContext, value: Any) -> None:
         store = context.store(self.scope)

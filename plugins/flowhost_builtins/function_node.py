@@ -21,6 +21,7 @@ from flowhost.validation import duration_between
 from .codec_node import memory_size
 from .function_context import STORES, Mirror, used_scopes
 from .js_sandbox import JsSandbox, SandboxError
+from .message_paths import described_kind
 
 MAX_OUTPUTS = 32
 MAX_MESSAGES = 1000
@@ -235,7 +236,7 @@ def _port_batches(value: Any, ports: int) -> list[list[Any]]:
     if isinstance(value, dict):
         return [[_checked(value)]]
     if not isinstance(value, list):
-        raise FunctionError(f"return a message (an object), an array of them, or null; got {_json_type(value)}")
+        raise FunctionError(f"return a message (an object), an array of them, or null; got {described_kind(value)}")
     if len(value) > ports:
         raise FunctionError(f"returned an array of {len(value)} entries for {ports} output(s)")
     batches = []
@@ -251,25 +252,15 @@ def _port_batches(value: Any, ports: int) -> list[list[Any]]:
 
 def _checked(message: Any) -> dict[str, Any]:
     if not isinstance(message, dict):
-        raise FunctionError(f"a message must be an object with a payload, got {_json_type(message)}")
+        raise FunctionError(f"a message must be an object with a payload, got {described_kind(message)}")
     topic, meta = message.get("topic"), message.get("meta")
     if topic is not None and not isinstance(topic, str):
-        raise FunctionError(f"msg.topic must be a string, got {_json_type(topic)}")
+        raise FunctionError(f"msg.topic must be a string, got {described_kind(topic)}")
     if meta is not None and not isinstance(meta, dict):
-        raise FunctionError(f"msg.meta must be an object, got {_json_type(meta)}")
+        raise FunctionError(f"msg.meta must be an object, got {described_kind(meta)}")
     return message
 
 
 def _derive(msg: Message, item: dict[str, Any]) -> Message:
     meta = item.get("meta")
     return msg.derive(payload=item.get("payload"), topic=item.get("topic"), meta=msg.meta if meta is None else meta)
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "an array" if isinstance(value, list) else type(value).__name__

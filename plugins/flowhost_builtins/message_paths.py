@@ -175,9 +175,9 @@ class MessageDraft:
         self.original = msg
         payload = msg.payload
         self.parts: dict[str, Any] = {
-            "payload": payload.thaw() if hasattr(payload, "thaw") else _thaw(payload),
+            "payload": payload.thaw() if hasattr(payload, "thaw") else thawed(payload),
             "topic": msg.topic,
-            "meta": _thaw(msg.meta),
+            "meta": thawed(msg.meta),
         }
 
     def get(self, path: MessagePath) -> Any:
@@ -232,9 +232,9 @@ class MessageDraft:
     def _set_root(self, path: MessagePath, value: Any) -> None:
         if path.root == "topic":
             if value is not None and not isinstance(value, str):
-                raise PathError(f"topic must be text or null, got {_kind(value)}")
+                raise PathError(f"topic must be text or null, got {described_kind(value)}")
         elif path.root == "meta" and not isinstance(value, dict):
-            raise PathError(f"meta must be an object, got {_kind(value)}")
+            raise PathError(f"meta must be an object, got {described_kind(value)}")
         elif path.root == "uplink":
             payload = self.parts["payload"]
             if isinstance(payload, dict) and isinstance(payload.get(UPLINK_ROOT), dict):
@@ -249,7 +249,7 @@ class MessageDraft:
         payload = self.parts["payload"]
         if not isinstance(payload, dict):
             if create:
-                raise PathError(f"{path}: the payload is {_kind(payload)}, not an uplink document")
+                raise PathError(f"{path}: the payload is {described_kind(payload)}, not an uplink document")
             return MISSING
         inner = payload.get(UPLINK_ROOT)
         return inner if isinstance(inner, dict) else payload
@@ -267,11 +267,11 @@ class MessageDraft:
             elif isinstance(container, list):
                 child = container[_list_index(container, segment, path, appending=False)]
             else:
-                raise PathError(f"{path}: {where} is {_kind(container)}, which has no fields")
+                raise PathError(f"{path}: {where} is {described_kind(container)}, which has no fields")
             where = f"{where}.{segment}" if isinstance(segment, str) else f"{where}[{segment}]"
             container = child
         if not isinstance(container, dict | list):
-            raise PathError(f"{path}: {where} is {_kind(container)}, which has no fields")
+            raise PathError(f"{path}: {where} is {described_kind(container)}, which has no fields")
         return container
 
 
@@ -286,28 +286,43 @@ def _list_index(container: list, segment: str | int, path: MessagePath, *, appen
     return index
 
 
-def _thaw(value: Any) -> Any:
+def thawed(value: Any) -> Any:
+    """A plain, mutable deep copy of a (frozen) message payload, for building a new document from it; unlike
+    ``flowhost.message.thaw`` it copies lists too, so that nothing of the original is shared."""
     if isinstance(value, Mapping):
-        return {key: _thaw(item) for key, item in value.items()}
+        return {key: thawed(item) for key, item in value.items()}
     if isinstance(value, tuple | list):
-        return [_thaw(item) for item in value]
+        return [thawed(item) for item in value]
     return value
 
 
-def _kind(value: Any) -> str:
-    if value is None or value is MISSING:
-        return "null" if value is None else "missing"
+def kind_of(value: Any) -> str:
+    """A value's JSON kind: ``missing``, ``null``, ``boolean``, ``number``, ``string``, ``object``, ``array`` or
+    ``bytes`` (a frozen payload's tuples are arrays; what is none of these, its Python type name)."""
+    if value is MISSING:
+        return "missing"
+    if value is None:
+        return "null"
     if isinstance(value, bool):
-        return "a boolean"
+        return "boolean"
     if isinstance(value, int | float):
-        return "a number"
+        return "number"
     if isinstance(value, str):
-        return "text"
+        return "string"
+    if isinstance(value, Mapping):
+        return "object"
     if isinstance(value, bytes | bytearray):
         return "bytes"
-    if isinstance(value, Mapping):
-        return "an object"
-    return "a list" if isinstance(value, Sequence) else type(value).__name__
+    return "array" if isinstance(value, Sequence) else type(value).__name__
+
+
+_ARTICLES = {"boolean": "a ", "number": "a ", "string": "a ", "object": "an ", "array": "an "}
+
+
+def described_kind(value: Any) -> str:
+    """:func:`kind_of` as an error message says it: "an object", "a string", "null", "bytes"..."""
+    kind = kind_of(value)
+    return _ARTICLES.get(kind, "") + kind
 
 
 # ---- Jinja expressions ---------------------------------------------------------------------------------------

@@ -24,10 +24,10 @@ from flowhost.mqtt import Message as MqttMessage
 from flowhost.mqtt import MQTTError
 from flowhost.validation import subscribe_filter
 
+from .command_errors import fail
 from .mqtt_client_factory import client_for
 from .mqtt_connection_config import CONNECTOR_ID, settings_from_configuration
 
-USAGE_ERROR = 2
 NOT_CONNECTED = 3
 
 
@@ -91,9 +91,9 @@ def _sub(args: argparse.Namespace) -> int:
         subscribe_filter(args.topic)
         settings = _settings(args)
     except ConnectionLookupError as exc:
-        return _fail("\n".join(exc.errors))
+        return fail("\n".join(exc.errors))
     except vol.Invalid as exc:
-        return _fail(f"TOPIC: {exc}")
+        return fail(f"TOPIC: {exc}")
     return asyncio.run(_subscribe(args, settings))
 
 
@@ -116,7 +116,7 @@ async def _subscribe(args: argparse.Namespace, settings) -> int:
         await client.connect()
         await client.subscribe(args.topic, args.qos)
     except (MQTTError, OSError) as exc:
-        return _fail(f"connection {settings.connection_id}: {exc}", NOT_CONNECTED)
+        return fail(f"connection {settings.connection_id}: {exc}", NOT_CONNECTED)
     print(f"connection {settings.connection_id}: subscribed to {args.topic}", file=sys.stderr, flush=True)
     try:
         async with asyncio.timeout(args.timeout):
@@ -128,18 +128,18 @@ async def _subscribe(args: argparse.Namespace, settings) -> int:
     except TimeoutError:
         pass
     if not client.is_connected:
-        return _fail(f"connection {settings.connection_id}: {client.disconnect_reason}", NOT_CONNECTED)
+        return fail(f"connection {settings.connection_id}: {client.disconnect_reason}", NOT_CONNECTED)
     await client.disconnect()
     return 0
 
 
 def _pub(args: argparse.Namespace) -> int:
     if any(character in args.topic for character in "+#\x00") or not args.topic:
-        return _fail(f"TOPIC: a topic to publish on has no wildcards, got {args.topic!r}")
+        return fail(f"TOPIC: a topic to publish on has no wildcards, got {args.topic!r}")
     try:
         settings = _settings(args)
     except ConnectionLookupError as exc:
-        return _fail("\n".join(exc.errors))
+        return fail("\n".join(exc.errors))
     message = sys.stdin.read() if args.message == "-" else args.message
     return asyncio.run(_publish(args, settings, message.encode()))
 
@@ -150,7 +150,7 @@ async def _publish(args: argparse.Namespace, settings, payload: bytes) -> int:
         await client.connect()
         reason = await client.publish_and_wait(args.topic, payload, args.qos, args.retain)
     except (MQTTError, OSError) as exc:
-        return _fail(f"connection {settings.connection_id}: {exc}", NOT_CONNECTED)
+        return fail(f"connection {settings.connection_id}: {exc}", NOT_CONNECTED)
     finally:
         if client.is_connected:
             await client.disconnect()
@@ -158,8 +158,3 @@ async def _publish(args: argparse.Namespace, settings, payload: bytes) -> int:
         f"connection {settings.connection_id}: published on {args.topic} (reason code {reason:#04x})", file=sys.stderr
     )
     return 0
-
-
-def _fail(message: str, code: int = USAGE_ERROR) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return code

@@ -20,6 +20,7 @@ import voluptuous as vol
 from jinja2.sandbox import SandboxedEnvironment
 
 from flowhost import Connection
+from flowhost.clock import Clock
 from flowhost.mqtt import (
     Acknowledgement,
     BadCredentialsError,
@@ -38,6 +39,7 @@ from flowhost.mqtt import (
 )
 from flowhost.mqtt import Message as MqttMessage
 
+from .alarm_monitor import AlarmChange, AlarmWatch
 from .dead_letters import DeadLetter, DeadLetterStore, replay
 from .mqtt_client_factory import client_for
 from .mqtt_connection_config import (
@@ -125,9 +127,12 @@ class MqttIotConnection(Connection):
                 "downlinksReceived",
                 "downlinksRejected",
                 "inboundHandlerErrors",
+                "inboundUnrouted",
                 "downlinksRetainedIgnored",
                 "downlinksEmptyIgnored",
                 "reconnections",
+                "alarmsRaised",
+                "alarmsCleared",
             ),
             0,
         )
@@ -149,6 +154,8 @@ class MqttIotConnection(Connection):
         self._nodes_ready = asyncio.Event()
         self._inbound_pausers: set[object] = set()
         self._unsubscribe_later: set[str] = set()
+        alarms = self.settings.alarms
+        self._alarms = AlarmWatch(alarms, connection_id, self.counters, context.log) if alarms else None
 
     # -- what nodes use ---------------------------------------------------------------------------------------
     def submit_uplink(
@@ -173,6 +180,8 @@ class MqttIotConnection(Connection):
         except OutboxFull:
             self.counters["uplinksRefused"] += 1
             raise
+        if self._alarms is not None:
+            self._alarms.record_uplink()
         if dropped is not None:
             self.counters["uplinksDropped"] += 1
             self.context.log.warning(
@@ -200,6 +209,16 @@ class MqttIotConnection(Connection):
         if listener in self._downlink_listeners:
             self._downlink_listeners.remove(listener)
 
+    def add_alarm_listener(self, listener: Callable[[AlarmChange], None], clock: Clock) -> None:
+        """Tell ``listener`` when one of the connection's ``alarms`` is raised or cleared; the first listener's
+        clock (the runtime's) starts the watch."""
+        if self._alarms is not None and self._alarms.add_listener(listener, clock):
+            self.context.create_task(self._alarms.run(), "alarms")
+
+    def remove_alarm_listener(self, listener: Callable[[AlarmChange], None]) -> None:
+        if self._alarms is not None:
+            self._alarms.remove_listener(listener)
+
     def add_subscription(self, topic_filter: str, qos: int, handler: InboundHandler) -> None:
         """Route messages matching ``topic_filter`` to ``handler``; subscribed now and after every reconnect."""
         qos_now, handlers = self._subscriptions.get(topic_filter, (qos, []))
@@ -219,8 +238,9 @@ class MqttIotConnection(Connection):
         self._routes.clear()
         if not entry[1]:
             del self._subscriptions[topic_filter]
-            # Unsubscribed once the deploy is over (nodes_started), if no new node took the filter: when the
-            # connection stops instead, the filter stays in the persistent session and what arrives meanwhile waits.
+            # Unsubscribed once the deploy is over (nodes_started), or at the next connection when disconnected, if
+            # no new node took the filter. When the connection stops instead, the filter stays in the persistent
+            # session and what arrives meanwhile waits.
             self._unsubscribe_later.add(topic_filter)
 
     @property
@@ -278,10 +298,12 @@ class MqttIotConnection(Connection):
     def nodes_started(self) -> None:
         self._nodes_ready.set()
         client = self._client
-        for topic_filter in sorted(self._unsubscribe_later - set(self._subscriptions)):
-            if client is not None and client.is_connected:
+        self._unsubscribe_later -= set(self._subscriptions)
+        if client is not None and client.is_connected:
+            for topic_filter in sorted(self._unsubscribe_later):
                 self.context.create_task(self._unsubscribe(client, topic_filter), f"unsubscribe {topic_filter}")
-        self._unsubscribe_later.clear()
+        # Disconnected: the filters stay in _unsubscribe_later until the next connection (the broker's session,
+        # or the client's own resubscription, would bring their messages back with nobody to take them).
 
     async def stop(self) -> None:
         self._stopping = True
@@ -336,6 +358,8 @@ class MqttIotConnection(Connection):
                 for topic_filter in self._subscriptions:
                     if topic_filter not in client.subscriptions:
                         await self._subscribe(client, topic_filter, raise_errors=True)
+                for topic_filter in sorted(self._unsubscribe_later - set(self._subscriptions)):
+                    await self._unsubscribe(client, topic_filter)
             except (BadCredentialsError, NotAuthorizedError) as exc:
                 self.context.state_changed("AUTHENTICATION_FAILED", _describe(exc))
                 delay = cap  # refused credentials will not get better by asking often
@@ -384,8 +408,10 @@ class MqttIotConnection(Connection):
     async def _unsubscribe(self, client: MQTTClient, topic_filter: str) -> None:
         try:
             await client.unsubscribe(topic_filter)
-        except MQTTError as exc:  # the connection is going away: the broker forgets the subscription anyway
+        except MQTTError as exc:  # the connection is going away: tried again at the next one
             self.context.log.info("connection %s: unsubscribing from %s: %s", self.id, topic_filter, exc)
+        else:
+            self._unsubscribe_later.discard(topic_filter)
 
     async def _publish_outbox(self, client: MQTTClient) -> None:
         outbox, ready, counters = self._outbox, self._outbox_ready, self.counters
@@ -484,6 +510,9 @@ class MqttIotConnection(Connection):
                 return handlers[0](message)
             except Exception as exc:
                 return self._handler_failed(message, exc)
+        if not handlers:
+            self.counters["inboundUnrouted"] += 1  # no node subscribes to it (any more): acknowledged, dropped
+            return None
         results = []
         for handler in handlers:  # one failing handler does not keep the message from the others
             try:

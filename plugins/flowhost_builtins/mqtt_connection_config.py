@@ -30,7 +30,6 @@ from flowhost.templating import (
 )
 from flowhost.validation import (
     client_certificate,
-    closest,
     duration_between,
     host_port,
     load_pem_private_key,
@@ -45,6 +44,8 @@ from flowhost.validation import (
 )
 
 from .aws_iot import UplinkLimits, configuration_problems, is_aws_iot_host, uplink_limits_for
+from .connection_alarms import AlarmDefinition, alarm_definitions, alarms_field
+from .schema_keys import unknown_keys
 
 __all__ = [
     "CONFIGURATION_SCHEMA",
@@ -175,6 +176,7 @@ def _fields(environment: SandboxedEnvironment) -> dict[Any, Any]:
         vol.Optional("acceptRetainedDownlinks", default=False): vol.Boolean(),
         vol.Optional("sendMetadata", default=False): vol.Boolean(),
         vol.Optional("sendRawDecodedFormat", default=False): vol.Boolean(),
+        vol.Optional("alarms"): alarms_field,
     }
 
 
@@ -183,12 +185,7 @@ def _known_keys(known: frozenset[str]) -> Any:
         """Refuse unknown keys (naming the closest valid one) and store the CA under ThingPark's spelling."""
         if not isinstance(value, Mapping):
             raise vol.Invalid("configuration must be a mapping of keys to values")
-        errors = []
-        for key in value:
-            if key not in known:
-                suggestion = closest(str(key), known)
-                hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
-                errors.append(vol.Invalid(f"unknown key {key!r}{hint}", path=[key]))
+        errors = unknown_keys(value, known)
         if errors:
             raise vol.MultipleInvalid(errors)
         configuration = dict(value)
@@ -319,6 +316,8 @@ class MqttConnectionSettings:
     send_metadata: bool = False
     send_raw_decoded_format: bool = False
     description: str = ""
+    alarms: tuple[AlarmDefinition, ...] = ()
+    """ThingPark's low-rate alarms (connection_alarms.py)."""
     uplink_limits: UplinkLimits | None = field(default=None, repr=False, compare=False)
     """AWS IoT Core's per-message limits for an AWS IoT host, checked on every uplink; None for other hosts."""
 
@@ -395,6 +394,7 @@ def settings_from_configuration(
         send_metadata=configuration["sendMetadata"],
         send_raw_decoded_format=configuration["sendRawDecodedFormat"],
         description=configuration["description"],
+        alarms=alarm_definitions(configuration.get("alarms", [])),
         uplink_limits=uplink_limits_for(host),
     )
 

@@ -16,6 +16,7 @@ from flowhost.mqtt import Acknowledgement
 from flowhost.mqtt import Message as MqttMessage
 from flowhost.validation import identifier, subscribe_filter
 
+from .alarm_monitor import AlarmChange
 from .mqtt_connection import Downlink, MqttIotConnection, UplinkRejected
 from .uplink_outbox import OutboxFull
 
@@ -24,7 +25,8 @@ INBOUND_QUEUE_SIZE = 10_000
 _META = {(qos, retain): FrozenDict(qos=qos, retain=retain) for qos in (0, 1, 2) for retain in (False, True)}
 
 
-def _connection_of(node: Node) -> MqttIotConnection:
+def connection_of(node: Node) -> MqttIotConnection:
+    """The ``actility-mqtt-iot`` connection a node's ``connection`` names; TypeError for another type's."""
     connection = node.context.connection(node.config["connection"])
     if not isinstance(connection, MqttIotConnection):
         raise TypeError(
@@ -81,21 +83,39 @@ class MqttConnector(Node):
     category = "network"
     description = (
         "ThingPark's MQTT connector: each uplink in is published on the connection's uplinkTopicPattern; "
-        "downlinks received on its downlinkTopicPattern come out on 'downlink', other JSON on 'other'."
+        "downlinks received on its downlinkTopicPattern come out on 'downlink', other JSON on 'other', the "
+        "connection's low-rate alarms (raised and cleared) on 'alarm'."
     )
-    outputs = ("downlink", "other")
+    outputs = ("downlink", "other", "alarm")
     connection_fields = ("connection",)
     config_schema = vol.Schema({vol.Required("connection"): identifier})
 
     async def start(self) -> None:
-        self._connection = _connection_of(self)
+        self._connection = connection_of(self)
         self._pump = _InboundPump(self, self._connection)
         self._connection.add_downlink_listener(self._on_downlink)
+        self._raised: set[int] = set()
+        self._connection.add_alarm_listener(self._on_alarm, self.context.clock)
         self.context.create_task(self._pump.run(), "downlinks")
 
     def _on_downlink(self, downlink: Downlink) -> None:
         self.context.count("downlinks" if downlink.kind == "downlink" else "other")
         self._pump.offer(Message.create(downlink.document, topic=downlink.topic), downlink.kind)
+
+    def _on_alarm(self, change: AlarmChange) -> None:
+        """A message on 'alarm', a counter, and the node's status (a runtime event) naming the raised alarms."""
+        if change.state == "raised":
+            self._raised.add(change.alarm.index)
+            self.context.count("alarms")
+        else:
+            self._raised.discard(change.alarm.index)
+            self.context.count("alarmsCleared")
+        if self._raised:
+            names = ", ".join(str(index) for index in sorted(self._raised))
+            self.context.status(f"low uplink rate: alarm {names} raised", "warning")
+        else:
+            self.context.status("uplink rate back above the alarms' minimum", "ok")
+        self._pump.offer(Message.create(change.as_json(self._connection.id), topic="alarm"), "alarm")
 
     async def on_input(self, msg: Message) -> None:
         receipt = msg.receipt
@@ -147,6 +167,7 @@ class MqttConnector(Node):
         connection = getattr(self, "_connection", None)
         if connection is not None:
             connection.remove_downlink_listener(self._on_downlink)
+            connection.remove_alarm_listener(self._on_alarm)
 
 
 class MqttIn(Node):
@@ -173,7 +194,7 @@ class MqttIn(Node):
 
     async def start(self) -> None:
         self._store_first = self.config["acknowledge"] == "stored"
-        self._connection = _connection_of(self)
+        self._connection = connection_of(self)
         self._pump = _InboundPump(self, self._connection)
         self._connection.add_subscription(self.config["topic"], self.config["qos"], self._on_message)
         self.context.create_task(self._pump.run(), "messages")

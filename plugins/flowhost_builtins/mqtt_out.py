@@ -17,7 +17,7 @@ from flowhost.mqtt import ConnectionLostError, MQTTError, NotConnectedError, Pub
 from flowhost.templating import TemplateError, TopicRenderError, compile_topic_pattern, create_environment
 from flowhost.validation import duration, identifier, with_form
 
-from .mqtt_connection import MqttIotConnection
+from .mqtt_nodes import connection_of
 from .thingpark_documents import DocumentError, read_document, topic_fields
 
 _FIRST_RETRY = 0.05
@@ -54,16 +54,6 @@ def _pattern_fields(payload: Any) -> Mapping[str, Any]:
         return payload
 
 
-def _connection_of(node: Node) -> MqttIotConnection:
-    connection = node.context.connection(node.config["connection"])
-    if not isinstance(connection, MqttIotConnection):
-        raise TypeError(
-            f"connection '{node.config['connection']}' is a {type(connection).connector_id} connection; "
-            f"mqtt-out needs an {MqttIotConnection.connector_id} connection"
-        )
-    return connection
-
-
 class MqttOut(Node):
     type = "mqtt-out"
     category = "output"
@@ -86,7 +76,7 @@ class MqttOut(Node):
     )
 
     async def start(self) -> None:
-        self._connection = _connection_of(self)
+        self._connection = connection_of(self)
         pattern = self.config.get("topic")
         self._topic = compile_topic_pattern(pattern, self.context.templates, field_name="topic") if pattern else None
 

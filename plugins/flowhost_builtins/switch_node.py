@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import re2
@@ -12,7 +12,7 @@ import voluptuous as vol
 
 from flowhost import Message, Node
 
-from .message_paths import MISSING, Expression, jinja_expression, message_path, parse_path
+from .message_paths import MISSING, Expression, jinja_expression, kind_of, message_path, parse_path
 
 OTHERWISE = "otherwise"
 MAX_RULES = 64
@@ -149,28 +149,12 @@ def _equal(left: Any, right: Any) -> bool:
     return type(left) is not bool and type(right) is not bool and left == right
 
 
-def _type_of(value: Any) -> str:
-    if value is MISSING:
-        return "missing"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, Mapping):
-        return "object"
-    return "array" if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray) else "bytes"
-
-
 def _is_type(subject: Any, wanted: str) -> bool:
     if wanted == "integer":
         return (isinstance(subject, int) and not isinstance(subject, bool)) or (
             isinstance(subject, float) and subject.is_integer()
         )
-    return _type_of(subject) == wanted
+    return kind_of(subject) == wanted
 
 
 def make_test(operator: str, value: Any) -> Callable[[Any], bool]:

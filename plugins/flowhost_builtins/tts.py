@@ -21,13 +21,20 @@ from flowhost.templating import TemplateError, TopicRenderError, compile_topic_p
 from .bridges import (
     BridgeError,
     BridgeNode,
+    FrameKeys,
+    add_frame,
+    add_gateways,
     base64_from_hex,
     dev_eui,
     downlink_command,
     downlink_message,
+    downlink_rejected,
+    downlink_sent,
     event_schema,
     excerpt,
-    hex_from_base64,
+    gateway,
+    join_notification,
+    location_document,
     mapping,
     thawed,
 )
@@ -93,23 +100,18 @@ def _kept(message: Mapping[str, Any], event: str, moved: frozenset[str]) -> dict
     return kept
 
 
-def _gateways(rx_metadata: Any) -> list[tuple[dict[str, Any], Any]]:
+def _gateways(rx_metadata: Any) -> list[tuple[dict[str, Any], Mapping[str, Any]]]:
     if not isinstance(rx_metadata, list | tuple):
         return []
     gateways = []
     for rx in rx_metadata:
         ids = rx.get("gateway_ids") if isinstance(rx, Mapping) else None
-        if not isinstance(ids, Mapping):
-            continue
-        gateway: dict[str, Any] = {"Lrrid": str(ids.get("eui") or ids.get("gateway_id", "")).upper()}
-        for source, target in (("rssi", "LrrRSSI"), ("snr", "LrrSNR")):
-            if isinstance(rx.get(source), int | float):
-                gateway[target] = rx[source]
-        gateways.append((gateway, rx))
-    gateways.sort(key=lambda pair: (pair[0].get("LrrSNR", -999), pair[0].get("LrrRSSI", -999)), reverse=True)
+        if isinstance(ids, Mapping):
+            gateways.append((gateway(ids.get("eui") or ids.get("gateway_id", ""), rx), rx))
     return gateways
 
 
+_FRAME = FrameKeys(port="f_port", count="f_cnt", data="frm_payload", decoded="decoded_payload", confirmed="confirmed")
 _UPLINK_MOVED = frozenset(
     {f"uplink_message.{name}" for name in ("f_port", "f_cnt", "frm_payload", "decoded_payload", "confirmed")}
 )
@@ -117,24 +119,10 @@ _UPLINK_MOVED = frozenset(
 
 def _uplink(message: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
     up = mapping(message.get("uplink_message"), "uplink_message")
-    if "f_port" in up:
-        fields["FPort"] = up["f_port"]
-    fields["FCntUp"] = up.get("f_cnt", 0)  # The Things Stack leaves out zero values
-    fields["payload_hex"] = hex_from_base64(up["frm_payload"], "frm_payload") if "frm_payload" in up else ""
-    if "decoded_payload" in up:
-        fields["payload"] = thawed(up["decoded_payload"])
-    fields["MType"] = 4 if up.get("confirmed") else 2
-    gateways = _gateways(up.get("rx_metadata"))
-    if gateways:
-        best, rx = gateways[0]
-        fields.update(best)
-        if "time" in rx:
-            fields["Time"] = rx["time"]  # ThingPark's Time is when the base station received the frame
-        location = rx.get("location")
-        if isinstance(location, Mapping) and "latitude" in location and "longitude" in location:
-            fields["LrrLAT"], fields["LrrLON"] = location["latitude"], location["longitude"]
-        fields["DevLrrCnt"] = len(gateways)
-        fields["Lrrs"] = {"Lrr": [gateway for gateway, _ in gateways]}
+    add_frame(fields, up, _FRAME)
+    best = add_gateways(fields, _gateways(up.get("rx_metadata")))
+    if best is not None and "time" in best:
+        fields["Time"] = best["time"]  # ThingPark's Time is when the base station received the frame
     settings = up.get("settings")
     if isinstance(settings, Mapping):
         try:
@@ -183,37 +171,25 @@ def _downlink_event(message: Mapping[str, Any], fields: dict[str, Any], event: s
         failed = mapping(downlink, key)
         error = failed.get("error") if isinstance(failed.get("error"), Mapping) else {}
         cause = error.get("message_format") or error.get("name") or "downlink failed"
-        _downlink_fields(fields, failed.get("downlink"))
-        return {"DevEUI_downlink_Rejected": {**fields, "DeliveryStatus": 0, "DownlinkRejectionCause": cause}}
+        return downlink_rejected(_downlink_fields(fields, failed.get("downlink")), cause)
     _downlink_fields(fields, downlink)
     if event in ("down/sent", "down/ack"):
-        return {"DevEUI_downlink_Sent": {**fields, "DeliveryStatus": 1}}
+        return downlink_sent(fields)
     if event == "down/nack":
-        cause = "the device did not acknowledge the confirmed downlink (The Things Stack down/nack)"
-        return {"DevEUI_downlink_Rejected": {**fields, "DeliveryStatus": 0, "DownlinkRejectionCause": cause}}
+        return downlink_rejected(
+            fields, "the device did not acknowledge the confirmed downlink (The Things Stack down/nack)"
+        )
     return {"DevEUI_notification": {**fields, "Type": "downlink_queued"}}  # ThingPark has no queued report
 
 
 def _location(message: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
     solved = mapping(message.get("location_solved"), "location_solved")
-    location = mapping(solved.get("location"), "location_solved.location")
-    for source, target in (("latitude", "DevLAT"), ("longitude", "DevLON"), ("altitude", "DevAlt")):
-        if source in location:
-            fields[target] = location[source]
-    if "accuracy" in location:
-        fields["DevLocRadius"] = location["accuracy"]
-    if "Time" in fields:
-        fields["DevLocTime"] = fields["Time"]
-    return {"DevEUI_location": fields}
-
-
-def _join(message: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-    return {"DevEUI_notification": {**fields, "Type": "join"}}
+    return location_document(fields, mapping(solved.get("location"), "location_solved.location"))
 
 
 _CONVERTERS: dict[str, Callable[[Mapping[str, Any], dict[str, Any]], dict[str, Any]]] = {
     "up": _uplink,
-    "join": _join,
+    "join": join_notification,
     "location/solved": _location,
 }
 

@@ -143,7 +143,7 @@ def test_policy_with_retain_warns_and_explains(flow_file) -> None:
     ("arguments", "message"),
     [
         ([], "several actility-mqtt-iot connections (aws-iot, local): choose one with --connection"),
-        (["--connection", "awsiot"], "no actility-mqtt-iot connection 'awsiot' (it has: aws-iot, local)"),
+        (["--connection", "awsiot"], "no actility-mqtt-iot connection 'awsiot' (there are: aws-iot, local)"),
         (["--connection", "local"], "hostName 'localhost' names no AWS region: give --region"),
         (["--connection", "aws-iot", "--region", "eu-west-1"], "does not match the region of hostName"),
     ],

@@ -100,7 +100,7 @@ async def test_moving_or_deleting_a_missing_field_leaves_the_message_as_it_was(h
         ("{action: set, path: payload.x, expression: 'payload.r'}", {"r": "x"}, {}, None),
         ("{action: set, path: payload.x, expression: 'range(payload.n)'}", {"n": 2}, None, "not a JSON value"),
         ("{action: set, path: payload.x, expression: 'payload.__class__'}", {}, None, "refused by the sandbox"),
-        ("{action: set, path: uplink.x, value: 1}", "text", {}, "the payload is text, not an uplink document"),
+        ("{action: set, path: uplink.x, value: 1}", "text", {}, "the payload is a string, not an uplink document"),
     ],
 )
 async def test_a_change_that_cannot_apply_fails_that_message_alone(
@@ -125,7 +125,7 @@ async def test_the_error_names_the_path(harness, fail_on_node_error):
     await harness.deploy(flow("            - {action: set, path: payload.a.b, value: 1}"))
     await harness.send("change", {"a": "text"})
     await wait_for(lambda: fail_on_node_error.records)
-    assert "payload.a.b: payload.a is text, which has no fields" in fail_on_node_error.records[0].getMessage()
+    assert "payload.a.b: payload.a is a string, which has no fields" in fail_on_node_error.records[0].getMessage()
 
 
 @pytest.mark.parametrize(
