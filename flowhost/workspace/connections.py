@@ -11,6 +11,7 @@ from typing import Any
 
 import voluptuous as vol
 
+from ..connection_users import connection_ids_of
 from ..flow_yaml import FlowValidationError, from_json_document, to_json_document
 from ..flowfile import CONNECTION_SCHEMA, ConnectionSpec, validate_connection
 from ..secrets.policy import configuration_secrets
@@ -142,7 +143,7 @@ class Connections:
             record.id
             for record in self.state.flows.values()
             for node in record.spec.nodes
-            if connection_id in {node.config.get(name) for name in node_types[node.type].connection_fields}
+            if connection_id in connection_ids_of(node, node_types[node.type])
         ]
 
     def _api_connection(self, connection_id: str) -> ApiConnection:
