@@ -1,0 +1,189 @@
+"""The topic engine's generic side: a caller's field rules, the topics a pattern remembers, downlink matching and
+overlap, and where errors point. No ThingPark name here: the rules are the caller's (docs/topic-patterns.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from flowhost.templating import (
+    TOPIC_CACHE_SIZE,
+    FieldRule,
+    TemplateError,
+    TopicFields,
+    TopicRenderError,
+    compile_topic_pattern,
+    create_environment,
+    patterns_overlap,
+    scan_pattern,
+    subscription_for_pattern,
+)
+
+ENVIRONMENT = create_environment()
+
+
+class Normaliser:
+    """A site code is three letters, rendered lower-case; counts the values it was asked about."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, text: str) -> str:
+        self.seen.append(text)
+        if len(text) != 3 or not text.isalpha():
+            raise ValueError("is not a three-letter site code")
+        return text.lower()
+
+
+def site_fields(normaliser: Normaliser | None = None) -> TopicFields:
+    return TopicFields(rules={"Site": FieldRule(normaliser or Normaliser(), values="[a-z]{3}")}, probe={"Site": "PAR"})
+
+
+def test_a_field_rule_normalises_placeholders_and_jinja_and_rejects_what_it_refuses() -> None:
+    fields = site_fields()
+    assert compile_topic_pattern("s/{Site}/up", ENVIRONMENT, fields=fields).render({"Site": "PAR"}) == "s/par/up"
+    jinja = compile_topic_pattern("s/{{ Site }}/{{ Other }}", ENVIRONMENT, fields=fields)
+    assert jinja.render({"Site": "PAR", "Other": "X"}) == "s/par/X"
+    with pytest.raises(TopicRenderError, match=r"placeholder \{Site\}: Site 'Paris' is not a three-letter site code"):
+        compile_topic_pattern("s/{Site}", ENVIRONMENT, fields=fields).render({"Site": "Paris"})
+    with pytest.raises(TopicRenderError, match=r"Site 'Paris' is not a three-letter site code"):
+        jinja.render({"Site": "Paris", "Other": "X"})
+
+
+def test_without_rules_a_field_renders_as_it_is() -> None:
+    assert compile_topic_pattern("s/{Site}", ENVIRONMENT).render({"Site": "Paris"}) == "s/Paris"
+    assert compile_topic_pattern("s/{{ Site }}", ENVIRONMENT).render({"Site": "Paris"}) == "s/Paris"
+
+
+def test_a_rule_applies_to_its_field_only_and_a_missing_field_takes_the_next_alternative() -> None:
+    template = compile_topic_pattern("s/{Site|Name}/{Name}", ENVIRONMENT, fields=site_fields())
+    assert template.render({"Name": "Paris"}) == "s/Paris/Paris"
+    assert template.render({"Site": "LYS", "Name": "Lyon"}) == "s/lys/Lyon"
+
+
+def test_a_devices_topic_is_built_once_and_the_memory_of_topics_is_bounded() -> None:
+    """Topics made of top-level text values are remembered: a device's value is checked once, not for each
+    uplink; after TOPIC_CACHE_SIZE different values the memory starts again."""
+    normaliser = Normaliser()
+    template = compile_topic_pattern("s/{Site}", ENVIRONMENT, fields=site_fields(normaliser))
+    for _ in range(3):
+        assert template.render({"Site": "PAR"}) == "s/par"
+    assert normaliser.seen == ["PAR"]
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    codes = [a + b + c for a in letters for b in letters for c in letters if a + b + c != "PAR"]
+    assert len(codes) > TOPIC_CACHE_SIZE
+    for code in codes[: TOPIC_CACHE_SIZE - 1]:
+        template.render({"Site": code})
+    assert len(normaliser.seen) == TOPIC_CACHE_SIZE  # PAR and the first TOPIC_CACHE_SIZE - 1 codes
+    template.render({"Site": codes[0]})
+    assert len(normaliser.seen) == TOPIC_CACHE_SIZE  # still remembered
+    template.render({"Site": codes[TOPIC_CACHE_SIZE]})  # the memory is full: emptied first
+    template.render({"Site": "PAR"})
+    assert normaliser.seen[-2:] == [codes[TOPIC_CACHE_SIZE], "PAR"]
+
+
+def test_values_that_are_not_text_are_not_remembered_as_text() -> None:
+    """True == 1 as a key, but they render 'true' and '1'."""
+    template = compile_topic_pattern("p/{Port}", ENVIRONMENT)
+    assert [template.render({"Port": value}) for value in (1, True, "1", 1.0)] == ["p/1", "p/true", "p/1", "p/1"]
+
+
+def test_downlink_values_are_normalised_by_their_rule_and_kept_when_it_refuses() -> None:
+    downlink = subscription_for_pattern("sites/{Site}/down", fields=site_fields())
+    assert downlink.filter == "sites/+/down"
+    assert downlink.match("sites/PAR/down") == {"Site": "par"}
+    assert downlink.match("sites/Paris/down") == {"Site": "Paris"}
+    assert downlink.match("sites//down") is None
+    assert subscription_for_pattern("sites/{Site}/down").match("sites/PAR/down") == {"Site": "PAR"}
+
+
+@pytest.mark.parametrize(
+    ("topic", "values"),
+    [
+        ("a/x/b", {"Site": "x"}),
+        ("a/x/b/c", None),
+        ("a/x", None),
+        ("a/x/c", None),
+        ("z/x/b", None),
+    ],
+)
+def test_downlink_match_wants_every_level_and_no_more(topic: str, values: dict | None) -> None:
+    assert subscription_for_pattern("a/{Site}/b").match(topic) == values
+
+
+@pytest.mark.parametrize(
+    ("topic", "values"),
+    [("a/x", {"Site": "x"}), ("a/x/more/levels", {"Site": "x"}), ("a", None), ("b/x", None)],
+)
+def test_a_multi_level_wildcard_takes_any_further_levels(topic: str, values: dict | None) -> None:
+    assert subscription_for_pattern("a/{Site}/#").match(topic) == values
+
+
+@pytest.mark.parametrize(
+    ("uplink", "downlink", "overlap"),
+    [
+        ("$aws/rules/r/{Site}", "$aws/rules/#", True),
+        ("$aws/rules/r/{Site}", "$aws/rules/r/+", True),
+        ("$aws/rules/r/{Site}", "+/rules/r/+", False),
+        ("$aws/rules/r/{Site}", "$aws/other/#", False),
+        ("s/{Site}", "s/PAR", False),  # the rule renders lower case
+        ("s/{Site}", "s/par", True),
+        ("s/{Site}", "s/paris", False),  # three letters
+        ("s/{Site|'none'}", "s/none", True),
+        ("s/{Name}", "s/anything", True),
+        ("s/{Site}/up", "s/+", False),
+        ("s/{Site}", "s/+/up", False),
+        ("s/x{{ A }}", "s/xyz", True),
+    ],
+)
+def test_overlap_follows_the_rules_values(uplink: str, downlink: str, overlap: bool) -> None:
+    assert patterns_overlap(uplink, downlink, fields=site_fields()) is overlap
+
+
+@pytest.mark.parametrize(
+    ("pattern", "position"),
+    [
+        ("ab/{Site", 4),
+        ("ab/cd}", 6),
+        ("ab/{}", 4),
+        ("ab/{Site|'x'|Name}", 14),
+        ("ab/{Site|}", 10),
+        ("ab/{Site|''}", 10),
+        ("ab/{S!te}", 5),
+        ("ab/{'x'}", 4),
+        ("ab/c+d", 5),
+        ("ab/{{ x", 4),
+        ("ab/{Site|'a/b'}", 10),
+    ],
+)
+def test_errors_point_at_the_character_at_fault(pattern: str, position: int) -> None:
+    with pytest.raises(TemplateError) as caught:
+        compile_topic_pattern(pattern, ENVIRONMENT)
+    assert str(caught.value).endswith(f" at character {position} of {pattern!r}")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "position"),
+    [
+        ("ab/#/c", 4),
+        ("ab/c/d+/e", 6),
+        ("ab/x-{Site}/e", 6),
+        ("ab/{Site|Name}/e", 4),
+        ("ab/{{ x }}/e", 4),
+        ("ab/c\x01/e", 5),
+    ],
+)
+def test_downlink_errors_point_at_the_character_at_fault(pattern: str, position: int) -> None:
+    with pytest.raises(TemplateError) as caught:
+        subscription_for_pattern(pattern)
+    assert str(caught.value).endswith(f" at character {position} of {pattern!r}")
+
+
+def test_scan_pattern_tells_literals_placeholders_and_jinja_apart() -> None:
+    literal, placeholder, jinja, comment = scan_pattern("a/{Site|$.x|'n'}{{ y }}{# c #}", "topic")
+    assert (literal.text, literal.position) == ("a/", 0)
+    assert placeholder.field_names == ("Site", "$.x")
+    assert (placeholder.fallback, placeholder.position, placeholder.is_single_field) == ("n", 2, False)
+    assert (jinja.source, jinja.position) == ("{{ y }}", 16)
+    assert comment.source == "{# c #}"
+    assert scan_pattern("{Site}", "topic")[0].is_single_field
+    assert not scan_pattern("{$.Site}", "topic")[0].is_single_field
