@@ -3,6 +3,8 @@ overlap, and where errors point. No ThingPark name here: the rules are the calle
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from flowhost.templating import (
@@ -187,3 +189,129 @@ def test_scan_pattern_tells_literals_placeholders_and_jinja_apart() -> None:
     assert comment.source == "{# c #}"
     assert scan_pattern("{Site}", "topic")[0].is_single_field
     assert not scan_pattern("{$.Site}", "topic")[0].is_single_field
+
+
+@pytest.mark.parametrize(
+    ("pattern", "topic"),
+    [
+        ("a/{{ 'x}}' ~ \"y}}\" }}/b", "a/x}}y}}/b"),  # a closer inside quotes does not end the tag
+        ("a/{{ 'it\\'s}}' }}", "a/it's}}"),
+        ("a/{##}b", "a/b"),
+        ("a/{# x #}{Xa}", "a/1"),
+        ("a/{ $.Xa | 'n' }", "a/1"),
+    ],
+)
+def test_tags_end_at_their_closer_outside_quotes(pattern: str, topic: str) -> None:
+    assert compile_topic_pattern(pattern, ENVIRONMENT).render({"Xa": 1}) == topic
+
+
+def test_a_jsonpath_is_named_as_written_without_the_spaces_around_it() -> None:
+    template = compile_topic_pattern("a/{ $.Xa | Name }", ENVIRONMENT)
+    assert template.placeholders == ("$.Xa", "Name")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("ab/{Site Name}", "cannot read placeholder {Site Name} at character 5"),
+        (
+            "ab/{Site|S!te}/x",
+            "bad field name 'S!te' in {Site|S!te}: use letters, digits, '_' or '-', with dots between",
+        ),
+        ("ab/{Site|S!te}/x", "at character 10 of"),
+        ("ab/{Site|$.]}", "bad JsonPath '$.]'"),
+        ("ab/{Site|$.]}", "at character 12 of"),
+        ("ab/{'x}", "unclosed quote in placeholder at character 4"),
+        ("ab/{ $.x[0}", "unclosed bracket, parenthesis, quote or /regex/ in a JsonPath at character 4"),
+        ("ab/{Site/{Name}", "unbalanced '{' (no closing '}') at character 4"),
+        ("ab}/c}", "unbalanced '}' (no opening '{') at character 3"),
+        ("ab/{{}}", "Jinja syntax error on line 1"),
+        ("ab/{Site|'a/b'}", "{Site|'a/b'} value 'a/b' contains '/': a value must stay within one topic level"),
+    ],
+)
+def test_errors_say_what_and_where(pattern: str, message: str) -> None:
+    with pytest.raises(TemplateError) as caught:
+        compile_topic_pattern(pattern, ENVIRONMENT)
+    assert message in str(caught.value)
+
+
+def test_an_error_quotes_a_value_whole_up_to_60_characters_and_cut_beyond() -> None:
+    template = compile_topic_pattern("x/{Name}", ENVIRONMENT)
+    with pytest.raises(TopicRenderError) as whole:
+        template.render({"Name": "a/" + "b" * 58})
+    assert f"value 'a/{'b' * 58}' contains '/'" in str(whole.value)
+    with pytest.raises(TopicRenderError) as cut:
+        template.render({"Name": "a/" + "b" * 59})
+    assert f"value 'a/{'b' * 58}...' contains '/'" in str(cut.value)
+
+
+def test_a_value_of_another_type_renders_as_its_text() -> None:
+    assert compile_topic_pattern("p/{Level}", ENVIRONMENT).render({"Level": Decimal("1.50")}) == "p/1.50"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "fields", "outcome"),
+    [
+        ("x/a{{ Missing }}", {}, "x/a"),
+        ("x/{{ Missing }}{{ Missing }}/y", {}, r"topic level 2 of 'x/\{\{ Missing \}\}\{\{ Missing \}\}/y' is empty"),
+        ("{{ Missing }}/x", {}, "topic level 1 of"),
+        (
+            "x/{{ Sign }}",
+            {"Sign": "+"},
+            r"a \{\{ \}\} expression value '\+' contains '\+': wildcards cannot be published",
+        ),
+        ("x/{{ Name }}/{Name}", {"Name": ""}, r"topic level \{Name\} is empty|topic level 2"),
+    ],
+)
+def test_jinja_levels_and_values(pattern: str, fields: dict, outcome: str) -> None:
+    template = compile_topic_pattern(pattern, ENVIRONMENT)
+    if "/" in outcome and " " not in outcome:
+        assert template.render(fields) == outcome
+        return
+    with pytest.raises(TopicRenderError, match=outcome):
+        template.render(fields)
+
+
+def test_a_sandbox_refusal_that_only_some_uplinks_reach_rejects_those_uplinks() -> None:
+    template = compile_topic_pattern("x/{% if Port == 9 %}{{ ''.__class__ }}{% endif %}{{ Port }}", ENVIRONMENT)
+    assert template.render({"Port": 1}) == "x/1"
+    with pytest.raises(TopicRenderError, match=r"topic template .* was refused by the sandbox"):
+        template.render({"Port": 9})
+
+
+def test_the_probe_gives_names_the_callers_probe_lacks_the_text_1() -> None:
+    refused = "x/{% if Foo == '1' %}{{ ''.__class__ }}{% endif %}y"
+    with pytest.raises(TemplateError, match="refused by the sandbox"):
+        compile_topic_pattern(refused, ENVIRONMENT)
+    by_probe = "x/{% if Site == 'par' %}{{ ''.__class__ }}{% endif %}y"
+    assert compile_topic_pattern(by_probe, ENVIRONMENT).render({}) == "x/y"
+    with pytest.raises(TemplateError, match="refused by the sandbox"):
+        compile_topic_pattern(by_probe, ENVIRONMENT, fields=site_fields())
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [("a" * 65533, True), ("a" * 65534, False), ("é" * 32766, True), ("é" * 32767, False)],
+)
+def test_a_topic_is_at_most_65535_bytes(value: str, accepted: bool) -> None:
+    template = compile_topic_pattern("x/{Name}", ENVIRONMENT)
+    if accepted:
+        assert template.render({"Name": value}) == "x/" + value
+    else:
+        with pytest.raises(TopicRenderError, match="rendered topic is longer than 65535 bytes"):
+            template.render({"Name": value})
+
+
+def test_pattern_lengths_at_their_limits() -> None:
+    assert compile_topic_pattern("t/" + "a" * 65533, ENVIRONMENT).render({}) == "t/" + "a" * 65533
+    with pytest.raises(TemplateError, match="is 65536 characters long; a topic is at most 65535"):
+        compile_topic_pattern("t/" + "a" * 65534, ENVIRONMENT)
+    jinja = "t/{{ Port }}"
+    assert compile_topic_pattern(jinja + "a" * (2048 - len(jinja)), ENVIRONMENT).render({"Port": 1}).startswith("t/1a")
+    with pytest.raises(TemplateError, match="is 2049 characters long; with Jinja a pattern may have 2048"):
+        compile_topic_pattern(jinja + "a" * (2049 - len(jinja)), ENVIRONMENT)
+
+
+def test_a_template_shows_its_pattern() -> None:
+    assert "'x/{Name}'" in repr(compile_topic_pattern("x/{Name}", ENVIRONMENT))
+    assert "'x/{{ Name }}'" in repr(compile_topic_pattern("x/{{ Name }}", ENVIRONMENT))
