@@ -148,3 +148,52 @@ def test_compile_jsonpath_says_where_a_regex_literal_is_left_open() -> None:
     with pytest.raises(JsonPathError, match=r"unclosed regular expression \(/\.\.\./\)") as caught:
         compile_jsonpath("$.tags[?(@ =~ /Paris")
     assert caught.value.offset == len("$.tags[?(@ =~ ")
+
+
+ITEMS = {"items": [{"a": 1, "b": 1, "name": "one"}, {"a": 2, "b": 3, "name": "two"}, {"a": "2", "name": "text"}]}
+
+
+@pytest.mark.parametrize(
+    ("pattern", "topic"),
+    [
+        ("t/{$.items[?(@.a > 1)].name}", "t/two"),
+        ("t/{$.items[?(@.a == @.b)].name}", "t/one"),
+        ("t/{$.items[?(@.a == 3 || @.b == 3)].name}", "t/two"),
+        ("t/{$.items[?(@.a == 2 && @.b == 3)].name}", "t/two"),
+        ("t/{$.items[?(@.a =~ /2/)].name}", "t/text"),  # =~ looks at text only, not at the number 2
+        ("t/{$.items[?(@.name=~/^t/)].name}", "t/two"),
+        ("t/{$.items[?(@.name =~ 'x|e$')].name}", "t/one"),  # a quoted '|' is part of the expression
+        ("t/{$.items[?(@.name =~ /O/i)].name|'n'}", "t/one"),
+        ("t/{$.items[?(@.name =~ /O/)].name|'n'}", "t/n"),
+        ("t/{$.items[-1].name}", "t/text"),
+        ("t/{$.items[1:].name}", "t/two"),
+        ("t/{$.missing|$.items[0].name}", "t/one"),
+    ],
+)
+def test_jsonpath_filters_and_selections(pattern: str, topic: str) -> None:
+    assert render(pattern, ITEMS) == topic
+
+
+def test_an_escaped_slash_belongs_to_the_regular_expression() -> None:
+    with pytest.raises(TopicRenderError, match=r"'a/b' contains '/'"):
+        render("t/{$..tags[?(@ =~ /^a\\/b$/)]|'none'}", uplink("a/b"))
+    assert render("t/{$..tags[?(@ =~ /^a\\/b$/)]|'none'}", uplink("a-b")) == "t/none"
+
+
+def test_flags_combine() -> None:
+    assert render("t/{$..tags[?(@ =~ /^PARIS.X$/is)]|'none'}", uplink("paris:x")) == "t/paris:x"
+    assert render("t/{$..tags[?(@ =~ /^PARIS.X$/si)]|'none'}", uplink("paris:x")) == "t/paris:x"
+    assert render("t/{$..tags[?(@ =~ /^PARIS.X$/s)]|'none'}", uplink("paris:x")) == "t/none"
+
+
+def test_an_error_after_a_regex_literal_points_into_the_pattern_as_written() -> None:
+    problem = refusal("t/{$.a[?(@ =~ /x/)]]}")
+    assert "bad JsonPath '$.a[?(@ =~ /x/)]]'" in problem
+    assert problem.endswith("at character 20 of 't/{$.a[?(@ =~ /x/)]]}'")
+
+
+def test_a_compiled_jsonpath_shows_its_source_and_gives_none_without_a_match() -> None:
+    compiled = compile_jsonpath("$.a.b")
+    assert repr(compiled) == "CompiledJsonPath('$.a.b')"
+    assert compiled.first({"a": {"b": 0}}) == 0
+    assert compiled.first({"a": {}}) is None
