@@ -96,6 +96,10 @@ def test_downlink_values_are_normalised_by_their_rule_and_kept_when_it_refuses()
     assert downlink.match("sites/Paris/down") == {"Site": "Paris"}
     assert downlink.match("sites//down") is None
     assert subscription_for_pattern("sites/{Site}/down").match("sites/PAR/down") == {"Site": "PAR"}
+    twice = subscription_for_pattern("{Site}/to/{Site}/{Name}", fields=site_fields())
+    assert (twice.filter, twice.placeholders) == ("+/to/+/+", ("Site", "Name"))
+    assert twice.match("PAR/to/par/x") == {"Site": "par", "Name": "x"}
+    assert twice.match("PAR/to/LYS/x") is None
 
 
 @pytest.mark.parametrize(
@@ -135,6 +139,15 @@ def test_a_multi_level_wildcard_takes_any_further_levels(topic: str, values: dic
         ("s/{Site}/up", "s/+", False),
         ("s/{Site}", "s/+/up", False),
         ("s/x{{ A }}", "s/xyz", True),
+        ("s/{Name}", "s/", False),  # a level made of values only is never empty
+        ("s/{Name}", "s/+", True),
+        ("s//x", "s//x", True),  # an empty literal level is
+        ("s//x", "s/+/x", True),
+        ("s/{Site|'a.b'}", "s/a-b", False),  # the literal is text, not a regular expression
+        ("s/{Site|'a.b'}", "s/a.b", True),
+        ("s/{Site}", "#", True),
+        ("s", "s/#", True),
+        ("s/{Site}", "t/#", False),
     ],
 )
 def test_overlap_follows_the_rules_values(uplink: str, downlink: str, overlap: bool) -> None:
