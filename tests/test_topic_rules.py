@@ -47,7 +47,7 @@ def test_a_field_rule_normalises_placeholders_and_jinja_and_rejects_what_it_refu
     assert jinja.render({"Site": "PAR", "Other": "X"}) == "s/par/X"
     with pytest.raises(TopicRenderError, match=r"placeholder \{Site\}: Site 'Paris' is not a three-letter site code"):
         compile_topic_pattern("s/{Site}", ENVIRONMENT, fields=fields).render({"Site": "Paris"})
-    with pytest.raises(TopicRenderError, match=r"Site 'Paris' is not a three-letter site code"):
+    with pytest.raises(TopicRenderError, match=r"placeholder \{\{ Site \}\}: Site 'Paris' is not a three-letter"):
         jinja.render({"Site": "Paris", "Other": "X"})
 
 
@@ -328,3 +328,37 @@ def test_pattern_lengths_at_their_limits() -> None:
 def test_a_template_shows_its_pattern() -> None:
     assert "'x/{Name}'" in repr(compile_topic_pattern("x/{Name}", ENVIRONMENT))
     assert "'x/{{ Name }}'" in repr(compile_topic_pattern("x/{{ Name }}", ENVIRONMENT))
+
+
+def test_a_new_environment_leaves_missing_fields_empty_and_html_as_it_is() -> None:
+    environment = create_environment()
+    template = compile_topic_pattern("x/{{ Name }}{{ Nope.deeper.still }}", environment)
+    assert template.is_plain is False
+    assert template.render({"Name": "a<b>&c"}) == "x/a<b>&c"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "fields", "message"),
+    [
+        ("x/{% filter replace('a', '+') %}a{% endfilter %}", {}, r"rendered topic 'x/\+' contains '\+'"),
+        ("x/{{ Name }}", {"Name": None}, r"topic level 2 of 'x/\{\{ Name \}\}' is empty"),
+        ("x/{A}{B}", {}, r"topic level \{A\}\{B\} is empty"),
+        ("x/{Name}", {"Name": "a/b"}, r"\{Name\} value 'a/b' contains '/'"),
+    ],
+)
+def test_what_a_rejected_topic_says(pattern: str, fields: dict, message: str) -> None:
+    with pytest.raises(TopicRenderError, match=message):
+        compile_topic_pattern(pattern, ENVIRONMENT).render(fields)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "topic"),
+    [
+        ("t/{Tags.1|'none'}", "t/none"),  # just past the end
+        ("t/{Tags.0|'none'}", "t/a"),
+        ("t/{Name.0|'none'}", "t/none"),  # text has no items
+        ("t/{A}{B}", "t/1x"),
+    ],
+)
+def test_paths_reach_list_items_only(pattern: str, topic: str) -> None:
+    assert compile_topic_pattern(pattern, ENVIRONMENT).render({"Tags": ["a"], "Name": "abc", "A": 1, "B": "x"}) == topic
