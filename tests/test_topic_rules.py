@@ -148,6 +148,8 @@ def test_a_multi_level_wildcard_takes_any_further_levels(topic: str, values: dic
         ("s/{Site}", "#", True),
         ("s", "s/#", True),
         ("s/{Site}", "t/#", False),
+        ("{Name}/x", "/x", False),
+        ("{{ A }}/x", "a/x", True),
     ],
 )
 def test_overlap_follows_the_rules_values(uplink: str, downlink: str, overlap: bool) -> None:
@@ -362,3 +364,17 @@ def test_what_a_rejected_topic_says(pattern: str, fields: dict, message: str) ->
 )
 def test_paths_reach_list_items_only(pattern: str, topic: str) -> None:
     assert compile_topic_pattern(pattern, ENVIRONMENT).render({"Tags": ["a"], "Name": "abc", "A": 1, "B": "x"}) == topic
+
+
+def test_downlink_refusals_say_exactly_what_is_wrong() -> None:
+    for pattern, message in [
+        ("a/{{ x }}", "downlinkTopicPattern: Jinja is not allowed in a downlink pattern at character 3 of 'a/{{ x }}'"),
+        ("a/b\x01", "downlinkTopicPattern: control character at character 4 of 'a/b\\x01'"),
+        ("a/b#", "downlinkTopicPattern: '+' and '#' must fill a whole topic level at character 3 of 'a/b#'"),
+    ]:
+        with pytest.raises(TemplateError) as caught:
+            subscription_for_pattern(pattern)
+        assert str(caught.value) == message
+    assert subscription_for_pattern("a/{Site}").pattern == "a/{Site}"
+    with pytest.raises(TemplateError, match=r"^uplinkTopicPattern: unbalanced"):
+        patterns_overlap("a/{", "a/b")
