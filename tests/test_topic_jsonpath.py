@@ -197,3 +197,41 @@ def test_a_compiled_jsonpath_shows_its_source_and_gives_none_without_a_match() -
     assert repr(compiled) == "CompiledJsonPath('$.a.b')"
     assert compiled.first({"a": {"b": 0}}) == 0
     assert compiled.first({"a": {}}) is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "topic"),
+    [
+        ("t/{$.items[?(@.name == 'x' || @.name =~ /^t/)].name}", "t/two"),  # a regex after a quoted string
+        ("t/{$.items[?(@.name =~ /^t/ && @.name =~ /o$/)].name}", "t/two"),  # two regex literals
+        ("t/{$.Xa[?(@ =~ /^b$/)]|'n'}", "t/b"),
+        ('t/{$.quotes[?(@ =~ /"hi"/)]}', 't/say "hi"'),
+    ],
+)
+def test_regex_literals_wherever_they_stand(pattern: str, topic: str) -> None:
+    assert render(pattern, {**ITEMS, "Xa": ["a", "b"], "quotes": ["hi", 'say "hi"']}) == topic
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("t/{$.}", "uplinkTopicPattern: bad JsonPath '$.': "),
+        ("t/{$.}", "at character 4 of"),
+        ("t/{$.a[?(@ =~ 5)]}", "uplinkTopicPattern: '=~' takes a regular expression (/.../ or a quoted string) at"),
+        ("t/{$.a[?(@.b == $.c)]}", "uplinkTopicPattern: '$' inside a filter is not allowed in a topic pattern (it"),
+        ("t/{$.a[?(@ =~ '(?=x)')]}", "uplinkTopicPattern: regular expression '(?=x)' cannot be compiled by RE2"),
+    ],
+)
+def test_jsonpath_refusals_word_for_word(pattern: str, message: str) -> None:
+    assert message in refusal(pattern)
+
+
+def test_a_regex_re2_refuses_is_reported_to_the_user_not_printed(capfd: pytest.CaptureFixture[str]) -> None:
+    refusal("t/{$.a[?(@ =~ /(?=x)/)]}")
+    assert capfd.readouterr().err == ""
+
+
+def test_an_open_regex_literal_is_named_exactly() -> None:
+    with pytest.raises(JsonPathError) as caught:
+        compile_jsonpath("$.tags[?(@ =~ /Paris")
+    assert str(caught.value) == "unclosed regular expression (/.../)"
