@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import voluptuous as vol
 
-from .templating import TemplateError, compile_topic_pattern, subscription_for_pattern
+from .templating import TemplateError, TopicFields, compile_topic_pattern, subscription_for_pattern
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 __all__ = [
     "client_certificate",
     "closest",
-    "dev_eui",
     "duration",
     "duration_between",
+    "eui64",
     "hex_string",
     "host_port",
     "identifier",
@@ -61,7 +61,7 @@ def with_form(**form: Any) -> Callable[[V], V]:
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DEV_EUI = re.compile(r"^[0-9A-Fa-f]{16}$")
+_EUI64 = re.compile(r"^[0-9A-Fa-f]{16}$")
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -96,12 +96,17 @@ def duration_between(minimum: float, maximum: float) -> vol.All:
     return vol.All(duration, in_range)
 
 
-@with_form(type="string", format="dev-eui")
-def dev_eui(value: Any) -> str:
-    """Voluptuous validator: a DevEUI (EUI-64) -> 16 upper-case hex digits."""
-    if not isinstance(value, str) or not _DEV_EUI.match(value):
-        raise vol.Invalid(f"DevEUI must be 16 hexadecimal digits, got {value!r}")
-    return value.upper()
+def eui64(name: str) -> Callable[[Any], str]:
+    """Voluptuous validator: an EUI-64 (16 hex digits; a device's or a join server's) -> upper case. ``name`` is
+    what the message calls it (ThingPark's plugin makes its ``dev_eui`` with this)."""
+
+    @with_form(type="string", format="eui64")
+    def validate(value: Any) -> str:
+        if not isinstance(value, str) or not _EUI64.match(value):
+            raise vol.Invalid(f"{name} must be 16 hexadecimal digits, got {value!r}")
+        return value.upper()
+
+    return validate
 
 
 @with_form(type="string", format="hex")
@@ -214,14 +219,14 @@ def host_port(name: str = "hostName") -> Callable[[Any], str]:
 # ---------------------------------------------------------------------------------------------- MQTT topics
 
 
-def publish_topic_pattern(environment: SandboxedEnvironment) -> Callable[[Any], str]:
-    """Voluptuous validator: a topic pattern to publish to (``{DevEUI}`` fields, Jinja), compiled with
-    ``environment`` (the host's, with the plugins' filters)."""
+def publish_topic_pattern(environment: SandboxedEnvironment, fields: TopicFields | None = None) -> Callable[[Any], str]:
+    """Voluptuous validator: a topic pattern to publish to (``{DevEUI}`` fields, JsonPath, Jinja), compiled with
+    ``environment`` (the host's, with the plugins' filters) and the caller's ``fields`` (their rules and probe)."""
 
     @with_form(type="string", format="topic-pattern")
     def validate(value: Any) -> str:
         try:
-            compile_topic_pattern(value, environment)
+            compile_topic_pattern(value, environment, fields=fields or TopicFields())
         except TemplateError as exc:
             raise vol.Invalid(str(exc)) from None
         return value

@@ -13,6 +13,7 @@ FACTORIES = {
     "duration_between": (1, 60),
     "whole_number": ("qos", 0, 2),
     "host_port": ("hostName",),
+    "eui64": ("JoinEUI",),
     "publish_topic_pattern": (create_environment(),),
     "pem_certificates": ("ca",),
     "client_certificate": ("certificate",),

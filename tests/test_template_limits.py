@@ -67,6 +67,9 @@ REFUSED_AT_VALIDATION = {
     ),
     "repetition": ("t/{{ 'ab' * 40000 }}", "repetition longer than 65536"),
     "power tower": ("t/{{ (((9**64)**64)**64)**64 }}", "the power would have more than 8192 bits"),
+    "power just past the bits": ("t/{{ ((2 ** 64) ** 2) ** 64 }}", "the power would have more than 8192 bits"),
+    "exponent past 64": ("t/{{ 2 ** 65 }}", "exponent larger than 64 is not allowed"),
+    "negative exponent past 64": ("t/{{ 2 ** -65 }}", "exponent larger than 64 is not allowed"),
     "loop literal": (
         "t/{% set x %}{% for i in range(10000) %}" + "a" * 1000 + "{% endfor %}{% endset %}{{ x|length }}",
         "the template built more than 1048576 characters",
@@ -104,6 +107,14 @@ ACCEPTED = {
     "bounded recursion": (
         "t/{% macro m(n) %}{{ n }}{% if n > 1 %}{{ m(n - 1) }}{% endif %}{% endmacro %}{{ m(5) }}",
         "t/54321",
+    ),
+    "small powers": (
+        "t/{{ 2 ** 3 }}-{{ 2 ** 64 }}-{{ 2 ** -1 }}-{{ 2.0 ** 64 }}",
+        "t/8-18446744073709551616-0.5-18446744073709551616",
+    ),
+    "a power of exactly the bits allowed": (
+        "t/{{ ((2 ** 64) * (2 ** 63)) ** 64 % 7 }}",
+        f"t/{((2**127) ** 64) % 7}",
     ),
     "format": ("t/{{ '%04d'|format(FPort) }}/{{ '{:>3}'.format(FCntUp) }}", "t/0002/  7"),
     "widths at the limit": (f"t/{{{{ ('a'|center({MAX_TEXT}))|length }}}}", f"t/{MAX_TEXT}"),

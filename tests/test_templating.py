@@ -18,6 +18,7 @@ from flowhost.templating import (
     subscription_for_pattern,
 )
 from flowhost_builtins.thingpark_documents import uplink_fields
+from flowhost_builtins.thingpark_fields import THINGPARK_TOPIC_FIELDS as THINGPARK
 
 SAMPLES = Path(__file__).parent / "data" / "thingpark"
 ENVIRONMENT = create_environment()
@@ -29,7 +30,7 @@ def sample(name: str) -> dict:
 
 def render(pattern: str, document: dict) -> str:
     """The topic of a ThingPark document (wrapped or legacy): the plugin unwraps it, the pattern renders fields."""
-    return compile_topic_pattern(pattern, ENVIRONMENT).render(uplink_fields(document))
+    return compile_topic_pattern(pattern, ENVIRONMENT, fields=THINGPARK).render(uplink_fields(document))
 
 
 # ------------------------------------------------------------------------------------ ThingPark syntax
@@ -86,7 +87,7 @@ def test_dev_eui_that_is_not_an_eui64_is_refused() -> None:
 def test_one_compiled_pattern_renders_each_uplink_from_its_own_values() -> None:
     """A compiled pattern is reused for every uplink (and remembers the topics it made): each uplink still gets
     the topic of its own values, and a bad value is refused however many good ones came before."""
-    template = compile_topic_pattern("d/{DevEUI}/{Port}", ENVIRONMENT)
+    template = compile_topic_pattern("d/{DevEUI}/{Port}", ENVIRONMENT, fields=THINGPARK)
     first, second = {"DevEUI": "0018b20000000b20", "Port": "1"}, {"DevEUI": "0018B20000000B21", "Port": "1"}
     for _ in range(2):
         assert template.render(first) == "d/0018B20000000B20/1"
@@ -173,7 +174,7 @@ def test_topic_longer_than_mqtt_allows_is_rejected() -> None:
 )
 def test_bad_pattern_is_refused_at_compile_time_with_its_position(pattern: str, message: str) -> None:
     with pytest.raises(TemplateError, match=message) as caught:
-        compile_topic_pattern(pattern, ENVIRONMENT)
+        compile_topic_pattern(pattern, ENVIRONMENT, fields=THINGPARK)
     assert str(caught.value).startswith("uplinkTopicPattern")
 
 
@@ -191,7 +192,7 @@ def test_pattern_that_is_not_a_string_is_refused() -> None:
 
 
 def test_plain_pattern_renders_without_jinja(monkeypatch: pytest.MonkeyPatch) -> None:
-    template = compile_topic_pattern("mqtt/{CustomerData.name|DevEUI}/{FPort}", ENVIRONMENT)
+    template = compile_topic_pattern("mqtt/{CustomerData.name|DevEUI}/{FPort}", ENVIRONMENT, fields=THINGPARK)
     assert template.is_plain
     assert template.placeholders == ("CustomerData.name", "DevEUI", "FPort")
 
@@ -203,7 +204,9 @@ def test_plain_pattern_renders_without_jinja(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_jinja_expressions_and_thingpark_placeholders_mix() -> None:
-    template = compile_topic_pattern("{{ DevEUI | lower }}/{FPort}/{{ FCntUp | int + 1 }}", ENVIRONMENT)
+    template = compile_topic_pattern(
+        "{{ DevEUI | lower }}/{FPort}/{{ FCntUp | int + 1 }}", ENVIRONMENT, fields=THINGPARK
+    )
     assert not template.is_plain
     assert set(template.placeholders) == {"DevEUI", "FPort", "FCntUp"}
     assert template.render(uplink_fields(sample("uplink.json"))) == "0018b20000000b20/1/1175"
@@ -248,7 +251,7 @@ def test_jinja_output_is_checked_like_placeholders(pattern: str, message: str) -
 )
 def test_template_injection_is_refused_when_the_pattern_is_compiled(pattern: str) -> None:
     with pytest.raises(TemplateError, match=r"uplinkTopicPattern: .* refused by the sandbox"):
-        compile_topic_pattern(pattern, create_environment())
+        compile_topic_pattern(pattern, create_environment(), fields=THINGPARK)
 
 
 def test_prepare_adds_filters_for_plugins() -> None:
@@ -283,7 +286,7 @@ PATTERNS = [
     "x/{{ Name }}/{{ FPort }}",
     "{{ Name }}{Other}/z",
 ]
-TEMPLATES = [compile_topic_pattern(pattern, ENVIRONMENT) for pattern in PATTERNS]
+TEMPLATES = [compile_topic_pattern(pattern, ENVIRONMENT, fields=THINGPARK) for pattern in PATTERNS]
 
 
 def assert_publishable(topic: str) -> None:
@@ -327,7 +330,7 @@ def test_random_field_values_give_a_valid_topic_or_a_render_error(
 @given(st.one_of(st.text(max_size=40), st.text(alphabet="{}|'\"/.+#%aDevEUI FPort\x00", max_size=30)))
 def test_random_patterns_compile_or_give_a_template_error(pattern: str) -> None:
     try:
-        template = compile_topic_pattern(pattern, ENVIRONMENT)
+        template = compile_topic_pattern(pattern, ENVIRONMENT, fields=THINGPARK)
     except TemplateError:
         return
     try:
@@ -341,7 +344,7 @@ def test_random_patterns_compile_or_give_a_template_error(pattern: str) -> None:
 
 
 def test_downlink_placeholder_becomes_a_single_level_wildcard() -> None:
-    downlink = subscription_for_pattern("mqtt/things/{DevEUI}/downlink")
+    downlink = subscription_for_pattern("mqtt/things/{DevEUI}/downlink", fields=THINGPARK)
     assert downlink.filter == "mqtt/things/+/downlink"
     assert downlink.placeholders == ("DevEUI",)
     assert downlink.match("mqtt/things/0018b20000000b20/downlink") == {"DevEUI": "0018B20000000B20"}
@@ -357,18 +360,18 @@ def test_downlink_placeholder_becomes_a_single_level_wildcard() -> None:
     ],
 )
 def test_downlink_match_refuses_other_topics(topic: str) -> None:
-    assert subscription_for_pattern("mqtt/things/{DevEUI}/downlink").match(topic) is None
+    assert subscription_for_pattern("mqtt/things/{DevEUI}/downlink", fields=THINGPARK).match(topic) is None
 
 
 def test_downlink_pattern_without_placeholders_matches_itself() -> None:
-    downlink = subscription_for_pattern("lora/downlink")
+    downlink = subscription_for_pattern("lora/downlink", fields=THINGPARK)
     assert downlink.filter == "lora/downlink"
     assert downlink.match("lora/downlink") == {}
     assert downlink.match("lora/downlinks") is None
 
 
 def test_downlink_pattern_with_several_fields_and_explicit_wildcards() -> None:
-    downlink = subscription_for_pattern("app/{Site}/+/{DevEUI}/{FPort}/#")
+    downlink = subscription_for_pattern("app/{Site}/+/{DevEUI}/{FPort}/#", fields=THINGPARK)
     assert downlink.filter == "app/+/+/+/+/#"
     assert downlink.match("app/paris/any/0018b20000000b20/2") == {
         "Site": "paris",
@@ -379,7 +382,7 @@ def test_downlink_pattern_with_several_fields_and_explicit_wildcards() -> None:
 
 
 def test_downlink_placeholder_used_twice_must_hold_the_same_value() -> None:
-    downlink = subscription_for_pattern("{DevEUI}/to/{DevEUI}")
+    downlink = subscription_for_pattern("{DevEUI}/to/{DevEUI}", fields=THINGPARK)
     assert downlink.match("0018B20000000B20/to/0018b20000000b20") == {"DevEUI": "0018B20000000B20"}
     assert downlink.match("0018B20000000B20/to/0018B20000000B21") is None
 
@@ -387,7 +390,10 @@ def test_downlink_placeholder_used_twice_must_hold_the_same_value() -> None:
 @pytest.mark.parametrize(
     ("pattern", "message"),
     [
-        ("a/{DevEUI|'x'}/down", r"a downlink placeholder names one field only at character 3"),
+        (
+            "a/{DevEUI|'x'}/down",
+            r"a downlink placeholder names one field only \(no JsonPath, no fallback\) at character 3",
+        ),
         ("a/{{ DevEUI }}/down", r"Jinja is not allowed in a downlink pattern"),
         ("a/dev-{DevEUI}/down", r"\{DevEUI\} must fill a whole topic level"),
         ("a/{DevEUI}{FPort}/down", r"must fill a whole topic level"),
@@ -399,7 +405,7 @@ def test_downlink_placeholder_used_twice_must_hold_the_same_value() -> None:
 )
 def test_bad_downlink_pattern_is_refused(pattern: str, message: str) -> None:
     with pytest.raises(TemplateError, match=message) as caught:
-        subscription_for_pattern(pattern)
+        subscription_for_pattern(pattern, fields=THINGPARK)
     assert str(caught.value).startswith("downlinkTopicPattern")
 
 
@@ -430,4 +436,4 @@ def test_bad_downlink_pattern_is_refused(pattern: str, message: str) -> None:
     ],
 )
 def test_patterns_overlap(uplink: str, downlink: str, overlap: bool) -> None:
-    assert patterns_overlap(uplink, downlink) is overlap
+    assert patterns_overlap(uplink, downlink, fields=THINGPARK) is overlap

@@ -7,7 +7,8 @@ import voluptuous as vol
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flowhost.validation import closest, dev_eui, duration, hex_string, parse_duration
+from flowhost.validation import closest, duration, hex_string, parse_duration
+from flowhost_builtins.thingpark_fields import dev_eui
 
 UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 

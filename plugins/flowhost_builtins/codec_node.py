@@ -20,11 +20,12 @@ import orjson
 import voluptuous as vol
 
 from flowhost import Message, Node, hookimpl
-from flowhost.validation import dev_eui, duration_between
+from flowhost.validation import duration_between
 
 from .codec_apis import Codec, CodecError
 from .codec_loader import INLINE_CODEC, CodecFolderError, CodecSet, folder_fingerprint, load_codec_folder
 from .js_sandbox import SandboxError
+from .thingpark_fields import dev_eui
 
 _MAPPINGS = ("devices", "models", "profiles", "tags")
 _SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|MB|GB)?\s*$", re.IGNORECASE)

@@ -11,12 +11,12 @@ from aiohttp import web
 
 from flowhost import hookimpl
 from flowhost.runtime_view import RuntimeView
-from flowhost.validation import dev_eui
 
 from .codec_apis import Codec, CodecError
 from .codec_loader import INLINE_CODEC
 from .codec_node import CodecNode
 from .js_sandbox import SandboxError
+from .thingpark_fields import dev_eui
 
 MAX_HEX_CHARS = 2 * 1024
 

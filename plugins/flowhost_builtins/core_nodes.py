@@ -9,10 +9,10 @@ import orjson
 import voluptuous as vol
 
 from flowhost import Message, Node, hookimpl
-from flowhost.validation import dev_eui
 
 from .thingpark import matches
 from .thingpark_documents import DOCUMENT_ROOTS, DocumentError, read_document
+from .thingpark_fields import dev_eui
 
 debug_log = logging.getLogger("flowhost.debug")
 

@@ -12,9 +12,10 @@ import voluptuous as vol
 from croniter import CroniterError, croniter
 
 from flowhost import Message, Node
-from flowhost.validation import dev_eui, duration, hex_string
+from flowhost.validation import duration, hex_string
 
 from .thingpark import make_uplink
+from .thingpark_fields import dev_eui
 
 MIN_INTERVAL = 0.01
 """Faster than every 10 ms is a load test, not an inject: the simulator does that better."""

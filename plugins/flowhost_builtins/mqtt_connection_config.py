@@ -46,6 +46,7 @@ from flowhost.validation import (
 from .aws_iot import UplinkLimits, configuration_problems, is_aws_iot_host, uplink_limits_for
 from .connection_alarms import AlarmDefinition, alarm_definitions, alarms_field
 from .schema_keys import unknown_keys
+from .thingpark_fields import THINGPARK_TOPIC_FIELDS
 
 __all__ = [
     "CONFIGURATION_SCHEMA",
@@ -139,7 +140,7 @@ MAX_SESSION_EXPIRY = 0xFFFF_FFFE  # MQTT 5's largest finite Session Expiry Inter
 
 def _fields(environment: SandboxedEnvironment) -> dict[Any, Any]:
     return {
-        vol.Required("uplinkTopicPattern"): publish_topic_pattern(environment),
+        vol.Required("uplinkTopicPattern"): publish_topic_pattern(environment, THINGPARK_TOPIC_FIELDS),
         vol.Optional("downlinkTopicPattern"): subscribe_topic_pattern,
         vol.Required("hostName"): host_port("hostName"),
         vol.Optional("protocol", default="SSL"): _protocol,
@@ -223,7 +224,9 @@ def _combination(configuration: dict[str, Any]) -> dict[str, Any]:
             )
         )
     downlink = configuration.get("downlinkTopicPattern")
-    if downlink is not None and patterns_overlap(configuration["uplinkTopicPattern"], downlink):
+    if downlink is not None and patterns_overlap(
+        configuration["uplinkTopicPattern"], downlink, fields=THINGPARK_TOPIC_FIELDS
+    ):
         errors.append(
             vol.Invalid(
                 f"downlinkTopicPattern {downlink!r} would also match uplink topics of "
@@ -362,8 +365,12 @@ def settings_from_configuration(
         host=host,
         port=port or DEFAULT_PORTS[protocol],
         protocol=protocol,
-        uplink_topic=compile_topic_pattern(configuration["uplinkTopicPattern"], environment or create_environment()),
-        downlink_topic=subscription_for_pattern(downlink_pattern) if downlink_enabled and downlink_pattern else None,
+        uplink_topic=compile_topic_pattern(
+            configuration["uplinkTopicPattern"], environment or create_environment(), fields=THINGPARK_TOPIC_FIELDS
+        ),
+        downlink_topic=subscription_for_pattern(downlink_pattern, fields=THINGPARK_TOPIC_FIELDS)
+        if downlink_enabled and downlink_pattern
+        else None,
         client_id=configuration.get("clientId") or f"flowhost-{connection_id}",
         username=configuration.get("username"),
         password=configuration.get("password"),

@@ -19,6 +19,7 @@ from flowhost.validation import duration, identifier, with_form
 
 from .mqtt_nodes import connection_of
 from .thingpark_documents import DocumentError, read_document, topic_fields
+from .thingpark_fields import THINGPARK_TOPIC_FIELDS
 
 _FIRST_RETRY = 0.05
 _LONGEST_RETRY = 1.0
@@ -30,7 +31,7 @@ def _topic_pattern(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise vol.Invalid(f"topic must be a topic pattern such as application/1/device/{{DevEUI}}/down, got {value!r}")
     try:
-        compile_topic_pattern(value, create_environment(), field_name="topic")
+        compile_topic_pattern(value, create_environment(), field_name="topic", fields=THINGPARK_TOPIC_FIELDS)
     except TemplateError as exc:
         raise vol.Invalid(str(exc)) from None
     return value
@@ -78,7 +79,11 @@ class MqttOut(Node):
     async def start(self) -> None:
         self._connection = connection_of(self)
         pattern = self.config.get("topic")
-        self._topic = compile_topic_pattern(pattern, self.context.templates, field_name="topic") if pattern else None
+        self._topic = (
+            compile_topic_pattern(pattern, self.context.templates, field_name="topic", fields=THINGPARK_TOPIC_FIELDS)
+            if pattern
+            else None
+        )
 
     def _topic_for(self, msg: Message) -> str:
         if self._topic is not None:

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 import voluptuous as vol
 
 from flowhost import Message, Node, hookimpl
-from flowhost.validation import dev_eui, duration, hex_string
+from flowhost.validation import duration, hex_string
 
 from .thingpark import make_uplink
+from .thingpark_fields import dev_eui
 
 MAX_GENERATED_DEVICES = 100_000
 # The first DevEUI of the generated ones: an OUI-like prefix that is easy to recognise in a broker.
@@ -80,9 +81,7 @@ class LorawanSimulator(Node):
         frame_counter = self._frame_counters[device]
         self._frame_counters[device] = frame_counter + 1
         payload_hex = self.config.get("payloadHex") or self._sensor_payload()
-        document = make_uplink(
-            device, frame_counter, self.config["fPort"], payload_hex, datetime.now(UTC), self._rng
-        )
+        document = make_uplink(device, frame_counter, self.config["fPort"], payload_hex, datetime.now(UTC), self._rng)
         self.context.count("sent")
         return Message.create(document, topic=device)
 

@@ -38,6 +38,7 @@ from .bridges import (
     mapping,
     thawed,
 )
+from .thingpark_fields import THINGPARK_TOPIC_FIELDS
 
 KEPT = "tts"
 """The key of a converted document that holds what of the message has no ThingPark field."""
@@ -233,7 +234,7 @@ def _application(value: Any) -> str:
 
 def _device_id_pattern(value: Any) -> str:
     try:
-        compile_topic_pattern(value, create_environment(), field_name="deviceId")
+        compile_topic_pattern(value, create_environment(), field_name="deviceId", fields=THINGPARK_TOPIC_FIELDS)
     except TemplateError as exc:
         raise vol.Invalid(str(exc)) from None
     return value
@@ -270,7 +271,9 @@ class ToTts(BridgeNode):
     )
 
     async def start(self) -> None:
-        self._device_id = compile_topic_pattern(self.config["deviceId"], self.context.templates, field_name="deviceId")
+        self._device_id = compile_topic_pattern(
+            self.config["deviceId"], self.context.templates, field_name="deviceId", fields=THINGPARK_TOPIC_FIELDS
+        )
         self._operation = "replace" if self.config["replace"] else "push"
 
     def convert(self, msg: Message) -> tuple[str, Message]:
