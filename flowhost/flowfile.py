@@ -76,10 +76,21 @@ class FlowSpec:
 # ---- validation ---------------------------------------------------------------------------------------------
 
 
-def _mapping(value: Any) -> dict:
+def _mapping(value: Any) -> dict | None:
+    """A mapping or nothing (``config:`` left empty); one validator, so that the error says what is expected."""
+    if value is None:
+        return None
     if not isinstance(value, Mapping):
         raise vol.Invalid("expected a mapping")
     return dict(value)
+
+
+def _list(value: Any) -> list | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise vol.Invalid("expected a list")
+    return value
 
 
 WIRES_SCHEMA = vol.Schema({str: vol.All(vol.Any([identifier], vol.All(identifier, lambda v: [v])))})
@@ -89,7 +100,7 @@ NODE_SCHEMA = vol.Schema(
         vol.Required("id"): identifier,
         vol.Required("type"): str,
         vol.Optional("name"): str,
-        vol.Optional("config", default=dict): vol.Any(None, _mapping),
+        vol.Optional("config", default=dict): _mapping,
         vol.Optional("wires", default=dict): vol.Any(None, WIRES_SCHEMA),
         vol.Optional("disabled", default=False): bool,
     }
@@ -101,7 +112,7 @@ CONNECTION_SCHEMA = vol.Schema(
         vol.Required("connectorId"): str,
         vol.Optional("name"): str,
         vol.Optional("active", default=True): bool,
-        vol.Optional("configuration", default=dict): vol.Any(None, _mapping),
+        vol.Optional("configuration", default=dict): _mapping,
     }
 )
 
@@ -116,9 +127,9 @@ FLOW_SCHEMA = vol.Schema(
         vol.Required("id"): identifier,
         vol.Optional("label"): str,
         vol.Optional("description"): str,
-        vol.Optional("connections", default=list): vol.Any(None, [object]),
-        vol.Optional("nodes", default=list): vol.Any(None, [object]),
-        vol.Optional("layout", default=dict): vol.Any(None, _mapping),
+        vol.Optional("connections", default=list): _list,
+        vol.Optional("nodes", default=list): _list,
+        vol.Optional("layout", default=dict): _mapping,
     }
 )
 
