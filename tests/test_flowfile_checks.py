@@ -10,7 +10,7 @@ import voluptuous as vol
 
 from flowhost import Node
 from flowhost.flowfile import FlowValidationError, read_flow_file, validate_connection, validate_flow
-from flowhost.secrets import SecretRef
+from flowhost.secrets import SecretRef, SecretResolver
 
 
 def errors_of(load_flow, text: str) -> list[str]:
@@ -314,3 +314,42 @@ def test_a_flow_file_that_cannot_be_read(tmp_path):
         read_flow_file(latin)
     [error] = caught.value.errors
     assert str(error).startswith(f"{latin}: cannot read flow file: 'utf-8' codec can't decode byte 0xe9")
+
+
+def test_one_connection_resolves_its_secrets_with_the_resolver_given(runtime):
+    entry = {"id": "c", "connectorId": "test-loopback", "configuration": {"label": SecretRef("broker_label")}}
+    resolver = SecretResolver(None, {"FLOWHOST_SECRET_BROKER_LABEL": "from-env"})
+    assert validate_connection(entry, runtime.registry, resolver=resolver).configuration == {"label": "from-env"}
+
+
+def test_connection_entries_of_the_wrong_shape(runtime):
+    document = {
+        "flowhost": 1,
+        "id": "x",
+        "connections": ["just text", {"id": "c", "connectorId": ["list"], "configuration": {"label": "l"}}],
+    }
+    assert plain_errors(document, runtime.registry) == [
+        "connections[0]: expected a dictionary",
+        "connections[1].connectorId: expected str",
+    ]
+
+
+async def test_an_unknown_key_where_any_name_is_allowed_lists_no_valid_keys(load_flow, tmp_path):
+    text = """
+    flowhost: 1
+    id: x
+    nodes: [{id: a, type: debug}]
+    layout: {a: {x: 1, y: 2, z: 3}}
+    """
+    assert errors_of(load_flow, text) == [f"{tmp_path / 'flow.yaml'}:4:26: layout.a.z: unknown key 'z'"]
+
+
+def test_a_redeploy_keeps_a_node_only_when_its_setup_is_the_same(runtime):
+    def spec(**changes):
+        node = {"id": "a", "type": "test-collect", "name": "A", "config": {"inbox": 5}, **changes}
+        return validate_flow({"flowhost": 1, "id": "x", "nodes": [node]}, runtime.registry).node("a")
+
+    assert spec().same_setup(spec(wires={}))
+    assert not spec().same_setup(spec(name="B"))
+    assert not spec().same_setup(spec(config={"inbox": 6}))
+    assert not spec().same_setup(spec(type="test-relay", config={}))
