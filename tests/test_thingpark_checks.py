@@ -4,6 +4,7 @@ edges, and the simulator's radio fields agreeing with each other as a network se
 from __future__ import annotations
 
 import random
+import statistics
 from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
@@ -212,3 +213,17 @@ def test_the_simulator_refuses_a_bad_fport_or_payload(fport: int, payload_hex: s
     with pytest.raises(ValueError) as caught:
         make_uplink(DEV_EUI, 1, fport, payload_hex, now, random.Random(1))
     assert str(caught.value) == (f"FPort must be 0..255 and payload_hex even-length hex, got {fport}, {payload_hex!r}")
+
+
+def test_the_simulated_snr_follows_the_rssi_with_some_noise() -> None:
+    """A gateway that hears the device louder hears it clearer: SNR = (RSSI + 120) / 4 - 5 dB, give or take 2 dB
+    (the simulator's model, fixed seeds: the figures below are exact for them, not a matter of luck)."""
+    residuals = []
+    for seed in range(300):
+        for gateway in simulated(seed)["Lrrs"]["Lrr"]:
+            rssi, snr = float(gateway["LrrRSSI"]), float(gateway["LrrSNR"])
+            if -20 < snr < 12:  # not clamped
+                residuals.append(snr - ((rssi + 120) / 4 - 5))
+    mean = statistics.fmean(residuals)
+    assert len(residuals) > 300 and abs(mean) < 0.3
+    assert 1.7 < statistics.pstdev(residuals) < 2.3
