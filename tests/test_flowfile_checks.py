@@ -353,3 +353,36 @@ def test_a_redeploy_keeps_a_node_only_when_its_setup_is_the_same(runtime):
     assert not spec().same_setup(spec(name="B"))
     assert not spec().same_setup(spec(config={"inbox": 6}))
     assert not spec().same_setup(spec(type="test-relay", config={}))
+
+
+class _Fragile(Node):
+    """A node type whose validator crashes on a value of the wrong type, as a plugin's might."""
+
+    type = "test-fragile"
+    config_schema = vol.Schema({vol.Required("count"): lambda value: value + 1})
+
+
+def test_a_validator_that_crashes_is_reported_as_the_nodes_error(runtime):
+    runtime.registry.register_node_type(_Fragile, "tests")
+    document = {"flowhost": 1, "id": "x", "nodes": [{"id": "a", "type": "test-fragile", "config": {"count": "3"}}]}
+    assert plain_errors(document, runtime.registry) == [
+        'nodes[0].config: cannot be checked: a validator failed with TypeError: can only concatenate str (not "int") '
+        "to str; check the types of the values"
+    ]
+
+
+async def test_every_bad_wire_of_a_node_is_reported_and_the_flow_knows_its_file(load_flow, tmp_path):
+    text = """
+    flowhost: 1
+    id: x
+    nodes:
+      - {id: a, type: test-emit, config: {payloads: [1]}, wires: {sideways: [b], out: [ghost]}}
+      - {id: b, type: test-collect}
+    """
+    file = tmp_path / "flow.yaml"
+    assert errors_of(load_flow, text) == [
+        f"{file}:4:63: nodes[0].wires.sideways: node type 'test-emit' has no output 'sideways' (outputs: out, second)",
+        f"{file}:4:84: nodes[0].wires.out: unknown node 'ghost' (known: a, b)",
+    ]
+    flow = load_flow(text.replace("sideways: [b], out: [ghost]", "out: [b]"))
+    assert flow.source == file and flow.node("a").wires == {"out": ["b"]}
