@@ -6,11 +6,13 @@ from __future__ import annotations
 import random
 import statistics
 from datetime import UTC, datetime, timedelta, timezone
+from types import MappingProxyType
 
 import orjson
 import pytest
 
 from flowhost_builtins.thingpark import (
+    DOCUMENT_ROOTS,
     MAX_DOWNLINK_BYTES,
     MAX_DOWNLINK_DEPTH,
     MAX_UPLINK_DEPTH,
@@ -227,3 +229,24 @@ def test_the_simulated_snr_follows_the_rssi_with_some_noise() -> None:
     mean = statistics.fmean(residuals)
     assert len(residuals) > 300 and abs(mean) < 0.3
     assert 1.7 < statistics.pstdev(residuals) < 2.3
+
+
+def test_a_document_that_is_not_thingparks_names_its_first_five_keys() -> None:
+    five = {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5}
+    roots = ", ".join(DOCUMENT_ROOTS)
+    assert uplink_refusal(five) == (
+        f"not a ThingPark document: it has none of the roots {roots} nor a DevEUI at the top level (a legacy "
+        "uplink); found 'a', 'b', 'c', 'd', 'e'"
+    )
+    assert uplink_refusal({**five, "f": 6}).endswith("found 'a', 'b', 'c', 'd', 'e', ...")
+
+
+def test_a_long_value_is_cut_in_the_reason_and_a_boolean_named() -> None:
+    assert uplink_refusal({"DevEUI": "0" * 60}) == f"DevEUI must be 16 hexadecimal digits, got '{'0' * 39}..."
+    assert uplink_refusal({"DevEUI": "0" * 38}) == f"DevEUI must be 16 hexadecimal digits, got '{'0' * 38}'"
+    assert uplink_refusal({"DevEUI_location": True}) == "DevEUI_location must be an object, got a boolean"
+
+
+def test_uplink_fields_inside_a_read_only_mapping() -> None:
+    inner = MappingProxyType({"DevEUI": DEV_EUI})
+    assert uplink_fields({"DevEUI_uplink": inner}) is inner
