@@ -376,13 +376,14 @@ async def test_every_bad_wire_of_a_node_is_reported_and_the_flow_knows_its_file(
     flowhost: 1
     id: x
     nodes:
-      - {id: a, type: test-emit, config: {payloads: [1]}, wires: {sideways: [b], out: [ghost]}}
+      - {id: a, type: test-emit, config: {payloads: [1]}, wires: {sideways: [b], out: [ghost, b, phantom]}}
       - {id: b, type: test-collect}
     """
     file = tmp_path / "flow.yaml"
     assert errors_of(load_flow, text) == [
         f"{file}:4:63: nodes[0].wires.sideways: node type 'test-emit' has no output 'sideways' (outputs: out, second)",
         f"{file}:4:84: nodes[0].wires.out: unknown node 'ghost' (known: a, b)",
+        f"{file}:4:94: nodes[0].wires.out: unknown node 'phantom' (known: a, b)",
     ]
-    flow = load_flow(text.replace("sideways: [b], out: [ghost]", "out: [b]"))
+    flow = load_flow(text.replace("sideways: [b], out: [ghost, b, phantom]", "out: [b]"))
     assert flow.source == file and flow.node("a").wires == {"out": ["b"]}
