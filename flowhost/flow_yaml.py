@@ -201,58 +201,68 @@ def update_document(old: Any, new: Any, peers: Sequence[Any] = ()) -> Any:
     ``config`` on one line, a layout entry added to ``{x: 120, y: 80}`` entries is written so too.
     """
     if isinstance(old, CommentedMap) and isinstance(new, Mapping):
-        for key in [key for key in old if key not in new]:
-            del old[key]
-        for key, value in new.items():
-            same_key = [peer[key] for peer in peers if isinstance(peer, Mapping) and key in peer]
-            if key in old:
-                old[key] = update_document(old[key], value, same_key)
-            else:
-                old[key] = _styled_like(value, same_key or [other for other in old.values() if other is not None])
-        return old
+        return _update_mapping(old, new, peers)
     if isinstance(old, CommentedSeq) and isinstance(new, list | tuple):
-        by_id = {item["id"]: item for item in old if isinstance(item, CommentedMap) and isinstance(item.get("id"), str)}
-        siblings = [item for item in old if isinstance(item, CommentedMap | CommentedSeq)]
-        items = []
-        for index, value in enumerate(new):
-            previous = by_id.get(value.get("id")) if isinstance(value, Mapping) else None
-            if previous is None and index < len(old) and not by_id:
-                previous = old[index]
-            others = [item for item in siblings if item is not previous]
-            items.append(
-                update_document(previous, value, others) if previous is not None else _styled_like(value, siblings)
-            )
-        for index, item in enumerate(items):
-            if index < len(old):
-                if old[index] is not item:
-                    old[index] = item
-            else:
-                old.append(item)
-        del old[len(items) :]
-        return old
+        return _update_list(old, new)
     if _same_scalar(old, new):
         return old  # keeps YAML's formatting of the value (quotes, 80.0 vs 80, hex...)
     return new
+
+
+def _update_mapping(old: CommentedMap, new: Mapping[str, Any], peers: Sequence[Any]) -> CommentedMap:
+    for key in [key for key in old if key not in new]:
+        del old[key]
+    for key, value in new.items():
+        same_key = [peer[key] for peer in peers if isinstance(peer, Mapping) and key in peer]
+        if key in old:
+            old[key] = update_document(old[key], value, same_key)
+        else:
+            old[key] = _styled_like(value, same_key or [other for other in old.values() if other is not None])
+    return old
+
+
+def _update_list(old: CommentedSeq, new: Sequence[Any]) -> CommentedSeq:
+    """Items with an ``id`` are matched by it (a node moved in the list keeps its comments); others by index."""
+    by_id = {item["id"]: item for item in old if isinstance(item, CommentedMap) and isinstance(item.get("id"), str)}
+    siblings = [item for item in old if isinstance(item, CommentedMap | CommentedSeq)]
+    items = []
+    for index, value in enumerate(new):
+        previous = by_id.get(value.get("id")) if isinstance(value, Mapping) else None
+        if previous is None and index < len(old) and not by_id:
+            previous = old[index]
+        others = [item for item in siblings if item is not previous]
+        items.append(
+            update_document(previous, value, others) if previous is not None else _styled_like(value, siblings)
+        )
+    for index, item in enumerate(items):
+        if index >= len(old):
+            old.append(item)
+        elif old[index] is not item:
+            old[index] = item
+    del old[len(items) :]
+    return old
 
 
 def _styled_like(value: Any, siblings: Sequence[Any]) -> Any:
     """``value`` (plain) as round-trip YAML written like its ``siblings`` (flow style when all of them use it)."""
     if isinstance(value, Mapping) and not isinstance(value, CommentedMap):
         maps = [sibling for sibling in siblings if isinstance(sibling, CommentedMap)]
-        styled = CommentedMap(
+        styled: CommentedMap | CommentedSeq = CommentedMap(
             (key, _styled_like(item, [m[key] for m in maps if key in m])) for key, item in value.items()
         )
-        if maps and all(m.fa.flow_style() for m in maps) and not _has_multiline_text(value):
-            styled.fa.set_flow_style()
-        return styled
+        return _in_flow_style_like(styled, maps, value)
     if isinstance(value, list) and not isinstance(value, CommentedSeq):
         seqs = [sibling for sibling in siblings if isinstance(sibling, CommentedSeq)]
         children = [child for seq in seqs for child in seq]
-        styled_seq = CommentedSeq(_styled_like(item, children) for item in value)
-        if seqs and all(seq.fa.flow_style() for seq in seqs) and not _has_multiline_text(value):
-            styled_seq.fa.set_flow_style()
-        return styled_seq
+        return _in_flow_style_like(CommentedSeq(_styled_like(item, children) for item in value), seqs, value)
     return value
+
+
+def _in_flow_style_like(styled: Any, siblings: Sequence[Any], value: Any) -> Any:
+    """``styled`` on one line when every one of its ``siblings`` is, unless it holds multi-line text."""
+    if siblings and all(sibling.fa.flow_style() for sibling in siblings) and not _has_multiline_text(value):
+        styled.fa.set_flow_style()
+    return styled
 
 
 def _has_multiline_text(value: Any) -> bool:
@@ -283,22 +293,23 @@ def without_empty_sections(document: Mapping[str, Any], old: Any = None) -> dict
         document.pop("label", None)  # the label a flow without one shows
     for list_key, sections in _OPTIONAL_SECTIONS.items():
         items = document.get(list_key)
-        if not isinstance(items, list):
-            continue
-        old_items = old.get(list_key) if isinstance(old, Mapping) else None
-        written = {
-            item["id"]: item
-            for item in old_items or []
-            if isinstance(item, Mapping) and isinstance(item.get("id"), str)
-        }
-        trimmed = []
-        for item in items:
-            if isinstance(item, Mapping):
-                before = written.get(item.get("id"), {})
-                item = {k: v for k, v in item.items() if not (k in sections and v in ({}, None) and k not in before)}
-            trimmed.append(item)
-        document[list_key] = trimmed
+        if isinstance(items, list):
+            document[list_key] = _without_empty_item_sections(items, written_top.get(list_key), sections)
     return document
+
+
+def _without_empty_item_sections(items: list, old_items: Any, sections: tuple[str, ...]) -> list:
+    """The nodes (or connections) without the empty ``sections`` that their entries in ``old_items`` lack."""
+    written = {
+        item["id"]: item for item in old_items or () if isinstance(item, Mapping) and isinstance(item.get("id"), str)
+    }
+    trimmed = []
+    for item in items:
+        if isinstance(item, Mapping):
+            before = written.get(item.get("id"), {})
+            item = {k: v for k, v in item.items() if not (k in sections and v in ({}, None) and k not in before)}
+        trimmed.append(item)
+    return trimmed
 
 
 def new_document(document: Mapping[str, Any], source: str) -> Any:

@@ -76,10 +76,21 @@ class FlowSpec:
 # ---- validation ---------------------------------------------------------------------------------------------
 
 
-def _mapping(value: Any) -> dict:
+def _mapping(value: Any) -> dict | None:
+    """A mapping or nothing (``config:`` left empty); one validator, so that the error says what is expected."""
+    if value is None:
+        return None
     if not isinstance(value, Mapping):
         raise vol.Invalid("expected a mapping")
     return dict(value)
+
+
+def _list(value: Any) -> list | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise vol.Invalid("expected a list")
+    return value
 
 
 WIRES_SCHEMA = vol.Schema({str: vol.All(vol.Any([identifier], vol.All(identifier, lambda v: [v])))})
@@ -89,7 +100,7 @@ NODE_SCHEMA = vol.Schema(
         vol.Required("id"): identifier,
         vol.Required("type"): str,
         vol.Optional("name"): str,
-        vol.Optional("config", default=dict): vol.Any(None, _mapping),
+        vol.Optional("config", default=dict): _mapping,
         vol.Optional("wires", default=dict): vol.Any(None, WIRES_SCHEMA),
         vol.Optional("disabled", default=False): bool,
     }
@@ -101,7 +112,7 @@ CONNECTION_SCHEMA = vol.Schema(
         vol.Required("connectorId"): str,
         vol.Optional("name"): str,
         vol.Optional("active", default=True): bool,
-        vol.Optional("configuration", default=dict): vol.Any(None, _mapping),
+        vol.Optional("configuration", default=dict): _mapping,
     }
 )
 
@@ -116,9 +127,9 @@ FLOW_SCHEMA = vol.Schema(
         vol.Required("id"): identifier,
         vol.Optional("label"): str,
         vol.Optional("description"): str,
-        vol.Optional("connections", default=list): vol.Any(None, [object]),
-        vol.Optional("nodes", default=list): vol.Any(None, [object]),
-        vol.Optional("layout", default=dict): vol.Any(None, _mapping),
+        vol.Optional("connections", default=list): _list,
+        vol.Optional("nodes", default=list): _list,
+        vol.Optional("layout", default=dict): _mapping,
     }
 )
 
@@ -251,31 +262,14 @@ def validate_flow(
         collector.add((), "a flow file must be a mapping with the keys flowhost, id, nodes...")
         raise FlowValidationError(collector.errors)
     plain = _resolve_secrets(document, [], resolver, collector)
-    try:
-        top = FLOW_SCHEMA(plain)
-    except vol.Invalid as exc:
-        collector.add_invalid([], exc, FLOW_SCHEMA, plain)
-        top = {key: plain.get(key) for key in ("id", "label", "description", "connections", "nodes", "layout")}
-        top["id"] = top["id"] if isinstance(top["id"], str) else "?"
-        for key in ("connections", "nodes"):
-            top[key] = top[key] if isinstance(top[key], list) else []
-        top["layout"] = top["layout"] if isinstance(top["layout"], Mapping) else {}
-
-    connections = _validate_connections(top.get("connections") or [], registry, collector)
+    top = _top_level(plain, collector)
+    connections = _validate_connections(top["connections"], registry, collector)
     # Ids of connections with errors count as defined: one mistake should give one error, not a cascade.
     connection_ids = {
-        item["id"]
-        for item in top.get("connections") or []
-        if isinstance(item, Mapping) and isinstance(item.get("id"), str)
+        item["id"] for item in top["connections"] if isinstance(item, Mapping) and isinstance(item.get("id"), str)
     } | set(external_connections)
-    nodes = _validate_nodes(top.get("nodes") or [], registry, connection_ids, collector)
-
-    layout: dict[str, dict[str, float]] = {}
-    try:
-        layout = LAYOUT_SCHEMA(dict(top.get("layout") or {}))
-    except vol.Invalid as exc:
-        collector.add_invalid(["layout"], exc, LAYOUT_SCHEMA, top.get("layout"))
-
+    nodes = _validate_nodes(top["nodes"], registry, connection_ids, collector)
+    layout = _validate_layout(top["layout"], collector)
     if collector.errors:
         raise FlowValidationError(sorted(collector.errors, key=lambda error: (error.line or 0, error.column or 0)))
     known = {node.id for node in nodes}
@@ -288,6 +282,29 @@ def validate_flow(
         description=top.get("description"),
         source=Path(source) if source else None,
     )
+
+
+def _top_level(plain: Mapping[str, Any], collector: _Collector) -> dict[str, Any]:
+    """The flow's own keys; when they are invalid, what can still be read of them, so that the nodes and
+    connections are checked too (all errors at once)."""
+    try:
+        top = FLOW_SCHEMA(plain)
+    except vol.Invalid as exc:
+        collector.add_invalid([], exc, FLOW_SCHEMA, plain)
+        top = {key: plain.get(key) for key in ("label", "description")}
+        top["id"] = plain["id"] if isinstance(plain.get("id"), str) else "?"
+        for key in ("connections", "nodes"):
+            top[key] = plain.get(key) if isinstance(plain.get(key), list) else []
+        top["layout"] = plain.get("layout") if isinstance(plain.get("layout"), Mapping) else {}
+    return {**top, "connections": top["connections"] or [], "nodes": top["nodes"] or [], "layout": top["layout"] or {}}
+
+
+def _validate_layout(layout: Mapping[str, Any], collector: _Collector) -> dict[str, dict[str, float]]:
+    try:
+        return LAYOUT_SCHEMA(dict(layout))
+    except vol.Invalid as exc:
+        collector.add_invalid(["layout"], exc, LAYOUT_SCHEMA, layout)
+        return {}
 
 
 def _validate_connections(items: list, registry: Registry, collector: _Collector) -> list[ConnectionSpec]:
@@ -387,6 +404,36 @@ def validate_connection(
 
 
 def _validate_nodes(items: list, registry: Registry, connection_ids: set[str], collector: _Collector) -> list[NodeSpec]:
+    entries, seen = _node_entries(items, collector)
+    classes = {entry["id"]: registry.node_types.get(entry["type"]) for _, entry in entries}
+    result = []
+    for index, entry in entries:
+        path: list[PathItem] = ["nodes", index]
+        node_class = classes[entry["id"]]
+        if node_class is None:
+            _unknown_node_type(entry["type"], registry.node_types, [*path, "type"], collector)
+            continue
+        if entry["disabled"]:
+            continue  # kept in the file, never run: its config may be unfinished; wires to it carry nothing
+        raw_config = entry["config"] or {}
+        config = None
+        try:
+            config = _run_plugin_schema(node_class.config_schema, raw_config)
+        except vol.Invalid as exc:
+            collector.add_invalid([*path, "config"], exc, node_class.config_schema, raw_config)
+        _check_connection_fields(node_class, config or raw_config, connection_ids, [*path, "config"], collector)
+        _check_node_fields(node_class, config or raw_config, seen, [*path, "config"], collector)
+        wires = entry["wires"] or {}
+        outputs = _output_ports(node_class, config, [*path, "config"], collector)
+        if outputs is not None:  # else the config that names this node's ports is invalid: reported above
+            _check_wires(entry["type"], wires, outputs, seen, classes, path, collector)
+        if config is not None:
+            result.append(NodeSpec(entry["id"], entry["type"], config, raw_config, wires, entry.get("name")))
+    return result
+
+
+def _node_entries(items: list, collector: _Collector) -> tuple[list[tuple[int, dict]], set[str]]:
+    """The entries that pass NODE_SCHEMA (with their index), and every node id written, valid or not."""
     entries: list[tuple[int, dict]] = []
     seen: set[str] = set()
     for index, item in enumerate(items):
@@ -403,64 +450,54 @@ def _validate_nodes(items: list, registry: Registry, connection_ids: set[str], c
             continue
         seen.add(entry["id"])
         entries.append((index, entry))
+    return entries, seen
 
-    known_ids = ", ".join(sorted(seen))
-    types = registry.node_types
-    result = []
-    for index, entry in entries:
-        path = ["nodes", index]
-        node_class = types.get(entry["type"])
-        if node_class is None:
-            suggestion = closest(entry["type"], types)
-            hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
-            collector.add(
-                [*path, "type"],
-                f"unknown node type '{entry['type']}'{hint}; installed: {', '.join(sorted(types)) or 'none'}",
-            )
+
+def _unknown_node_type(name: str, types: Mapping[str, Any], path: list[PathItem], collector: _Collector) -> None:
+    suggestion = closest(name, types)
+    hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
+    collector.add(path, f"unknown node type '{name}'{hint}; installed: {', '.join(sorted(types)) or 'none'}")
+
+
+def _check_connection_fields(
+    node_class: type[Node], config: Mapping[str, Any], defined: set[str], path: list[PathItem], collector: _Collector
+) -> None:
+    """Config keys that name a connection (``Node.connection_fields``) must name one of this flow or the API's."""
+    for field_name in node_class.connection_fields:
+        connection_id = config.get(field_name)
+        if connection_id is not None and connection_id not in defined:
+            names = ", ".join(sorted(defined)) or "none"
+            collector.add([*path, field_name], f"unknown connection '{connection_id}' (defined: {names})")
+
+
+def _check_wires(
+    node_type: str,
+    wires: Mapping[str, list[str]],
+    outputs: tuple[str, ...],
+    known: set[str],
+    classes: Mapping[str, type[Node] | None],
+    path: list[PathItem],
+    collector: _Collector,
+) -> None:
+    """Each wire leaves one of the node's outputs for a node of the flow (``known``: every id written) that has
+    an input. ``classes``: the class of every valid node entry (None for an unknown type)."""
+    known_ids = ", ".join(sorted(known))
+    for port, targets in wires.items():
+        port_path = [*path, "wires", port]
+        if port not in outputs:
+            ports = ", ".join(outputs) or "none"
+            message = f"node type '{node_type}' has no output '{port}' (outputs: {ports})"
+            collector.add(port_path, message, of_key=True)
             continue
-        if entry["disabled"]:
-            continue  # kept in the file, never run: its config may be unfinished; wires to it carry nothing
-        raw_config = entry["config"] or {}
-        config = None
-        try:
-            config = _run_plugin_schema(node_class.config_schema, raw_config)
-        except vol.Invalid as exc:
-            collector.add_invalid([*path, "config"], exc, node_class.config_schema, raw_config)
-        for field_name in node_class.connection_fields:
-            connection_id = (config or raw_config).get(field_name)
-            if connection_id is not None and connection_id not in connection_ids:
-                defined = ", ".join(sorted(connection_ids)) or "none"
-                collector.add(
-                    [*path, "config", field_name],
-                    f"unknown connection '{connection_id}' (defined: {defined})",
-                )
-        _check_node_fields(node_class, config or raw_config, seen, [*path, "config"], collector)
-        wires = entry["wires"] or {}
-        outputs = _output_ports(node_class, config, [*path, "config"], collector)
-        for port, targets in wires.items():
-            port_path = [*path, "wires", port]
-            if outputs is None:
-                continue  # the config that names this node's ports is invalid: reported above
-            if port not in outputs:
-                ports = ", ".join(outputs) or "none"
-                collector.add(
-                    port_path,
-                    f"node type '{entry['type']}' has no output '{port}' (outputs: {ports})",
-                    of_key=True,
-                )
+        as_list = isinstance(_raw_at(collector.root, port_path), list)
+        for target_index, target in enumerate(targets):
+            target_at = [*port_path, target_index] if as_list else None
+            if target not in known:
+                collector.add(port_path, f"unknown node '{target}' (known: {known_ids})", at=target_at)
                 continue
-            for target_index, target in enumerate(targets):
-                target_at = [*port_path, target_index] if isinstance(_raw_at(collector.root, port_path), list) else None
-                if target not in seen:
-                    collector.add(port_path, f"unknown node '{target}' (known: {known_ids})", at=target_at)
-                else:
-                    target_entry = next((e for _, e in entries if e["id"] == target), None)
-                    target_class = types.get(target_entry["type"]) if target_entry else None
-                    if target_class is not None and not target_class.has_input:
-                        collector.add(port_path, f"node '{target}' ({target_class.type}) has no input", at=target_at)
-        if config is not None:
-            result.append(NodeSpec(entry["id"], entry["type"], config, raw_config, wires, entry.get("name")))
-    return result
+            target_class = classes.get(target)
+            if target_class is not None and not target_class.has_input:
+                collector.add(port_path, f"node '{target}' ({target_class.type}) has no input", at=target_at)
 
 
 def _check_node_fields(
