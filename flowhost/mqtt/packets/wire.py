@@ -83,7 +83,7 @@ def frame_at(buf: bytes, pos: int, end: int) -> tuple[int, int, int] | None:
         while True:
             if start >= end:
                 return None
-            if shift > 21:
+            if shift == 28:  # four length bytes read, and the last said more follow
                 raise ProtocolError("remaining length longer than 4 bytes")
             byte = buf[start]
             start += 1
@@ -98,11 +98,11 @@ def frame_at(buf: bytes, pos: int, end: int) -> tuple[int, int, int] | None:
 
 def encode_string(text: str) -> bytes:
     data = text.encode()
-    return len(data).to_bytes(2, "big") + data
+    return len(data).to_bytes(2) + data  # big-endian, as all MQTT integers
 
 
 def encode_binary(data: bytes) -> bytes:
-    return len(data).to_bytes(2, "big") + data
+    return len(data).to_bytes(2) + data
 
 
 def read_u16(buf: bytes, pos: int, end: int) -> tuple[int, int]:
