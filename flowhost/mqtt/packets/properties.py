@@ -103,7 +103,7 @@ def _read_byte(buf: bytes, pos: int, end: int) -> tuple[int, int]:
 def _read_u32(buf: bytes, pos: int, end: int) -> tuple[int, int]:
     if pos + 4 > end:
         raise ProtocolError("truncated property")
-    return int.from_bytes(buf[pos : pos + 4], "big"), pos + 4
+    return int.from_bytes(buf[pos : pos + 4]), pos + 4  # big-endian by default
 
 
 def _read_pair(buf: bytes, pos: int, end: int) -> tuple[tuple[str, str], int]:
