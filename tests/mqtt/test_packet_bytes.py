@@ -254,6 +254,7 @@ def test_connect_5_will_carries_its_properties_and_qos_2() -> None:
         (b"\x00\x04MQTT\x06\x02\x00\x3c\x00\x00", "bad CONNECT protocol level or flags"),
         (b"\x00\x04MQTT\x04\x03\x00\x3c\x00\x00", "bad CONNECT protocol level or flags"),  # reserved flag
         (b"\x00\x04MQTT\x04\x02\x00\x3c\x00\x00\x00", "CONNECT has 1 unexpected trailing bytes"),
+        (b"\x00\x04MQTT\x04\x02\x00\x3c", "truncated two-byte integer"),  # no client identifier
     ],
 )
 def test_malformed_connect_is_refused(body: bytes, error: str) -> None:
@@ -354,6 +355,21 @@ def test_publish_decodes_flags_and_fields() -> None:
     assert decode(b"\x34\x05\x00\x01a\x00\x02", V311).qos == 2
 
 
+def test_publish_fields_of_more_than_one_byte_and_each_flag_alone() -> None:
+    topic = "t" * 300  # a topic length with a high byte
+    message = decode(b"\x32\xb2\x02\x01\x2c" + topic.encode() + b"\x01\x02\x00x")
+    assert (message.topic, message.packet_id, message.payload) == (topic, 0x0102, b"x")
+    retained = decode(b"\x31\x04\x00\x01a\x00", V5)
+    assert (retained.retain, retained.dup, retained.qos) == (True, False, 0)
+    duplicate = decode(b"\x3a\x06\x00\x01a\x00\x01\x00", V5)
+    assert (duplicate.retain, duplicate.dup, duplicate.qos) == (False, True, 1)
+    assert p.Message("a", b"", 1, dup=True, packet_id=1).encode(V311) == b"\x3a\x05\x00\x01a\x00\x01"
+    assert p.Message("a", b"", 0, retain=True).encode(V311) == b"\x31\x03\x00\x01a"
+    with_properties = p.Message("a", b"x", properties={"content_type": "j"})
+    assert with_properties.encode(V5) == b"\x30\x09\x00\x01a\x04\x03\x00\x01jx"
+    assert with_properties.encode(V311) == b"\x30\x04\x00\x01ax"
+
+
 def test_publish_of_128_bytes_and_more_has_a_longer_header() -> None:
     message = p.Message("t", b"x" * 125)  # 3 + 125 = 128 bytes of body on 3.1.1
     encoded = message.encode(V311)
@@ -419,6 +435,20 @@ def test_subscribe_bytes_with_every_option() -> None:
     assert packet.encode(V5) == b"\x82\x0d\x0a\x0b\x00\x00\x03a/#\x2e\x00\x01b\x01"
     assert decode(packet.encode(V5)) == packet
     assert decode(b"\x82\x06\x00\x01\x00\x01c\x10", V311).subscriptions == [p.Subscription("c", 0, False, False, 1)]
+    # each option alone
+    assert p.Subscription("x", 2).options() == 0x02
+    assert p.Subscription("x", 0, no_local=True).options() == 0x04
+    assert p.Subscription("x", 0, retain_as_published=True).options() == 0x08
+    assert p.Subscription("x", 0, retain_handling=1).options() == 0x10
+
+
+def test_list_packets_carry_their_properties_on_mqtt_5() -> None:
+    subscribe = p.Subscribe(1, [p.Subscription("a")], {"subscription_identifier": [5]})
+    assert subscribe.encode(V5) == b"\x82\x09\x00\x01\x02\x0b\x05\x00\x01a\x00"
+    assert decode(subscribe.encode(V5)) == subscribe
+    suback = p.Suback(1, [0], {"reason_string": "ok"})
+    assert suback.encode(V5) == b"\x90\x09\x00\x01\x05\x1f\x00\x02ok\x00"
+    assert decode(suback.encode(V5)) == suback
 
 
 @pytest.mark.parametrize(

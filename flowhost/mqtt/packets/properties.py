@@ -65,8 +65,8 @@ def _encode_pair(pair: tuple[str, str]) -> bytes:
 
 _ENCODERS = {
     _BYTE: lambda value: bytes((value,)),
-    _U16: lambda value: value.to_bytes(2, "big"),
-    _U32: lambda value: value.to_bytes(4, "big"),
+    _U16: lambda value: value.to_bytes(2),
+    _U32: lambda value: value.to_bytes(4),
     _VARINT: encode_remaining_length,
     _STRING: encode_string,
     _BINARY: encode_binary,

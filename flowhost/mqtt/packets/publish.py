@@ -81,7 +81,7 @@ class Message:
 def encode_publish(first: int, topic_field: bytes, packet_id: int, properties: bytes, payload: bytes) -> bytes:
     """The hot-path PUBLISH encoder: `topic_field` is the length-prefixed topic, cached by the caller;
     `packet_id` 0 means none (QoS 0); `properties` is b"" on 3.1.1 or the encoded property block on 5."""
-    pid = packet_id.to_bytes(2, "big") if packet_id else b""
+    pid = packet_id.to_bytes(2) if packet_id else b""
     remaining = len(topic_field) + len(pid) + len(properties) + len(payload)
     if remaining < 128:
         header = bytes((first, remaining))
@@ -101,9 +101,7 @@ class _Ack:
 
     def encode(self, version: int) -> bytes:
         first = self.packet_type << 4 | REQUIRED_FLAGS.get(self.packet_type, 0)
-        return packet(
-            first, self.packet_id.to_bytes(2, "big"), encode_reason(self.reason_code, self.properties, version)
-        )
+        return packet(first, self.packet_id.to_bytes(2), encode_reason(self.reason_code, self.properties, version))
 
     @classmethod
     def decode(cls, first: int, buf: bytes, pos: int, end: int, version: int) -> _Ack:

@@ -68,7 +68,7 @@ class Connect:
         parts = [
             encode_string("MQTT"),
             bytes((self.protocol_version, self._flags())),
-            self.keep_alive.to_bytes(2, "big"),
+            self.keep_alive.to_bytes(2),
         ]
         if v5:
             parts.append(encode_properties(self.properties))

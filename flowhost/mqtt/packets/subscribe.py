@@ -84,7 +84,7 @@ class _ListLayout:
     """The protocol version from which the packet carries items (UNSUBACK's reason codes came with MQTT 5)."""
 
     def encode(self, packet_id: int, properties: Properties, items: list[Any], version: int) -> bytes:
-        parts = [packet_id.to_bytes(2, "big")]
+        parts = [packet_id.to_bytes(2)]
         if version >= MQTT_5:
             parts.append(encode_properties(properties))
         if version >= self.items_since:
