@@ -55,10 +55,18 @@ class Entry(Protocol):
     expires_at: float | None
 
 
+_ADD_OVERHEAD = _HEAD.size + _ADD.size
+
+
 def _encode_add(sequence: int, topic: bytes, payload: bytes, expires_at: float | None) -> tuple[bytes, ...]:
     fixed = _ADD.pack(sequence, math.nan if expires_at is None else expires_at, len(topic), len(payload))
     crc = zlib.crc32(payload, zlib.crc32(topic, zlib.crc32(fixed)))
     return _HEAD.pack(_ADD_KIND, crc), fixed, topic, payload
+
+
+def _add_size(record: tuple[bytes, ...]) -> int:
+    """The bytes of an add record (cheaper than summing its parts: this runs for every uplink journaled)."""
+    return _ADD_OVERHEAD + len(record[2]) + len(record[3])
 
 
 def _encode_done(sequences: list[int]) -> tuple[bytes, ...]:
@@ -165,7 +173,7 @@ class JournalStore:
         for sequence, topic, payload, expires_at in pending:
             record = _encode_add(sequence, topic.encode(), payload, expires_at)
             self._live[sequence] = record
-            self._live_bytes += sum(map(len, record))
+            self._live_bytes += _add_size(record)
         self._start_segment()
         for segment in old_segments:
             segment.unlink()
@@ -176,18 +184,23 @@ class JournalStore:
 
     async def write(self, inserts: Iterable[Entry], deletes: list[int]) -> None:
         """Journal new uplinks and the sequences that left the outbox, as one write."""
+        # Runs on the event loop for every uplink journaled: names are looked up once, sizes counted once.
         live = self._live
         parts: list[bytes] = []
+        extend = parts.extend
         added: list[int] = []
+        added_bytes = 0
+        encode_add = _encode_add
         for entry in inserts:
-            record = _encode_add(entry.sequence, entry.topic.encode(), entry.payload, entry.expires_at)
-            live[entry.sequence] = record
-            self._live_bytes += sum(map(len, record))
-            parts += record
-            added.append(entry.sequence)
+            sequence, topic, payload = entry.sequence, entry.topic.encode(), entry.payload
+            record = live[sequence] = encode_add(sequence, topic, payload, entry.expires_at)
+            added_bytes += len(topic) + len(payload)
+            extend(record)
+            added.append(sequence)
+        self._live_bytes += added_bytes + _ADD_OVERHEAD * len(added)
         done = [sequence for sequence in deletes if sequence in live]
         for sequence in done:
-            self._live_bytes -= sum(map(len, live.pop(sequence)))
+            self._live_bytes -= _add_size(live.pop(sequence))
         if done:
             parts += _encode_done(done)
         if not parts and not self._rewrite_next:
@@ -200,7 +213,7 @@ class JournalStore:
             for sequence in added:
                 record = live.pop(sequence, None)
                 if record is not None:
-                    self._live_bytes -= sum(map(len, record))
+                    self._live_bytes -= _add_size(record)
             self._rewrite_next = True
             raise
 

@@ -23,6 +23,7 @@ from flowhost.mqtt import (
     WebSocketEndpoint,
     Will,
 )
+from flowhost.mqtt.transports import READ_SIZE
 from tests.support.brokers import PASSWORD, USER
 
 from .helpers import Inbox, client_id, connected, endpoints
@@ -323,3 +324,27 @@ async def test_websocket_one_packet_per_frame(mosquitto, pki, transport: str) ->
         await asyncio.wait_for(asyncio.gather(*futures), 10)
         await inbox.wait_for(50)
     assert inbox.payloads == [b"%d" % i for i in range(50)]
+
+
+async def test_messages_larger_than_a_read_arrive_whole_in_order(mosquitto) -> None:
+    """TCP is read READ_SIZE bytes at a time: a packet spread over many reads, and small ones around it, arrive
+    whole and in order, the small ones' acknowledgements included."""
+    endpoint = TcpEndpoint(mosquitto.host, mosquitto.tcp_port)
+    inbox = Inbox()
+    big = bytes(range(256)) * (3 * READ_SIZE // 256 + 7)
+    async with (
+        connected(endpoint, on_message=inbox) as subscriber,
+        connected(endpoint) as publisher,
+    ):
+        assert subscriber._connection.transport.max_size == READ_SIZE
+        await subscriber.subscribe("reads/#", 1)
+        futures = []
+        for i in range(20):
+            payload = big if i % 5 == 2 else str(i).encode()
+            futures.append(await publisher.publish(f"reads/{i}", payload, qos=1))
+        await asyncio.wait_for(asyncio.gather(*futures), 20)
+        await inbox.wait_for(20)
+    assert [message.topic for message in inbox.messages] == [f"reads/{i}" for i in range(20)]
+    assert [message.payload for message in inbox.messages] == [
+        big if i % 5 == 2 else str(i).encode() for i in range(20)
+    ]
