@@ -66,9 +66,6 @@ SLOW_TESTS = {
     ),
     "codecs/test_js_sandbox.py::test_a_sandbox_dropped_without_close_ends_its_thread": "waits for a thread to end",
     "codecs/test_js_sandbox.py::test_the_time_limit_applies_to_each_call_not_to_the_context": "burns CPU on purpose",
-    "codecs/test_js_sandbox.py::test_a_loop_of_large_native_steps_is_bounded_by_the_wall_clock_wait": (
-        "burns CPU on purpose"
-    ),
     "mqtt/test_mosquitto.py::test_connect_timeout_when_the_server_never_answers": REAL_TIMER,
     "mqtt/test_fake_brokers.py::test_an_acknowledgement_late_behind_other_traffic_is_no_timeout": REAL_TIMER,
     "mqtt/test_fake_brokers.py::test_a_broker_slow_to_acknowledge_but_answering_pingreq_is_no_timeout": REAL_TIMER,
