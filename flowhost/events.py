@@ -13,6 +13,7 @@ EventKind = Literal[
     "error",  # a node failed on a message or a task; data: {"error", "message_id", "type"}
     "connection_state",  # a connection changed state; data: {"state", "error"}
     "debug",  # a debug node saw a message; data: {"topic", "payload", "message_id"}
+    "alarm",  # a node raised or cleared an alarm; data: {"state": "raised" | "cleared", ...what the node says}
 ]
 
 

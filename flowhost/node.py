@@ -62,6 +62,11 @@ class NodeContext(Protocol):
         """Add to one of the node's counters (shown by the API and the editor)."""
         ...
 
+    def alarm(self, state: Literal["raised", "cleared"], data: Mapping[str, Any]) -> None:
+        """Report an alarm raised or cleared: a runtime event of kind ``alarm`` (to the API's event stream, the
+        editor and plugins' ``flowhost_runtime_event``) with ``data`` and ``state``."""
+        ...
+
     def create_task(self, coro: Awaitable[Any], name: str) -> Any:
         """Start a task the runtime owns: cancelled when the node closes, its failure reported."""
         ...

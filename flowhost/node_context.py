@@ -54,6 +54,9 @@ class RunnerContext:
     def count(self, name: str, amount: int = 1) -> None:
         self._counters[name] += amount
 
+    def alarm(self, state: Literal["raised", "cleared"], data: Mapping[str, Any]) -> None:
+        self._runner.alarm(state, data)
+
     def create_task(self, coro: Awaitable[Any], name: str) -> Any:
         return self._runner.create_task(coro, name)
 

@@ -8,7 +8,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .events import RuntimeEvent
 from .input_tap import InputTap, tapped
@@ -125,6 +125,10 @@ class NodeRunner:
 
     def count(self, name: str, amount: int = 1) -> None:
         self.counters[name] += amount
+
+    def alarm(self, state: Literal["raised", "cleared"], data: Mapping[str, Any]) -> None:
+        event = RuntimeEvent("alarm", self.flow_id, self.node_id, data={**data, "state": state, "type": self.spec.type})
+        self._host.emit(event, self.handling)
 
     def create_task(self, coro: Awaitable[Any], name: str) -> asyncio.Task:
         return self._tasks.create(coro, name)

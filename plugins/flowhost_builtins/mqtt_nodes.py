@@ -103,7 +103,7 @@ class MqttConnector(Node):
         self._pump.offer(Message.create(downlink.document, topic=downlink.topic), downlink.kind)
 
     def _on_alarm(self, change: AlarmChange) -> None:
-        """A message on 'alarm', a counter, and the node's status (a runtime event) naming the raised alarms."""
+        """A message on 'alarm', an ``alarm`` runtime event, a counter, and the node's status."""
         if change.state == "raised":
             self._raised.add(change.alarm.index)
             self.context.count("alarms")
@@ -115,7 +115,9 @@ class MqttConnector(Node):
             self.context.status(f"low uplink rate: alarm {names} raised", "warning")
         else:
             self.context.status("uplink rate back above the alarms' minimum", "ok")
-        self._pump.offer(Message.create(change.as_json(self._connection.id), topic="alarm"), "alarm")
+        described = change.as_json(self._connection.id)
+        self.context.alarm(change.state, described)
+        self._pump.offer(Message.create(described, topic="alarm"), "alarm")
 
     async def on_input(self, msg: Message) -> None:
         receipt = msg.receipt

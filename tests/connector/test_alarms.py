@@ -1,6 +1,6 @@
 """A connection's low-rate ``alarms`` end to end: uplinks through the connector to real Mosquitto, the runtime on a
 manual clock, the alarm raised and cleared as messages on the connector's ``alarm`` port, a counter on node and
-connection, and the node's status (a runtime event)."""
+connection, the node's status, and an ``alarm`` runtime event."""
 
 from __future__ import annotations
 
@@ -42,8 +42,9 @@ async def manual_runtime(plugins, tmp_path):
 
 async def test_the_alarm_is_raised_and_cleared_on_the_alarm_port(manual_runtime, mosquitto) -> None:
     runtime, clock = manual_runtime
-    statuses = []
+    statuses, alarm_events = [], []
     runtime.add_listener(lambda event: statuses.append(event.data) if event.kind == "status" else None)
+    runtime.add_listener(lambda event: alarm_events.append(event) if event.kind == "alarm" else None)
     flow = connector_flow(
         {
             "hostName": f"127.0.0.1:{mosquitto.tcp_port}",
@@ -87,3 +88,9 @@ async def test_the_alarm_is_raised_and_cleared_on_the_alarm_port(manual_runtime,
         assert connection.counters["alarmsRaised"] == 1 and connection.counters["alarmsCleared"] == 1
         assert connector.counters["alarms"] == 1 and connector.counters["alarmsCleared"] == 1
         assert [message.topic for message in received.messages] == [f"alarms-test/{DEV_EUI}/uplink"] * 3
+        # Each change is also a runtime event of kind "alarm" (the API's event stream, plugins' hook), of the node.
+        assert [(event.flow_id, event.node_id, event.data["state"]) for event in alarm_events] == [
+            ("c", "connector", "raised"),
+            ("c", "connector", "cleared"),
+        ]
+        assert alarm_events[0].data["reason"] == "rateBelowMinimum" and alarm_events[0].data["type"] == "mqtt-connector"
