@@ -63,6 +63,9 @@ OUTBOX_COMMIT_DELAY = 0.005
 """While connected, uplinks wait this long before being written: the broker's PUBACK usually comes first, and an
 uplink acknowledged before its commit is never written at all."""
 InboundHandler = Callable[[MqttMessage], "asyncio.Future | Acknowledgement | None"]
+Unsubscribe = Callable[[], None]
+"""What `add_subscription` and the `add_*_listener` methods return (as Home Assistant's `async_subscribe`): a node
+calls it when it closes, and cannot remove what another node added."""
 
 
 class UplinkRefused(UplinkRejected):
@@ -202,25 +205,30 @@ class MqttIotConnection(Connection):
             raise NotConnectedError(f"connection {self.id} is not open ({self.state})")
         await client.publish_and_wait(topic, payload, qos, retain)
 
-    def add_downlink_listener(self, listener: Callable[[Downlink], None]) -> None:
+    def add_downlink_listener(self, listener: Callable[[Downlink], None]) -> Unsubscribe:
+        """Tell ``listener`` every downlink (and report) that arrives; returns its removal."""
         self._downlink_listeners.append(listener)
+        return partial(self._remove_downlink_listener, listener)
 
-    def remove_downlink_listener(self, listener: Callable[[Downlink], None]) -> None:
+    def _remove_downlink_listener(self, listener: Callable[[Downlink], None]) -> None:
         if listener in self._downlink_listeners:
             self._downlink_listeners.remove(listener)
 
-    def add_alarm_listener(self, listener: Callable[[AlarmChange], None], clock: Clock) -> None:
+    def add_alarm_listener(self, listener: Callable[[AlarmChange], None], clock: Clock) -> Unsubscribe:
         """Tell ``listener`` when one of the connection's ``alarms`` is raised or cleared; the first listener's
-        clock (the runtime's) starts the watch."""
+        clock (the runtime's) starts the watch. Returns its removal."""
         if self._alarms is not None and self._alarms.add_listener(listener, clock):
             self.context.create_task(self._alarms.run(), "alarms")
+        return partial(self._remove_alarm_listener, listener)
 
-    def remove_alarm_listener(self, listener: Callable[[AlarmChange], None]) -> None:
+    def _remove_alarm_listener(self, listener: Callable[[AlarmChange], None]) -> None:
         if self._alarms is not None:
             self._alarms.remove_listener(listener)
 
-    def add_subscription(self, topic_filter: str, qos: int, handler: InboundHandler) -> None:
-        """Route messages matching ``topic_filter`` to ``handler``; subscribed now and after every reconnect."""
+    def add_subscription(self, topic_filter: str, qos: int, handler: InboundHandler) -> Unsubscribe:
+        """Route messages matching ``topic_filter`` to ``handler``; subscribed now and after every reconnect.
+        Returns the unsubscribe: ``handler`` hears no more, and the filter is unsubscribed once no handler wants
+        it."""
         qos_now, handlers = self._subscriptions.get(topic_filter, (qos, []))
         self._unsubscribe_later.discard(topic_filter)
         handlers.append(handler)
@@ -229,8 +237,9 @@ class MqttIotConnection(Connection):
         client = self._client
         if client is not None and client.is_connected:
             self.context.create_task(self._subscribe(client, topic_filter), f"subscribe {topic_filter}")
+        return partial(self._remove_subscription, topic_filter, handler)
 
-    def remove_subscription(self, topic_filter: str, handler: InboundHandler) -> None:
+    def _remove_subscription(self, topic_filter: str, handler: InboundHandler) -> None:
         entry = self._subscriptions.get(topic_filter)
         if entry is None or handler not in entry[1]:
             return

@@ -93,9 +93,11 @@ class MqttConnector(Node):
     async def start(self) -> None:
         self._connection = connection_of(self)
         self._pump = _InboundPump(self, self._connection)
-        self._connection.add_downlink_listener(self._on_downlink)
         self._raised: set[int] = set()
-        self._connection.add_alarm_listener(self._on_alarm, self.context.clock)
+        self._stop_listening = (
+            self._connection.add_downlink_listener(self._on_downlink),
+            self._connection.add_alarm_listener(self._on_alarm, self.context.clock),
+        )
         self.context.create_task(self._pump.run(), "downlinks")
 
     def _on_downlink(self, downlink: Downlink) -> None:
@@ -166,10 +168,8 @@ class MqttConnector(Node):
             msg.receipt.release()
 
     async def close(self) -> None:
-        connection = getattr(self, "_connection", None)
-        if connection is not None:
-            connection.remove_downlink_listener(self._on_downlink)
-            connection.remove_alarm_listener(self._on_alarm)
+        for stop in getattr(self, "_stop_listening", ()):
+            stop()
 
 
 class MqttIn(Node):
@@ -198,7 +198,9 @@ class MqttIn(Node):
         self._store_first = self.config["acknowledge"] == "stored"
         self._connection = connection_of(self)
         self._pump = _InboundPump(self, self._connection)
-        self._connection.add_subscription(self.config["topic"], self.config["qos"], self._on_message)
+        self._unsubscribe = self._connection.add_subscription(
+            self.config["topic"], self.config["qos"], self._on_message
+        )
         self.context.create_task(self._pump.run(), "messages")
 
     def _on_message(self, message: MqttMessage) -> Acknowledgement | None:
@@ -218,9 +220,9 @@ class MqttIn(Node):
         return acknowledgement
 
     async def close(self) -> None:
-        connection = getattr(self, "_connection", None)
-        if connection is not None:
-            connection.remove_subscription(self.config["topic"], self._on_message)
+        unsubscribe = getattr(self, "_unsubscribe", None)
+        if unsubscribe is not None:
+            unsubscribe()
 
 
 def _settle(acknowledgement: Acknowledgement, refusal: Refusal | None) -> None:

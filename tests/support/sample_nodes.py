@@ -151,7 +151,7 @@ class FailingSubscriber(Node):
     async def start(self) -> None:
         self._failed = False
         self._connection = self.context.connection(self.config["connection"])
-        self._connection.add_subscription(self.config["topic"], 1, self._on_message)
+        self._unsubscribe = self._connection.add_subscription(self.config["topic"], 1, self._on_message)
 
     def _on_message(self, message) -> None:
         if not self._failed:
@@ -160,4 +160,4 @@ class FailingSubscriber(Node):
         self.handled.append(message.topic)
 
     async def close(self) -> None:
-        self._connection.remove_subscription(self.config["topic"], self._on_message)
+        self._unsubscribe()
