@@ -215,6 +215,24 @@ def decoder_nodes_flowhost(qos: int, acknowledge: str) -> list[dict]:
     ]
 
 
+def node_red_mqtt_in(node_id: str, topic: str, qos: str, wired_to: str) -> dict:
+    """A Node-RED `mqtt in` node on the bench's broker, wired to one node."""
+    return {
+        "id": node_id,
+        "type": "mqtt in",
+        "z": "tab",
+        "topic": topic,
+        "qos": qos,
+        "datatype": "auto-detect",
+        "broker": "broker",
+        "nl": False,
+        "rap": True,
+        "rh": 0,
+        "inputs": 0,
+        "wires": [[wired_to]],
+    }
+
+
 def decoder_nodes_node_red(qos: int) -> list[dict]:
     """The same JS file's decodeUplink in a function node, its result put as ThingPark's decoded document does
     (``payload`` in the DevEUI_uplink, or ``payloadDecodedError``)."""
@@ -233,20 +251,7 @@ def decoder_nodes_node_red(qos: int) -> list[dict]:
         "return msg;\n"
     )
     return [
-        {
-            "id": "coded-in",
-            "type": "mqtt in",
-            "z": "tab",
-            "topic": DECODER_TOPIC,
-            "qos": str(qos),
-            "datatype": "auto-detect",
-            "broker": "broker",
-            "nl": False,
-            "rap": True,
-            "rh": 0,
-            "inputs": 0,
-            "wires": [["decode"]],
-        },
+        node_red_mqtt_in("coded-in", DECODER_TOPIC, str(qos), "decode"),
         {"id": "decode", "type": "function", "z": "tab", "func": body, "outputs": 1, "wires": [["out"]]},
     ]
 
@@ -269,20 +274,7 @@ def node_red_flow(directory: Path, broker_port: int, qos: int, sink_url: str, de
             "cleansession": True,
             "autoUnsubscribe": True,
         },
-        {
-            "id": "in",
-            "type": "mqtt in",
-            "z": "tab",
-            "topic": SOURCE_TOPIC,
-            "qos": str(qos),
-            "datatype": "auto-detect",
-            "broker": "broker",
-            "nl": False,
-            "rap": True,
-            "rh": 0,
-            "inputs": 0,
-            "wires": [["fn"]],
-        },
+        node_red_mqtt_in("in", SOURCE_TOPIC, str(qos), "fn"),
         {
             "id": "fn",
             "type": "function",
@@ -320,20 +312,7 @@ def node_red_flow(directory: Path, broker_port: int, qos: int, sink_url: str, de
             "wires": [["out"], ["httpout"]],
         },
         {"id": "httpout", "type": "http response", "z": "tab", "statusCode": "", "headers": {}, "wires": []},
-        {
-            "id": "down",
-            "type": "mqtt in",
-            "z": "tab",
-            "topic": "mqtt/things/+/downlink",
-            "qos": "1",
-            "datatype": "auto-detect",
-            "broker": "broker",
-            "nl": False,
-            "rap": True,
-            "rh": 0,
-            "inputs": 0,
-            "wires": [["post"]],
-        },
+        node_red_mqtt_in("down", "mqtt/things/+/downlink", "1", "post"),
         {
             "id": "post",
             "type": "http request",
