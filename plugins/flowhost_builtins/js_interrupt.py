@@ -104,6 +104,7 @@ class Watchdog:
         self.lock = threading.RLock()  # reentrant: the cyclic GC may free a context on this thread, holding it
         self._calls: dict[int, tuple[Any, float]] = {}
         self._thread: threading.Thread | None = None
+        self._call_started = threading.Event()  # the thread sleeps on it while no call runs: no idle wake-ups
         self.pokes = 0
         """How many times a counter was set (for the tests: the watchdog did stop a call)."""
 
@@ -112,6 +113,8 @@ class Watchdog:
         self._calls[key] = (counter, time.monotonic() + timeout)
         if self._thread is None:
             self._start_thread()
+        elif not self._call_started.is_set():
+            self._call_started.set()
 
     def end(self, key: int) -> None:
         self._calls.pop(key, None)
@@ -125,9 +128,12 @@ class Watchdog:
     def _watch(self) -> None:
         calls, lock = self._calls, self.lock
         while True:
-            time.sleep(self.tick)
             if not calls:
+                self._call_started.clear()
+                if not calls:  # a call that began since is seen at once; one that begins later sets the event
+                    self._call_started.wait()
                 continue
+            time.sleep(self.tick)
             now = time.monotonic()
             with lock:
                 for counter, overdue_at in list(calls.values()):
