@@ -10,7 +10,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aiohttp import web
@@ -233,9 +233,10 @@ def _broker(args: argparse.Namespace) -> int:
     async def serve() -> None:
         broker = EmbeddedBroker(args.host, args.port)
         await broker.start()
-        print(f"local test broker (amqtt) on mqtt://{broker.address}  (Ctrl-C to stop)", flush=True)
         try:
-            await _until_stopped()
+            await _until_stopped(
+                lambda: print(f"local test broker (amqtt) on mqtt://{broker.address}  (Ctrl-C to stop)", flush=True)
+            )
         finally:
             await broker.stop()
 
@@ -270,12 +271,14 @@ def _run_async(coro, loop_factory=None) -> int:
         return 1
 
 
-async def _until_stopped() -> None:
+async def _until_stopped(ready: Callable[[], None] = lambda: None) -> None:
+    """Wait for SIGINT or SIGTERM; ``ready()`` runs once both are handled."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
+        ready()
         await stop.wait()
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -336,8 +339,8 @@ async def _serve(args: argparse.Namespace) -> int:
             await site.start()
         except OSError as exc:
             raise OSError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from exc
-        _print_ready(args, app, demo)
-        await _until_stopped()
+        # The ready lines come once SIGTERM stops cleanly: a supervisor may send it as soon as it reads them.
+        await _until_stopped(lambda: _print_ready(args, app, demo))
         print("stopping...", flush=True)
     finally:
         with contextlib.suppress(TimeoutError):
