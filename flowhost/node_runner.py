@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .events import RuntimeEvent
-from .input_tap import InputTap, tapped
+from .input_tap import InputTap, tapped, tapped_batch
 from .message import Message
 from .node import Connection, Node, StatusLevel
 from .node_context import RunnerContext
@@ -174,6 +174,8 @@ class NodeRunner:
                 self._worker = asyncio.create_task(self._work(), name=f"{self.flow_id}.{self.node_id}:worker")
 
     async def _work(self) -> None:
+        if self.node_class.batch_size > 1:
+            return await self._work_in_batches(self.node_class.batch_size)
         inbox, counters = self.inbox, self.counters
         on_input = tapped(self._host.input_tap, self, self.node.on_input)
         while True:
@@ -186,15 +188,42 @@ class NodeRunner:
                 self._refuse(msg, "the node stopped")
                 raise
             except Exception as exc:
-                self.report_error(exc, msg)
-                if msg.receipt is not None:
-                    msg.receipt.refuse(f"node {self.node_id} failed: {exc}", retryable=True, node_id=self.node_id)
+                self._failed(exc, msg)
             else:
                 counters["processed"] += 1
             self.handling = None
             if msg.receipt is not None:
                 msg.receipt.release()
             inbox.task_done()
+
+    async def _work_in_batches(self, limit: int) -> None:
+        """The worker of a batching node: what waits in the inbox, up to ``limit`` messages, in one call."""
+        inbox, counters = self.inbox, self.counters
+        on_batch = tapped_batch(self._host.input_tap, self, self.node.on_input_batch)
+        while True:
+            batch = [inbox.get_nowait() if inbox.qsize() else await inbox.get()]
+            while len(batch) < limit and inbox.qsize():
+                batch.append(inbox.get_nowait())
+            try:
+                await on_batch(batch)
+            except asyncio.CancelledError:
+                for msg in batch:
+                    self._refuse(msg, "the node stopped")
+                raise
+            except Exception as exc:
+                for msg in batch:
+                    self._failed(exc, msg)
+            else:
+                counters["processed"] += len(batch)
+            for msg in batch:
+                if msg.receipt is not None:
+                    msg.receipt.release()
+                inbox.task_done()
+
+    def _failed(self, exc: Exception, msg: Message) -> None:
+        self.report_error(exc, msg)
+        if msg.receipt is not None:
+            msg.receipt.refuse(f"node {self.node_id} failed: {exc}", retryable=True, node_id=self.node_id)
 
     def _refuse(self, msg: Message, reason: str) -> None:
         if msg.receipt is not None:

@@ -63,23 +63,20 @@ class Registry:
             raise RegistrationError(f"node type '{type_name}': outputs must be a tuple of port names")
         if len(set(outputs)) != len(outputs):
             raise RegistrationError(f"node type '{type_name}': output port names repeat: {outputs}")
-        for method in ("start", "on_input", "close"):
+        for method in ("start", "on_input", "on_input_batch", "close"):
             if not inspect.iscoroutinefunction(getattr(node_class, method)):
                 raise RegistrationError(f"node type '{type_name}': {method} must be an async method")
+        _check_batch_size(node_class, type_name)
         self._claim(f"node:{type_name}", plugin_name, f"node type '{type_name}'")
         self.node_types[type_name] = node_class
 
     def register_connection_type(self, connection_class: type, plugin_name: str) -> None:
         if not (inspect.isclass(connection_class) and issubclass(connection_class, Connection)):
-            raise RegistrationError(
-                f"registered {connection_class!r}, which is not a flowhost.Connection subclass"
-            )
+            raise RegistrationError(f"registered {connection_class!r}, which is not a flowhost.Connection subclass")
         connector_id = getattr(connection_class, "connector_id", None)
         _check_type_name(connector_id, connection_class, "connector_id")
         if not isinstance(connection_class.config_schema, vol.Schema):
-            raise RegistrationError(
-                f"connection type '{connector_id}': config_schema must be a voluptuous Schema"
-            )
+            raise RegistrationError(f"connection type '{connector_id}': config_schema must be a voluptuous Schema")
         for method in ("start", "stop"):
             if not inspect.iscoroutinefunction(getattr(connection_class, method)):
                 raise RegistrationError(f"connection type '{connector_id}': {method} must be an async method")
@@ -94,6 +91,19 @@ class Registry:
 
     def types_of_plugin(self, plugin_name: str) -> list[str]:
         return sorted(key for key, owner in self.provided_by.items() if owner == plugin_name)
+
+
+def _check_batch_size(node_class: type[Node], type_name: str) -> None:
+    size = node_class.batch_size
+    if type(size) is not int or not 1 <= size <= 10_000:
+        raise RegistrationError(
+            f"node type '{type_name}': batch_size must be a whole number from 1 to 10000, got {size!r}"
+        )
+    if size > 1 and node_class.on_input_batch is Node.on_input_batch:
+        raise RegistrationError(
+            f"node type '{type_name}': batch_size is {size} but on_input_batch is not overridden: override it to "
+            "handle several messages at once, or leave batch_size at 1"
+        )
 
 
 def _check_type_name(name: object, cls: type, attribute: str) -> None:

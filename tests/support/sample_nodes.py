@@ -49,6 +49,41 @@ class Collector(Node):
         EVENTS.append(f"close {self.id}")
 
 
+class BatchCollector(Node):
+    """Takes what waits in its inbox in batches of up to 16: keeps each batch, fails alone the message equal to
+    ``fail_on`` and raises for the whole batch when one message equals ``raise_on``; ``delay`` per batch."""
+
+    type = "test-batch-collect"
+    outputs = ()
+    batch_size = 16
+    batches: ClassVar[dict[str, list[list[Message]]]] = defaultdict(list)
+    config_schema = vol.Schema(
+        {
+            vol.Optional("delay", default="0s"): duration,
+            vol.Optional("fail_on"): str,
+            vol.Optional("raise_on"): str,
+        }
+    )
+
+    async def on_input(self, msg: Message) -> None:
+        raise AssertionError("a batching node is handed batches, never single messages")
+
+    async def on_input_batch(self, messages) -> None:
+        if self.config["delay"]:
+            await asyncio.sleep(self.config["delay"])
+        if any(msg.payload == self.config.get("raise_on") for msg in messages):
+            raise ValueError(f"cannot handle a batch of {len(messages)}")
+        kept = []
+        for msg in messages:
+            if msg.payload == self.config.get("fail_on"):
+                self.context.report_error(ValueError(f"cannot handle {msg.payload!r}"), msg)
+                if msg.receipt is not None:
+                    msg.receipt.refuse("refused alone", retryable=False, node_id=self.id)
+            else:
+                kept.append(msg)
+        self.batches[self.id].append(kept)
+
+
 class Emitter(Node):
     """Sends the configured payloads once, as fast as the receivers allow."""
 
@@ -107,7 +142,7 @@ class Loopback(Connection):
 
 @hookimpl
 def flowhost_register_node_types(register):
-    for node_type in (Collector, Emitter, Relay, Stubborn, Unbuildable, FailingSubscriber):
+    for node_type in (Collector, BatchCollector, Emitter, Relay, Stubborn, Unbuildable, FailingSubscriber):
         register(node_type)
 
 
