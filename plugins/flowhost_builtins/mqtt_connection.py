@@ -11,7 +11,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -33,7 +33,6 @@ from flowhost.mqtt import (
     NotAuthorizedError,
     NotConnectedError,
     PublishRefusedError,
-    PublishTimeoutError,
     SubscribeRefusedError,
     UnsupportedProtocolVersionError,
 )
@@ -53,7 +52,8 @@ from .thingpark import DocumentError, parse_downlink
 from .topics import topic_matches
 from .uplink_journal import JournalStore
 from .uplink_outbox import Outbox, OutboxEntry, OutboxFull, StoredCallback
-from .uplink_preparation import UplinkRejected, prepare_uplink
+from .uplink_preparation import PreparedUplink, UplinkRejected, prepare_uplink
+from .uplink_publisher import OutboxPublisher
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class MqttIotConnection(Connection):
         self._outbox = Outbox(
             self.settings.outbox_size, store, drop_oldest=self.settings.outbox_overflow == "dropOldest"
         )
-        self._outbox_ready = asyncio.Event()
+        self._publisher = OutboxPublisher(connection_id, self._outbox, self.counters, context.log, self._dead_letter)
         self._dead_letters = DeadLetterStore(context.data_dir, self.settings.dead_letter_limit)
         self._downlink_listeners: list[Callable[[Downlink], None]] = []
         self._subscriptions: dict[str, tuple[int, list[InboundHandler]]] = {}
@@ -173,27 +173,43 @@ class MqttIotConnection(Connection):
         OutboxFull when there is no room now; ``on_stored(error)`` is called once it is on disk.
         ``source_bytes``: the JSON ``document`` was parsed from, published as they are when the document goes
         out unchanged."""
+        self.queue_uplinks([(self.prepare_uplink(document, arrival, time.time(), source_bytes), on_stored)])
+
+    def prepare_uplink(
+        self, document: Mapping[str, Any], arrival: float, now: float, source_bytes: bytes | None = None
+    ) -> PreparedUplink:
+        """What :meth:`queue_uplinks` takes for ``document`` (arrived at ``arrival``, published from ``now``).
+        Raises UplinkRejected with the reason, counted, when it cannot be published."""
         try:
-            uplink = prepare_uplink(document, self.settings, arrival, time.time(), source_bytes=source_bytes)
+            return prepare_uplink(document, self.settings, arrival, now, source_bytes=source_bytes)
         except UplinkRejected as exc:
             self.counters["uplinksExpired" if exc.expired else "uplinksRejected"] += 1
             raise
+
+    def queue_uplinks(self, uplinks: Sequence[tuple[PreparedUplink, StoredCallback | None]]) -> None:
+        """Queue prepared uplinks in order, as one submission to the outbox (one hand-off to its journal).
+        Raises OutboxFull, queueing none, when there is no room for all of them (see :attr:`outbox_room_left`);
+        each ``on_stored(error)`` is called once its uplink is on disk."""
         try:
-            dropped = self._outbox.add(uplink.topic, uplink.payload, uplink.expires_at, on_stored)
+            dropped = self._outbox.add_many(
+                [(uplink.topic, uplink.payload, uplink.expires_at, on_stored) for uplink, on_stored in uplinks]
+            )
         except OutboxFull:
-            self.counters["uplinksRefused"] += 1
+            self.counters["uplinksRefused"] += len(uplinks)
             raise
         if self._alarms is not None:
-            self._alarms.record_uplink()
-        if dropped is not None:
+            for _ in uplinks:
+                self._alarms.record_uplink()
+        for entry in dropped:
             self.counters["uplinksDropped"] += 1
             self.context.log.warning(
                 "connection %s: outbox full (%d uplinks), dropped the oldest one for %s",
                 self.id,
                 self._outbox.capacity,
-                dropped.topic,
+                entry.topic,
             )
-        self._outbox_ready.set()
+        if uplinks:
+            self._publisher.ready.set()
 
     async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
         """Publish one message on this connection's broker now, outside the uplink outbox (``mqtt-out``); at QoS
@@ -260,9 +276,19 @@ class MqttIotConnection(Connection):
     def outbox_full(self) -> bool:
         return self._outbox.full
 
-    async def outbox_room(self) -> None:
-        """Return once the outbox can take another uplink (at once when it can now)."""
-        await self._outbox.wait_for_room()
+    @property
+    def outbox_capacity(self) -> int:
+        return self._outbox.capacity
+
+    @property
+    def outbox_room_left(self) -> int:
+        """How many uplinks the outbox takes now without refusing (or dropping) one."""
+        return max(self._outbox.capacity - len(self._outbox), 0)
+
+    async def outbox_room(self, count: int = 1) -> None:
+        """Return once the outbox can take ``count`` more uplinks, or as many as it holds (at once when it can
+        now)."""
+        await self._outbox.wait_for_room(count)
 
     def pause_inbound(self, pauser: object) -> None:
         """Stop handing on received messages (left unacknowledged at the broker) until every ``pauser`` that asked
@@ -393,7 +419,8 @@ class MqttIotConnection(Connection):
                 connected_before = True
                 delay = INITIAL_RECONNECT_DELAY
                 self.context.state_changed("OPENED")
-                sender = self.context.create_task(self._publish_outbox(client), "publish outbox")
+                publishing = self._publisher.run(client, self.settings.qos, self.settings.retain)
+                sender = self.context.create_task(publishing, "publish outbox")
                 self._outbox.commit_delay = OUTBOX_COMMIT_DELAY
                 reason = await client.wait_closed()
                 self._outbox.commit_delay = 0.0
@@ -422,55 +449,6 @@ class MqttIotConnection(Connection):
         else:
             self._unsubscribe_later.discard(topic_filter)
 
-    async def _publish_outbox(self, client: MQTTClient) -> None:
-        outbox, ready, counters = self._outbox, self._outbox_ready, self.counters
-        qos, retain = self.settings.qos, self.settings.retain
-        while True:
-            entry = outbox.next_waiting()
-            if entry is None:
-                ready.clear()
-                await ready.wait()
-                continue
-            if outbox.is_expired(entry):
-                outbox.remove(entry)
-                counters["uplinksExpired"] += 1
-                self.context.log.warning(
-                    "connection %s: uplink for %s expired while waiting (uplinkTimeValidity): not published",
-                    self.id,
-                    entry.topic,
-                )
-                continue
-            # QoS 1/2: the outcome comes through on_done, with no future per uplink. QoS 0: done once written, or
-            # a future already failed when the broker announced it cannot take the message.
-            on_done = partial(self._publish_done, entry) if qos else None
-            try:
-                if client.publish_would_wait(qos):
-                    refused = await client.publish(entry.topic, entry.payload, qos, retain, on_done=on_done)
-                else:
-                    refused = client.publish_nowait(entry.topic, entry.payload, qos, retain, on_done=on_done)
-            except (NotConnectedError, ConnectionLostError):
-                outbox.retry(entry)
-                return
-            if not qos:
-                if refused is None:
-                    outbox.acknowledged(entry)
-                    counters["uplinksPublished"] += 1
-                else:
-                    self._publish_done(entry, None, refused.exception())
-
-    def _publish_done(self, entry: OutboxEntry, reason_code: int | None, error: BaseException | None) -> None:
-        if error is None:
-            self._outbox.acknowledged(entry)
-            self.counters["uplinksPublished"] += 1
-            return
-        if isinstance(error, PublishRefusedError):
-            self._dead_letter(entry, error)
-            return
-        if isinstance(error, PublishTimeoutError):
-            self.counters["publishFailures"] += 1
-        self._outbox.retry(entry)  # published again, in order, now or after reconnecting
-        self._outbox_ready.set()
-
     # -- dead letters -----------------------------------------------------------------------------------------
     keeps_dead_letters = True
 
@@ -497,7 +475,7 @@ class MqttIotConnection(Connection):
                 self._outbox.add(letter.topic, letter.payload, None, on_stored)  # replayed on purpose: no expiry
             except OutboxFull:
                 return False
-            self._outbox_ready.set()
+            self._publisher.ready.set()
             return True
 
         result = await replay(self._dead_letters, ids, resubmit, gone_again=UplinkRefused)

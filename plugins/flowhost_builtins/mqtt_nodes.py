@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
 import orjson
 import voluptuous as vol
@@ -18,7 +20,8 @@ from flowhost.validation import identifier, subscribe_filter
 
 from .alarm_monitor import AlarmChange
 from .mqtt_connection import Downlink, MqttIotConnection, UplinkRejected
-from .uplink_outbox import OutboxFull
+from .uplink_outbox import OutboxFull, StoredCallback
+from .uplink_preparation import PreparedUplink
 
 INBOUND_QUEUE_SIZE = 10_000
 # The meta of received messages, frozen once rather than per message.
@@ -34,6 +37,35 @@ def connection_of(node: Node) -> MqttIotConnection:
             f"{node.type} needs an {MqttIotConnection.connector_id} connection"
         )
     return connection
+
+
+def _document_of(msg: Message) -> tuple[Any, bytes | None]:
+    """The uplink document of a message, and the bytes it was parsed from (None when it came parsed)."""
+    data = msg.source_bytes
+    if data is not None:
+        # Parsed here into a private copy, not frozen: the connector only reads it, and an unchanged document is
+        # published as the very bytes that came in.
+        try:
+            return orjson.loads(data), data
+        except orjson.JSONDecodeError:
+            pass
+    return msg.payload, None
+
+
+def _patient(msg: Message) -> bool:
+    """Whether the source of ``msg`` can wait for room (``mqtt-in``, or a node that awaits nothing)."""
+    return msg.receipt is None or msg.receipt.patient
+
+
+def _stored(receipt: Receipt, node_id: str, error: BaseException | None) -> None:
+    """The outbox's ``on_stored`` for an uplink a connector queued: marks, or refuses, and releases its hold."""
+    if error is None:
+        receipt.mark_durable()
+    elif isinstance(error, UplinkRejected):  # the broker refused it: sending it again will not help
+        receipt.refuse(str(error), retryable=False, node_id=node_id)
+    else:
+        receipt.refuse(f"the outbox cannot store uplinks: {error}", retryable=True, node_id=node_id)
+    receipt.release()
 
 
 class _InboundPump:
@@ -89,6 +121,8 @@ class MqttConnector(Node):
     outputs = ("downlink", "other", "alarm")
     connection_fields = ("connection",)
     config_schema = vol.Schema({vol.Required("connection"): identifier})
+    batch_size = 500
+    """Uplinks that waited in the inbox are queued together: one outbox submission, one journal hand-off."""
 
     async def start(self) -> None:
         self._connection = connection_of(self)
@@ -122,50 +156,68 @@ class MqttConnector(Node):
         self._pump.offer(Message.create(described, topic="alarm"), "alarm")
 
     async def on_input(self, msg: Message) -> None:
-        receipt = msg.receipt
-        on_stored = None
-        if receipt is not None:
-            receipt.hold()  # released once the uplink is on disk: the source may then say "accepted"
+        await self.on_input_batch((msg,))
 
-            def on_stored(error: BaseException | None) -> None:
-                if error is None:
-                    receipt.mark_durable()
-                elif isinstance(error, UplinkRejected):  # the broker refused it: sending it again will not help
-                    receipt.refuse(str(error), retryable=False, node_id=self.id)
-                else:
-                    receipt.refuse(f"the outbox cannot store uplinks: {error}", retryable=True, node_id=self.id)
-                receipt.release()
-
-        document, data = None, msg.source_bytes
-        if data is not None:
-            # Parsed here into a private copy, not frozen: the connector only reads it, and an unchanged
-            # document is published as the very bytes that came in.
+    async def on_input_batch(self, messages: Sequence[Message]) -> None:
+        """Parse and prepare what waited in the inbox, then queue it in one outbox submission (one hand-off to the
+        journal). An uplink that cannot be published is refused alone. When the outbox has no room for all of
+        them, a source that can wait (mqtt-in) waits for room for the whole batch before any of it is queued (its
+        inbox fills, then mqtt-in stops taking messages from its broker, leaving them unacknowledged there); one
+        that must answer now (http-uplink) is refused, or with dropOldest makes room."""
+        connection = self._connection
+        now = time.time()
+        prepared: list[tuple[Message, PreparedUplink]] = []
+        for msg in messages:
+            document, data = _document_of(msg)
             try:
-                document = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                data = None
-        if data is None:
-            document = msg.payload
-        if self._connection.outbox_full and (receipt is None or receipt.patient):
-            # Back-pressure: this node's inbox fills, then its sources wait (mqtt-in stops taking messages from
-            # its broker, leaving them unacknowledged there). A source that must answer now is refused below.
-            self.context.count("waitedForRoom")
-            await self._connection.outbox_room()
+                prepared.append((msg, connection.prepare_uplink(document, now, now, data)))
+            except UplinkRejected as exc:
+                self._refuse(msg, str(exc), retryable=False)
+            except Exception as exc:  # a failure of this uplink alone: the others of the batch go on
+                self.context.report_error(exc, msg)
+                if msg.receipt is not None:
+                    msg.receipt.refuse(f"node {self.id} failed: {exc}", retryable=True, node_id=self.id)
+        all_patient = all(_patient(msg) for msg, _ in prepared)
+        while prepared:
+            room = connection.outbox_room_left
+            if room < len(prepared) and _patient(prepared[room][0]):
+                wanted = min(len(prepared) if all_patient else room + 1, connection.outbox_capacity)
+                if room < wanted:
+                    self.context.count("waitedForRoom")
+                    await connection.outbox_room(wanted)
+                    continue
+            taken, prepared = prepared[:room], prepared[room:]
+            self._queue(taken)
+            if prepared and not _patient(prepared[0][0]):
+                self._queue(prepared[:1])  # no room: refused, or with dropOldest queued in place of the oldest
+                prepared = prepared[1:]
+
+    def _queue(self, prepared: Sequence[tuple[Message, PreparedUplink]]) -> None:
+        if not prepared:
+            return
+        uplinks = [(uplink, self._when_stored(msg.receipt)) for msg, uplink in prepared]
         try:
-            self._connection.submit_uplink(document, time.time(), on_stored, source_bytes=data)
-        except UplinkRejected as exc:
-            self._refuse(msg, str(exc), retryable=False)
+            self._connection.queue_uplinks(uplinks)
         except OutboxFull as exc:
-            self._refuse(msg, str(exc), retryable=True)
+            for (msg, _), (_, when_stored) in zip(prepared, uplinks, strict=True):
+                self._refuse(msg, str(exc), retryable=True)
+                if when_stored is not None:
+                    when_stored(exc)  # releases the hold it took
         else:
-            self.context.count("uplinks")
+            self.context.count("uplinks", len(uplinks))
+
+    def _when_stored(self, receipt: Receipt | None) -> StoredCallback | None:
+        """What settles the receipt once the uplink is on disk: the source may then say "accepted"."""
+        if receipt is None:
+            return None
+        receipt.hold()  # released by the callback, which the outbox calls once
+        return partial(_stored, receipt, self.id)
 
     def _refuse(self, msg: Message, reason: str, *, retryable: bool) -> None:
         self.context.count("rejected" if not retryable else "refused")
         self.context.log.warning("node %s: uplink %s not taken: %s", self.id, msg.id, reason)
         if msg.receipt is not None:
             msg.receipt.refuse(reason, retryable=retryable, node_id=self.id)
-            msg.receipt.release()
 
     async def close(self) -> None:
         for stop in getattr(self, "_stop_listening", ()):

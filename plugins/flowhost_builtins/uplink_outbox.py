@@ -17,14 +17,16 @@ import asyncio
 import heapq
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from .uplink_journal import JournalStore
 
 log = logging.getLogger(__name__)
 
 StoredCallback = Callable[[BaseException | None], None]
+NewUplink = tuple[str, bytes, float | None, StoredCallback | None]
+"""(topic, payload, expires_at, on_stored): one uplink for :meth:`Outbox.add_many`."""
 
 
 class OutboxFull(Exception):
@@ -44,7 +46,8 @@ class OutboxEntry:
     """Wall-clock time (epoch seconds) after which the uplink must not be published; None: never expires."""
     in_flight: bool = False
     stored: bool = False
-    on_stored: list[StoredCallback] = field(default_factory=list)
+    on_stored: StoredCallback | None = None
+    """Called once, when the entry is safe (or can never be): then set to None."""
 
 
 class Outbox:
@@ -58,7 +61,7 @@ class Outbox:
         self._unstored: list[OutboxEntry] = []
         self._deletes: list[int] = []
         self._dirty = asyncio.Event()
-        self._room = asyncio.Event()
+        self._room_waiters: list[tuple[int, asyncio.Future[None]]] = []  # (how many must fit, its future)
         self._writer: asyncio.Task | None = None
         self._closing = False
         self.commit_delay = 0.0
@@ -77,10 +80,25 @@ class Outbox:
         """``add`` would refuse (or, with ``drop_oldest``, drop) an uplink now."""
         return len(self._entries) >= self.capacity
 
-    async def wait_for_room(self) -> None:
-        while len(self._entries) >= self.capacity:
-            self._room.clear()
-            await self._room.wait()
+    async def wait_for_room(self, count: int = 1) -> None:
+        """Return once ``count`` more uplinks fit (at most the capacity): woken once, not at every removal."""
+        count = min(count, self.capacity)
+        while self.capacity - len(self._entries) < count:
+            waiter = asyncio.get_running_loop().create_future()
+            self._room_waiters.append((count, waiter))
+            await waiter
+
+    def _wake_room_waiters(self) -> None:
+        room = self.capacity - len(self._entries)
+        waiting = []
+        for count, waiter in self._room_waiters:
+            if waiter.done():
+                continue  # cancelled
+            if count <= room:
+                waiter.set_result(None)
+            else:
+                waiting.append((count, waiter))
+        self._room_waiters = waiting
 
     async def open(self) -> int:
         """Load what a previous run left pending; returns how many entries that was."""
@@ -100,23 +118,34 @@ class Outbox:
         self, topic: str, payload: bytes, expires_at: float | None, on_stored: StoredCallback | None = None
     ) -> OutboxEntry | None:
         """Queue an uplink. Raises OutboxFull, or with ``drop_oldest`` returns the entry dropped for room."""
-        dropped = None
-        if len(self._entries) >= self.capacity:
-            if not self.drop_oldest:
-                raise OutboxFull(f"the outbox holds {self.capacity} uplinks not yet acknowledged by the broker")
-            dropped = self._drop_oldest()
-        entry = OutboxEntry(self._next_sequence, topic, payload, expires_at)
-        self._next_sequence += 1
-        self._entries[entry.sequence] = entry
-        heapq.heappush(self._waiting, entry.sequence)
-        if self._store is None:
-            entry.stored = True
-            if on_stored is not None:
+        dropped = self.add_many([(topic, payload, expires_at, on_stored)])
+        return dropped[0] if dropped else None
+
+    def add_many(self, uplinks: Sequence[NewUplink]) -> list[OutboxEntry]:
+        """Queue uplinks in their order, as one submission: one hand-off to the journal's writer for all of them.
+        Raises OutboxFull, queueing none, when they do not all fit; with ``drop_oldest`` returns the entries
+        dropped for room instead (as many ``add`` calls would)."""
+        entries, waiting, capacity = self._entries, self._waiting, self.capacity
+        if len(entries) + len(uplinks) > capacity and not self.drop_oldest:
+            raise OutboxFull(f"the outbox holds {capacity} uplinks not yet acknowledged by the broker")
+        dropped = []
+        sequence = self._next_sequence
+        durable = self._store is not None
+        unstored = self._unstored
+        for topic, payload, expires_at, on_stored in uplinks:
+            if len(entries) >= capacity:
+                dropped.append(self._drop_oldest())
+            entry = OutboxEntry(sequence, topic, payload, expires_at, False, not durable, on_stored)
+            entries[sequence] = entry
+            heapq.heappush(waiting, sequence)  # the newest: stays a leaf, one comparison
+            sequence += 1
+            if durable:
+                unstored.append(entry)
+            elif on_stored is not None:
+                entry.on_stored = None
                 on_stored(None)
-        else:
-            if on_stored is not None:
-                entry.on_stored.append(on_stored)
-            self._unstored.append(entry)
+        self._next_sequence = sequence
+        if durable and uplinks:
             self._dirty.set()
         return dropped
 
@@ -158,7 +187,8 @@ class Outbox:
     def remove(self, entry: OutboxEntry) -> None:
         if self._entries.pop(entry.sequence, None) is None:
             return
-        self._room.set()
+        if self._room_waiters:
+            self._wake_room_waiters()
         self._settle(entry, OutboxDropped("dropped before it was stored"))
         if self._store is not None:
             self._deletes.append(entry.sequence)
@@ -166,8 +196,9 @@ class Outbox:
 
     @staticmethod
     def _settle(entry: OutboxEntry, error: BaseException | None) -> None:
-        callbacks, entry.on_stored = entry.on_stored, []
-        for callback in callbacks:
+        callback = entry.on_stored
+        if callback is not None:
+            entry.on_stored = None
             callback(error)
 
     def is_expired(self, entry: OutboxEntry, now: float | None = None) -> bool:
@@ -193,10 +224,12 @@ class Outbox:
         except OSError as exc:
             error = exc
             log.error("outbox %s: cannot write: %s", self._store.directory, exc)
+        stored = error is None
         for entry in inserts:
-            entry.stored = error is None
-            callbacks, entry.on_stored = entry.on_stored, []
-            for callback in callbacks:
+            entry.stored = stored
+            callback = entry.on_stored
+            if callback is not None:
+                entry.on_stored = None
                 callback(error)
 
     async def close(self) -> None:
