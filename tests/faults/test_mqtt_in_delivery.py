@@ -157,6 +157,33 @@ async def test_kill_9_mid_stream_loses_nothing_the_source_broker_was_told_was_st
     assert distinct_counters(subscriber) == set(range(total))
 
 
+async def test_kill_9_in_the_middle_of_a_batched_burst_loses_nothing_the_source_broker_was_told_was_stored(
+    flowhost_process, mosquitto_factory, tmp_path
+):
+    # A burst, not a stream: the connector takes its inbox in batches (up to its batch_size) and the outbox is full,
+    # so the kill lands while batches are being queued, journaled and acknowledged.
+    source = mosquitto_factory(max_queued=0)
+    destination = mosquitto_factory(max_queued=0)
+    flow = relay_flow(tmp_path / "relay.yaml", source.tcp_port, destination.tcp_port)
+    total = 15_000
+    args = flowhost_args(flow, tmp_path)
+    async with Subscriber("127.0.0.1", destination.tcp_port, "mqtt/things/+/uplink") as subscriber:
+        first = await flowhost_process(*args)
+        await first.wait_for_line("connection source: OPENED")
+        await first.wait_for_line("connection cloud: OPENED")
+        await publish_numbered(source.tcp_port, range(total))  # at once; the source broker took them all
+        await wait_until(lambda: len(subscriber.messages) >= 1_000, 60, "the burst under way")
+        first.process.send_signal(signal.SIGKILL)
+        await first.process.wait()
+        relayed_before_the_kill = len(distinct_counters(subscriber))
+        second = await flowhost_process(*args)
+        await second.wait_for_line("connection source: OPENED")
+        await wait_for_all(subscriber, total, timeout=120)
+    assert relayed_before_the_kill < total
+    # Each was acknowledged to the source broker only once on disk (or published): none is missing after the kill.
+    assert distinct_counters(subscriber) == set(range(total))
+
+
 async def test_a_destination_down_with_a_small_outbox_holds_the_source_back(
     flowhost_process, mosquitto_factory, tmp_path
 ):
