@@ -217,3 +217,53 @@ async def test_with_sync_each_write_is_flushed_to_the_disk_before_it_counts_as_s
     await outbox.close()
     assert all(flushed_before_stored)
     assert [uplink[1] for uplink in read_journal(path)[0]] == [f"t/{number}" for number in range(5)]
+
+
+async def test_a_batch_is_taken_whole_or_not_at_all_and_written_in_one_go(tmp_path):
+    outbox = Outbox(5, JournalStore(tmp_path / "outbox"))
+    await outbox.open()
+    writes = []
+    original = outbox._store.write
+
+    async def counting_write(inserts, deletes):
+        writes.append(len(inserts))
+        await original(inserts, deletes)
+
+    outbox._store.write = counting_write
+    await stored(outbox, "t/first")
+    with pytest.raises(OutboxFull, match="holds 5 uplinks"):
+        outbox.add_many([(f"t/{number}", b"", None, None) for number in range(5)])
+    assert len(outbox) == 1  # none of the batch that did not fit
+    done, last = [], asyncio.get_running_loop().create_future()
+    batch = [(f"t/{number}", b"", None, done.append) for number in range(3)] + [("t/3", b"", None, last.set_result)]
+    assert outbox.add_many(batch) == []
+    await asyncio.wait_for(last, 5)
+    await outbox.close()
+    assert done == [None] * 3 and writes[:2] == [1, 4]
+    assert [uplink[1] for uplink in read_journal(tmp_path / "outbox")[0]] == ["t/first", "t/0", "t/1", "t/2", "t/3"]
+
+
+async def test_a_batch_drops_the_oldest_as_single_adds_would():
+    outbox = Outbox(3, None, drop_oldest=True)
+    outbox.add("a", b"", None)
+    dropped = outbox.add_many([(topic, b"", None, None) for topic in ("b", "c", "d", "e")])
+    assert [entry.topic for entry in dropped] == ["a", "b"]
+    assert [outbox.next_waiting().topic for _ in range(3)] == ["c", "d", "e"]
+
+
+async def test_a_wait_for_room_for_several_ends_once_they_all_fit():
+    outbox = Outbox(4, None)
+    for number in range(4):
+        outbox.add(f"t/{number}", b"", None)
+    waiter = asyncio.create_task(outbox.wait_for_room(3))
+    single = asyncio.create_task(outbox.wait_for_room())
+    await asyncio.sleep(0)  # both are waiting now
+    outbox.acknowledged(outbox.next_waiting())
+    await single
+    outbox.acknowledged(outbox.next_waiting())
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    outbox.acknowledged(outbox.next_waiting())
+    await asyncio.wait_for(waiter, 5)
+    outbox.acknowledged(outbox.next_waiting())
+    await asyncio.wait_for(outbox.wait_for_room(10), 5)  # more than it can ever hold: room for all it holds
