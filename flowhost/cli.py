@@ -22,6 +22,7 @@ from .broker import EmbeddedBroker
 from .flow_links import check_across_flows
 from .flow_origin import default_demo, demo_left_out, why_it_runs
 from .flowfile import FlowSpec, FlowValidationError, load_flow_file
+from .gc_tuning import tune_for_serving
 from .http_guard import ServerLog
 from .plugins import PluginHost, load_plugins
 from .registry import Registry
@@ -334,6 +335,7 @@ async def _serve(args: argparse.Namespace) -> int:
     runner = web.AppRunner(app, access_log=None, handle_signals=False, logger=ServerLog(runtime.http.refused))
     try:
         await runner.setup()
+        tune_for_serving()  # the flows are deployed: what start-up made stays
         site = web.TCPSite(runner, args.host, args.port)
         try:
             await site.start()
