@@ -201,16 +201,22 @@ class _PlainTopicTemplate(TopicTemplate):
         choices = [choice for token in placeholders for choice in token.alternatives]
         single_level = all(isinstance(choice, tuple) and len(choice) == 1 for choice in choices)
         self._cache_names = tuple(choice[0] for choice in choices) if single_level else None  # type: ignore[index]
-        self._cache: dict[tuple, str] = {}
+        self._cache: dict[Any, str] = {}  # one value, or a tuple of them
 
     def render(self, fields: Mapping[str, Any]) -> str:
         names = self._cache_names
         if names is None:
             return self._render(fields)
-        key = tuple([fields.get(name) for name in names])
         # Only text values: others may not hash (lists), and True == 1 as keys while they render "true" and "1".
-        if not all(type(value) is str for value in key):
-            return self._render(fields)
+        if len(names) == 1:  # the usual {DevEUI}: its value is the key
+            key: Any = fields.get(names[0])
+            if type(key) is not str:
+                return self._render(fields)
+        else:
+            key = tuple([fields.get(name) for name in names])
+            for value in key:
+                if type(value) is not str:
+                    return self._render(fields)
         topic = self._cache.get(key)
         if topic is None:
             topic = self._render(fields)

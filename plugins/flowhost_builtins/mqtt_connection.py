@@ -52,7 +52,7 @@ from .thingpark import DocumentError, parse_downlink
 from .topics import topic_matches
 from .uplink_journal import JournalStore
 from .uplink_outbox import Outbox, OutboxEntry, OutboxFull, StoredCallback
-from .uplink_preparation import PreparedUplink, UplinkRejected, prepare_uplink
+from .uplink_preparation import PreparedUplink, UplinkPreparer, UplinkRejected
 from .uplink_publisher import OutboxPublisher
 
 log = logging.getLogger(__name__)
@@ -140,6 +140,7 @@ class MqttIotConnection(Connection):
             0,
         )
         self._downlink_topic = self.settings.downlink_topic
+        self._preparer = UplinkPreparer(self.settings)
         store = None
         if self.settings.durable_outbox:
             store = JournalStore(context.data_dir / "outbox", sync=self.settings.outbox_sync)
@@ -181,7 +182,7 @@ class MqttIotConnection(Connection):
         """What :meth:`queue_uplinks` takes for ``document`` (arrived at ``arrival``, published from ``now``).
         Raises UplinkRejected with the reason, counted, when it cannot be published."""
         try:
-            return prepare_uplink(document, self.settings, arrival, now, source_bytes=source_bytes)
+            return self._preparer.prepare(document, arrival, now, source_bytes)
         except UplinkRejected as exc:
             self.counters["uplinksExpired" if exc.expired else "uplinksRejected"] += 1
             raise
