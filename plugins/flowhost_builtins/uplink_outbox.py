@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -62,6 +61,7 @@ class Outbox:
         self._deletes: list[int] = []
         self._dirty = asyncio.Event()
         self._room_waiters: list[tuple[int, asyncio.Future[None]]] = []  # (how many must fit, its future)
+        self._room_wanted = capacity  # the least room a waiter waits for
         self._writer: asyncio.Task | None = None
         self._closing = False
         self.commit_delay = 0.0
@@ -86,6 +86,7 @@ class Outbox:
         while self.capacity - len(self._entries) < count:
             waiter = asyncio.get_running_loop().create_future()
             self._room_waiters.append((count, waiter))
+            self._room_wanted = min(self._room_wanted, count)
             await waiter
 
     def _wake_room_waiters(self) -> None:
@@ -99,6 +100,7 @@ class Outbox:
             else:
                 waiting.append((count, waiter))
         self._room_waiters = waiting
+        self._room_wanted = min((count for count, _ in waiting), default=self.capacity)
 
     async def open(self) -> int:
         """Load what a previous run left pending; returns how many entries that was."""
@@ -187,7 +189,7 @@ class Outbox:
     def remove(self, entry: OutboxEntry) -> None:
         if self._entries.pop(entry.sequence, None) is None:
             return
-        if self._room_waiters:
+        if self._room_waiters and self.capacity - len(self._entries) >= self._room_wanted:
             self._wake_room_waiters()
         self._settle(entry, OutboxDropped("dropped before it was stored"))
         if self._store is not None:
@@ -200,9 +202,6 @@ class Outbox:
         if callback is not None:
             entry.on_stored = None
             callback(error)
-
-    def is_expired(self, entry: OutboxEntry, now: float | None = None) -> bool:
-        return entry.expires_at is not None and (now or time.time()) > entry.expires_at
 
     async def _write_forever(self) -> None:
         while not (self._closing and not self._unstored and not self._deletes):

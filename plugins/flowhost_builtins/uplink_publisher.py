@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from functools import partial
 
@@ -48,14 +49,9 @@ class OutboxPublisher:
                 ready.clear()
                 await ready.wait()
                 continue
-            if outbox.is_expired(entry):
-                outbox.remove(entry)
-                counters["uplinksExpired"] += 1
-                self.log.warning(
-                    "connection %s: uplink for %s expired while waiting (uplinkTimeValidity): not published",
-                    self.connection_id,
-                    entry.topic,
-                )
+            expires_at = entry.expires_at
+            if expires_at is not None and time.time() > expires_at:
+                self._expired(entry)
                 continue
             # QoS 1/2: the outcome comes through on_done, with no future per uplink. QoS 0: done once written, or
             # a future already failed when the broker announced it cannot take the message.
@@ -74,6 +70,15 @@ class OutboxPublisher:
                     counters["uplinksPublished"] += 1
                 else:
                     self._done(entry, None, refused.exception())
+
+    def _expired(self, entry: OutboxEntry) -> None:
+        self.outbox.remove(entry)
+        self.counters["uplinksExpired"] += 1
+        self.log.warning(
+            "connection %s: uplink for %s expired while waiting (uplinkTimeValidity): not published",
+            self.connection_id,
+            entry.topic,
+        )
 
     def _done(self, entry: OutboxEntry, reason_code: int | None, error: BaseException | None) -> None:
         if error is None:
