@@ -112,7 +112,8 @@ def test_a_callback_that_raises_is_logged_and_the_others_still_run(caplog):
     with caplog.at_level(logging.ERROR, logger="flowhost.mqtt.settlement"):
         settlement.release()
     assert calls == [None]
-    assert "a settlement callback failed" in caplog.text and "broken callback" in caplog.text
+    assert [record.getMessage() for record in caplog.records] == ["a settlement callback failed"]
+    assert "broken callback" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.ERROR, logger="flowhost.mqtt.settlement"):
         settlement.when_settled(broken)  # already settled: called at once, failure logged all the same
@@ -134,6 +135,22 @@ def test_holding_holds_for_the_block_and_releases_at_its_end():
     with settlement.holding() as held:
         assert held is settlement and settlement._holders == 1 and not settlement.settled
     assert settlement.settled and calls == [None]
+
+
+def test_holding_adds_to_the_creators_hold():
+    settlement = Settlement()
+    with settlement.holding():
+        pass
+    assert not settlement.settled
+    settlement.release()
+    assert settlement.settled
+
+
+def test_settling_with_no_callback_logs_nothing(caplog):
+    settlement = Settlement()
+    with caplog.at_level(logging.DEBUG, logger="flowhost.mqtt.settlement"):
+        settlement.release()
+    assert settlement.settled and caplog.records == []
 
 
 def test_holding_keeps_other_holders():
@@ -204,7 +221,7 @@ async def test_one_waiter_at_a_time():
     settlement = Settlement()
     first = asyncio.ensure_future(settlement.wait(5))
     await asyncio.sleep(0)
-    with pytest.raises(RuntimeError, match="one waiter at a time"):
+    with pytest.raises(RuntimeError, match=r"^a settlement has one waiter at a time$"):
         await settlement.wait(5)
     settlement.release()
     assert await first is None
@@ -272,6 +289,14 @@ async def test_all_of_a_future_that_failed_or_was_cancelled_is_a_retryable_refus
     await asyncio.sleep(0)
     assert on_failed.refusal == Refusal("disk full", True)
     assert on_cancelled.refusal == Refusal("cancelled", True)
+
+
+async def test_all_of_a_future_that_succeeded_is_accepted():
+    future = asyncio.get_running_loop().create_future()
+    combined = Settlement.all_of([future])
+    future.set_result(0)
+    await asyncio.sleep(0)
+    assert combined.settled and combined.refusal is None
 
 
 def test_all_of_parts_already_settled_or_none():
