@@ -543,7 +543,7 @@ class MqttIotConnection(Connection):
         if not message.qos:
             return None
         failed = Settlement()
-        failed.refuse(f"a handler failed: {error}", retryable=True)
+        failed.refuse(str(error), retryable=True)  # the connection drops, naming it
         failed.release()
         return failed
 
