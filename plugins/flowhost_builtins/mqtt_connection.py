@@ -19,10 +19,9 @@ from typing import Any
 import voluptuous as vol
 from jinja2.sandbox import SandboxedEnvironment
 
-from flowhost import Connection
+from flowhost import Connection, Receipt
 from flowhost.clock import Clock
 from flowhost.mqtt import (
-    Acknowledgement,
     BadCredentialsError,
     ConnectionFailedError,
     ConnectionLostError,
@@ -34,6 +33,7 @@ from flowhost.mqtt import (
     NotConnectedError,
     PublishRefusedError,
     PublishTimeoutError,
+    Settlement,
     SubscribeRefusedError,
     UnsupportedProtocolVersionError,
 )
@@ -52,7 +52,7 @@ from .mqtt_connection_config import (
 from .thingpark import DocumentError, parse_downlink
 from .topics import topic_matches
 from .uplink_journal import JournalStore
-from .uplink_outbox import Outbox, OutboxEntry, OutboxFull, StoredCallback
+from .uplink_outbox import Outbox, OutboxEntry, OutboxFull
 from .uplink_preparation import UplinkRejected, prepare_uplink
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ ROUTE_CACHE_SIZE = 4096
 OUTBOX_COMMIT_DELAY = 0.005
 """While connected, uplinks wait this long before being written: the broker's PUBACK usually comes first, and an
 uplink acknowledged before its commit is never written at all."""
-InboundHandler = Callable[[MqttMessage], "asyncio.Future | Acknowledgement | None"]
+InboundHandler = Callable[[MqttMessage], "asyncio.Future | Settlement | None"]
 Unsubscribe = Callable[[], None]
 """What `add_subscription` and the `add_*_listener` methods return (as Home Assistant's `async_subscribe`): a node
 calls it when it closes, and cannot remove what another node added."""
@@ -70,7 +70,7 @@ calls it when it closes, and cannot remove what another node added."""
 
 class UplinkRefused(UplinkRejected):
     """The broker refused this uplink: sending it again would not help. Kept as a dead letter when there was
-    room; what ``on_stored`` gets when the refusal came before the uplink was stored."""
+    room; the refusal (for good) of its receipt when the broker refused it before it was stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,12 +165,12 @@ class MqttIotConnection(Connection):
         self,
         document: Mapping[str, Any],
         arrival: float,
-        on_stored: StoredCallback | None = None,
+        stored: Receipt | None = None,
         *,
         source_bytes: bytes | None = None,
     ) -> None:
         """Queue one uplink for publishing. Raises UplinkRejected with the reason when it cannot be published,
-        OutboxFull when there is no room now; ``on_stored(error)`` is called once it is on disk.
+        OutboxFull when there is no room now; the outbox holds ``stored`` until the uplink is on disk.
         ``source_bytes``: the JSON ``document`` was parsed from, published as they are when the document goes
         out unchanged."""
         try:
@@ -179,7 +179,7 @@ class MqttIotConnection(Connection):
             self.counters["uplinksExpired" if exc.expired else "uplinksRejected"] += 1
             raise
         try:
-            dropped = self._outbox.add(uplink.topic, uplink.payload, uplink.expires_at, on_stored)
+            dropped = self._outbox.add(uplink.topic, uplink.payload, uplink.expires_at, stored)
         except OutboxFull:
             self.counters["uplinksRefused"] += 1
             raise
@@ -492,15 +492,15 @@ class MqttIotConnection(Connection):
         return [letter.as_json() for letter in letters], next_after
 
     async def replay_dead_letters(self, ids: Collection[int] | None) -> dict[str, Any]:
-        def resubmit(letter: DeadLetter, on_stored: StoredCallback) -> bool:
+        def resubmit(letter: DeadLetter, stored: Receipt) -> bool:
             try:
-                self._outbox.add(letter.topic, letter.payload, None, on_stored)  # replayed on purpose: no expiry
+                self._outbox.add(letter.topic, letter.payload, None, stored)  # replayed on purpose: no expiry
             except OutboxFull:
                 return False
             self._outbox_ready.set()
             return True
 
-        result = await replay(self._dead_letters, ids, resubmit, gone_again=UplinkRefused)
+        result = await replay(self._dead_letters, ids, resubmit)
         self.counters["deadLettersReplayed"] += result["replayed"]
         return result
 
@@ -508,9 +508,9 @@ class MqttIotConnection(Connection):
         return self._dead_letters.remove(ids)
 
     # -- inbound ------------------------------------------------------------------------------------------------
-    def _on_message(self, message: MqttMessage) -> asyncio.Future | Acknowledgement | None:
-        """Hand a message to the handlers of its topic. What they return (an acknowledgement or future, settled
-        once the message is stored) tells the MQTT client when to acknowledge it."""
+    def _on_message(self, message: MqttMessage) -> asyncio.Future | Settlement | None:
+        """Hand a message to the handlers of its topic. What they return (a settlement or future, settled once the
+        message is stored) tells the MQTT client when to acknowledge it."""
         handlers = self._routes.get(message.topic)
         if handlers is None:
             handlers = self._route(message.topic)
@@ -532,9 +532,9 @@ class MqttIotConnection(Connection):
                 results.append(result)
         if not results:
             return None
-        return results[0] if len(results) == 1 else Acknowledgement.all_of(results)
+        return results[0] if len(results) == 1 else Settlement.all_of(results)
 
-    def _handler_failed(self, message: MqttMessage, error: Exception) -> Acknowledgement | None:
+    def _handler_failed(self, message: MqttMessage, error: Exception) -> Settlement | None:
         """A handler raised: the message is not acknowledged (QoS 1/2), so the broker delivers it again."""
         self.counters["inboundHandlerErrors"] += 1
         self.context.log.error(
@@ -542,8 +542,9 @@ class MqttIotConnection(Connection):
         )
         if not message.qos:
             return None
-        failed = Acknowledgement()
-        failed.fail(error)
+        failed = Settlement()
+        failed.refuse(str(error), retryable=True)  # the connection drops, naming it
+        failed.release()
         return failed
 
     def _route(self, topic: str) -> tuple[InboundHandler, ...]:

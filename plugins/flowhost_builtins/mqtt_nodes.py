@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from functools import partial
 
 import orjson
 import voluptuous as vol
 
-from flowhost import Message, Node, Receipt, Refusal, hookimpl
+from flowhost import Message, Node, Receipt, hookimpl
 from flowhost.message import FrozenDict
-from flowhost.mqtt import Acknowledgement
 from flowhost.mqtt import Message as MqttMessage
 from flowhost.validation import identifier, subscribe_filter
 
@@ -40,7 +38,8 @@ class _InboundPump:
     """Moves messages from the connection's callbacks (synchronous) into the flow (which may make us wait).
 
     Nothing is dropped: when INBOUND_QUEUE_SIZE messages wait, the connection stops handing on what it receives
-    (left unacknowledged at the broker) until half of them went on."""
+    (left unacknowledged at the broker) until half of them went on. A message's receipt keeps its source's hold
+    until the message is in its receivers' inboxes: released here, by ``offer`` or later by ``run``."""
 
     def __init__(self, node: Node, connection: MqttIotConnection) -> None:
         self.node = node
@@ -123,19 +122,6 @@ class MqttConnector(Node):
 
     async def on_input(self, msg: Message) -> None:
         receipt = msg.receipt
-        on_stored = None
-        if receipt is not None:
-            receipt.hold()  # released once the uplink is on disk: the source may then say "accepted"
-
-            def on_stored(error: BaseException | None) -> None:
-                if error is None:
-                    receipt.mark_durable()
-                elif isinstance(error, UplinkRejected):  # the broker refused it: sending it again will not help
-                    receipt.refuse(str(error), retryable=False, node_id=self.id)
-                else:
-                    receipt.refuse(f"the outbox cannot store uplinks: {error}", retryable=True, node_id=self.id)
-                receipt.release()
-
         document, data = None, msg.source_bytes
         if data is not None:
             # Parsed here into a private copy, not frozen: the connector only reads it, and an unchanged
@@ -152,7 +138,8 @@ class MqttConnector(Node):
             self.context.count("waitedForRoom")
             await self._connection.outbox_room()
         try:
-            self._connection.submit_uplink(document, time.time(), on_stored, source_bytes=data)
+            # The outbox holds the receipt until the uplink is on disk: the source may then say "accepted".
+            self._connection.submit_uplink(document, time.time(), receipt, source_bytes=data)
         except UplinkRejected as exc:
             self._refuse(msg, str(exc), retryable=False)
         except OutboxFull as exc:
@@ -165,7 +152,6 @@ class MqttConnector(Node):
         self.context.log.warning("node %s: uplink %s not taken: %s", self.id, msg.id, reason)
         if msg.receipt is not None:
             msg.receipt.refuse(reason, retryable=retryable, node_id=self.id)
-            msg.receipt.release()
 
     async def close(self) -> None:
         for stop in getattr(self, "_stop_listening", ()):
@@ -203,9 +189,11 @@ class MqttIn(Node):
         )
         self.context.create_task(self._pump.run(), "messages")
 
-    def _on_message(self, message: MqttMessage) -> Acknowledgement | None:
-        """Emit the message; at QoS 1/2 with ``acknowledge: stored``, return an acknowledgement that the MQTT client
-        waits for: done once the flow took the message (a connector stored it on disk)."""
+    def _on_message(self, message: MqttMessage) -> Receipt | None:
+        """Emit the message; at QoS 1/2 with ``acknowledge: stored``, return its receipt, which the MQTT client
+        waits for: the PUBACK leaves once the flow took the message (a connector stored it on disk), or refused it
+        for good (sending it again would not help); one refused as retryable (a full outbox) is left
+        unacknowledged, so that the broker delivers it again."""
         self.context.count("received")
         if message.dup:
             self.context.count("redelivered")  # sent again by the broker: the flow may have seen it before
@@ -214,24 +202,13 @@ class MqttIn(Node):
             self._pump.offer(Message.from_bytes(message.payload, topic=message.topic, meta=meta), "out")
             return None
         receipt = Receipt(patient=True)  # unacknowledged meanwhile: nodes may wait for room rather than refuse
-        acknowledgement = Acknowledgement()
-        receipt.when_settled(partial(_settle, acknowledgement))
         self._pump.offer(Message.from_bytes(message.payload, topic=message.topic, meta=meta, receipt=receipt), "out")
-        return acknowledgement
+        return receipt
 
     async def close(self) -> None:
         unsubscribe = getattr(self, "_unsubscribe", None)
         if unsubscribe is not None:
             unsubscribe()
-
-
-def _settle(acknowledgement: Acknowledgement, refusal: Refusal | None) -> None:
-    """Acknowledge what the flow took or rejected for good (sending it again would not help); leave unacknowledged
-    what it could not take now (a full outbox), so the broker delivers it again."""
-    if refusal is None or not refusal.retryable:
-        acknowledgement.done()
-    else:
-        acknowledgement.fail(RuntimeError(refusal.reason))
 
 
 @hookimpl

@@ -7,8 +7,9 @@ An entry whose publish failed goes back into line at its original place, so a re
 Every entry is also written to a journal (``uplink_journal``) in the connection's data directory, so that after
 a crash (even ``kill -9``) the next start publishes what was pending. Writes are grouped: while one batch is
 being written by the store's thread, new entries gather for the next one, so the cost per uplink falls as the
-rate rises. Callers learn through ``on_stored`` when their entry is safe: on disk, or already acknowledged
-by the broker (then it is never written at all).
+rate rises. A caller that must learn when its entry is safe gives a receipt (``stored``): the outbox holds it
+until the entry is on disk, or already acknowledged by the broker (then it is never written at all), and marks it
+durable; or refuses it when the entry left unstored (retryable, but for an uplink the broker refused for good).
 """
 
 from __future__ import annotations
@@ -17,22 +18,17 @@ import asyncio
 import heapq
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from flowhost import Receipt
 
 from .uplink_journal import JournalStore
 
 log = logging.getLogger(__name__)
 
-StoredCallback = Callable[[BaseException | None], None]
-
 
 class OutboxFull(Exception):
     """The outbox holds as many uplinks as it may; the sender should try again later."""
-
-
-class OutboxDropped(Exception):
-    """An uplink left the outbox unpublished (expired, or dropped for room) before it was written."""
 
 
 @dataclass(slots=True)
@@ -44,7 +40,8 @@ class OutboxEntry:
     """Wall-clock time (epoch seconds) after which the uplink must not be published; None: never expires."""
     in_flight: bool = False
     stored: bool = False
-    on_stored: list[StoredCallback] = field(default_factory=list)
+    receipt: Receipt | None = None
+    """Held until the entry is on disk (or acknowledged), then released."""
 
 
 class Outbox:
@@ -97,9 +94,10 @@ class Outbox:
         return len(self._entries)
 
     def add(
-        self, topic: str, payload: bytes, expires_at: float | None, on_stored: StoredCallback | None = None
+        self, topic: str, payload: bytes, expires_at: float | None, stored: Receipt | None = None
     ) -> OutboxEntry | None:
-        """Queue an uplink. Raises OutboxFull, or with ``drop_oldest`` returns the entry dropped for room."""
+        """Queue an uplink. Raises OutboxFull, or with ``drop_oldest`` returns the entry dropped for room.
+        ``stored`` is held until the entry is on disk (see the module's docstring)."""
         dropped = None
         if len(self._entries) >= self.capacity:
             if not self.drop_oldest:
@@ -111,11 +109,12 @@ class Outbox:
         heapq.heappush(self._waiting, entry.sequence)
         if self._store is None:
             entry.stored = True
-            if on_stored is not None:
-                on_stored(None)
+            if stored is not None:
+                stored.mark_durable()
         else:
-            if on_stored is not None:
-                entry.on_stored.append(on_stored)
+            if stored is not None:
+                stored.hold()
+                entry.receipt = stored
             self._unstored.append(entry)
             self._dirty.set()
         return dropped
@@ -151,24 +150,30 @@ class Outbox:
         self.remove(entry)
 
     def refused(self, entry: OutboxEntry, error: BaseException) -> None:
-        """The entry can never be published: whoever still waits for it to be stored learns why."""
-        self._settle(entry, error)
+        """The entry can never be published: whoever still waits for it to be stored learns why (for good)."""
+        self._settle(entry, str(error), retryable=False)
         self.remove(entry)
 
     def remove(self, entry: OutboxEntry) -> None:
         if self._entries.pop(entry.sequence, None) is None:
             return
         self._room.set()
-        self._settle(entry, OutboxDropped("dropped before it was stored"))
+        self._settle(entry, "the outbox cannot store uplinks: dropped before it was stored")
         if self._store is not None:
             self._deletes.append(entry.sequence)
             self._dirty.set()
 
     @staticmethod
-    def _settle(entry: OutboxEntry, error: BaseException | None) -> None:
-        callbacks, entry.on_stored = entry.on_stored, []
-        for callback in callbacks:
-            callback(error)
+    def _settle(entry: OutboxEntry, refusal: str | None, *, retryable: bool = True) -> None:
+        """Release the entry's receipt: durable, or refused for ``refusal``."""
+        receipt, entry.receipt = entry.receipt, None
+        if receipt is None:
+            return
+        if refusal is None:
+            receipt.mark_durable()
+        else:
+            receipt.refuse(refusal, retryable=retryable)
+        receipt.release()
 
     def is_expired(self, entry: OutboxEntry, now: float | None = None) -> bool:
         return entry.expires_at is not None and (now or time.time()) > entry.expires_at
@@ -187,17 +192,15 @@ class Outbox:
         gone = set(deletes)
         # An uplink acknowledged before it reached the disk never needs to be written at all.
         to_insert = [entry for entry in inserts if entry.sequence not in gone]
-        error: BaseException | None = None
+        refusal: str | None = None
         try:
             await self._store.write(to_insert, deletes)
         except OSError as exc:
-            error = exc
+            refusal = f"the outbox cannot store uplinks: {exc}"
             log.error("outbox %s: cannot write: %s", self._store.directory, exc)
         for entry in inserts:
-            entry.stored = error is None
-            callbacks, entry.on_stored = entry.on_stored, []
-            for callback in callbacks:
-                callback(error)
+            entry.stored = refusal is None
+            self._settle(entry, refusal)
 
     async def close(self) -> None:
         """Write what is still unwritten, then close the store."""
