@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, TypedDict, Unpack
 
 import orjson
+
+from .mqtt.settlement import Refusal, Settlement
 
 __all__ = ["FrozenDict", "Message", "Receipt", "Refusal", "RootOptions", "freeze"]
 
@@ -84,83 +84,16 @@ def thaw(value: Any) -> Any:
 _EMPTY = FrozenDict()
 
 
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """Why a node did not take a message: ``retryable`` when the sender may try again later (a full outbox)."""
+Receipt = Settlement
+"""What a message carries when its source must learn that every node it reached has handled it, and whether one
+refused it: a :class:`~flowhost.mqtt.settlement.Settlement` under its flow-facing name.
 
-    reason: str
-    retryable: bool
-    node_id: str | None = None
-
-
-class Receipt:
-    """Tells the source of a message when every node it reached has handled it, and whether one refused it.
-
-    A source that must answer its own sender (the HTTP 202 of ``http-uplink``) creates one, sends messages that
-    carry it, releases its own hold and awaits :meth:`wait`. The runtime holds the receipt once for every inbox
-    a carrying message enters and releases it when the node's ``on_input`` returned; derived messages carry it
-    on. A node that stores the message durably calls :meth:`mark_durable`; one that cannot take it calls
-    :meth:`refuse`.
-    """
-
-    __slots__ = ("_future", "_on_settled", "_pending", "_settled", "durable", "patient", "refusal")
-
-    def __init__(self, *, patient: bool = False) -> None:
-        self.patient = patient
-        """The source can wait (``mqtt-in``: its broker keeps the message unacknowledged meanwhile): a node that
-        has no room now should wait for it rather than refuse. False when the source must answer soon (an HTTP
-        sender gets a 503 and retries)."""
-        self._pending = 1  # the source's own hold, released when it has sent everything
-        self._settled = False
-        self._on_settled: Callable[[Refusal | None], None] | None = None
-        self._future: asyncio.Future[Refusal | None] | None = None  # made only for wait(): most never need it
-        self.durable = False
-        self.refusal: Refusal | None = None
-
-    def hold(self, count: int = 1) -> None:
-        self._pending += count
-
-    def release(self) -> None:
-        self._pending -= 1
-        if self._pending <= 0 and not self._settled:
-            self._settled = True
-            if self._on_settled is not None:
-                self._on_settled(self.refusal)
-            if self._future is not None and not self._future.done():
-                self._future.set_result(self.refusal)
-
-    def refuse(self, reason: str, *, retryable: bool, node_id: str | None = None) -> None:
-        if self.refusal is None:
-            self.refusal = Refusal(reason, retryable, node_id)
-
-    def mark_durable(self) -> None:
-        self.durable = True
-
-    def when_settled(self, callback: Callable[[Refusal | None], None]) -> None:
-        """Call ``callback(refusal)`` (``None`` when no node refused the message) as soon as every node handled
-        it, synchronously from the last release: one callback per receipt."""
-        self._on_settled = callback
-
-    async def wait(self, timeout: float) -> Refusal | None:
-        """None when every node took the message; the first refusal otherwise. Raises TimeoutError.
-
-        One waiter at a time (the source); a wait that timed out may be followed by another."""
-        if self._settled:
-            return self.refusal
-        loop = asyncio.get_running_loop()
-        # A plain timer on a fresh future, not asyncio.timeout() around shield(): this runs once per HTTP uplink.
-        future = self._future = loop.create_future()
-        expiry = loop.call_later(timeout, _expire, future)
-        try:
-            return await future
-        finally:
-            expiry.cancel()
-            self._future = None
-
-
-def _expire(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError())
+A source that must answer its own sender (the HTTP 202 of ``http-uplink``) makes one, sends messages that carry it
+within ``with receipt.holding():`` (or releases its creator's hold once it has sent them) and awaits
+:meth:`~Settlement.wait`. The runtime holds the receipt once for every inbox a carrying message enters and
+releases it when the node's ``on_input`` returned; derived messages carry it on. A node that stores the message
+durably calls :meth:`~Settlement.mark_durable`; one that cannot take it calls :meth:`~Settlement.refuse`.
+"""
 
 
 _UNDECODED: Any = object()

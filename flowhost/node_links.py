@@ -2,7 +2,8 @@
 direct way in across flows (``deliver_to``).
 
 A receiver restarted by a redeploy hands on to its successor (``current()``): what is sent to the old one
-reaches the new one, in order.
+reaches the new one, in order. A message's receipt is held here once per inbox it enters and released by that
+node's worker once ``on_input`` returned (``node_runner.py``): another task, so a count, not ``with holding()``.
 """
 
 from __future__ import annotations

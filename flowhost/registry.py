@@ -52,34 +52,18 @@ class Registry:
         return registry
 
     def register_node_type(self, node_class: type, plugin_name: str) -> None:
-        if not (inspect.isclass(node_class) and issubclass(node_class, Node)):
-            raise RegistrationError(f"registered {node_class!r}, which is not a flowhost.Node subclass")
-        type_name = getattr(node_class, "type", None)
-        _check_type_name(type_name, node_class, "type")
-        if not isinstance(node_class.config_schema, vol.Schema):
-            raise RegistrationError(f"node type '{type_name}': config_schema must be a voluptuous Schema")
+        type_name = _check_common(node_class, Node, "type", ("start", "on_input", "on_input_batch", "close"))
         outputs = node_class.outputs
         if not isinstance(outputs, tuple) or not all(isinstance(p, str) and p for p in outputs):
             raise RegistrationError(f"node type '{type_name}': outputs must be a tuple of port names")
         if len(set(outputs)) != len(outputs):
             raise RegistrationError(f"node type '{type_name}': output port names repeat: {outputs}")
-        for method in ("start", "on_input", "on_input_batch", "close"):
-            if not inspect.iscoroutinefunction(getattr(node_class, method)):
-                raise RegistrationError(f"node type '{type_name}': {method} must be an async method")
         _check_batch_size(node_class, type_name)
         self._claim(f"node:{type_name}", plugin_name, f"node type '{type_name}'")
         self.node_types[type_name] = node_class
 
     def register_connection_type(self, connection_class: type, plugin_name: str) -> None:
-        if not (inspect.isclass(connection_class) and issubclass(connection_class, Connection)):
-            raise RegistrationError(f"registered {connection_class!r}, which is not a flowhost.Connection subclass")
-        connector_id = getattr(connection_class, "connector_id", None)
-        _check_type_name(connector_id, connection_class, "connector_id")
-        if not isinstance(connection_class.config_schema, vol.Schema):
-            raise RegistrationError(f"connection type '{connector_id}': config_schema must be a voluptuous Schema")
-        for method in ("start", "stop"):
-            if not inspect.iscoroutinefunction(getattr(connection_class, method)):
-                raise RegistrationError(f"connection type '{connector_id}': {method} must be an async method")
+        connector_id = _check_common(connection_class, Connection, "connector_id", ("start", "stop"))
         self._claim(f"connection:{connector_id}", plugin_name, f"connection type '{connector_id}'")
         self.connection_types[connector_id] = connection_class
 
@@ -91,6 +75,25 @@ class Registry:
 
     def types_of_plugin(self, plugin_name: str) -> list[str]:
         return sorted(key for key, owner in self.provided_by.items() if owner == plugin_name)
+
+
+_KIND = {Node: "node type", Connection: "connection type"}
+
+
+def _check_common(cls: type, base: type, name_attribute: str, async_methods: tuple[str, ...]) -> str:
+    """What node and connection types share: the base class, a valid name, a voluptuous schema, async methods.
+    Returns the type's name."""
+    if not (inspect.isclass(cls) and issubclass(cls, base)):
+        raise RegistrationError(f"registered {cls!r}, which is not a flowhost.{base.__name__} subclass")
+    name = getattr(cls, name_attribute, None)
+    _check_type_name(name, cls, name_attribute)
+    what = f"{_KIND[base]} '{name}'"
+    if not isinstance(cls.config_schema, vol.Schema):
+        raise RegistrationError(f"{what}: config_schema must be a voluptuous Schema")
+    for method in async_methods:
+        if not inspect.iscoroutinefunction(getattr(cls, method)):
+            raise RegistrationError(f"{what}: {method} must be an async method")
+    return name
 
 
 def _check_batch_size(node_class: type[Node], type_name: str) -> None:

@@ -103,6 +103,20 @@ def test_flowhost_has_no_import_circle():
     assert cycles(graph) == []
 
 
+def _in_mqtt(module: str) -> bool:
+    return module == "flowhost.mqtt" or module.startswith("flowhost.mqtt.")
+
+
+def test_the_mqtt_client_imports_nothing_else_of_flowhost():
+    """A fixed decision: the client stays a library of its own; the core may import it (its `Settlement` is the
+    flow's `Receipt`), never the other way round."""
+    graph = import_graph(CORE)
+    assert "flowhost.mqtt.settlement" in graph["flowhost.message"]
+    outside = {(name, target) for name, targets in graph.items() if _in_mqtt(name) for target in targets}
+    assert {pair for pair in outside if not _in_mqtt(pair[1])} == set()
+    assert ("flowhost.mqtt.inbound", "flowhost.mqtt.settlement") in outside  # the scan sees the package's own imports
+
+
 def _write(root: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
         path = root / name

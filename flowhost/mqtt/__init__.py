@@ -9,7 +9,7 @@ This package imports nothing from the rest of flowhost.
     await client.disconnect()
 """
 
-from .client import Acknowledgement, ConnectResult, Endpoint, MQTTClient
+from .client import ConnectResult, Endpoint, MQTTClient
 from .errors import (
     AckTimeoutError,
     BadCredentialsError,
@@ -33,13 +33,13 @@ from .errors import (
     UnsupportedProtocolVersionError,
 )
 from .packets import MQTT_5, MQTT_311, Message, Properties, Subscription, Will
+from .settlement import Refusal, Settlement
 from .transports import TcpEndpoint, WebSocketEndpoint
 
 __all__ = [
     "MQTT_5",
     "MQTT_311",
     "AckTimeoutError",
-    "Acknowledgement",
     "BadCredentialsError",
     "BrokerStalledError",
     "ClientIdRejectedError",
@@ -59,8 +59,10 @@ __all__ = [
     "ProtocolError",
     "PublishRefusedError",
     "PublishTimeoutError",
+    "Refusal",
     "ServerDisconnectedError",
     "ServerUnavailableError",
+    "Settlement",
     "SubscribeRefusedError",
     "Subscription",
     "TcpEndpoint",

@@ -1,10 +1,17 @@
-"""How the client settles what it was given: `Acknowledgement` (returned by `on_message` to acknowledge a message
-later), the `on_done` callback of `publish_nowait` standing in for a future, and failing futures quietly."""
+"""How the client settles what it was given: what `on_message` may return to acknowledge a message later (a
+future or a `Settlement`), the `on_done` callback of `publish_nowait` standing in for a future, and failing futures
+quietly.
+
+`Notify` is not a `Settlement`: it is the callback form of one publish's future, settled by the broker's answer
+with a value (the reason code) or an exception whose type the caller acts on (`PublishRefusedError` and its reason
+code, `PublishTimeoutError`, a lost connection), and the outbound window treats both forms alike, as futures."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+
+from .settlement import Settlement
 
 PublishCallback = Callable[[int | None, BaseException | None], None]
 """``on_done(reason_code, error)`` of `MQTTClient.publish_nowait`: one of the two is None."""
@@ -34,64 +41,8 @@ class Notify:
         return None
 
 
-class Acknowledgement:
-    """What `on_message` may return instead of an `asyncio.Future` to acknowledge its message later, at a lower
-    cost per message (no future, no event-loop callback): call `done()` once the message is handled (stored), or
-    `fail(error)` to leave it unacknowledged (the connection drops, so that the broker delivers it again). Only
-    the first call counts; the acknowledgements still leave in arrival order."""
-
-    __slots__ = ("_on_settled", "error", "settled")
-
-    def __init__(self) -> None:
-        self.settled = False
-        self.error: BaseException | None = None
-        self._on_settled: Callable[[BaseException | None], None] | None = None
-
-    def done(self) -> None:
-        self._settle(None)
-
-    def fail(self, error: BaseException) -> None:
-        self._settle(error)
-
-    def on_settled(self, callback: Callable[[BaseException | None], None]) -> None:
-        """Call ``callback(error)`` when settled (now, if it is): one callback, the last one given."""
-        if self.settled:
-            callback(self.error)
-        else:
-            self._on_settled = callback
-
-    def _settle(self, error: BaseException | None) -> None:
-        if self.settled:
-            return
-        self.settled, self.error = True, error
-        if self._on_settled is not None:
-            self._on_settled(error)
-
-    @classmethod
-    def all_of(cls, parts: Sequence[Acknowledgement | asyncio.Future]) -> Acknowledgement:
-        """Done when every part is done; failed with the first part that fails."""
-        combined = cls()
-        waiting = len(parts)
-
-        def part_settled(error: BaseException | None) -> None:
-            nonlocal waiting
-            waiting -= 1
-            if error is not None:
-                combined.fail(error)
-            elif not waiting:
-                combined.done()
-
-        for part in parts:
-            if isinstance(part, Acknowledgement):
-                part.on_settled(part_settled)
-            else:
-                part.add_done_callback(
-                    lambda future: part_settled(asyncio.CancelledError() if future.cancelled() else future.exception())
-                )
-        return combined
-
-
-Handled = asyncio.Future | Acknowledgement | None
+Handled = asyncio.Future | Settlement | None
+"""What `on_message` returns: the PUBACK waits until it is done (None: acknowledged at once)."""
 
 
 def fail_quietly(future: asyncio.Future, exc: BaseException) -> None:

@@ -16,11 +16,13 @@ Reconnecting is the caller's policy: call `connect()` again on the same object. 
   (a resumed session keeps them on the broker; resubscribing would replay retained messages).
 - Inbound QoS 1: PUBACK is queued after `on_message` returns (still in the same write as other packets), so a
   message whose handler was interrupted by a crash is redelivered. Inbound QoS 2 is delivered exactly once.
-  When `on_message` returns an `asyncio.Future` (or an `Acknowledgement`, its cheaper stand-in), the
+  When `on_message` returns an `asyncio.Future` (or a `Settlement`, its cheaper stand-in), the
   acknowledgement (PUBACK, or PUBREC at QoS 2) waits until that is done: a caller that must store a message first
   acknowledges it only once stored.
-  Acknowledgements still leave in the order the messages came (MQTT requires it); a future that fails drops
-  the connection without acknowledging, so that a persistent session gets the message again.
+  Acknowledgements still leave in the order the messages came (MQTT requires it); a future that fails, or a
+  settlement refused as retryable, drops the connection without acknowledging, so that a persistent session gets
+  the message again. A settlement refused for good (not retryable) is acknowledged: delivering it again would not
+  help.
   `on_message` may run before `connect()` returns: a resumed session's queued messages follow CONNACK at once.
 """
 
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from . import packets as p
-from .acknowledgement import Acknowledgement, Handled, fail_quietly
+from .acknowledgement import Handled, fail_quietly
 from .errors import (
     ConnectionFailedError,
     ConnectionLostError,
@@ -48,7 +50,7 @@ from .packets import MQTT_5, Message, Properties, Will
 from .protocol import MQTTProtocol, PacketHandler
 from .subscriptions import Subscriptions
 
-__all__ = ["Acknowledgement", "ConnectResult", "Endpoint", "MQTTClient"]
+__all__ = ["ConnectResult", "Endpoint", "MQTTClient"]
 
 # MQTT 3.1.1 has no Receive Maximum; Mosquitto's default window is 20 and Mosquitto 2.0.11 acknowledges but
 # silently drops inbound QoS 2 messages beyond it (seen in tests here), so 3.1.1 stays within 20 by default.

@@ -8,10 +8,11 @@ from collections import deque
 from collections.abc import Callable
 
 from . import packets as p
-from .acknowledgement import Acknowledgement, Handled
+from .acknowledgement import Handled
 from .errors import ConnectionLostError, ProtocolError
 from .packets import Message
 from .protocol import MQTTProtocol
+from .settlement import Settlement
 
 
 class Inbound:
@@ -73,7 +74,7 @@ class Inbound:
                 {"message": f"on_message failed for a message on {message.topic!r}", "exception": exc}
             )
             return None
-        return handled if isinstance(handled, asyncio.Future | Acknowledgement) else None
+        return handled if isinstance(handled, asyncio.Future | Settlement) else None
 
     def _acknowledge(self, connection: MQTTProtocol, packet_type: int, packet_id: int, handled: Handled) -> None:
         pending = self._pending_acks
@@ -81,9 +82,9 @@ class Inbound:
             connection.write(p.encode_ack(packet_type, packet_id))
             return
         pending.append((packet_type, packet_id, handled))
-        if type(handled) is Acknowledgement:
+        if isinstance(handled, Settlement):
             if not handled.settled:
-                handled.on_settled(lambda _: self._send_ready_acks(connection))
+                handled.when_settled(lambda _: self._send_ready_acks(connection))
                 return
         elif handled is not None and not handled.done():
             handled.add_done_callback(lambda _: self._send_ready_acks(connection))
@@ -98,10 +99,11 @@ class Inbound:
         while pending:
             packet_type, packet_id, handled = pending[0]
             if handled is not None:
-                if type(handled) is Acknowledgement:
+                if isinstance(handled, Settlement):
                     if not handled.settled:
                         return
-                    error: BaseException | str | None = handled.error
+                    refusal = handled.refusal  # refused for good: acknowledged, delivering it again cannot help
+                    error: BaseException | str | None = refusal.reason if refusal and refusal.retryable else None
                 elif not handled.done():
                     return
                 else:

@@ -15,26 +15,8 @@ import voluptuous as vol
 
 from flowhost import Message, hookimpl
 
-from .bridges import (
-    BridgeError,
-    BridgeNode,
-    FrameKeys,
-    add_frame,
-    add_gateways,
-    base64_from_hex,
-    dev_eui,
-    downlink_command,
-    downlink_message,
-    downlink_rejected,
-    downlink_sent,
-    event_schema,
-    excerpt,
-    gateway,
-    join_notification,
-    location_document,
-    mapping,
-    thawed,
-)
+from . import bridges
+from .bridges import BridgeError, BridgeNode, FrameKeys
 
 KEPT = "chirpstack"
 """The key of a converted document that holds what of the event has no ThingPark field."""
@@ -52,17 +34,22 @@ def _event_of(msg: Message, configured: str) -> tuple[str, str | None]:
         return configured, match.group(1) if match else None
     if match is None:
         raise BridgeError(
-            f"topic {excerpt(msg.topic)} is not application/<id>/device/<devEui>/event/<event>: set the node's event"
+            f"topic {bridges.excerpt(msg.topic)} is not application/<id>/device/<devEui>/event/<event>: "
+            "set the node's event"
         )
     if match.group(2) not in EVENTS:
-        raise BridgeError(f"ChirpStack event {excerpt(match.group(2))} is not one of {', '.join(EVENTS)}")
+        raise BridgeError(f"ChirpStack event {bridges.excerpt(match.group(2))} is not one of {', '.join(EVENTS)}")
     return match.group(2), match.group(1)
 
 
 def _kept(event: Mapping[str, Any], name: str) -> dict[str, Any]:
     """What no ThingPark field holds: the event without the fields moved one-to-one, and its event name."""
-    kept = {key: thawed(value) for key, value in event.items() if key not in _MOVED}
-    rest = {key: thawed(value) for key, value in event.get("deviceInfo", {}).items() if key not in _MOVED_DEVICE_INFO}
+    kept = {key: bridges.thawed(value) for key, value in event.items() if key not in _MOVED}
+    rest = {
+        key: bridges.thawed(value)
+        for key, value in event.get("deviceInfo", {}).items()
+        if key not in _MOVED_DEVICE_INFO
+    }
     if rest:
         kept["deviceInfo"] = rest
     return {"event": name, **kept}
@@ -70,9 +57,9 @@ def _kept(event: Mapping[str, Any], name: str) -> dict[str, Any]:
 
 def _common(event: Mapping[str, Any], name: str, topic_dev_eui: str | None) -> dict[str, Any]:
     """The fields every converted event has: Time, DevEUI, DevAddr and CustomerData (name, tags)."""
-    info = mapping(event.get("deviceInfo"), "deviceInfo")
-    device = dev_eui(info.get("devEui"), "deviceInfo.devEui")
-    if topic_dev_eui is not None and dev_eui(topic_dev_eui, "the DevEUI in the topic") != device:
+    info = bridges.mapping(event.get("deviceInfo"), "deviceInfo")
+    device = bridges.dev_eui(info.get("devEui"), "deviceInfo.devEui")
+    if topic_dev_eui is not None and bridges.dev_eui(topic_dev_eui, "the DevEUI in the topic") != device:
         raise BridgeError(f"deviceInfo.devEui {device} does not match {topic_dev_eui.upper()} in the topic")
     fields: dict[str, Any] = {"DevEUI": device}
     if "time" in event:
@@ -94,7 +81,9 @@ def _gateways(rx_info: Any) -> list[tuple[dict[str, Any], Mapping[str, Any]]]:
     """Each receiving gateway as a ThingPark Lrr, with its reception (location included)."""
     if not isinstance(rx_info, list | tuple):
         return []
-    return [(gateway(rx["gatewayId"], rx), rx) for rx in rx_info if isinstance(rx, Mapping) and "gatewayId" in rx]
+    return [
+        (bridges.gateway(rx["gatewayId"], rx), rx) for rx in rx_info if isinstance(rx, Mapping) and "gatewayId" in rx
+    ]
 
 
 def _radio(fields: dict[str, Any], tx_info: Any) -> None:
@@ -108,9 +97,9 @@ def _radio(fields: dict[str, Any], tx_info: Any) -> None:
 
 
 def _uplink(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-    add_frame(fields, event, _FRAME)
+    bridges.add_frame(fields, event, _FRAME)
     fields["ADRbit"] = 1 if event.get("adr") else 0
-    add_gateways(fields, _gateways(event.get("rxInfo")))
+    bridges.add_gateways(fields, _gateways(event.get("rxInfo")))
     _radio(fields, event.get("txInfo"))
     return {"DevEUI_uplink": fields}
 
@@ -131,8 +120,8 @@ def _ack(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
     if "fCntDown" in event:
         fields["FCntDn"] = event["fCntDown"]
     if event.get("acknowledged"):
-        return downlink_sent(fields)
-    return downlink_rejected(
+        return bridges.downlink_sent(fields)
+    return bridges.downlink_rejected(
         fields, "the device did not acknowledge the confirmed downlink (ChirpStack ack event, acknowledged false)"
     )
 
@@ -143,7 +132,7 @@ def _txack(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
     if "gatewayId" in event:
         fields["Lrrid"] = str(event["gatewayId"]).upper()
     _radio(fields, event.get("txInfo"))
-    return downlink_sent(fields)  # txack: the gateway transmitted the frame
+    return bridges.downlink_sent(fields)  # txack: the gateway transmitted the frame
 
 
 def _log(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
@@ -158,12 +147,12 @@ def _log(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _location(event: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-    return location_document(fields, mapping(event.get("location"), "location"))
+    return bridges.location_document(fields, bridges.mapping(event.get("location"), "location"))
 
 
 _CONVERTERS: dict[str, Callable[[Mapping[str, Any], dict[str, Any]], dict[str, Any]]] = {
     "up": _uplink,
-    "join": join_notification,
+    "join": bridges.join_notification,
     "status": _status,
     "ack": _ack,
     "txack": _txack,
@@ -175,7 +164,7 @@ _CONVERTERS: dict[str, Callable[[Mapping[str, Any], dict[str, Any]], dict[str, A
 def thingpark_document(event: Any, name: str, topic_dev_eui: str | None = None) -> dict[str, Any]:
     """The ThingPark document of the same meaning as the ChirpStack v4 event ``name``; what has no ThingPark
     field is kept under ``chirpstack`` in the document's fields. Raises BridgeError with the reason."""
-    event = mapping(event, f"a ChirpStack {name} event")
+    event = bridges.mapping(event, f"a ChirpStack {name} event")
     document = _CONVERTERS[name](event, _common(event, name, topic_dev_eui))
     [fields] = document.values()
     fields[KEPT] = _kept(event, name)
@@ -193,7 +182,7 @@ class FromChirpStack(BridgeNode):
         "the topic application/<id>/device/<devEui>/event/<event> or the config) to the ThingPark document of the "
         "same meaning, for mqtt-connector. What has no ThingPark field is kept under 'chirpstack'."
     )
-    config_schema = event_schema(EVENTS)
+    config_schema = bridges.event_schema(EVENTS)
 
     def convert(self, msg: Message) -> tuple[str, Message]:
         name, topic_dev_eui = _event_of(msg, self.config["event"])
@@ -214,7 +203,7 @@ def chirpstack_command(command: Mapping[str, Any]) -> dict[str, Any]:
         "fPort": command["FPort"],
     }
     if "payload_hex" in command:
-        down["data"] = base64_from_hex(command["payload_hex"])
+        down["data"] = bridges.base64_from_hex(command["payload_hex"])
     else:
         down["object"] = command["payload"]
     return down
@@ -229,10 +218,10 @@ class ToChirpStack(BridgeNode):
     config_schema = vol.Schema({vol.Required("applicationId"): _application_id})
 
     def convert(self, msg: Message) -> tuple[str, Message]:
-        command = downlink_command(msg.payload)
+        command = bridges.downlink_command(msg.payload)
         down = chirpstack_command(command)
         topic = f"application/{self.config['applicationId']}/device/{down['devEui']}/command/down"
-        return "downlinks", downlink_message(msg, down, topic, command, _SENT)
+        return "downlinks", bridges.downlink_message(msg, down, topic, command, _SENT)
 
 
 @hookimpl

@@ -14,20 +14,21 @@ without ``outboxSync``, it survives a crash of the process, not a power cut.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
+import contextlib
 import logging
 import os
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from flowhost import Receipt
 
 log = logging.getLogger(__name__)
 
@@ -198,9 +199,9 @@ class DeadLetterStore:
             self._fd = None
 
 
-Resubmit = Callable[[DeadLetter, Callable[[BaseException | None], None]], bool]
-"""Puts a letter back in line and returns True, or returns False when there is no room now; calls its second
-argument once the letter is stored again (None) or left the line unstored (the error)."""
+Resubmit = Callable[[DeadLetter, Receipt], bool]
+"""Puts a letter back in line and returns True, or returns False when there is no room now. The line holds the
+receipt until the letter is stored again, or refuses it (for good when the broker refused the letter again)."""
 
 
 async def replay(
@@ -208,31 +209,27 @@ async def replay(
     ids: Collection[int] | None,
     resubmit: Resubmit,
     *,
-    gone_again: type[BaseException],
     timeout: float = REPLAY_TIMEOUT,
 ) -> dict[str, Any]:
     """Resubmit these letters (all for None), oldest first, while there is room. A letter leaves the store once
-    its new copy is stored, or was refused again (``gone_again``: then it is a new dead letter); one that was
-    not taken, or not stored within ``timeout``, stays."""
-    loop = asyncio.get_running_loop()
-    outcomes: dict[int, asyncio.Future[BaseException | None]] = {}
+    its new copy is stored, or was refused again for good (then it is a new dead letter); one that was not taken,
+    or not stored within ``timeout``, stays."""
+    receipts: dict[int, Receipt] = {}
     letters = store.select(ids)
     for letter in letters:
-        outcome = loop.create_future()
-        if not resubmit(letter, partial(_settle, outcome)):
+        receipt = Receipt(holders=0)
+        with receipt.holding():
+            taken = resubmit(letter, receipt)
+        if not taken:
             break
-        outcomes[letter.id] = outcome
-    if outcomes:
-        await asyncio.wait(outcomes.values(), timeout=timeout)
+        receipts[letter.id] = receipt
+    if receipts:
+        with contextlib.suppress(TimeoutError):
+            await Receipt.all_of(list(receipts.values())).wait(timeout)
     done = [
         letter_id
-        for letter_id, outcome in outcomes.items()
-        if outcome.done() and (outcome.result() is None or isinstance(outcome.result(), gone_again))
+        for letter_id, receipt in receipts.items()
+        if receipt.settled and (receipt.refusal is None or not receipt.refusal.retryable)
     ]
     store.remove(done)
     return {"replayed": len(done), "notReplayed": len(letters) - len(done), "remaining": len(store)}
-
-
-def _settle(outcome: asyncio.Future, error: BaseException | None) -> None:
-    if not outcome.done():
-        outcome.set_result(error)

@@ -82,14 +82,14 @@ class HttpUplink(Node):
         except DocumentError as exc:
             self.context.count("rejected")
             return _json_response(400, {"error": str(exc)})
-        receipt = Receipt()
+        receipt = Receipt(holders=0)
         meta = {"remote": request.remote or ""}
         if as_sent:  # the connector then publishes the very bytes posted, as it does for mqtt-in
             msg = Message.from_bytes(body, meta=meta, receipt=receipt)
         else:
             msg = Message.create(document, meta=meta, receipt=receipt)
-        await self.context.send(msg)
-        receipt.release()
+        with receipt.holding():  # until it is sent: a node done early must not settle it before the others got it
+            await self.context.send(msg)
         try:
             refusal = await receipt.wait(ACCEPT_TIMEOUT)
         except TimeoutError:

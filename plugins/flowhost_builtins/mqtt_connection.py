@@ -19,10 +19,9 @@ from typing import Any
 import voluptuous as vol
 from jinja2.sandbox import SandboxedEnvironment
 
-from flowhost import Connection
+from flowhost import Connection, Receipt
 from flowhost.clock import Clock
 from flowhost.mqtt import (
-    Acknowledgement,
     BadCredentialsError,
     ConnectionFailedError,
     ConnectionLostError,
@@ -33,6 +32,7 @@ from flowhost.mqtt import (
     NotAuthorizedError,
     NotConnectedError,
     PublishRefusedError,
+    Settlement,
     SubscribeRefusedError,
     UnsupportedProtocolVersionError,
 )
@@ -51,7 +51,7 @@ from .mqtt_connection_config import (
 from .thingpark import DocumentError, parse_downlink
 from .topics import topic_matches
 from .uplink_journal import JournalStore
-from .uplink_outbox import Outbox, OutboxEntry, OutboxFull, StoredCallback
+from .uplink_outbox import Outbox, OutboxEntry, OutboxFull
 from .uplink_preparation import PreparedUplink, UplinkPreparer, UplinkRejected
 from .uplink_publisher import OutboxPublisher
 
@@ -62,7 +62,7 @@ ROUTE_CACHE_SIZE = 4096
 OUTBOX_COMMIT_DELAY = 0.005
 """While connected, uplinks wait this long before being written: the broker's PUBACK usually comes first, and an
 uplink acknowledged before its commit is never written at all."""
-InboundHandler = Callable[[MqttMessage], "asyncio.Future | Acknowledgement | None"]
+InboundHandler = Callable[[MqttMessage], "asyncio.Future | Settlement | None"]
 Unsubscribe = Callable[[], None]
 """What `add_subscription` and the `add_*_listener` methods return (as Home Assistant's `async_subscribe`): a node
 calls it when it closes, and cannot remove what another node added."""
@@ -70,7 +70,7 @@ calls it when it closes, and cannot remove what another node added."""
 
 class UplinkRefused(UplinkRejected):
     """The broker refused this uplink: sending it again would not help. Kept as a dead letter when there was
-    room; what ``on_stored`` gets when the refusal came before the uplink was stored."""
+    room; the refusal (for good) of its receipt when the broker refused it before it was stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,15 +166,15 @@ class MqttIotConnection(Connection):
         self,
         document: Mapping[str, Any],
         arrival: float,
-        on_stored: StoredCallback | None = None,
+        stored: Receipt | None = None,
         *,
         source_bytes: bytes | None = None,
     ) -> None:
         """Queue one uplink for publishing. Raises UplinkRejected with the reason when it cannot be published,
-        OutboxFull when there is no room now; ``on_stored(error)`` is called once it is on disk.
+        OutboxFull when there is no room now; the outbox holds ``stored`` until the uplink is on disk.
         ``source_bytes``: the JSON ``document`` was parsed from, published as they are when the document goes
         out unchanged."""
-        self.queue_uplinks([(self.prepare_uplink(document, arrival, time.time(), source_bytes), on_stored)])
+        self.queue_uplinks([(self.prepare_uplink(document, arrival, time.time(), source_bytes), stored)])
 
     def prepare_uplink(
         self, document: Mapping[str, Any], arrival: float, now: float, source_bytes: bytes | None = None
@@ -187,13 +187,13 @@ class MqttIotConnection(Connection):
             self.counters["uplinksExpired" if exc.expired else "uplinksRejected"] += 1
             raise
 
-    def queue_uplinks(self, uplinks: Sequence[tuple[PreparedUplink, StoredCallback | None]]) -> None:
+    def queue_uplinks(self, uplinks: Sequence[tuple[PreparedUplink, Receipt | None]]) -> None:
         """Queue prepared uplinks in order, as one submission to the outbox (one hand-off to its journal).
         Raises OutboxFull, queueing none, when there is no room for all of them (see :attr:`outbox_room_left`);
-        each ``on_stored(error)`` is called once its uplink is on disk."""
+        the outbox holds each ``stored`` receipt until its uplink is on disk."""
         try:
             dropped = self._outbox.add_many(
-                [(uplink.topic, uplink.payload, uplink.expires_at, on_stored) for uplink, on_stored in uplinks]
+                [(uplink.topic, uplink.payload, uplink.expires_at, stored) for uplink, stored in uplinks]
             )
         except OutboxFull:
             self.counters["uplinksRefused"] += len(uplinks)
@@ -471,15 +471,15 @@ class MqttIotConnection(Connection):
         return [letter.as_json() for letter in letters], next_after
 
     async def replay_dead_letters(self, ids: Collection[int] | None) -> dict[str, Any]:
-        def resubmit(letter: DeadLetter, on_stored: StoredCallback) -> bool:
+        def resubmit(letter: DeadLetter, stored: Receipt) -> bool:
             try:
-                self._outbox.add(letter.topic, letter.payload, None, on_stored)  # replayed on purpose: no expiry
+                self._outbox.add(letter.topic, letter.payload, None, stored)  # replayed on purpose: no expiry
             except OutboxFull:
                 return False
             self._publisher.ready.set()
             return True
 
-        result = await replay(self._dead_letters, ids, resubmit, gone_again=UplinkRefused)
+        result = await replay(self._dead_letters, ids, resubmit)
         self.counters["deadLettersReplayed"] += result["replayed"]
         return result
 
@@ -487,9 +487,9 @@ class MqttIotConnection(Connection):
         return self._dead_letters.remove(ids)
 
     # -- inbound ------------------------------------------------------------------------------------------------
-    def _on_message(self, message: MqttMessage) -> asyncio.Future | Acknowledgement | None:
-        """Hand a message to the handlers of its topic. What they return (an acknowledgement or future, settled
-        once the message is stored) tells the MQTT client when to acknowledge it."""
+    def _on_message(self, message: MqttMessage) -> asyncio.Future | Settlement | None:
+        """Hand a message to the handlers of its topic. What they return (a settlement or future, settled once the
+        message is stored) tells the MQTT client when to acknowledge it."""
         handlers = self._routes.get(message.topic)
         if handlers is None:
             handlers = self._route(message.topic)
@@ -511,9 +511,9 @@ class MqttIotConnection(Connection):
                 results.append(result)
         if not results:
             return None
-        return results[0] if len(results) == 1 else Acknowledgement.all_of(results)
+        return results[0] if len(results) == 1 else Settlement.all_of(results)
 
-    def _handler_failed(self, message: MqttMessage, error: Exception) -> Acknowledgement | None:
+    def _handler_failed(self, message: MqttMessage, error: Exception) -> Settlement | None:
         """A handler raised: the message is not acknowledged (QoS 1/2), so the broker delivers it again."""
         self.counters["inboundHandlerErrors"] += 1
         self.context.log.error(
@@ -521,8 +521,9 @@ class MqttIotConnection(Connection):
         )
         if not message.qos:
             return None
-        failed = Acknowledgement()
-        failed.fail(error)
+        failed = Settlement()
+        failed.refuse(str(error), retryable=True)  # the connection drops, naming it
+        failed.release()
         return failed
 
     def _route(self, topic: str) -> tuple[InboundHandler, ...]:

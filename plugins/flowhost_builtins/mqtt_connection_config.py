@@ -350,6 +350,39 @@ class MqttConnectionSettings:
         return ()
 
 
+_COPIED = (
+    ("qos", "qos"),
+    ("retain", "retain"),
+    ("keep_alive", "keepAlive"),
+    ("mqtt_version", "mqttVersion"),
+    ("ws_path", "wsPath"),
+    ("ws_one_packet_per_frame", "wsOnePacketPerFrame"),
+    ("outbox_size", "outboxSize"),
+    ("outbox_overflow", "outboxOverflow"),
+    ("durable_outbox", "durableOutbox"),
+    ("outbox_sync", "outboxSync"),
+    ("dead_letter_limit", "deadLetterLimit"),
+    ("reconnect_max_delay", "reconnectMaxDelay"),
+    ("session_expiry", "sessionExpiry"),
+    ("accept_retained_downlinks", "acceptRetainedDownlinks"),
+    ("send_metadata", "sendMetadata"),
+    ("send_raw_decoded_format", "sendRawDecodedFormat"),
+    ("description", "description"),
+)
+"""Settings taken as they are from configuration keys the schema always fills (its defaults): (setting, key)."""
+_OPTIONAL = (
+    ("username", "username"),
+    ("trusted_ca_certificates", CA_KEY),
+    ("password", "password"),
+    ("certificate", "certificate"),
+    ("private_key", "privateKey"),
+    ("uplink_time_validity", "uplinkTimeValidity"),
+    ("shared_subscription_group", "sharedSubscriptionGroup"),
+    ("downlink_port", "downlinkPort"),
+)
+"""Settings taken from configuration keys that may be absent (None then)."""
+
+
 def settings_from_configuration(
     connection_id: str,
     configuration: Mapping[str, Any],
@@ -372,35 +405,12 @@ def settings_from_configuration(
         if downlink_enabled and downlink_pattern
         else None,
         client_id=configuration.get("clientId") or f"flowhost-{connection_id}",
-        username=configuration.get("username"),
-        password=configuration.get("password"),
-        trusted_ca_certificates=configuration.get(CA_KEY),
-        certificate=configuration.get("certificate"),
-        private_key=configuration.get("privateKey"),
         connection_timeout=configuration["connectionTimeout"] / 1000,
         action_timeout=configuration["actionTimeout"] / 1000,
-        uplink_time_validity=configuration.get("uplinkTimeValidity"),
-        qos=configuration["qos"],
-        retain=configuration["retain"],
-        keep_alive=configuration["keepAlive"],
-        mqtt_version=configuration["mqttVersion"],
-        ws_path=configuration["wsPath"],
-        ws_one_packet_per_frame=configuration["wsOnePacketPerFrame"],
-        outbox_size=configuration["outboxSize"],
-        outbox_overflow=configuration["outboxOverflow"],
-        durable_outbox=configuration["durableOutbox"],
-        outbox_sync=configuration["outboxSync"],
-        dead_letter_limit=configuration["deadLetterLimit"],
-        reconnect_max_delay=configuration["reconnectMaxDelay"],
-        session_expiry=configuration["sessionExpiry"],
-        shared_subscription_group=configuration.get("sharedSubscriptionGroup"),
+        **{name: configuration[key] for name, key in _COPIED},
+        **{name: configuration.get(key) for name, key in _OPTIONAL},
         downlink_enabled=downlink_enabled,
-        downlink_port=configuration.get("downlinkPort"),
         downlink_application_server=_application_server(configuration),
-        accept_retained_downlinks=configuration["acceptRetainedDownlinks"],
-        send_metadata=configuration["sendMetadata"],
-        send_raw_decoded_format=configuration["sendRawDecodedFormat"],
-        description=configuration["description"],
         alarms=alarm_definitions(configuration.get("alarms", [])),
         uplink_limits=uplink_limits_for(host),
     )

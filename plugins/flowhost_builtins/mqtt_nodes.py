@@ -6,21 +6,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from functools import partial
 from typing import Any
 
 import orjson
 import voluptuous as vol
 
-from flowhost import Message, Node, Receipt, Refusal, hookimpl
+from flowhost import Message, Node, Receipt, hookimpl
 from flowhost.message import FrozenDict
-from flowhost.mqtt import Acknowledgement
 from flowhost.mqtt import Message as MqttMessage
 from flowhost.validation import identifier, subscribe_filter
 
 from .alarm_monitor import AlarmChange
 from .mqtt_connection import Downlink, MqttIotConnection, UplinkRejected
-from .uplink_outbox import OutboxFull, StoredCallback
+from .uplink_outbox import OutboxFull
 from .uplink_preparation import PreparedUplink
 
 INBOUND_QUEUE_SIZE = 10_000
@@ -57,22 +55,12 @@ def _patient(msg: Message) -> bool:
     return msg.receipt is None or msg.receipt.patient
 
 
-def _stored(receipt: Receipt, node_id: str, error: BaseException | None) -> None:
-    """The outbox's ``on_stored`` for an uplink a connector queued: marks, or refuses, and releases its hold."""
-    if error is None:
-        receipt.mark_durable()
-    elif isinstance(error, UplinkRejected):  # the broker refused it: sending it again will not help
-        receipt.refuse(str(error), retryable=False, node_id=node_id)
-    else:
-        receipt.refuse(f"the outbox cannot store uplinks: {error}", retryable=True, node_id=node_id)
-    receipt.release()
-
-
 class _InboundPump:
     """Moves messages from the connection's callbacks (synchronous) into the flow (which may make us wait).
 
     Nothing is dropped: when INBOUND_QUEUE_SIZE messages wait, the connection stops handing on what it receives
-    (left unacknowledged at the broker) until half of them went on."""
+    (left unacknowledged at the broker) until half of them went on. A message's receipt keeps its source's hold
+    until the message is in its receivers' inboxes: released here, by ``offer`` or later by ``run``."""
 
     def __init__(self, node: Node, connection: MqttIotConnection) -> None:
         self.node = node
@@ -195,23 +183,14 @@ class MqttConnector(Node):
     def _queue(self, prepared: Sequence[tuple[Message, PreparedUplink]]) -> None:
         if not prepared:
             return
-        uplinks = [(uplink, self._when_stored(msg.receipt)) for msg, uplink in prepared]
         try:
-            self._connection.queue_uplinks(uplinks)
+            # The outbox holds each receipt until its uplink is on disk: the source may then say "accepted".
+            self._connection.queue_uplinks([(uplink, msg.receipt) for msg, uplink in prepared])
         except OutboxFull as exc:
-            for (msg, _), (_, when_stored) in zip(prepared, uplinks, strict=True):
+            for msg, _ in prepared:
                 self._refuse(msg, str(exc), retryable=True)
-                if when_stored is not None:
-                    when_stored(exc)  # releases the hold it took
         else:
-            self.context.count("uplinks", len(uplinks))
-
-    def _when_stored(self, receipt: Receipt | None) -> StoredCallback | None:
-        """What settles the receipt once the uplink is on disk: the source may then say "accepted"."""
-        if receipt is None:
-            return None
-        receipt.hold()  # released by the callback, which the outbox calls once
-        return partial(_stored, receipt, self.id)
+            self.context.count("uplinks", len(prepared))
 
     def _refuse(self, msg: Message, reason: str, *, retryable: bool) -> None:
         self.context.count("rejected" if not retryable else "refused")
@@ -255,9 +234,11 @@ class MqttIn(Node):
         )
         self.context.create_task(self._pump.run(), "messages")
 
-    def _on_message(self, message: MqttMessage) -> Acknowledgement | None:
-        """Emit the message; at QoS 1/2 with ``acknowledge: stored``, return an acknowledgement that the MQTT client
-        waits for: done once the flow took the message (a connector stored it on disk)."""
+    def _on_message(self, message: MqttMessage) -> Receipt | None:
+        """Emit the message; at QoS 1/2 with ``acknowledge: stored``, return its receipt, which the MQTT client
+        waits for: the PUBACK leaves once the flow took the message (a connector stored it on disk), or refused it
+        for good (sending it again would not help); one refused as retryable (a full outbox) is left
+        unacknowledged, so that the broker delivers it again."""
         self.context.count("received")
         if message.dup:
             self.context.count("redelivered")  # sent again by the broker: the flow may have seen it before
@@ -266,24 +247,13 @@ class MqttIn(Node):
             self._pump.offer(Message.from_bytes(message.payload, topic=message.topic, meta=meta), "out")
             return None
         receipt = Receipt(patient=True)  # unacknowledged meanwhile: nodes may wait for room rather than refuse
-        acknowledgement = Acknowledgement()
-        receipt.when_settled(partial(_settle, acknowledgement))
         self._pump.offer(Message.from_bytes(message.payload, topic=message.topic, meta=meta, receipt=receipt), "out")
-        return acknowledgement
+        return receipt
 
     async def close(self) -> None:
         unsubscribe = getattr(self, "_unsubscribe", None)
         if unsubscribe is not None:
             unsubscribe()
-
-
-def _settle(acknowledgement: Acknowledgement, refusal: Refusal | None) -> None:
-    """Acknowledge what the flow took or rejected for good (sending it again would not help); leave unacknowledged
-    what it could not take now (a full outbox), so the broker delivers it again."""
-    if refusal is None or not refusal.retryable:
-        acknowledgement.done()
-    else:
-        acknowledgement.fail(RuntimeError(refusal.reason))
 
 
 @hookimpl

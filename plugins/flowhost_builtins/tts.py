@@ -18,26 +18,8 @@ import voluptuous as vol
 from flowhost import Message, hookimpl
 from flowhost.templating import TemplateError, TopicRenderError, compile_topic_pattern, create_environment
 
-from .bridges import (
-    BridgeError,
-    BridgeNode,
-    FrameKeys,
-    add_frame,
-    add_gateways,
-    base64_from_hex,
-    dev_eui,
-    downlink_command,
-    downlink_message,
-    downlink_rejected,
-    downlink_sent,
-    event_schema,
-    excerpt,
-    gateway,
-    join_notification,
-    location_document,
-    mapping,
-    thawed,
-)
+from . import bridges
+from .bridges import BridgeError, BridgeNode, FrameKeys
 from .thingpark_fields import THINGPARK_TOPIC_FIELDS
 
 KEPT = "tts"
@@ -69,17 +51,17 @@ def _event_of(msg: Message, configured: str) -> str:
                 if key in payload:
                     return event
         raise BridgeError(
-            f"topic {excerpt(msg.topic)} is not v3/<application>/devices/<device>/<event> with an event of "
+            f"topic {bridges.excerpt(msg.topic)} is not v3/<application>/devices/<device>/<event> with an event of "
             f"{', '.join(EVENTS)}, and the message holds none of {', '.join(_MESSAGE_KEYS.values())}"
         )
     return match.group(1)
 
 
 def _common(message: Mapping[str, Any]) -> dict[str, Any]:
-    ids = mapping(message.get("end_device_ids"), "end_device_ids")
+    ids = bridges.mapping(message.get("end_device_ids"), "end_device_ids")
     if "dev_eui" not in ids:
         raise BridgeError("end_device_ids has no dev_eui: a ThingPark document needs the DevEUI")
-    fields: dict[str, Any] = {"DevEUI": dev_eui(ids["dev_eui"], "end_device_ids.dev_eui")}
+    fields: dict[str, Any] = {"DevEUI": bridges.dev_eui(ids["dev_eui"], "end_device_ids.dev_eui")}
     if "dev_addr" in ids:
         fields["DevAddr"] = str(ids["dev_addr"]).upper()
     if "received_at" in message:
@@ -93,11 +75,11 @@ def _kept(message: Mapping[str, Any], event: str, moved: frozenset[str]) -> dict
     kept: dict[str, Any] = {"event": event}
     for name, value in message.items():
         if name == key and isinstance(value, Mapping):
-            rest = {inner: thawed(item) for inner, item in value.items() if f"{key}.{inner}" not in moved}
+            rest = {inner: bridges.thawed(item) for inner, item in value.items() if f"{key}.{inner}" not in moved}
             if rest:
                 kept[name] = rest
         elif name not in moved:
-            kept[name] = thawed(value)
+            kept[name] = bridges.thawed(value)
     return kept
 
 
@@ -108,7 +90,7 @@ def _gateways(rx_metadata: Any) -> list[tuple[dict[str, Any], Mapping[str, Any]]
     for rx in rx_metadata:
         ids = rx.get("gateway_ids") if isinstance(rx, Mapping) else None
         if isinstance(ids, Mapping):
-            gateways.append((gateway(ids.get("eui") or ids.get("gateway_id", ""), rx), rx))
+            gateways.append((bridges.gateway(ids.get("eui") or ids.get("gateway_id", ""), rx), rx))
     return gateways
 
 
@@ -119,9 +101,9 @@ _UPLINK_MOVED = frozenset(
 
 
 def _uplink(message: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-    up = mapping(message.get("uplink_message"), "uplink_message")
-    add_frame(fields, up, _FRAME)
-    best = add_gateways(fields, _gateways(up.get("rx_metadata")))
+    up = bridges.mapping(message.get("uplink_message"), "uplink_message")
+    bridges.add_frame(fields, up, _FRAME)
+    best = bridges.add_gateways(fields, _gateways(up.get("rx_metadata")))
     if best is not None and "time" in best:
         fields["Time"] = best["time"]  # ThingPark's Time is when the base station received the frame
     settings = up.get("settings")
@@ -169,28 +151,28 @@ def _downlink_event(message: Mapping[str, Any], fields: dict[str, Any], event: s
     if correlation is not None:
         fields["CorrelationID"] = correlation
     if event == "down/failed":
-        failed = mapping(downlink, key)
+        failed = bridges.mapping(downlink, key)
         error = failed.get("error") if isinstance(failed.get("error"), Mapping) else {}
         cause = error.get("message_format") or error.get("name") or "downlink failed"
-        return downlink_rejected(_downlink_fields(fields, failed.get("downlink")), cause)
+        return bridges.downlink_rejected(_downlink_fields(fields, failed.get("downlink")), cause)
     _downlink_fields(fields, downlink)
     if event in ("down/sent", "down/ack"):
-        return downlink_sent(fields)
+        return bridges.downlink_sent(fields)
     if event == "down/nack":
-        return downlink_rejected(
+        return bridges.downlink_rejected(
             fields, "the device did not acknowledge the confirmed downlink (The Things Stack down/nack)"
         )
     return {"DevEUI_notification": {**fields, "Type": "downlink_queued"}}  # ThingPark has no queued report
 
 
 def _location(message: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-    solved = mapping(message.get("location_solved"), "location_solved")
-    return location_document(fields, mapping(solved.get("location"), "location_solved.location"))
+    solved = bridges.mapping(message.get("location_solved"), "location_solved")
+    return bridges.location_document(fields, bridges.mapping(solved.get("location"), "location_solved.location"))
 
 
 _CONVERTERS: dict[str, Callable[[Mapping[str, Any], dict[str, Any]], dict[str, Any]]] = {
     "up": _uplink,
-    "join": join_notification,
+    "join": bridges.join_notification,
     "location/solved": _location,
 }
 
@@ -198,7 +180,7 @@ _CONVERTERS: dict[str, Callable[[Mapping[str, Any], dict[str, Any]], dict[str, A
 def thingpark_document(message: Any, event: str) -> dict[str, Any]:
     """The ThingPark document of the same meaning as The Things Stack message of ``event``; what has no
     ThingPark field is kept under ``tts``. Raises BridgeError with the reason."""
-    message = mapping(message, f"a The Things Stack {event} message")
+    message = bridges.mapping(message, f"a The Things Stack {event} message")
     fields = _common(message)
     converter = _CONVERTERS.get(event)
     document = converter(message, fields) if converter else _downlink_event(message, fields, event)
@@ -219,7 +201,7 @@ class FromTts(BridgeNode):
         "down/sent, down/ack, down/nack, down/failed, location/solved) to the ThingPark document of the same meaning, "
         "for mqtt-connector. What has no ThingPark field is kept under 'tts'."
     )
-    config_schema = event_schema(EVENTS)
+    config_schema = bridges.event_schema(EVENTS)
 
     def convert(self, msg: Message) -> tuple[str, Message]:
         event = _event_of(msg, self.config["event"])
@@ -244,7 +226,7 @@ def tts_downlink(command: Mapping[str, Any], priority: str) -> dict[str, Any]:
     """The Things Stack's ``{"downlinks": [...]}`` for the checked fields of a DevEUI_downlink."""
     downlink: dict[str, Any] = {"f_port": command["FPort"]}
     if "payload_hex" in command:
-        downlink["frm_payload"] = base64_from_hex(command["payload_hex"])
+        downlink["frm_payload"] = bridges.base64_from_hex(command["payload_hex"])
     else:
         downlink["decoded_payload"] = command["payload"]
     downlink["confirmed"] = bool(command.get("Confirmed", 0))
@@ -277,14 +259,14 @@ class ToTts(BridgeNode):
         self._operation = "replace" if self.config["replace"] else "push"
 
     def convert(self, msg: Message) -> tuple[str, Message]:
-        command = downlink_command(msg.payload)
+        command = bridges.downlink_command(msg.payload)
         try:
             device_id = self._device_id.render(command)
         except TopicRenderError as exc:
             raise BridgeError(str(exc)) from None
         down = tts_downlink(command, self.config["priority"])
         topic = f"v3/{self.config['application']}/devices/{device_id}/down/{self._operation}"
-        return "downlinks", downlink_message(msg, down, topic, command, _SENT)
+        return "downlinks", bridges.downlink_message(msg, down, topic, command, _SENT)
 
 
 @hookimpl

@@ -7,8 +7,9 @@ An entry whose publish failed goes back into line at its original place, so a re
 Every entry is also written to a journal (``uplink_journal``) in the connection's data directory, so that after
 a crash (even ``kill -9``) the next start publishes what was pending. Writes are grouped: while one batch is
 being written by the store's thread, new entries gather for the next one, so the cost per uplink falls as the
-rate rises. Callers learn through ``on_stored`` when their entry is safe: on disk, or already acknowledged
-by the broker (then it is never written at all).
+rate rises. A caller that must learn when its entry is safe gives a receipt (``stored``): the outbox holds it
+until the entry is on disk, or already acknowledged by the broker (then it is never written at all), and marks it
+durable; or refuses it when the entry left unstored (retryable, but for an uplink the broker refused for good).
 """
 
 from __future__ import annotations
@@ -16,24 +17,21 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from flowhost import Receipt
 
 from .uplink_journal import JournalStore
 
 log = logging.getLogger(__name__)
 
-StoredCallback = Callable[[BaseException | None], None]
-NewUplink = tuple[str, bytes, float | None, StoredCallback | None]
-"""(topic, payload, expires_at, on_stored): one uplink for :meth:`Outbox.add_many`."""
+NewUplink = tuple[str, bytes, float | None, Receipt | None]
+"""(topic, payload, expires_at, stored): one uplink for :meth:`Outbox.add_many`."""
 
 
 class OutboxFull(Exception):
     """The outbox holds as many uplinks as it may; the sender should try again later."""
-
-
-class OutboxDropped(Exception):
-    """An uplink left the outbox unpublished (expired, or dropped for room) before it was written."""
 
 
 @dataclass(slots=True)
@@ -45,8 +43,8 @@ class OutboxEntry:
     """Wall-clock time (epoch seconds) after which the uplink must not be published; None: never expires."""
     in_flight: bool = False
     stored: bool = False
-    on_stored: StoredCallback | None = None
-    """Called once, when the entry is safe (or can never be): then set to None."""
+    receipt: Receipt | None = None
+    """Held until the entry is on disk (or acknowledged), then released."""
 
 
 class Outbox:
@@ -117,16 +115,17 @@ class Outbox:
         return len(self._entries)
 
     def add(
-        self, topic: str, payload: bytes, expires_at: float | None, on_stored: StoredCallback | None = None
+        self, topic: str, payload: bytes, expires_at: float | None, stored: Receipt | None = None
     ) -> OutboxEntry | None:
-        """Queue an uplink. Raises OutboxFull, or with ``drop_oldest`` returns the entry dropped for room."""
-        dropped = self.add_many([(topic, payload, expires_at, on_stored)])
+        """Queue an uplink. Raises OutboxFull, or with ``drop_oldest`` returns the entry dropped for room.
+        ``stored`` is held until the entry is on disk (see the module's docstring)."""
+        dropped = self.add_many([(topic, payload, expires_at, stored)])
         return dropped[0] if dropped else None
 
     def add_many(self, uplinks: Sequence[NewUplink]) -> list[OutboxEntry]:
         """Queue uplinks in their order, as one submission: one hand-off to the journal's writer for all of them.
         Raises OutboxFull, queueing none, when they do not all fit; with ``drop_oldest`` returns the entries
-        dropped for room instead (as many ``add`` calls would)."""
+        dropped for room instead (as many ``add`` calls would). Each ``stored`` receipt is held as by ``add``."""
         entries, waiting, capacity = self._entries, self._waiting, self.capacity
         if len(entries) + len(uplinks) > capacity and not self.drop_oldest:
             raise OutboxFull(f"the outbox holds {capacity} uplinks not yet acknowledged by the broker")
@@ -134,18 +133,21 @@ class Outbox:
         sequence = self._next_sequence
         durable = self._store is not None
         unstored = self._unstored
-        for topic, payload, expires_at, on_stored in uplinks:
+        for topic, payload, expires_at, stored in uplinks:
             if len(entries) >= capacity:
                 dropped.append(self._drop_oldest())
-            entry = OutboxEntry(sequence, topic, payload, expires_at, False, not durable, on_stored)
+            entry = OutboxEntry(sequence, topic, payload, expires_at, False, not durable)
             entries[sequence] = entry
             heapq.heappush(waiting, sequence)  # the newest: stays a leaf, one comparison
             sequence += 1
-            if durable:
-                unstored.append(entry)
-            elif on_stored is not None:
-                entry.on_stored = None
-                on_stored(None)
+            if not durable:
+                if stored is not None:
+                    stored.mark_durable()
+                continue
+            if stored is not None:
+                stored.hold()
+                entry.receipt = stored
+            unstored.append(entry)
         self._next_sequence = sequence
         if durable and uplinks:
             self._dirty.set()
@@ -182,8 +184,8 @@ class Outbox:
         self.remove(entry)
 
     def refused(self, entry: OutboxEntry, error: BaseException) -> None:
-        """The entry can never be published: whoever still waits for it to be stored learns why."""
-        self._settle(entry, error)
+        """The entry can never be published: whoever still waits for it to be stored learns why (for good)."""
+        self._settle(entry, str(error), retryable=False)
         self.remove(entry)
 
     def remove(self, entry: OutboxEntry) -> None:
@@ -191,17 +193,22 @@ class Outbox:
             return
         if self._room_waiters and self.capacity - len(self._entries) >= self._room_wanted:
             self._wake_room_waiters()
-        self._settle(entry, OutboxDropped("dropped before it was stored"))
+        self._settle(entry, "the outbox cannot store uplinks: dropped before it was stored")
         if self._store is not None:
             self._deletes.append(entry.sequence)
             self._dirty.set()
 
     @staticmethod
-    def _settle(entry: OutboxEntry, error: BaseException | None) -> None:
-        callback = entry.on_stored
-        if callback is not None:
-            entry.on_stored = None
-            callback(error)
+    def _settle(entry: OutboxEntry, refusal: str | None, *, retryable: bool = True) -> None:
+        """Release the entry's receipt: durable, or refused for ``refusal``."""
+        receipt, entry.receipt = entry.receipt, None
+        if receipt is None:
+            return
+        if refusal is None:
+            receipt.mark_durable()
+        else:
+            receipt.refuse(refusal, retryable=retryable)
+        receipt.release()
 
     async def _write_forever(self) -> None:
         while not (self._closing and not self._unstored and not self._deletes):
@@ -217,19 +224,15 @@ class Outbox:
         gone = set(deletes)
         # An uplink acknowledged before it reached the disk never needs to be written at all.
         to_insert = [entry for entry in inserts if entry.sequence not in gone]
-        error: BaseException | None = None
+        refusal: str | None = None
         try:
             await self._store.write(to_insert, deletes)
         except OSError as exc:
-            error = exc
+            refusal = f"the outbox cannot store uplinks: {exc}"
             log.error("outbox %s: cannot write: %s", self._store.directory, exc)
-        stored = error is None
         for entry in inserts:
-            entry.stored = stored
-            callback = entry.on_stored
-            if callback is not None:
-                entry.on_stored = None
-                callback(error)
+            entry.stored = refusal is None
+            self._settle(entry, refusal)
 
     async def close(self) -> None:
         """Write what is still unwritten, then close the store."""

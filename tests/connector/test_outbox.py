@@ -10,14 +10,20 @@ import sqlite3
 
 import pytest
 
+from flowhost import Receipt
 from flowhost_builtins.uplink_journal import JournalStore, read_journal
 from flowhost_builtins.uplink_outbox import Outbox, OutboxFull
 
 
+def notice() -> Receipt:
+    """A receipt only the outbox holds: settled once the entry is stored, or left the outbox unstored."""
+    return Receipt(holders=0)
+
+
 async def stored(outbox: Outbox, topic: str, expires_at: float | None = None) -> None:
-    done = asyncio.get_running_loop().create_future()
-    outbox.add(topic, topic.encode(), expires_at, done.set_result)
-    assert await asyncio.wait_for(done, 5) is None
+    receipt = notice()
+    outbox.add(topic, topic.encode(), expires_at, receipt)
+    assert await receipt.wait(5) is None and receipt.durable
 
 
 async def test_pending_entries_come_back_in_order_after_reopening(tmp_path):
@@ -69,12 +75,12 @@ async def test_an_uplink_acknowledged_before_its_commit_is_never_written(tmp_pat
     path = tmp_path / "outbox"
     outbox = Outbox(10, JournalStore(path))
     await outbox.open()
-    results = []
-    outbox.add("quick", b"acknowledged before any write", None, results.append)
+    quick = notice()
+    outbox.add("quick", b"acknowledged before any write", None, quick)
     outbox.acknowledged(outbox.next_waiting())
+    assert quick.settled and quick.refusal is None and quick.durable  # the broker has it: as safe as on disk
     await stored(outbox, "slow")
     await outbox.close()
-    assert results == [None]
     on_disk = b"".join(segment.read_bytes() for segment in path.iterdir())
     assert b"slow" in on_disk and b"acknowledged before any write" not in on_disk
 
@@ -91,11 +97,11 @@ async def test_commits_are_grouped(tmp_path):
         await original(inserts, deletes)
 
     outbox._store.write = counting_write
-    done = []
-    for number in range(2000):
-        outbox.add(f"t/{number}", b"payload", None, done.append)
+    receipts = [notice() for _ in range(2000)]
+    for number, receipt in enumerate(receipts):
+        outbox.add(f"t/{number}", b"payload", None, receipt)
     await outbox.close()
-    assert len(done) == 2000 and writes < 20
+    assert all(receipt.settled and receipt.durable for receipt in receipts) and writes < 20
 
 
 async def test_the_store_is_readable_by_its_owner_only(tmp_path):
@@ -142,9 +148,9 @@ async def test_the_journal_stays_the_size_of_what_is_pending(tmp_path):
     for number in range(10):
         outbox.add(f"kept/{number}", payload, None)
     for number in range(2000):
-        done = asyncio.get_running_loop().create_future()
-        outbox.add(f"t/{number}", payload, None, done.set_result)
-        await done
+        receipt = notice()
+        outbox.add(f"t/{number}", payload, None, receipt)
+        await receipt.wait(5)
         entry = outbox.next_waiting()
         while not entry.topic.startswith("t/"):
             entry = outbox.next_waiting()
@@ -188,13 +194,14 @@ async def test_a_write_that_fails_is_reported_and_the_journal_stays_readable(tmp
     previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a signal
     resource.setrlimit(resource.RLIMIT_FSIZE, (segment.stat().st_size + 100, limits[1]))
     try:
-        failed = asyncio.get_running_loop().create_future()
-        outbox.add("t/too-big", b"x" * 4096, None, failed.set_result)
-        error = await asyncio.wait_for(failed, 5)
+        failed = notice()
+        outbox.add("t/too-big", b"x" * 4096, None, failed)
+        refusal = await failed.wait(5)
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, limits)
         signal.signal(signal.SIGXFSZ, previous_handler)
-    assert isinstance(error, OSError)
+    assert refusal.retryable and refusal.reason.startswith("the outbox cannot store uplinks: [Errno")
+    assert not failed.durable
     await stored(outbox, "t/after")
     await outbox.close()
     assert [uplink[1] for uplink in read_journal(path)[0]] == ["t/before", "t/after"]
@@ -209,10 +216,10 @@ async def test_with_sync_each_write_is_flushed_to_the_disk_before_it_counts_as_s
     await outbox.open()
     flushed_before_stored = []
     for number in range(5):
-        done = asyncio.get_running_loop().create_future()
+        receipt = notice()
         syncs_before = store.syncs
-        outbox.add(f"t/{number}", b"p" * 400, None, done.set_result)
-        await done
+        outbox.add(f"t/{number}", b"p" * 400, None, receipt)
+        await receipt.wait(5)
         flushed_before_stored.append(store.syncs > syncs_before)
     await outbox.close()
     assert all(flushed_before_stored)
@@ -234,12 +241,11 @@ async def test_a_batch_is_taken_whole_or_not_at_all_and_written_in_one_go(tmp_pa
     with pytest.raises(OutboxFull, match="holds 5 uplinks"):
         outbox.add_many([(f"t/{number}", b"", None, None) for number in range(5)])
     assert len(outbox) == 1  # none of the batch that did not fit
-    done, last = [], asyncio.get_running_loop().create_future()
-    batch = [(f"t/{number}", b"", None, done.append) for number in range(3)] + [("t/3", b"", None, last.set_result)]
-    assert outbox.add_many(batch) == []
-    await asyncio.wait_for(last, 5)
+    receipts = [notice() for _ in range(4)]
+    assert outbox.add_many([(f"t/{number}", b"", None, receipts[number]) for number in range(4)]) == []
+    assert [await receipt.wait(5) for receipt in receipts] == [None] * 4
     await outbox.close()
-    assert done == [None] * 3 and writes[:2] == [1, 4]
+    assert all(receipt.durable for receipt in receipts) and writes[:2] == [1, 4]
     assert [uplink[1] for uplink in read_journal(tmp_path / "outbox")[0]] == ["t/first", "t/0", "t/1", "t/2", "t/3"]
 
 
@@ -267,3 +273,37 @@ async def test_a_wait_for_room_for_several_ends_once_they_all_fit():
     await asyncio.wait_for(waiter, 5)
     outbox.acknowledged(outbox.next_waiting())
     await asyncio.wait_for(outbox.wait_for_room(10), 5)  # more than it can ever hold: room for all it holds
+
+
+async def test_a_receipt_held_by_the_outbox_learns_why_its_entry_left_unstored(tmp_path):
+    """Dropped for room: refused, retryable (the sender may try again); refused by the broker: refused for good;
+    a full outbox that refuses the entry never holds its receipt."""
+    outbox = Outbox(2, JournalStore(tmp_path / "outbox"), drop_oldest=True)
+    await outbox.open()
+    dropped, refused, kept = notice(), notice(), notice()
+    outbox.add("a", b"", None, dropped)
+    outbox.add("b", b"", None, refused)
+    outbox.add("c", b"", None, kept)  # no room: "a" goes
+    outbox.refused(outbox.next_waiting(), ValueError("0x87 not authorized"))
+    assert (dropped.refusal.retryable, refused.refusal.retryable) == (True, False)
+    assert "dropped before it was stored" in dropped.refusal.reason and refused.refusal.reason == "0x87 not authorized"
+    assert not dropped.durable and not refused.durable
+    assert await kept.wait(5) is None and kept.durable
+    await outbox.close()
+
+    full = Outbox(1, None)
+    full.add("a", b"", None)
+    untouched = Receipt()
+    with pytest.raises(OutboxFull):
+        full.add("b", b"", None, untouched)
+    untouched.release()
+    assert untouched.settled and untouched.refusal is None  # nobody else held it
+
+
+async def test_without_a_journal_an_entry_counts_as_stored_at_once():
+    outbox = Outbox(10, None)
+    receipt = Receipt()
+    outbox.add("a", b"", None, receipt)
+    assert receipt.durable and not receipt.settled  # its creator still holds it
+    receipt.release()
+    assert receipt.settled

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from flowhost.mqtt import (
     MQTT_5,
     MQTT_311,
-    Acknowledgement,
     AckTimeoutError,
     BadCredentialsError,
     BrokerStalledError,
@@ -29,6 +28,7 @@ from flowhost.mqtt import (
     PublishTimeoutError,
     ServerDisconnectedError,
     ServerUnavailableError,
+    Settlement,
     SubscribeRefusedError,
     UnsupportedProtocolVersionError,
     WebSocketEndpoint,
@@ -585,38 +585,39 @@ async def test_websocket_one_packet_per_frame_option() -> None:
 
 
 class Pending:
-    """What on_message returns to acknowledge later: an asyncio.Future, an Acknowledgement, or one made of two."""
+    """What on_message returns to acknowledge later: an asyncio.Future, a Settlement, or one made of two."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         if kind == "future":
             self.handle = asyncio.get_running_loop().create_future()
-        elif kind == "acknowledgement":
-            self.handle = Acknowledgement()
+        elif kind == "settlement":
+            self.handle = Settlement()
         else:  # two handlers matched: both must be done
-            self.parts = [Acknowledgement(), asyncio.get_running_loop().create_future()]
-            self.handle = Acknowledgement.all_of(self.parts)
+            self.parts = [Settlement(), asyncio.get_running_loop().create_future()]
+            self.handle = Settlement.all_of(self.parts)
 
     def done(self) -> None:
         if self.kind == "future":
             self.handle.set_result(None)
-        elif self.kind == "acknowledgement":
-            self.handle.done()
+        elif self.kind == "settlement":
+            self.handle.release()
         else:
-            self.parts[0].done()
+            self.parts[0].release()
             self.parts[1].set_result(None)
 
     def fail(self, error: BaseException) -> None:
         if self.kind == "future":
             self.handle.set_exception(error)
-        elif self.kind == "acknowledgement":
-            self.handle.fail(error)
+        elif self.kind == "settlement":
+            self.handle.refuse(str(error), retryable=True)
+            self.handle.release()
         else:
-            self.parts[0].done()
+            self.parts[0].release()
             self.parts[1].set_exception(error)
 
 
-HANDLE_KINDS = ["future", "acknowledgement", "all_of"]
+HANDLE_KINDS = ["future", "settlement", "all_of"]
 
 
 @pytest.mark.parametrize("kind", HANDLE_KINDS)
@@ -672,3 +673,33 @@ async def test_a_message_that_could_not_be_handled_is_not_acknowledged_and_the_c
     assert isinstance(reason, ConnectionLostError) and "could not be handled: disk full" in str(reason)
     assert lost == [reason]
     assert not any(isinstance(answer, p.PubAck) for answer in answers)
+
+
+async def test_a_message_refused_for_good_is_acknowledged_and_the_connection_stays() -> None:
+    """Delivering it again would not help: a settlement refused as not retryable is acknowledged, in order."""
+    answers: list[p.Packet] = []
+
+    async def script(conn: FakeConnection) -> None:
+        await accept(conn)
+        for packet_id in (1, 2):
+            await conn.send(p.Message(f"in/{packet_id}", b"x", 1, packet_id=packet_id).encode(MQTT_5))
+        while True:
+            answers.append(await conn.receive(60))
+
+    handles = {1: Settlement(), 2: Settlement()}
+    delivered: list[int] = []
+
+    def on_message(message: p.Message) -> Settlement:
+        delivered.append(message.packet_id)
+        return handles[message.packet_id]
+
+    async with fake_broker(script) as endpoint:
+        client = MQTTClient(endpoint, client_id(), on_message=on_message)
+        await client.connect()
+        await wait_until(lambda: len(delivered) == 2, 5, "two messages delivered")
+        handles[2].release()
+        handles[1].refuse("not a document this flow takes", retryable=False)
+        handles[1].release()
+        await wait_until(lambda: len(answers) >= 2, 5, "two acknowledgements")
+        assert answers == [p.PubAck(1), p.PubAck(2)] and client.is_connected
+        await client.disconnect()
