@@ -26,6 +26,7 @@ class Inbound:
         self.on_message = on_message or (lambda message: None)
         self._inbound_qos2: set[int] = set()
         self._pending_acks: deque[tuple[int, int, Handled]] = deque()
+        self._acks_ready: tuple[MQTTProtocol, Callable[[object], None]] | None = None
         self._inbound_paused = False
 
     def pause_inbound(self) -> None:
@@ -84,12 +85,21 @@ class Inbound:
         pending.append((packet_type, packet_id, handled))
         if isinstance(handled, Settlement):
             if not handled.settled:
-                handled.when_settled(lambda _: self._send_ready_acks(connection))
+                handled.when_settled(self._acks_ready_callback(connection))
                 return
         elif handled is not None and not handled.done():
-            handled.add_done_callback(lambda _: self._send_ready_acks(connection))
+            handled.add_done_callback(self._acks_ready_callback(connection))
             return
         self._send_ready_acks(connection)
+
+    def _acks_ready_callback(self, connection: MQTTProtocol) -> Callable[[object], None]:
+        """What a handled message calls to send the acknowledgements that are ready: one per connection, not a
+        closure per message (each would live, and be scanned by the garbage collector, until its message is
+        handled)."""
+        made = self._acks_ready
+        if made is None or made[0] is not connection:
+            made = self._acks_ready = (connection, lambda _: self._send_ready_acks(connection))
+        return made[1]
 
     def _send_ready_acks(self, connection: MQTTProtocol) -> None:
         """Write the acknowledgements at the head of the line whose messages are handled, in arrival order."""
