@@ -4,6 +4,8 @@ holds a patient source back without losing, reordering or duplicating anything."
 
 from __future__ import annotations
 
+import contextlib
+
 import orjson
 import pytest
 
@@ -35,6 +37,19 @@ def configuration(port: int, **extra) -> dict:
     return {"uplinkTopicPattern": TOPIC, "hostName": f"127.0.0.1:{port}", "protocol": "TCP", **extra}
 
 
+@contextlib.asynccontextmanager
+async def connector_on_a_silent_broker(mosquitto_factory, deploy, runtime, outbox_size: int):
+    """A connector with ``outboxSize`` whose broker is paused once the connection opened: nothing it publishes is
+    acknowledged until ``broker.resume()``. Yields (connection, the connector's runner, broker, subscriber)."""
+    broker = mosquitto_factory()
+    async with Subscriber("127.0.0.1", broker.tcp_port, "batches/+/uplink", client_id="batch-silent") as sub:
+        settings = configuration(broker.tcp_port, outboxSize=outbox_size)
+        connection = await deploy(connector_flow(settings, source=NO_UPLINKS))
+        await wait_until(lambda: connection.state == "OPENED")
+        broker.pause()
+        yield connection, runtime.node("c", "connector"), broker, sub
+
+
 async def test_a_rejected_uplink_in_the_middle_of_a_batch_is_refused_alone(mosquitto, deploy, runtime):
     async with Subscriber("127.0.0.1", mosquitto.tcp_port, "batches/+/uplink", client_id="batch-rejected") as sub:
         connection = await deploy(connector_flow(configuration(mosquitto.tcp_port), source=NO_UPLINKS))
@@ -59,12 +74,8 @@ async def test_a_rejected_uplink_in_the_middle_of_a_batch_is_refused_alone(mosqu
 async def test_a_full_outbox_in_the_middle_of_a_batch_holds_a_patient_source_until_there_is_room(
     mosquitto_factory, deploy, runtime
 ):
-    broker = mosquitto_factory()
-    async with Subscriber("127.0.0.1", broker.tcp_port, "batches/+/uplink", client_id="batch-full") as sub:
-        connection = await deploy(connector_flow(configuration(broker.tcp_port, outboxSize=3), source=NO_UPLINKS))
-        await wait_until(lambda: connection.state == "OPENED")
-        connector = runtime.node("c", "connector")
-        broker.pause()  # nothing is acknowledged: the outbox keeps what it takes
+    relay = connector_on_a_silent_broker(mosquitto_factory, deploy, runtime, outbox_size=3)
+    async with relay as (connection, connector, broker, sub):
         receipts = [Receipt(patient=True) for _ in range(5)]  # as mqtt-in's: the source can wait
         settled = []
         for receipt in receipts:
@@ -84,12 +95,8 @@ async def test_a_full_outbox_in_the_middle_of_a_batch_holds_a_patient_source_unt
 async def test_in_a_batch_a_source_that_cannot_wait_is_refused_while_a_patient_one_waits(
     mosquitto_factory, deploy, runtime
 ):
-    broker = mosquitto_factory()
-    async with Subscriber("127.0.0.1", broker.tcp_port, "batches/+/uplink", client_id="batch-mixed") as sub:
-        connection = await deploy(connector_flow(configuration(broker.tcp_port, outboxSize=1), source=NO_UPLINKS))
-        await wait_until(lambda: connection.state == "OPENED")
-        connector = runtime.node("c", "connector")
-        broker.pause()
+    relay = connector_on_a_silent_broker(mosquitto_factory, deploy, runtime, outbox_size=1)
+    async with relay as (connection, connector, broker, sub):
         receipts = [Receipt(patient=True), Receipt(), Receipt(patient=True)]  # mqtt-in, http-uplink, mqtt-in
         put_batch(connector, [uplink(number) for number in range(3)], receipts)
         await wait_until(lambda: connector.counters["waitedForRoom"] == 1, 5, "the connector waiting for room")

@@ -133,49 +133,30 @@ async def test_a_burst_beyond_the_outbox_and_the_inbound_queue_loses_nothing(
         assert not [line for line in process.lines if "UNREACHABLE" in line]
 
 
-async def test_kill_9_mid_stream_loses_nothing_the_source_broker_was_told_was_stored(
-    flowhost_process, mosquitto_factory, tmp_path
+@pytest.mark.parametrize(
+    ("total", "rate", "killed_after"),
+    # A stream; and a burst, in which the connector takes its inbox in batches (up to its batch_size) and the outbox
+    # is full, so that the kill lands while batches are being queued, journaled and acknowledged.
+    [(2_000, 400, 300), (15_000, None, 1_000)],
+    ids=["mid stream", "mid batched burst"],
+)
+async def test_kill_9_loses_nothing_the_source_broker_was_told_was_stored(
+    flowhost_process, mosquitto_factory, tmp_path, total, rate, killed_after
 ):
     source = mosquitto_factory(max_queued=0)
     destination = mosquitto_factory(max_queued=0)
     flow = relay_flow(tmp_path / "relay.yaml", source.tcp_port, destination.tcp_port)
-    total = 2_000
-    args = flowhost_args(flow, tmp_path)
-    async with Subscriber("127.0.0.1", destination.tcp_port, "mqtt/things/+/uplink") as subscriber:
-        first = await flowhost_process(*args)
-        await first.wait_for_line("connection source: OPENED")
-        stream = asyncio.create_task(publish_numbered(source.tcp_port, range(total), rate=400))
-        await wait_until(lambda: len(subscriber.messages) >= 300, 30, "the stream under way")
-        first.process.send_signal(signal.SIGKILL)
-        await first.process.wait()
-        relayed_before_the_kill = len(distinct_counters(subscriber))
-        await stream  # the source broker acknowledged every one of them, to its publisher
-        second = await flowhost_process(*args)
-        await second.wait_for_line("connection source: OPENED")
-        await wait_for_all(subscriber, total, timeout=60)
-    assert relayed_before_the_kill < total
-    assert distinct_counters(subscriber) == set(range(total))
-
-
-async def test_kill_9_in_the_middle_of_a_batched_burst_loses_nothing_the_source_broker_was_told_was_stored(
-    flowhost_process, mosquitto_factory, tmp_path
-):
-    # A burst, not a stream: the connector takes its inbox in batches (up to its batch_size) and the outbox is full,
-    # so the kill lands while batches are being queued, journaled and acknowledged.
-    source = mosquitto_factory(max_queued=0)
-    destination = mosquitto_factory(max_queued=0)
-    flow = relay_flow(tmp_path / "relay.yaml", source.tcp_port, destination.tcp_port)
-    total = 15_000
     args = flowhost_args(flow, tmp_path)
     async with Subscriber("127.0.0.1", destination.tcp_port, "mqtt/things/+/uplink") as subscriber:
         first = await flowhost_process(*args)
         await first.wait_for_line("connection source: OPENED")
         await first.wait_for_line("connection cloud: OPENED")
-        await publish_numbered(source.tcp_port, range(total))  # at once; the source broker took them all
-        await wait_until(lambda: len(subscriber.messages) >= 1_000, 60, "the burst under way")
+        stream = asyncio.create_task(publish_numbered(source.tcp_port, range(total), rate=rate))
+        await wait_until(lambda: len(subscriber.messages) >= killed_after, 60, "the relay under way")
         first.process.send_signal(signal.SIGKILL)
         await first.process.wait()
         relayed_before_the_kill = len(distinct_counters(subscriber))
+        await stream  # the source broker acknowledged every one of them, to its publisher
         second = await flowhost_process(*args)
         await second.wait_for_line("connection source: OPENED")
         await wait_for_all(subscriber, total, timeout=120)
