@@ -1,10 +1,10 @@
 """The garbage collector's settings for a serving flowhost (``flowhost run``, once its flows are deployed).
 
 A relay keeps tens of thousands of objects alive while it is busy: each message waiting in an inbox or a full
-outbox holds its receipt (also its deferred acknowledgement), its outbox entry and their callbacks. With CPython's default
-thresholds (700, 10, 10), these survive into the oldest generation, whose collections then scan all of them, and
-everything start-up made, again and again: in a 30,000-uplink QoS 1 burst, about a sixth of the process's CPU
-time went to the collector (measured in bench/RESULTS.md). So, once running:
+outbox holds its receipt (also its deferred acknowledgement), its outbox entry and their callbacks. With CPython's
+default thresholds (700, 10, 10), these survive into the oldest generation, whose collections then scan all of
+them, and everything start-up made, again and again: in 30,000-uplink QoS 1 bursts, about a fifth of the
+process's CPU time went to the collector (measured in bench/RESULTS.md). So, once running:
 
 - ``gc.freeze()``: what start-up made (modules, schemas, compiled templates, the deployed nodes) is not garbage;
   no collection scans it again;
