@@ -192,9 +192,7 @@ class MqttIotConnection(Connection):
         Raises OutboxFull, queueing none, when there is no room for all of them (see :attr:`outbox_room_left`);
         the outbox holds each ``stored`` receipt until its uplink is on disk."""
         try:
-            dropped = self._outbox.add_many(
-                [(uplink.topic, uplink.payload, uplink.expires_at, stored) for uplink, stored in uplinks]
-            )
+            dropped = self._outbox.add_many(uplinks)
         except OutboxFull:
             self.counters["uplinksRefused"] += len(uplinks)
             raise

@@ -28,7 +28,7 @@ import os
 import sqlite3
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
@@ -182,25 +182,28 @@ class JournalStore:
                 path.unlink(missing_ok=True)
         return pending
 
-    async def write(self, inserts: Iterable[Entry], deletes: list[int]) -> None:
+    async def write(self, inserts: Sequence[Entry], deletes: list[int]) -> None:
         """Journal new uplinks and the sequences that left the outbox, as one write."""
         # Runs on the event loop for every uplink journaled: names are looked up once, sizes counted once.
         live = self._live
         parts: list[bytes] = []
         extend = parts.extend
-        added: list[int] = []
-        added_bytes = 0
+        added_bytes = added = 0
         encode_add = _encode_add
         for entry in inserts:
             sequence, topic, payload = entry.sequence, entry.topic.encode(), entry.payload
             record = live[sequence] = encode_add(sequence, topic, payload, entry.expires_at)
             added_bytes += len(topic) + len(payload)
+            added += 1
             extend(record)
-            added.append(sequence)
-        self._live_bytes += added_bytes + _ADD_OVERHEAD * len(added)
-        done = [sequence for sequence in deletes if sequence in live]
-        for sequence in done:
-            self._live_bytes -= _add_size(live.pop(sequence))
+        done = []
+        pop = live.pop
+        for sequence in deletes:
+            record = pop(sequence, None)
+            if record is not None:
+                done.append(sequence)
+                added_bytes -= len(record[2]) + len(record[3])
+        self._live_bytes += added_bytes + _ADD_OVERHEAD * (added - len(done))
         if done:
             parts += _encode_done(done)
         if not parts and not self._rewrite_next:
@@ -210,8 +213,8 @@ class JournalStore:
         except OSError:
             # What this write added is not on disk: forget it; the next write starts a clean segment (this
             # one may end in a partial record, which would hide whatever came after it).
-            for sequence in added:
-                record = live.pop(sequence, None)
+            for entry in inserts:
+                record = live.pop(entry.sequence, None)
                 if record is not None:
                     self._live_bytes -= _add_size(record)
             self._rewrite_next = True

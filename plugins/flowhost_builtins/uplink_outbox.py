@@ -26,8 +26,9 @@ from .uplink_journal import JournalStore
 
 log = logging.getLogger(__name__)
 
-NewUplink = tuple[str, bytes, float | None, Receipt | None]
-"""(topic, payload, expires_at, stored): one uplink for :meth:`Outbox.add_many`."""
+NewUplink = tuple[tuple[str, bytes, float | None], Receipt | None]
+"""((topic, payload, expires_at), stored): one uplink for :meth:`Outbox.add_many` (a prepared uplink and its
+receipt, as the connection has them)."""
 
 
 class OutboxFull(Exception):
@@ -119,7 +120,7 @@ class Outbox:
     ) -> OutboxEntry | None:
         """Queue an uplink. Raises OutboxFull, or with ``drop_oldest`` returns the entry dropped for room.
         ``stored`` is held until the entry is on disk (see the module's docstring)."""
-        dropped = self.add_many([(topic, payload, expires_at, stored)])
+        dropped = self.add_many([((topic, payload, expires_at), stored)])
         return dropped[0] if dropped else None
 
     def add_many(self, uplinks: Sequence[NewUplink]) -> list[OutboxEntry]:
@@ -133,7 +134,7 @@ class Outbox:
         sequence = self._next_sequence
         durable = self._store is not None
         unstored = self._unstored
-        for topic, payload, expires_at, stored in uplinks:
+        for (topic, payload, expires_at), stored in uplinks:
             if len(entries) >= capacity:
                 dropped.append(self._drop_oldest())
             entry = OutboxEntry(sequence, topic, payload, expires_at, False, not durable)

@@ -239,10 +239,10 @@ async def test_a_batch_is_taken_whole_or_not_at_all_and_written_in_one_go(tmp_pa
     outbox._store.write = counting_write
     await stored(outbox, "t/first")
     with pytest.raises(OutboxFull, match="holds 5 uplinks"):
-        outbox.add_many([(f"t/{number}", b"", None, None) for number in range(5)])
+        outbox.add_many([((f"t/{number}", b"", None), None) for number in range(5)])
     assert len(outbox) == 1  # none of the batch that did not fit
     receipts = [notice() for _ in range(4)]
-    assert outbox.add_many([(f"t/{number}", b"", None, receipts[number]) for number in range(4)]) == []
+    assert outbox.add_many([((f"t/{number}", b"", None), receipts[number]) for number in range(4)]) == []
     assert [await receipt.wait(5) for receipt in receipts] == [None] * 4
     await outbox.close()
     assert all(receipt.durable for receipt in receipts) and writes[:2] == [1, 4]
@@ -252,7 +252,7 @@ async def test_a_batch_is_taken_whole_or_not_at_all_and_written_in_one_go(tmp_pa
 async def test_a_batch_drops_the_oldest_as_single_adds_would():
     outbox = Outbox(3, None, drop_oldest=True)
     outbox.add("a", b"", None)
-    dropped = outbox.add_many([(topic, b"", None, None) for topic in ("b", "c", "d", "e")])
+    dropped = outbox.add_many([((topic, b"", None), None) for topic in ("b", "c", "d", "e")])
     assert [entry.topic for entry in dropped] == ["a", "b"]
     assert [outbox.next_waiting().topic for _ in range(3)] == ["c", "d", "e"]
 
