@@ -108,12 +108,14 @@ class HttpUplink(Node):
         """At most MAX_UPLINK_BYTES, whether the client sent a Content-Length or chunks (decompressed size)."""
         if request.content_length is not None and request.content_length > MAX_UPLINK_BYTES:
             raise _too_large()
-        body = bytearray()
+        content = request.content
         try:
-            async for chunk in request.content.iter_chunked(64 * 1024):
-                body += chunk
-                if len(body) > MAX_UPLINK_BYTES:
-                    raise _too_large()
+            if content.is_eof():
+                # The usual uplink: the whole body came with the headers (decompressed, if it was compressed)
+                # and is taken at once, without the reads and waits of a stream still arriving.
+                body = content.read_nowait()
+            else:
+                body = await _read_arriving(content)
         except (web.RequestPayloadError, HttpProcessingError) as exc:  # a corrupt gzip or deflate body
             cause = exc.__cause__ if isinstance(exc.__cause__, HttpProcessingError) else exc
             problem = " ".join(getattr(cause, "message", str(cause)).split()) or type(cause).__name__
@@ -121,7 +123,19 @@ class HttpUplink(Node):
         except ConnectionResetError:
             self.context.count("dropped")  # the web server logs one line for it
             raise
-        return bytes(body)
+        if len(body) > MAX_UPLINK_BYTES:
+            raise _too_large()
+        return body
+
+
+async def _read_arriving(content: aiohttp.StreamReader) -> bytes:
+    """A body still arriving, read until its end or until it is known to be too large."""
+    body = bytearray()
+    async for chunk in content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > MAX_UPLINK_BYTES:
+            raise _too_large()
+    return bytes(body)
 
 
 class _BodyRefused(Exception):
