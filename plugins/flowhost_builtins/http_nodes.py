@@ -16,7 +16,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from flowhost import Message, Node, Receipt, hookimpl
 from flowhost.validation import duration, with_form
 
-from .thingpark import DocumentError, parse_uplink
+from .thingpark import DocumentError, parse_posted_uplink
 
 MAX_UPLINK_BYTES = 256 * 1024
 ACCEPT_TIMEOUT = 30.0
@@ -75,7 +75,7 @@ class HttpUplink(Node):
                 return _json_response(401, {"error": "missing or wrong bearer token"})
         try:
             body = await self._read_body(request)
-            document, as_sent = _checked_uplink(body)
+            document, as_sent = parse_posted_uplink(body)
         except _BodyRefused as exc:
             self.context.count("rejected")
             return _json_response(exc.status, {"error": exc.reason})
@@ -219,16 +219,3 @@ class HttpDownlink(Node):
 def flowhost_register_node_types(register):
     register(HttpUplink)
     register(HttpDownlink)
-
-
-def _checked_uplink(body: bytes) -> tuple[dict[str, Any], bool]:
-    """The checked document, and whether it is exactly what was posted (its DevEUI needed no upper-casing): then
-    the posted bytes go on, whitespace, number spellings (868.10, -80.000000) and all."""
-    try:
-        posted = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        posted = None
-    if type(posted) is not dict:
-        return parse_uplink(body), False  # raises DocumentError with the reason
-    document = parse_uplink(posted)
-    return document, document == posted
