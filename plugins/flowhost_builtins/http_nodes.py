@@ -102,7 +102,7 @@ class HttpUplink(Node):
             self.context.count("rejected")  # a valid document the flow cannot take (the broker refused it...)
             return _json_response(422, {"error": refusal.reason})
         self.context.count("accepted")
-        return _json_response(202, {"accepted": True, "id": msg.id, "durable": receipt.durable})
+        return _accepted(msg.id, receipt.durable)
 
     async def _read_body(self, request: web.Request) -> bytes:
         """At most MAX_UPLINK_BYTES, whether the client sent a Content-Length or chunks (decompressed size)."""
@@ -162,9 +162,19 @@ def _cross_site_origin(request: web.Request) -> str | None:
     return None
 
 
+_JSON_HEADERS = {hdrs.CONTENT_TYPE: "application/json"}
+
+
 def _json_response(status: int, body: dict, retry_after: int | None = None) -> web.Response:
-    headers = {"Retry-After": str(retry_after)} if retry_after else None
-    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json", headers=headers)
+    headers = {**_JSON_HEADERS, hdrs.RETRY_AFTER: str(retry_after)} if retry_after else _JSON_HEADERS
+    return web.Response(status=status, body=orjson.dumps(body), headers=headers)
+
+
+def _accepted(msg_id: str, durable: bool) -> web.Response:
+    """The 202 of every uplink taken, ``{"accepted": true, "id": ..., "durable": ...}``: its constant parts are
+    bytes already, and the Content-Type is given as a header (aiohttp parses a ``content_type`` argument)."""
+    body = b'{"accepted":true,"id":' + orjson.dumps(msg_id) + (b',"durable":true}' if durable else b',"durable":false}')
+    return web.Response(status=202, body=body, headers=_JSON_HEADERS)
 
 
 class HttpDownlink(Node):
