@@ -11,6 +11,8 @@ from typing import Any, TypedDict, Unpack
 
 import orjson
 
+from .deadlines import deadlines
+
 __all__ = ["FrozenDict", "Message", "Receipt", "Refusal", "RootOptions", "freeze"]
 
 # A per-process prefix keeps ids unique across restarts without paying for uuid4 on every message.
@@ -148,19 +150,15 @@ class Receipt:
         if self._settled:
             return self.refusal
         loop = asyncio.get_running_loop()
-        # A plain timer on a fresh future, not asyncio.timeout() around shield(): this runs once per HTTP uplink.
+        # A fresh future in a timer shared with other waits, not asyncio.timeout() around shield(), nor a timer of
+        # its own: this runs once per HTTP uplink. The limit may be noticed up to deadlines.TICK late.
         future = self._future = loop.create_future()
-        expiry = loop.call_later(timeout, _expire, future)
+        waiting = deadlines(loop).add(loop, future, timeout)
         try:
             return await future
         finally:
-            expiry.cancel()
+            waiting.discard(future)
             self._future = None
-
-
-def _expire(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError())
 
 
 _UNDECODED: Any = object()
