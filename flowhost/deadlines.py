@@ -21,7 +21,10 @@ class Deadlines:
 
     def add(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future, timeout: float) -> set[asyncio.Future]:
         """Fail ``future`` with TimeoutError once ``timeout`` seconds have passed (up to one tick later) unless it
-        is done by then. Returns the set it waits in: discard it from there when the wait ends."""
+        is done by then; never when ``timeout`` is infinite (or NaN). Returns the set it waits in: discard it from
+        there when the wait ends."""
+        if not math.isfinite(timeout):
+            return set()
         tick = math.ceil((loop.time() + timeout) / TICK)
         waiting = self._due.get(tick)
         if waiting is None:

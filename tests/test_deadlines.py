@@ -4,6 +4,7 @@ limit has passed, never before it and at most one tick after it."""
 from __future__ import annotations
 
 import asyncio
+import math
 
 import pytest
 
@@ -61,3 +62,11 @@ async def test_a_limit_already_past_fails_the_wait_at_the_next_tick():
     expire(*args)
     with pytest.raises(TimeoutError):
         future.result()
+
+
+async def test_a_wait_without_limit_gets_no_timer():
+    clock, shared = LoopClock(7.0), Deadlines()
+    future = asyncio.get_running_loop().create_future()
+    for timeout in (math.inf, math.nan):
+        shared.add(clock, future, timeout)
+    assert clock.timers == [] and not future.done()
