@@ -18,7 +18,10 @@ default is 700. The requests in flight are never garbage; cyclic garbage is stil
 
 def settle_after_start() -> None:
     """Collect the garbage of start-up, freeze what remains (it lives as long as the process: full collections no
-    longer walk it) and collect young objects less often."""
+    longer walk it) and collect young objects less often.
+
+    Frozen objects that reference each other in a cycle are never collected: a flow that ran at start-up and is
+    replaced later may leave its cycles behind, once (flows deployed later are not frozen)."""
     gc.collect()
     gc.freeze()
     _, middle, oldest = gc.get_threshold()
