@@ -19,6 +19,7 @@ from . import __version__, cli_help, flowtest_cli, keys
 from ._started import seconds_since_start
 from .app import StartupError, create_app, create_runtime, default_data_dir
 from .broker import EmbeddedBroker
+from .collector import settle_after_start
 from .flow_links import check_across_flows
 from .flow_origin import default_demo, demo_left_out, why_it_runs
 from .flowfile import FlowSpec, FlowValidationError, load_flow_file
@@ -339,6 +340,7 @@ async def _serve(args: argparse.Namespace) -> int:
             await site.start()
         except OSError as exc:
             raise OSError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+        settle_after_start()
         # The ready lines come once SIGTERM stops cleanly: a supervisor may send it as soon as it reads them.
         await _until_stopped(lambda: _print_ready(args, app, demo))
         print("stopping...", flush=True)
