@@ -265,6 +265,17 @@ async def test_export_and_import_keep_comments(api, runtime):
     }
 
 
+async def test_import_refuses_yaml_its_parser_cannot_build_with_a_reason(api):
+    for text, reason in [
+        ("flowhost: 1\nid: x\na: {? [[x]]: 0}\n", "a mapping key holds a list or mapping inside it"),
+        ("flowhost: 1\nid: x\nport: !!int abc\n", "a value cannot be read"),
+    ]:
+        response = await api.post("/api/flows/import", data=text, headers={"Content-Type": "text/yaml"})
+        assert response.status == 400, await response.text()
+        [error] = (await response.json())["errors"]
+        assert error["message"].startswith(f"invalid YAML: {reason}"), error
+
+
 async def test_status_shows_each_nodes_counters(api):
     await create(api, SIMPLE)
     await wait_until(lambda: len(Collector.received["sink"]) == 2)
