@@ -171,7 +171,7 @@ def read_yaml(text: str, source: str) -> Any:
 
 
 def _unreadable(exc: Exception) -> str:
-    if isinstance(exc, TypeError) and "unhashable" in str(exc):  # ``? [[a]]: 1``: a key holding a list or mapping
+    if "unhashable" in str(exc):  # ``? [[a]]: 1``: a key holding a list or mapping
         return f"a mapping key holds a list or mapping inside it ({exc}); write keys as plain text"
     return f"a value cannot be read ({exc})"  # ``!!int abc``
 
