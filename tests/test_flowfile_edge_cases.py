@@ -127,7 +127,7 @@ async def test_sections_of_the_wrong_shape_are_errors_not_crashes(load_flow, tmp
     ]
 
 
-def test_with_nothing_installed_the_errors_say_none(runtime):
+def test_with_nothing_installed_the_errors_say_none():
     document = {
         "flowhost": 1,
         "id": "x",
