@@ -170,10 +170,10 @@ class Codec:
         except SandboxError as exc:
             raise _codec_error(function_name, exc) from None
 
-    def _call_batch(self, function_name: str, calls: list[tuple[Any, ...]]) -> list[Any]:
+    async def _call_batch(self, function_name: str, calls: list[tuple[Any, ...]]) -> list[Any]:
         """Per call, its result or its CodecError; raises CodecError when the crossing failed as a whole."""
         try:
-            results = self.sandbox.call_batch(function_name, calls)
+            results = await self.sandbox.call_batch_async(function_name, calls)
         except SandboxError as exc:
             raise _codec_error(function_name, exc) from None
         return [
@@ -201,31 +201,32 @@ class Codec:
             return Decoded(self._plain_data("Decoder", self._call("Decoder", list(data), fport)))
         return Decoded(self._plain_data("Decode", self._call("Decode", fport, list(data), {})))
 
-    def decode_uplink_batch(self, uplinks: Sequence[tuple[bytes, int, str | None]]) -> list[Decoded | CodecError]:
-        """:meth:`decode_uplink` for each ``(data, fport, recv_time)``, in one crossing into the sandbox: per
-        uplink, what it decoded to or its CodecError. Raises CodecError when the crossing failed as a whole (a
-        timeout, memory outside any one call...): then decode them one at a time, each with its own limits."""
+    async def decode_uplink_batch(self, uplinks: Sequence[tuple[bytes, int, str | None]]) -> list[Decoded | CodecError]:
+        """:meth:`decode_uplink` for each ``(data, fport, recv_time)``, in one crossing into the sandbox (awaited
+        on the sandbox's thread when it has one): per uplink, what it decoded to or its CodecError. Raises
+        CodecError when the crossing failed as a whole (a timeout, memory outside any one call...): then decode
+        them one at a time, each with its own limits."""
         if self.style in (TS013, THINGPARK):
             if not self.can("decodeUplink"):
                 return [CodecError(f"codec {self.name} has no decodeUplink", reason="missing") for _ in uplinks]
             calls = [
                 ({"bytes": list(data), "fPort": fport, "recvTime": _recv_time(time)},) for data, fport, time in uplinks
             ]
-            outcomes = _each(self._call_batch("__flowhostDecodeUplink", calls), self._ts013_result)
+            outcomes = _each(await self._call_batch("__flowhostDecodeUplink", calls), self._ts013_result)
             if self.style == THINGPARK:
-                self._extract_points(outcomes, uplinks)
+                await self._extract_points(outcomes, uplinks)
             return outcomes
         if self.style == TTN_V2:
-            results = self._call_batch("Decoder", [(list(data), fport) for data, fport, _ in uplinks])
+            results = await self._call_batch("Decoder", [(list(data), fport) for data, fport, _ in uplinks])
             return _each(results, lambda result: Decoded(self._plain_data("Decoder", result)))
-        results = self._call_batch("Decode", [(fport, list(data), {}) for data, fport, _ in uplinks])
+        results = await self._call_batch("Decode", [(fport, list(data), {}) for data, fport, _ in uplinks])
         return _each(results, lambda result: Decoded(self._plain_data("Decode", result)))
 
-    def _extract_points(self, outcomes: list[Decoded | CodecError], uplinks: Sequence[tuple[Any, ...]]) -> None:
+    async def _extract_points(self, outcomes: list[Decoded | CodecError], uplinks: Sequence[tuple[Any, ...]]) -> None:
         """A ThingPark driver: its points for each decoded uplink, in a second crossing."""
         decoded = [index for index, outcome in enumerate(outcomes) if isinstance(outcome, Decoded)]
         calls = [({"message": outcomes[index].data, "time": uplinks[index][2]},) for index in decoded]  # type: ignore[union-attr]
-        for index, points in zip(decoded, self._call_batch("extractPoints", calls) if calls else [], strict=True):
+        for index, points in zip(decoded, await self._call_batch("extractPoints", calls) if calls else [], strict=True):
             if isinstance(points, CodecError):
                 outcomes[index] = points
             else:

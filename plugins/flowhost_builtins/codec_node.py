@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import weakref
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -186,20 +187,24 @@ class CodecNode(Node):
         for codec, items in groups.items():
             for item, outcome in zip(items, await self._decode_batch(codec, items), strict=True):
                 item.outcome = outcome
-        send, send_nowait = self.context.send, self.context.send_nowait
-        for item in work:
-            if item.kind == "encode":
-                await self._encode(item.msg, item.document, item.fields)
-                continue
-            message, port = self._result(item)
-            if not send_nowait(message, port):
-                await send(message, port)
+        send, send_nowait, counts = self.context.send, self.context.send_nowait, Counter[str]()
+        try:
+            for item in work:
+                if item.kind == "encode":
+                    await self._encode(item.msg, item.document, item.fields)
+                    continue
+                message, port = _result(item, counts)
+                if not send_nowait(message, port):
+                    await send(message, port)
+        finally:
+            for name, amount in counts.items():
+                self.context.count(name, amount)
 
     def _prepare(self, msg: Message) -> _Work:
         document = _document(msg)
         if document is not None:
             uplink = document.get("DevEUI_uplink")
-            if isinstance(uplink, Mapping) and isinstance(uplink.get("payload_hex"), str):
+            if (type(uplink) is dict or isinstance(uplink, Mapping)) and type(uplink.get("payload_hex")) is str:
                 item = _Work("decode", msg, document, uplink)
                 try:
                     _, item.codec = self._codec_for(uplink)
@@ -229,41 +234,19 @@ class CodecNode(Node):
         uplinks = [item.arguments for item in items]
         if len(uplinks) > 1:
             try:
-                if codec.sandbox.on_thread:  # a codec that used up its time once: the loop does not wait for it
-                    return await asyncio.to_thread(codec.decode_uplink_batch, uplinks)
-                return codec.decode_uplink_batch(uplinks)
+                return await codec.decode_uplink_batch(uplinks)
             except CodecError:
                 self.context.count("batches-redone")
         outcomes: list[Decoded | CodecError] = []
         for uplink in uplinks:
             try:
-                if codec.sandbox.on_thread:
+                if codec.sandbox.slow:
                     outcomes.append(await asyncio.to_thread(codec.decode_uplink, *uplink))
                 else:
                     outcomes.append(codec.decode_uplink(*uplink))
             except CodecError as exc:
                 outcomes.append(exc)
         return outcomes
-
-    def _result(self, item: _Work) -> tuple[Message, str]:
-        """The message to send for a decoded, failed or passed item, and its port; counted."""
-        outcome, count = item.outcome, self.context.count
-        if item.kind == "pass":
-            count("passed")
-            return item.msg, "out"
-        if outcome is None:
-            count("no-codec")
-            return item.msg, "out"
-        if isinstance(outcome, CodecError):
-            count("decode-errors")
-            count(f"decode-errors-{outcome.reason}")
-            added = {"payloadDecodedError": {"message": outcome.message, "warnings": outcome.warnings}}
-            return _with_uplink_fields(item, added), "error"
-        added = {"payload": outcome.data}
-        if outcome.points is not None:
-            added["points"] = outcome.points
-        count("decoded")
-        return _with_uplink_fields(item, added), "out"
 
     async def _encode(self, msg: Message, document: Mapping[str, Any], fields: Mapping[str, Any]) -> None:
         encoded_fields = dict(fields)
@@ -272,7 +255,7 @@ class CodecNode(Node):
             if codec is None:
                 raise CodecError(f"no codec for DevEUI {fields.get('DevEUI')!r} to encode its payload", reason="none")
             arguments = (fields["payload"], _optional_fport(fields.get("FPort")))
-            if codec.sandbox.on_thread:
+            if codec.sandbox.slow:
                 encoded = await asyncio.to_thread(codec.encode_downlink, *arguments)
             else:
                 encoded = codec.encode_downlink(*arguments)
@@ -302,7 +285,7 @@ def _document(msg: Message) -> Mapping[str, Any] | None:
             return None
     else:
         document = msg.payload
-    return document if isinstance(document, Mapping) else None
+    return document if type(document) is dict or isinstance(document, Mapping) else None
 
 
 class _Work:
@@ -316,6 +299,27 @@ class _Work:
         self.codec: Codec | None = None
         self.arguments: tuple[bytes, int, str | None] = (b"", 0, None)
         self.outcome: Decoded | CodecError | None = None
+
+
+def _result(item: _Work, counts: Counter[str]) -> tuple[Message, str]:
+    """The message to send for a decoded, failed or passed item, and its port; counted in ``counts``."""
+    outcome = item.outcome
+    if item.kind == "pass":
+        counts["passed"] += 1
+        return item.msg, "out"
+    if outcome is None:
+        counts["no-codec"] += 1
+        return item.msg, "out"
+    if isinstance(outcome, CodecError):
+        counts["decode-errors"] += 1
+        counts[f"decode-errors-{outcome.reason}"] += 1
+        added = {"payloadDecodedError": {"message": outcome.message, "warnings": outcome.warnings}}
+        return _with_uplink_fields(item, added), "error"
+    added = {"payload": outcome.data}
+    if outcome.points is not None:
+        added["points"] = outcome.points
+    counts["decoded"] += 1
+    return _with_uplink_fields(item, added), "out"
 
 
 def _with_uplink_fields(item: _Work, added: dict[str, Any]) -> Message:
