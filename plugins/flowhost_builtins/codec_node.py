@@ -329,12 +329,33 @@ def _with_uplink_fields(item: _Work, added: dict[str, Any]) -> Message:
     msg, fields = item.msg, item.fields
     source = msg.source_bytes
     if source is not None and len(item.document) == 1 and not any(key in fields for key in added):
-        end = source.rstrip()
-        inner = end[:-1].rstrip()
-        if end.endswith(b"}") and inner.endswith(b"}"):
-            extra = b"".join(b',"%s":%s' % (key.encode(), orjson.dumps(value)) for key, value in added.items())
-            return msg.derive_from_bytes(inner[:-1] + extra + b"}}")
+        inner = _inner_closing_brace(source)
+        if inner is not None:
+            parts = [memoryview(source)[:inner]]
+            for key, value in added.items():
+                parts += (_FIELD_PREFIXES.get(key) or b',"%s":' % key.encode(), orjson.dumps(value))
+            parts.append(b"}}")
+            return msg.derive_from_bytes(b"".join(parts))
     return _child(msg, {**item.document, "DevEUI_uplink": {**fields, **added}})
+
+
+_FIELD_PREFIXES = {key: b',"%s":' % key.encode() for key in ("payload", "points", "payloadDecodedError")}
+_JSON_SPACE = b" \t\r\n"
+
+
+def _inner_closing_brace(source: bytes) -> int | None:
+    """Where the closing brace of the one object inside a JSON document's object is (the document is known to
+    be ``{"DevEUI_uplink": {...}}``: its last two non-blank characters close both), or None."""
+    end = len(source) - 1
+    while end > 0 and source[end] in _JSON_SPACE:
+        end -= 1
+    inner = end - 1
+    while inner > 0 and source[inner] in _JSON_SPACE:
+        inner -= 1
+    return inner if source[end] == _BRACE == source[inner] else None
+
+
+_BRACE = ord("}")
 
 
 def _child(msg: Message, document: dict[str, Any]) -> Message:
