@@ -101,7 +101,7 @@ class CodecNode(Node):
         "JavaScript codecs (TS013, TTN v2, ChirpStack v3, ThingPark drivers) chosen per device, in a sandbox."
     )
     outputs = ("out", "error")
-    batch_size = 256
+    batch_size = 32  # measured: 32 beat 8, 16, 64 and 256 (bench/RESULTS.md); more keeps more parsed uplinks alive
     config_schema = CONFIG_SCHEMA
     form_labels = {"memoryLimit": "Memory limit", "codecs": "Codec folder", "source": "Inline codec"}
 
