@@ -196,7 +196,7 @@ class Message:
     _id: str | int  # a number until the id is first read: most messages never need their id as text
     topic: str | None
     meta: Mapping[str, Any]
-    _parent_id: str | int | None  # the parent's number until parent_id is first read
+    _parent_id: str | int | None  # the parent's number (or its id, once formatted)
     receipt: Receipt | None
     """Set by sources that need to know when the message was taken (see :class:`Receipt`)."""
     source_bytes: bytes | None
@@ -253,13 +253,10 @@ class Message:
 
     @property
     def parent_id(self) -> str | None:
-        """The id of the message this one was derived from (None for a root message)."""
+        """The id of the message this one was derived from (None for a root message); read seldom (errors, the
+        debug view), so formatted at each read."""
         parent = self._parent_id
-        if type(parent) is not int:
-            return parent
-        text = _format_id(parent)
-        object.__setattr__(self, "_parent_id", text)
-        return text
+        return _format_id(parent) if type(parent) is int else parent
 
     @property
     def payload(self) -> Any:
