@@ -30,6 +30,13 @@ call that has not returned by then *ran away*: it fails (reason ``runaway``), th
 QuickJS stops it, and meanwhile later calls fail at once (reason ``busy``). When the thread is free again, the
 next call gets a fresh context (the script evaluated anew: the state the runaway call left may be half-changed).
 After ``max_runaways`` runaways the sandbox is disabled (reason ``disabled``) until it is loaded again.
+
+:meth:`JsSandbox.call_batch` makes many calls in one crossing (the codec node's batches of uplinks): a wrapper in
+the context runs each in its own ``try``/``catch``, so that what one call throws (an out-of-memory or a stack
+overflow included) is its own result; a timeout ends the crossing as a whole, and the caller then calls one at
+a time. Each crossing is bounded like one call: the wrapper takes no further call once a quarter of the timeout
+has passed, and the rest go in the next crossing. On the thread, :meth:`JsSandbox.call_batch_async` awaits a
+large batch (the worker wakes the loop when it ended) and hands a small one over synchronously.
 """
 
 from __future__ import annotations
@@ -464,7 +471,10 @@ class JsSandbox:
         results: list[Any] = []
         while len(results) < len(calls):
             arguments = self._batch_arguments(function_name, calls[len(results) :])
-            results += self._batch_output(self._run(function_name, *arguments), len(calls) - len(results))
+            results += self._batch_output(
+                function_name, self._run(function_name, *arguments), len(calls) - len(results)
+            )
+        self._collect_after(results)
         return results
 
     async def call_batch_async(self, function_name: str, calls: Sequence[Sequence[Any]]) -> list[Any]:
@@ -478,7 +488,8 @@ class JsSandbox:
             arguments = self._batch_arguments(function_name, calls[len(results) :])
             wait = len(calls) - len(results) < AWAIT_FROM
             output = await self._run_async(function_name, *arguments, wait=wait)
-            results += self._batch_output(output, len(calls) - len(results))
+            results += self._batch_output(function_name, output, len(calls) - len(results))
+        self._collect_after(results)
         return results
 
     def _batch_arguments(self, function_name: str, calls: Sequence[Sequence[Any]]) -> tuple[Any, ...]:
@@ -489,10 +500,15 @@ class JsSandbox:
         budget_ms = self._limits[0] * 1000 / 4  # a quarter of the limit: other threads add to QuickJS's clock
         return (_call, function_name, "batch", calls_text, self.max_result_bytes, budget_ms)
 
-    def _batch_output(self, output: Any, most: int) -> list[Any]:
+    def _batch_output(self, function_name: str, output: Any, most: int) -> list[Any]:
         if output is _NO_FUNCTION:
-            raise SandboxError("exception", f"{self.name} defines no function")
+            raise SandboxError("exception", f"{self.name} defines no function {function_name}")
         return _batch_results(output, most, self.max_result_bytes)
+
+    def _collect_after(self, results: list[Any]) -> None:
+        """After calls that ran out of memory, free what they left behind (a call alone does it at once)."""
+        if any(isinstance(result, SandboxError) and result.reason == "memory" for result in results):
+            self._run("collecting garbage", lambda worker: worker.state.context.gc())
 
     async def call_async(self, function_name: str, *arguments: Any) -> Any:
         """:meth:`call`, inline while the script is, else waited for on another thread: the loop goes on."""
@@ -532,7 +548,9 @@ def _batch_results(output: Any, most: int, max_result_bytes: int) -> list[Any]:
 
 
 def _is_batch_item(item: Any) -> bool:
-    return type(item) is list and 1 <= len(item) <= 2 and item[0] in (0, 1, 2) and (len(item) == 2 or item[0] == 0)
+    if type(item) is not list or not 1 <= len(item) <= 2 or type(item[0]) is not int:
+        return False
+    return (item[0] in (1, 2) and len(item) == 2) or item[0] == 0
 
 
 def _batch_result(item: list[Any], max_result_bytes: int) -> Any:
