@@ -17,7 +17,7 @@ from . import keys
 from .api import setup_api
 from .broker import EmbeddedBroker
 from .clock import Clock
-from .http_guard import HostCheck, connection_middleware
+from .http_guard import HostCheck, RequestGuard
 from .permissions import make_private_directory
 from .plugins import PluginHost, load_plugins
 from .registry import Registry
@@ -58,7 +58,7 @@ def create_web_app(
     one of ``allowed_hosts`` get 421.
     """
     app = web.Application(client_max_size=MAX_API_BODY_BYTES)
-    app.middlewares.extend([HostCheck(allowed_hosts).middleware, connection_middleware])
+    app.middlewares.append(RequestGuard(HostCheck(allowed_hosts), runtime.http).middleware)
     app[keys.RUNTIME] = runtime
     workspace = workspace or Workspace(runtime, Store(runtime.data_dir))
     setup_api(app, workspace, token or api_token(runtime.data_dir)[0])

@@ -19,10 +19,10 @@ from . import __version__, cli_help, flowtest_cli, keys
 from ._started import seconds_since_start
 from .app import StartupError, create_app, create_runtime, default_data_dir
 from .broker import EmbeddedBroker
+from .collector import settle_after_start
 from .flow_links import check_across_flows
 from .flow_origin import default_demo, demo_left_out, why_it_runs
 from .flowfile import FlowSpec, FlowValidationError, load_flow_file
-from .gc_tuning import tune_for_serving
 from .http_guard import ServerLog
 from .plugins import PluginHost, load_plugins
 from .registry import Registry
@@ -335,12 +335,12 @@ async def _serve(args: argparse.Namespace) -> int:
     runner = web.AppRunner(app, access_log=None, handle_signals=False, logger=ServerLog(runtime.http.refused))
     try:
         await runner.setup()
-        tune_for_serving()  # the flows are deployed: what start-up made stays
         site = web.TCPSite(runner, args.host, args.port)
         try:
             await site.start()
         except OSError as exc:
             raise OSError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+        settle_after_start()
         # The ready lines come once SIGTERM stops cleanly: a supervisor may send it as soon as it reads them.
         await _until_stopped(lambda: _print_ready(args, app, demo))
         print("stopping...", flush=True)

@@ -166,6 +166,14 @@ def read_yaml(text: str, source: str) -> Any:
         raise FlowValidationError([FlowError((), f"invalid YAML: {problem}", source, line, column)]) from None
     except YAMLError as exc:  # e.g. a control character: the reader's errors carry no mark
         raise FlowValidationError([FlowError((), f"invalid YAML: {exc}", source)]) from None
+    except (TypeError, ValueError) as exc:  # ruamel's constructors raise these, unmarked, for a few values
+        raise FlowValidationError([FlowError((), f"invalid YAML: {_unreadable(exc)}", source)]) from None
+
+
+def _unreadable(exc: Exception) -> str:
+    if "unhashable" in str(exc):  # ``? [[a]]: 1``: a key holding a list or mapping
+        return f"a mapping key holds a list or mapping inside it ({exc}); write keys as plain text"
+    return f"a value cannot be read ({exc})"  # ``!!int abc``
 
 
 YamlStyle = tuple[int, int, int]

@@ -157,7 +157,7 @@ class _Collector:
         line, column = where if where else (None, None)
         self.errors.append(FlowError(tuple(path), message, self.source, line, column))
 
-    def add_invalid(self, prefix: Sequence[PathItem], error: vol.Invalid, schema: vol.Schema, data: Any) -> None:
+    def add_invalid(self, prefix: Sequence[PathItem], error: vol.Invalid, schema: vol.Schema) -> None:
         errors = error.errors if isinstance(error, vol.MultipleInvalid) else [error]
         for item in errors:
             path = [*prefix, *item.path]
@@ -165,16 +165,12 @@ class _Collector:
             of_key = False
             if message == "extra keys not allowed" and item.path:
                 key = item.path[-1]
-                valid = _keys_at(schema, list(item.path[:-1]), data)
+                valid = _keys_at(schema, list(item.path[:-1]))
                 suggestion = closest(str(key), valid) if valid else None
                 message = f"unknown key '{key}'" + (f" (did you mean '{suggestion}'?)" if suggestion else "")
                 if valid:
                     message += f"; valid keys: {', '.join(sorted(valid))}"
                 of_key = True
-            elif message == "required key not provided":
-                message = "required key not provided"
-            elif message.startswith("expected ") and " for dictionary value" in message:
-                message = message.replace(" for dictionary value", "")
             self.add(path, message, of_key=of_key)
 
 
@@ -182,7 +178,7 @@ ErrorCollector = _Collector
 """For other YAML files validated the same way (``flowhost test`` files): errors with file:line positions."""
 
 
-def _keys_at(schema: vol.Schema, path: list[PathItem], data: Any) -> list[str]:
+def _keys_at(schema: vol.Schema, path: list[PathItem]) -> list[str]:
     """The keys a (nested) dict schema accepts at ``path``, for 'did you mean' suggestions."""
     node: Any = schema.schema if isinstance(schema, vol.Schema) else schema
     for item in path:
@@ -290,7 +286,7 @@ def _top_level(plain: Mapping[str, Any], collector: _Collector) -> dict[str, Any
     try:
         top = FLOW_SCHEMA(plain)
     except vol.Invalid as exc:
-        collector.add_invalid([], exc, FLOW_SCHEMA, plain)
+        collector.add_invalid([], exc, FLOW_SCHEMA)
         top = {key: plain.get(key) for key in ("label", "description")}
         top["id"] = plain["id"] if isinstance(plain.get("id"), str) else "?"
         for key in ("connections", "nodes"):
@@ -303,7 +299,7 @@ def _validate_layout(layout: Mapping[str, Any], collector: _Collector) -> dict[s
     try:
         return LAYOUT_SCHEMA(dict(layout))
     except vol.Invalid as exc:
-        collector.add_invalid(["layout"], exc, LAYOUT_SCHEMA, layout)
+        collector.add_invalid(["layout"], exc, LAYOUT_SCHEMA)
         return {}
 
 
@@ -328,7 +324,7 @@ def _validate_connection_entry(
     try:
         entry = schema(item)
     except vol.Invalid as exc:
-        collector.add_invalid(path, exc, schema, item)
+        collector.add_invalid(path, exc, schema)
         _check_configuration_alone(item, path, registry, collector)
         return None
     connection_class = registry.connection_types.get(entry["connectorId"])
@@ -346,7 +342,7 @@ def _validate_connection_entry(
     try:
         configuration = _run_plugin_schema(schema, raw)
     except vol.Invalid as exc:
-        collector.add_invalid([*path, "configuration"], exc, schema, raw)
+        collector.add_invalid([*path, "configuration"], exc, schema)
         return None
     return ConnectionSpec(
         id=entry["id"],
@@ -383,7 +379,7 @@ def _check_configuration_alone(item: Any, path: list[PathItem], registry: Regist
     try:
         _run_plugin_schema(schema, configuration)
     except vol.Invalid as exc:
-        collector.add_invalid([*path, "configuration"], exc, schema, configuration)
+        collector.add_invalid([*path, "configuration"], exc, schema)
 
 
 def validate_connection(
@@ -420,7 +416,7 @@ def _validate_nodes(items: list, registry: Registry, connection_ids: set[str], c
         try:
             config = _run_plugin_schema(node_class.config_schema, raw_config)
         except vol.Invalid as exc:
-            collector.add_invalid([*path, "config"], exc, node_class.config_schema, raw_config)
+            collector.add_invalid([*path, "config"], exc, node_class.config_schema)
         _check_connection_fields(node_class, config or raw_config, connection_ids, [*path, "config"], collector)
         _check_node_fields(node_class, config or raw_config, seen, [*path, "config"], collector)
         wires = entry["wires"] or {}
@@ -441,7 +437,7 @@ def _node_entries(items: list, collector: _Collector) -> tuple[list[tuple[int, d
         try:
             entry = NODE_SCHEMA(item)
         except vol.Invalid as exc:
-            collector.add_invalid(path, exc, NODE_SCHEMA, item)
+            collector.add_invalid(path, exc, NODE_SCHEMA)
             if isinstance(item, Mapping) and isinstance(item.get("id"), str):
                 seen.add(item["id"])
             continue

@@ -175,7 +175,7 @@ def load_test_file(path: Path, registry: Registry) -> TestFile:
     try:
         top = TOP_SCHEMA(plain)
     except vol.Invalid as exc:
-        collector.add_invalid([], exc, TOP_SCHEMA, plain)
+        collector.add_invalid([], exc, TOP_SCHEMA)
         top = _valid_parts(plain)  # the tests are still checked: every error at once
     test_file = TestFile(
         path=path,
@@ -235,7 +235,7 @@ def _test(item: Any, path: list[PathItem], timeout: float, collector: ErrorColle
     try:
         entry = TEST_SCHEMA(item)
     except vol.Invalid as exc:
-        collector.add_invalid(path, exc, TEST_SCHEMA, item)
+        collector.add_invalid(path, exc, TEST_SCHEMA)
         return None
     steps = [_step(step, [*path, "send", i], collector) for i, step in enumerate(entry["send"] or [])]
     expect = [_expectation(e, [*path, "expect", i], collector) for i, e in enumerate(entry["expect"] or [])]
@@ -267,7 +267,7 @@ def _step(item: Any, path: list[PathItem], collector: ErrorCollector) -> Step | 
     try:
         entry = schema(item)
     except vol.Invalid as exc:
-        collector.add_invalid(path, exc, schema, item)
+        collector.add_invalid(path, exc, schema)
         return None
     if "advance" in entry:
         return AdvanceStep(entry["advance"], item["advance"])
@@ -280,7 +280,7 @@ def _expectation(item: Any, path: list[PathItem], collector: ErrorCollector) -> 
     try:
         entry = EXPECT_SCHEMA(item)
     except vol.Invalid as exc:
-        collector.add_invalid(path, exc, EXPECT_SCHEMA, item)
+        collector.add_invalid(path, exc, EXPECT_SCHEMA)
         return None
     return Expectation(
         at=entry["at"],

@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from .web_access import is_plugin_path
+
 log = logging.getLogger("flowhost.http")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -34,9 +36,7 @@ class HttpEndpoints:
             raise EndpointConflict(f"path must start with '/' and must not be under /api/, got {path!r}")
         key = (method.upper(), path)
         if key in self._routes and self._routes[key][0] != owner:
-            raise EndpointConflict(
-                f"{method.upper()} {path} is already served by node '{self._routes[key][0]}'"
-            )
+            raise EndpointConflict(f"{method.upper()} {path} is already served by node '{self._routes[key][0]}'")
         self._routes[key] = (owner, handler)
         if unauthenticated and self.exposed_on is not None:
             log.warning(
@@ -55,6 +55,14 @@ class HttpEndpoints:
     def find(self, method: str, path: str) -> Handler | None:
         entry = self._routes.get((method, path))
         return entry[1] if entry else None
+
+    def handler_for(self, request: web.Request) -> Handler | None:
+        """The running node's handler of a request the catch-all route took, unless the request needs the API
+        token (a node's path under ``/plugins/``): the web server's guard calls it without the API's middlewares,
+        which would only let it through (``flowhost.http_guard.RequestGuard``)."""
+        if request.match_info.handler != self.dispatch or is_plugin_path(request.path):
+            return None
+        return self.find(request.method, request.path)
 
     def allowed_methods(self, path: str) -> list[str]:
         return sorted(method for method, route_path in self._routes if route_path == path)

@@ -123,13 +123,13 @@ class Message:
     (:meth:`create`).
     """
 
-    __slots__ = ("_id", "_payload", "meta", "parent_id", "receipt", "source_bytes", "topic")
+    __slots__ = ("_id", "_parent_id", "_payload", "meta", "receipt", "source_bytes", "topic")
 
     _payload: Any
     _id: str | int  # a number until the id is first read: most messages never need their id as text
     topic: str | None
     meta: Mapping[str, Any]
-    parent_id: str | None
+    _parent_id: str | int | None  # the parent's number (or its id, once formatted)
     receipt: Receipt | None
     """Set by sources that need to know when the message was taken (see :class:`Receipt`)."""
     source_bytes: bytes | None
@@ -140,7 +140,7 @@ class Message:
         topic: str | None = None,
         meta: Mapping[str, Any] = _EMPTY,
         id: str | None = None,
-        parent_id: str | None = None,
+        parent_id: str | int | None = None,
         receipt: Receipt | None = None,
         *,
         source_bytes: bytes | None = None,
@@ -184,6 +184,13 @@ class Message:
         return text
 
     @property
+    def parent_id(self) -> str | None:
+        """The id of the message this one was derived from (None for a root message); read seldom (errors, the
+        debug view), so formatted at each read."""
+        parent = self._parent_id
+        return _format_id(parent) if type(parent) is int else parent
+
+    @property
     def payload(self) -> Any:
         payload = self._payload
         if payload is _UNDECODED:
@@ -202,7 +209,7 @@ class Message:
             self.topic if topic is ... else topic,
             self.meta if meta is ... else (freeze(meta) if meta else _EMPTY),
             None,
-            self.id,
+            self._id,  # the parent's number (or id): formatted only when parent_id is read
             self.receipt,
             source_bytes=self.source_bytes if unchanged else None,
         )
@@ -211,7 +218,7 @@ class Message:
         """A child message whose payload is the JSON document in ``data``, decoded when first read (as for
         :meth:`from_bytes`); topic, meta and receipt are kept. For a node that rebuilt a document it parsed from
         ``source_bytes`` itself: serialising it is cheaper than freezing it, and a connector can send the bytes."""
-        return Message(_UNDECODED, self.topic, self.meta, None, self.id, self.receipt, source_bytes=data)
+        return Message(_UNDECODED, self.topic, self.meta, None, self._id, self.receipt, source_bytes=data)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"messages are immutable: cannot set {name!r}; use msg.derive(...)")
@@ -244,6 +251,6 @@ _set_payload = Message._payload.__set__
 _set_topic = Message.topic.__set__
 _set_meta = Message.meta.__set__
 _set_id = Message._id.__set__
-_set_parent_id = Message.parent_id.__set__
+_set_parent_id = Message._parent_id.__set__
 _set_receipt = Message.receipt.__set__
 _set_source_bytes = Message.source_bytes.__set__

@@ -10,9 +10,10 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 from typing import Any
 
@@ -127,17 +128,11 @@ def load_plugins(
     manager.add_hookspecs(hookspecs)
     host = PluginHost(manager)
     wanted = set(only) if only is not None else requested_plugins()
-    # (name, version) per distribution: each read parses its METADATA file, and one distribution has many plugins
-    distributions: dict[int, tuple[str | None, str | None]] = {}
 
-    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+    for entry_point, info in installed_entry_points():
         if wanted is not None and entry_point.name not in wanted:
             continue
-        dist = entry_point.dist
-        if id(dist) not in distributions:
-            metadata = dist.metadata if dist else None
-            distributions[id(dist)] = (metadata["Name"], metadata["Version"]) if metadata else (None, None)
-        host.plugins[entry_point.name] = PluginInfo(entry_point.name, *distributions[id(dist)])
+        host.plugins[entry_point.name] = info
         try:
             plugin = entry_point.load()
         except Exception as exc:
@@ -154,6 +149,47 @@ def load_plugins(
             host.errors.append(f"{LOAD_PLUGINS_ENV} names '{missing}', but no such plugin is installed")
     host.runtime_event = host.resolve("flowhost_runtime_event")
     return host
+
+
+_scanned: tuple[tuple, tuple[tuple[EntryPoint, PluginInfo], ...]] | None = None
+"""The last scan of the entry points, with the key it was made for (see :func:`installed_entry_points`)."""
+
+
+def installed_entry_points() -> tuple[tuple[EntryPoint, PluginInfo], ...]:
+    """The ``flowhost`` entry points of the installed distributions, each with its plugin's distribution.
+
+    Scanning reads every installed distribution's entry points and metadata (milliseconds), and a process
+    that builds many plugin hosts (a test suite) would scan again each time. The scan is kept while the folders
+    it came from are unchanged: the same rule importlib.metadata applies to its own listing of each folder.
+    Installing or removing a distribution adds or removes a ``*.dist-info`` folder and so changes its folder's
+    modification time; adding a folder to ``sys.path`` changes the key too. Either way the next call scans anew.
+    """
+    global _scanned
+    key = _scan_key()
+    if _scanned is None or _scanned[0] != key:
+        _scanned = (key, tuple(_scan_entry_points()))
+    return _scanned[1]
+
+
+def _scan_key() -> tuple:
+    folders = []
+    for folder in sys.path:
+        try:
+            folders.append((folder, os.stat(folder or ".").st_mtime_ns))
+        except OSError:
+            folders.append((folder, None))
+    return tuple(folders), tuple(id(finder) for finder in sys.meta_path)
+
+
+def _scan_entry_points() -> Iterator[tuple[EntryPoint, PluginInfo]]:
+    # (name, version) per distribution: each read parses its METADATA file, and one distribution has many plugins
+    distributions: dict[int, tuple[str | None, str | None]] = {}
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        dist = entry_point.dist
+        if id(dist) not in distributions:
+            metadata = dist.metadata if dist else None
+            distributions[id(dist)] = (metadata["Name"], metadata["Version"]) if metadata else (None, None)
+        yield entry_point, PluginInfo(entry_point.name, *distributions[id(dist)])
 
 
 def _register(host: PluginHost, name: str, plugin: object) -> None:

@@ -23,3 +23,16 @@ def public_route(handler: Handler) -> Handler:
 
 def is_public(handler: Any) -> bool:
     return getattr(handler, _PUBLIC, False) is True
+
+
+def is_api_path(path: str) -> bool:
+    return path == "/api" or path.startswith("/api/")
+
+
+def is_plugin_path(path: str) -> bool:
+    return path == "/plugins" or path.startswith("/plugins/")
+
+
+def needs_api_token(path: str, handler: Any) -> bool:
+    """The API, and plugins' routes except those marked with :func:`public_route` (``handler``: the route's)."""
+    return is_api_path(path) or (is_plugin_path(path) and not is_public(handler))

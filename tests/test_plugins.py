@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -60,6 +63,28 @@ def test_a_plugin_that_fails_to_import_is_named_with_its_distribution(tmp_path, 
     ]
     assert "broken_sensor_driver" not in sys.modules
     assert "debug" in Registry.from_plugins(host).node_types  # the others still load
+
+
+def test_a_distribution_installed_or_removed_after_a_scan_is_seen_by_the_next_load(tmp_path, monkeypatch):
+    """The entry-point scan is kept between loads (installed_entry_points): a folder on sys.path that gains or
+    loses a distribution is scanned again."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "late_sensor.py").write_text("")
+    # The folder last changed a while ago, as site-packages has: installing changes its time (the file system's
+    # clock is coarse; a change in the same tick as the scan would go unseen here, as by importlib.metadata).
+    os.utime(site, ns=(time.time_ns() - 10**9,) * 2)
+    monkeypatch.syspath_prepend(str(site))
+    assert "late-sensor" not in load_plugins().plugins
+    dist_info = site / "late_sensor-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: late-sensor\nVersion: 1.0\n")
+    (dist_info / "entry_points.txt").write_text("[flowhost]\nlate-sensor = late_sensor\n")
+    host = load_plugins()
+    assert host.errors == []
+    assert host.plugins["late-sensor"].describe() == "plugin 'late-sensor' (distribution late-sensor 1.0)"
+    shutil.rmtree(dist_info)
+    assert "late-sensor" not in load_plugins().plugins
 
 
 def test_unknown_hooks_are_refused_and_named():

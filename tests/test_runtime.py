@@ -43,7 +43,8 @@ async def test_messages_arrive_in_order(runtime, load_flow):
 
 
 async def test_a_full_inbox_makes_the_sender_wait(runtime, load_flow):
-    await runtime.deploy(load_flow(flow_text(list(range(30)), "{inbox: 2, delay: 20ms}")))
+    # 30 messages through an inbox of 2 at 5 ms each: the source is still blocked when the first wait ends
+    await runtime.deploy(load_flow(flow_text(list(range(30)), "{inbox: 2, delay: 5ms}")))
     sink = runtime.node("t", "sink")
     await wait_for(lambda: sink.counters["backpressure"] > 0)
     assert sink.inbox.qsize() <= 2 and "emitted source" not in EVENTS

@@ -20,6 +20,7 @@ from flowhost_builtins.thingpark import (
     make_uplink,
     matches,
     parse_downlink,
+    parse_posted_uplink,
     parse_uplink,
     uplink_fields,
 )
@@ -82,6 +83,43 @@ def test_uplink_nesting_limit() -> None:
     assert parse_uplink(orjson.dumps({"DevEUI_uplink": fields}))["DevEUI_uplink"] == fields
     deeper = {"DevEUI_uplink": {"DevEUI": DEV_EUI, "FPort": 1, "payload": [nested(MAX_UPLINK_DEPTH - 2)]}}
     assert uplink_refusal(orjson.dumps(deeper)) == "uplink is nested deeper than 32 levels of arrays and objects"
+
+
+def posted_refusal(raw: bytes) -> str:
+    with pytest.raises(DocumentError) as caught:
+        parse_posted_uplink(raw)
+    return str(caught.value)
+
+
+def test_a_posted_uplink_at_the_nesting_limit_whatever_its_count_of_brackets() -> None:
+    at_limit = {"DevEUI_uplink": {"DevEUI": DEV_EUI, "payload": nested(MAX_UPLINK_DEPTH - 2)}}
+    many = {"DevEUI_uplink": {"DevEUI": DEV_EUI, "list": [{"a": [1]} for _ in range(MAX_UPLINK_DEPTH)]}}
+    for document in (at_limit, many):  # the second one has more brackets than levels allowed, all shallow
+        assert parse_posted_uplink(orjson.dumps(document)) == (document, True)
+    deeper = {"DevEUI_uplink": {"DevEUI": DEV_EUI, "payload": [nested(MAX_UPLINK_DEPTH - 2)]}}
+    assert posted_refusal(orjson.dumps(deeper)) == "uplink is nested deeper than 32 levels of arrays and objects"
+    assert posted_refusal(b"[" * 40 + b"]" * 40) == "uplink must be a JSON object, got an array"
+
+
+def test_a_posted_uplink_is_the_document_posted_unless_its_dev_eui_was_upper_cased() -> None:
+    body = orjson.dumps({"DevEUI_uplink": {"DevEUI": DEV_EUI, "FPort": 1}})
+    document, unchanged = parse_posted_uplink(body)
+    assert unchanged and document == orjson.loads(body)
+    document, unchanged = parse_posted_uplink(body.replace(DEV_EUI.encode(), DEV_EUI.lower().encode()))
+    assert not unchanged and document == orjson.loads(body)
+    legacy, unchanged = parse_posted_uplink(b'{"DevEUI": "78af580300000345", "FPort": 1}')
+    assert not unchanged and legacy == {"DevEUI": DEV_EUI, "FPort": 1}
+    assert (
+        posted_refusal(b'{"DevEUI_uplink": {"DevEUI": "78AF58"}}')
+        == "DevEUI must be 16 hexadecimal digits, got '78AF58'"
+    )
+    assert posted_refusal(b"{oops").startswith("uplink is not JSON: unexpected character")
+
+
+def test_a_base_station_alarm_whose_dev_eui_is_null_is_an_alarm_that_names_no_device() -> None:
+    alarm = {"BS_alarm": {"LrrID": "100019D4", "DevEUI": None}}
+    assert parse_uplink(alarm) == alarm  # was an AttributeError ('NoneType' has no 'upper'): a 500 over HTTP
+    assert parse_posted_uplink(orjson.dumps(alarm)) == (alarm, True)
 
 
 def test_uplink_that_is_not_json() -> None:

@@ -150,6 +150,36 @@ def test_compile_jsonpath_says_where_a_regex_literal_is_left_open() -> None:
     assert caught.value.offset == len("$.tags[?(@ =~ ")
 
 
+DESCENT = "a JsonPath in a topic may use '..' once, and not inside a filter (it would search the document again)"
+PARSE_ERROR = "bad JsonPath {source!r}: Parse error"
+
+
+@pytest.mark.parametrize(
+    ("source", "message", "offset"),
+    [
+        ("$..a..b..c", DESCENT, len("$..a")),  # the second '..', the first one too many
+        ("$[?(@.a.(b..c) == 1)]", DESCENT, len("$[?(@.a.(b")),  # on the right of a step, in a filter
+        ("$[?(@.a =~ 5)]", "'=~' takes a regular expression (/.../ or a quoted string)", len("$[?(@.a ")),
+        ('$[?(@.a =~ "(")]', "regular expression '(' cannot be compiled by RE2: missing ): (", len("$[?(@.a ")),
+        ("$[?(@ =~ /(/)]", "regular expression /(/ cannot be compiled by RE2: missing ): (", len("$[?(@ =~ ")),
+        # the character right after a literal, whose translation is longer (flags) or shorter (an escaped slash)
+        ("$[?(@ =~ /a/i@)]", PARSE_ERROR + " at 1:16 near token @ (@)", len("$[?(@ =~ /a/i")),
+        (r"$[?(@ =~ /a\/b/@)]", PARSE_ERROR + " at 1:14 near token @ (@)", len(r"$[?(@ =~ /a\/b/")),
+        ("$[?(@ =~ /a/", PARSE_ERROR + " near the end of string!", 0),  # a literal at the very end
+        pytest.param(  # jsonpath-ng's _Intersect, which it also warns is deprecated (not shown to users)
+            "$.a & $.b",
+            "Intersect is not allowed in a topic pattern's JsonPath",
+            0,
+            marks=pytest.mark.filterwarnings("ignore:The `&` .intersection. operator is deprecated:DeprecationWarning"),
+        ),
+    ],
+)
+def test_compile_jsonpath_says_what_and_where_the_problem_is(source: str, message: str, offset: int) -> None:
+    with pytest.raises(JsonPathError) as caught:
+        compile_jsonpath(source)
+    assert (str(caught.value), caught.value.offset) == (message.format(source=source), offset)
+
+
 ITEMS = {"items": [{"a": 1, "b": 1, "name": "one"}, {"a": 2, "b": 3, "name": "two"}, {"a": "2", "name": "text"}]}
 
 

@@ -48,3 +48,41 @@ def test_aliases_within_the_budget_still_work():
     assert document["first"] == {"hostName": "127.0.0.1:1883", "protocol": "TCP", "name": "one"}
     assert document["second"] == [document["base"]] * 2
     assert len(document["a3"]) == 9 and len(document["a3"][0][0]) == 9
+
+
+def test_aliases_used_as_mapping_keys_count_with_everything_they_hold():
+    anchors = "".join(f"k{i}: &k{i} [{', '.join([f'v{i}'] * 9)}]\n" for i in range(1, 10))  # 10 nodes each
+    keyed = "a: &a {" + ", ".join(f"? *k{i} : 0" for i in range(1, 10)) + "}\n"  # 1 + 9 * (10 + 1) nodes
+    text = "flowhost: 1\nid: x\n" + anchors + keyed
+    within = text + "many: [" + ", ".join(["*a"] * 99) + "]\n"  # 9 * 10 + 99 * 100 = 9,990 nodes
+    assert len(to_json_document(read_yaml(within, "keys.yaml"))["many"]) == 99
+    with pytest.raises(
+        FlowValidationError, match=rf"keys.yaml:14:8: .*more than {MAX_ALIAS_NODES} nodes \(at alias \*a\)"
+    ):
+        read_yaml(within + "more: [*a]\n", "keys.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: {? [[x]]: 0}\n", "a mapping key holds a list or mapping inside it (unhashable type: 'CommentedSeq')"),
+        (
+            "s: &s {k: 1}\na: {? [*s]: 0}\n",
+            "a mapping key holds a list or mapping inside it (unhashable type: 'CommentedMap')",
+        ),
+    ],
+)
+def test_keys_holding_lists_or_mappings_are_refused_with_a_reason(text, message):
+    with pytest.raises(FlowValidationError) as refused:
+        read_yaml(text, "keys.yaml")
+    assert [str(error) for error in refused.value.errors] == [
+        f"keys.yaml: invalid YAML: {message}; write keys as plain text"
+    ]
+
+
+def test_a_value_its_tag_cannot_make_is_refused_with_a_reason():
+    with pytest.raises(FlowValidationError) as refused:
+        read_yaml("flowhost: 1\nid: x\nport: !!int abc\n", "tags.yaml")
+    assert [str(error) for error in refused.value.errors] == [
+        "tags.yaml: invalid YAML: a value cannot be read (invalid literal for int() with base 10: 'abc')"
+    ]

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import hdrs, web
 
-from ..web_access import is_public
+from ..web_access import needs_api_token
 from .responses import error_response
 
 COOKIE_PREFIX = "flowhost-token-"
@@ -51,21 +51,6 @@ def cookie_name(request: web.Request) -> str:
     return f"{COOKIE_PREFIX}{request.url.port}"
 
 
-def is_api_path(path: str) -> bool:
-    return path == "/api" or path.startswith("/api/")
-
-
-def is_plugin_path(path: str) -> bool:
-    return path == "/plugins" or path.startswith("/plugins/")
-
-
-def _needs_token(request: web.Request) -> bool:
-    """The API, and plugins' routes except those marked with ``flowhost.public_route``."""
-    if is_api_path(request.path):
-        return True
-    return is_plugin_path(request.path) and not is_public(request.match_info.handler)
-
-
 def _same_origin(request: web.Request) -> bool:
     origin = request.headers.get(hdrs.ORIGIN)
     return origin is not None and urlsplit(origin).netloc == request.host
@@ -78,7 +63,7 @@ def _refused() -> web.Response:
 @web.middleware
 async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
     authenticator = request.app[AUTHENTICATOR]
-    if not _needs_token(request):
+    if not needs_api_token(request.path, request.match_info.handler):
         if request.path == "/" and "token" in request.query and request.method == "GET":
             return _log_in(request, authenticator)
         return await handler(request)

@@ -6,8 +6,8 @@ import logging
 
 from aiohttp import web
 
+from ..web_access import is_api_path
 from ..workspace import WorkspaceError
-from .auth import is_api_path
 from .responses import error_response, json_response
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     except WorkspaceError as exc:
         return json_response({"errors": exc.errors}, exc.status)
     except ConnectionResetError:
-        raise  # the client left: flowhost.http_guard.connection_middleware logs it
+        raise  # the client left: flowhost.http_guard.RequestGuard logs it
     except web.HTTPException as exc:
         if exc.content_type == "application/json" or exc.status < 400:
             raise

@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
+from .deadlines import deadlines
+
 __all__ = ["Refusal", "Settlement"]
 
 log = logging.getLogger(__name__)
@@ -121,13 +123,14 @@ class Settlement:
         if self._waiter is not None:
             raise RuntimeError("a settlement has one waiter at a time")
         loop = asyncio.get_running_loop()
-        # A plain timer on a fresh future, not asyncio.timeout() around shield(): this runs once per HTTP uplink.
+        # A fresh future in a timer shared with other waits, not asyncio.timeout() around shield(), nor a timer of
+        # its own: this runs once per HTTP uplink. The limit may be noticed up to deadlines.TICK late.
         waiter = self._waiter = loop.create_future()
-        expiry = loop.call_later(timeout, _expire, waiter)
+        waiting = deadlines(loop).add(loop, waiter, timeout)
         try:
             return await waiter
         finally:
-            expiry.cancel()
+            waiting.discard(waiter)
             self._waiter = None
 
     @classmethod
@@ -184,8 +187,3 @@ def _call(callback: SettledCallback, refusal: Refusal | None) -> None:
         callback(refusal)
     except Exception:
         log.exception("a settlement callback failed")
-
-
-def _expire(waiter: asyncio.Future) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())

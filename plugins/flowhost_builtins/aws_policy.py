@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from flowhost.templating import PatternJinja, PatternLiteral, PatternPlaceholder, scan_pattern
 
@@ -259,27 +259,22 @@ def policy_statements(
     return statements
 
 
+class PolicyOptions(TypedDict, total=False):
+    """What :func:`policy_for_connection` passes on to :func:`policy_statements`, as keywords."""
+
+    other_subscriptions: Iterable[str]
+    allow_unlisted_region: bool
+
+
 def policy_for_connection(
-    settings: MqttConnectionSettings,
-    region: str,
-    account_id: str,
-    *,
-    other_subscriptions: Iterable[str] = (),
-    allow_unlisted_region: bool = False,
+    settings: MqttConnectionSettings, region: str, account_id: str, **options: Unpack[PolicyOptions]
 ) -> dict[str, Any]:
     """The least-privilege AWS IoT policy document for one ``actility-mqtt-iot`` connection.
 
     Raises AwsIotError (a ValueError; its message says what to fix) for an account id that is not 12 digits,
     a region where AWS IoT Core is not offered (unless ``allow_unlisted_region``) or a client id too long.
     """
-    statements = policy_statements(
-        settings,
-        region,
-        account_id,
-        other_subscriptions=other_subscriptions,
-        allow_unlisted_region=allow_unlisted_region,
-    )
-    return policy_document(statements)
+    return policy_document(policy_statements(settings, region, account_id, **options))
 
 
 def policy_document(statements: Iterable[PolicyStatement]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ Four styles are in use, told apart by the functions a file defines:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -106,6 +107,26 @@ def _detect_style(sandbox: JsSandbox) -> str:
     )
 
 
+def _codec_error(function_name: str, error: SandboxError) -> CodecError:
+    shown = _SHOWN_AS.get(function_name, function_name)
+    message = error.message.replace(function_name, shown)  # "a call of decodeUplink ran away"
+    return CodecError(f"{shown}: {message}", reason=error.reason)
+
+
+def _each(results: list[Any], check: Callable[[Any], Decoded]) -> list[Decoded | CodecError]:
+    """Each result checked (an error already found stays as it is)."""
+    outcomes: list[Decoded | CodecError] = []
+    for result in results:
+        if isinstance(result, CodecError):
+            outcomes.append(result)
+            continue
+        try:
+            outcomes.append(check(result))
+        except CodecError as exc:
+            outcomes.append(exc)
+    return outcomes
+
+
 def _strings(value: Any, what: str) -> list[str]:
     if value is None:
         return []
@@ -147,9 +168,17 @@ class Codec:
         try:
             return self.sandbox.call(function_name, *arguments)
         except SandboxError as exc:
-            shown = _SHOWN_AS.get(function_name, function_name)
-            message = exc.message.replace(function_name, shown)  # "a call of decodeUplink ran away"
-            raise CodecError(f"{shown}: {message}", reason=exc.reason) from None
+            raise _codec_error(function_name, exc) from None
+
+    async def _call_batch(self, function_name: str, calls: list[tuple[Any, ...]]) -> list[Any]:
+        """Per call, its result or its CodecError; raises CodecError when the crossing failed as a whole."""
+        try:
+            results = await self.sandbox.call_batch_async(function_name, calls)
+        except SandboxError as exc:
+            raise _codec_error(function_name, exc) from None
+        return [
+            _codec_error(function_name, result) if isinstance(result, SandboxError) else result for result in results
+        ]
 
     def can(self, function_name: str) -> bool:
         """Whether the codec defines this function (looked up once, when loaded)."""
@@ -172,13 +201,48 @@ class Codec:
             return Decoded(self._plain_data("Decoder", self._call("Decoder", list(data), fport)))
         return Decoded(self._plain_data("Decode", self._call("Decode", fport, list(data), {})))
 
+    async def decode_uplink_batch(self, uplinks: Sequence[tuple[bytes, int, str | None]]) -> list[Decoded | CodecError]:
+        """:meth:`decode_uplink` for each ``(data, fport, recv_time)``, in one crossing into the sandbox (awaited
+        on the sandbox's thread when it has one): per uplink, what it decoded to or its CodecError. Raises
+        CodecError when the crossing failed as a whole (a timeout, memory outside any one call...): then decode
+        them one at a time, each with its own limits."""
+        if self.style in (TS013, THINGPARK):
+            if not self.can("decodeUplink"):
+                return [CodecError(f"codec {self.name} has no decodeUplink", reason="missing") for _ in uplinks]
+            calls = [
+                ({"bytes": list(data), "fPort": fport, "recvTime": _recv_time(time)},) for data, fport, time in uplinks
+            ]
+            outcomes = _each(await self._call_batch("__flowhostDecodeUplink", calls), self._ts013_result)
+            if self.style == THINGPARK:
+                await self._extract_points(outcomes, uplinks)
+            return outcomes
+        if self.style == TTN_V2:
+            results = await self._call_batch("Decoder", [(list(data), fport) for data, fport, _ in uplinks])
+            return _each(results, lambda result: Decoded(self._plain_data("Decoder", result)))
+        results = await self._call_batch("Decode", [(fport, list(data), {}) for data, fport, _ in uplinks])
+        return _each(results, lambda result: Decoded(self._plain_data("Decode", result)))
+
+    async def _extract_points(self, outcomes: list[Decoded | CodecError], uplinks: Sequence[tuple[Any, ...]]) -> None:
+        """A ThingPark driver: its points for each decoded uplink, in a second crossing."""
+        decoded = [index for index, outcome in enumerate(outcomes) if isinstance(outcome, Decoded)]
+        calls = [({"message": outcomes[index].data, "time": uplinks[index][2]},) for index in decoded]  # type: ignore[union-attr]
+        for index, points in zip(decoded, await self._call_batch("extractPoints", calls) if calls else [], strict=True):
+            if isinstance(points, CodecError):
+                outcomes[index] = points
+            else:
+                outcomes[index].points = points  # type: ignore[union-attr]
+
     def decode_downlink(self, data: bytes, fport: int) -> Decoded:
         if self.style not in (TS013, THINGPARK) or not self.can("decodeDownlink"):
             raise CodecError(f"codec {self.name} has no decodeDownlink", reason="missing")
         return self._ts013_decode("decodeDownlink", {"bytes": list(data), "fPort": fport})
 
     def _ts013_decode(self, function_name: str, argument: dict[str, Any]) -> Decoded:
-        result = self._call(function_name, argument)
+        return self._ts013_result(self._call(function_name, argument), function_name)
+
+    @staticmethod
+    def _ts013_result(result: Any, function_name: str = "__flowhostDecodeUplink") -> Decoded:
+        """Check what a TS013 decoding function returned: its data, or CodecError."""
         if not isinstance(result, dict):
             function_name = _SHOWN_AS.get(function_name, function_name)
             raise CodecError(f"malformed result: {function_name} must return an object with data, warnings, errors")

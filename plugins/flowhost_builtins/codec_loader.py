@@ -115,12 +115,14 @@ class CodecSet:
 
     def name_for(self, fields: Mapping[str, Any]) -> str | None:
         """The codec name for an uplink's (or downlink's) fields, or None when no rule applies."""
+        if not (self.devices or self.models or self.profiles or self.tags):  # the common case: one codec for all
+            return self.default
         dev_eui = fields.get("DevEUI")
         if isinstance(dev_eui, str) and self.devices:
             name = self.devices.get(dev_eui.upper())
             if name is not None:
                 return name
-        driver = fields.get("DriverCfg")
+        driver = fields.get("DriverCfg") if self.models or self.profiles else None
         if isinstance(driver, Mapping):
             name = _driver_match(driver.get("mod"), self.models) or _driver_match(driver.get("app"), self.profiles)
             if name is not None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import re
 import weakref
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import voluptuous as vol
 from flowhost import Message, Node, hookimpl
 from flowhost.validation import duration_between
 
-from .codec_apis import Codec, CodecError
+from .codec_apis import Codec, CodecError, Decoded
 from .codec_loader import INLINE_CODEC, CodecFolderError, CodecSet, folder_fingerprint, load_codec_folder
 from .js_sandbox import SandboxError
 from .thingpark_fields import dev_eui
@@ -100,6 +101,7 @@ class CodecNode(Node):
         "JavaScript codecs (TS013, TTN v2, ChirpStack v3, ThingPark drivers) chosen per device, in a sandbox."
     )
     outputs = ("out", "error")
+    batch_size = 32  # measured: 32 beat 8, 16, 64 and 256 (bench/RESULTS.md); more keeps more parsed uplinks alive
     config_schema = CONFIG_SCHEMA
     form_labels = {"memoryLimit": "Memory limit", "codecs": "Codec folder", "source": "Inline codec"}
 
@@ -170,20 +172,52 @@ class CodecNode(Node):
             self.context.report_error(f"codecs not reloaded: {exc}")
 
     async def on_input(self, msg: Message) -> None:
+        await self.on_input_batch((msg,))
+
+    async def on_input_batch(self, messages: Sequence[Message]) -> None:
+        """The uplinks of a batch are decoded with one crossing into each codec's sandbox, then every message
+        leaves in the order it came (downlinks are encoded one by one, in their turn)."""
         if self._stale:
             self._reload_if_changed()
+        work = [self._prepare(msg) for msg in messages]
+        groups: dict[Codec, list[_Work]] = {}
+        for item in work:
+            if item.codec is not None:
+                groups.setdefault(item.codec, []).append(item)
+        for codec, items in groups.items():
+            for item, outcome in zip(items, await self._decode_batch(codec, items), strict=True):
+                item.outcome = outcome
+        send, send_nowait, counts = self.context.send, self.context.send_nowait, Counter[str]()
+        try:
+            for item in work:
+                if item.kind == "encode":
+                    await self._encode(item.msg, item.document, item.fields)
+                    continue
+                message, port = _result(item, counts)
+                if not send_nowait(message, port):
+                    await send(message, port)
+        finally:
+            for name, amount in counts.items():
+                self.context.count(name, amount)
+
+    def _prepare(self, msg: Message) -> _Work:
         document = _document(msg)
         if document is not None:
             uplink = document.get("DevEUI_uplink")
-            if isinstance(uplink, Mapping) and isinstance(uplink.get("payload_hex"), str):
-                await self._decode(msg, document, uplink)
-                return
+            if (type(uplink) is dict or isinstance(uplink, Mapping)) and type(uplink.get("payload_hex")) is str:
+                item = _Work("decode", msg, document, uplink)
+                try:
+                    _, item.codec = self._codec_for(uplink)
+                    if item.codec is not None:
+                        time = uplink.get("Time")
+                        item.arguments = (*_uplink_bytes(uplink), time if isinstance(time, str) else None)
+                except CodecError as exc:
+                    item.codec, item.outcome = None, exc
+                return item
             downlink = document.get("DevEUI_downlink")
             if isinstance(downlink, Mapping) and "payload_hex" not in downlink and "payload" in downlink:
-                await self._encode(msg, document, downlink)
-                return
-        self.context.count("passed")
-        await self.context.send(msg)
+                return _Work("encode", msg, document, downlink)
+        return _Work("pass", msg, None, None)
 
     def _codec_for(self, fields: Mapping[str, Any]) -> tuple[str | None, Codec | None]:
         name = self.codec_set.name_for(fields)
@@ -194,32 +228,25 @@ class CodecNode(Node):
             raise CodecError(f"codec {name} failed to load: {self.codec_set.failures.get(name)}", reason="load")
         return name, codec
 
-    async def _decode(self, msg: Message, document: Mapping[str, Any], fields: Mapping[str, Any]) -> None:
-        decoded_fields = dict(fields)
-        try:
-            _, codec = self._codec_for(fields)
-            if codec is None:
-                self.context.count("no-codec")
-                await self.context.send(msg)
-                return
-            data, fport = _uplink_bytes(fields)
-            time = fields.get("Time")
-            recv_time = time if isinstance(time, str) else None
-            if codec.sandbox.on_thread:  # a codec that used up its time once: the loop does not wait for it
-                decoded = await asyncio.to_thread(codec.decode_uplink, data, fport, recv_time)
-            else:
-                decoded = codec.decode_uplink(data, fport, recv_time)
-        except CodecError as exc:
-            self.context.count("decode-errors")
-            self.context.count(f"decode-errors-{exc.reason}")
-            decoded_fields["payloadDecodedError"] = {"message": exc.message, "warnings": exc.warnings}
-            await self.context.send(_child(msg, {**document, "DevEUI_uplink": decoded_fields}), "error")
-            return
-        decoded_fields["payload"] = decoded.data
-        if decoded.points is not None:
-            decoded_fields["points"] = decoded.points
-        self.context.count("decoded")
-        await self.context.send(_child(msg, {**document, "DevEUI_uplink": decoded_fields}))
+    async def _decode_batch(self, codec: Codec, items: list[_Work]) -> list[Decoded | CodecError]:
+        """One crossing for the batch; when it failed as a whole (which uplink caused it is not known), the
+        uplinks one at a time, each with its own limits: the culprit alone fails."""
+        uplinks = [item.arguments for item in items]
+        if len(uplinks) > 1:
+            try:
+                return await codec.decode_uplink_batch(uplinks)
+            except CodecError:
+                self.context.count("batches-redone")
+        outcomes: list[Decoded | CodecError] = []
+        for uplink in uplinks:
+            try:
+                if codec.sandbox.slow:
+                    outcomes.append(await asyncio.to_thread(codec.decode_uplink, *uplink))
+                else:
+                    outcomes.append(codec.decode_uplink(*uplink))
+            except CodecError as exc:
+                outcomes.append(exc)
+        return outcomes
 
     async def _encode(self, msg: Message, document: Mapping[str, Any], fields: Mapping[str, Any]) -> None:
         encoded_fields = dict(fields)
@@ -228,7 +255,7 @@ class CodecNode(Node):
             if codec is None:
                 raise CodecError(f"no codec for DevEUI {fields.get('DevEUI')!r} to encode its payload", reason="none")
             arguments = (fields["payload"], _optional_fport(fields.get("FPort")))
-            if codec.sandbox.on_thread:
+            if codec.sandbox.slow:
                 encoded = await asyncio.to_thread(codec.encode_downlink, *arguments)
             else:
                 encoded = codec.encode_downlink(*arguments)
@@ -258,7 +285,77 @@ def _document(msg: Message) -> Mapping[str, Any] | None:
             return None
     else:
         document = msg.payload
-    return document if isinstance(document, Mapping) else None
+    return document if type(document) is dict or isinstance(document, Mapping) else None
+
+
+class _Work:
+    """One message of a batch: what it is (``decode``, ``encode``, ``pass``) and, for an uplink, its codec, the
+    codec's arguments and the outcome (None: no codec for its device)."""
+
+    __slots__ = ("arguments", "codec", "document", "fields", "kind", "msg", "outcome")
+
+    def __init__(self, kind: str, msg: Message, document: Any, fields: Any) -> None:
+        self.kind, self.msg, self.document, self.fields = kind, msg, document, fields
+        self.codec: Codec | None = None
+        self.arguments: tuple[bytes, int, str | None] = (b"", 0, None)
+        self.outcome: Decoded | CodecError | None = None
+
+
+def _result(item: _Work, counts: Counter[str]) -> tuple[Message, str]:
+    """The message to send for a decoded, failed or passed item, and its port; counted in ``counts``."""
+    outcome = item.outcome
+    if item.kind == "pass":
+        counts["passed"] += 1
+        return item.msg, "out"
+    if outcome is None:
+        counts["no-codec"] += 1
+        return item.msg, "out"
+    if isinstance(outcome, CodecError):
+        counts["decode-errors"] += 1
+        counts[f"decode-errors-{outcome.reason}"] += 1
+        added = {"payloadDecodedError": {"message": outcome.message, "warnings": outcome.warnings}}
+        return _with_uplink_fields(item, added), "error"
+    added = {"payload": outcome.data}
+    if outcome.points is not None:
+        added["points"] = outcome.points
+    counts["decoded"] += 1
+    return _with_uplink_fields(item, added), "out"
+
+
+def _with_uplink_fields(item: _Work, added: dict[str, Any]) -> Message:
+    """The uplink with fields added. For a document that came as bytes and holds only the DevEUI_uplink (as
+    ThingPark sends it), the fields are written into the bytes before the uplink's closing brace: no second
+    serialisation of the whole document."""
+    msg, fields = item.msg, item.fields
+    source = msg.source_bytes
+    if source is not None and len(item.document) == 1 and not any(key in fields for key in added):
+        inner = _inner_closing_brace(source)
+        if inner is not None:
+            parts = [memoryview(source)[:inner]]
+            for key, value in added.items():
+                parts += (_FIELD_PREFIXES.get(key) or b',"%s":' % key.encode(), orjson.dumps(value))
+            parts.append(b"}}")
+            return msg.derive_from_bytes(b"".join(parts))
+    return _child(msg, {**item.document, "DevEUI_uplink": {**fields, **added}})
+
+
+_FIELD_PREFIXES = {key: b',"%s":' % key.encode() for key in ("payload", "points", "payloadDecodedError")}
+_JSON_SPACE = b" \t\r\n"
+
+
+def _inner_closing_brace(source: bytes) -> int | None:
+    """Where the closing brace of the one object inside a JSON document's object is (the document is known to
+    be ``{"DevEUI_uplink": {...}}``: its last two non-blank characters close both), or None."""
+    end = len(source) - 1
+    while end > 0 and source[end] in _JSON_SPACE:
+        end -= 1
+    inner = end - 1
+    while inner > 0 and source[inner] in _JSON_SPACE:
+        inner -= 1
+    return inner if source[end] == _BRACE == source[inner] else None
+
+
+_BRACE = ord("}")
 
 
 def _child(msg: Message, document: dict[str, Any]) -> Message:

@@ -16,7 +16,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from flowhost import Message, Node, Receipt, hookimpl
 from flowhost.validation import duration, with_form
 
-from .thingpark import DocumentError, parse_uplink
+from .thingpark import DocumentError, parse_posted_uplink
 
 MAX_UPLINK_BYTES = 256 * 1024
 ACCEPT_TIMEOUT = 30.0
@@ -75,7 +75,7 @@ class HttpUplink(Node):
                 return _json_response(401, {"error": "missing or wrong bearer token"})
         try:
             body = await self._read_body(request)
-            document, as_sent = _checked_uplink(body)
+            document, as_sent = parse_posted_uplink(body)
         except _BodyRefused as exc:
             self.context.count("rejected")
             return _json_response(exc.status, {"error": exc.reason})
@@ -102,18 +102,20 @@ class HttpUplink(Node):
             self.context.count("rejected")  # a valid document the flow cannot take (the broker refused it...)
             return _json_response(422, {"error": refusal.reason})
         self.context.count("accepted")
-        return _json_response(202, {"accepted": True, "id": msg.id, "durable": receipt.durable})
+        return _accepted(msg.id, receipt.durable)
 
     async def _read_body(self, request: web.Request) -> bytes:
         """At most MAX_UPLINK_BYTES, whether the client sent a Content-Length or chunks (decompressed size)."""
         if request.content_length is not None and request.content_length > MAX_UPLINK_BYTES:
             raise _too_large()
-        body = bytearray()
+        content = request.content
         try:
-            async for chunk in request.content.iter_chunked(64 * 1024):
-                body += chunk
-                if len(body) > MAX_UPLINK_BYTES:
-                    raise _too_large()
+            if content.is_eof():
+                # The usual uplink: the whole body came with the headers (decompressed, if it was compressed)
+                # and is taken at once, without the reads and waits of a stream still arriving.
+                body = content.read_nowait()
+            else:
+                body = await _read_arriving(content)
         except (web.RequestPayloadError, HttpProcessingError) as exc:  # a corrupt gzip or deflate body
             cause = exc.__cause__ if isinstance(exc.__cause__, HttpProcessingError) else exc
             problem = " ".join(getattr(cause, "message", str(cause)).split()) or type(cause).__name__
@@ -121,7 +123,19 @@ class HttpUplink(Node):
         except ConnectionResetError:
             self.context.count("dropped")  # the web server logs one line for it
             raise
-        return bytes(body)
+        if len(body) > MAX_UPLINK_BYTES:
+            raise _too_large()
+        return body
+
+
+async def _read_arriving(content: aiohttp.StreamReader) -> bytes:
+    """A body still arriving, read until its end or until it is known to be too large."""
+    body = bytearray()
+    async for chunk in content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > MAX_UPLINK_BYTES:
+            raise _too_large()
+    return bytes(body)
 
 
 class _BodyRefused(Exception):
@@ -148,9 +162,19 @@ def _cross_site_origin(request: web.Request) -> str | None:
     return None
 
 
+_JSON_HEADERS = {hdrs.CONTENT_TYPE: "application/json"}
+
+
 def _json_response(status: int, body: dict, retry_after: int | None = None) -> web.Response:
-    headers = {"Retry-After": str(retry_after)} if retry_after else None
-    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json", headers=headers)
+    headers = {**_JSON_HEADERS, hdrs.RETRY_AFTER: str(retry_after)} if retry_after else _JSON_HEADERS
+    return web.Response(status=status, body=orjson.dumps(body), headers=headers)
+
+
+def _accepted(msg_id: str, durable: bool) -> web.Response:
+    """The 202 of every uplink taken, ``{"accepted": true, "id": ..., "durable": ...}``: its constant parts are
+    bytes already, and the Content-Type is given as a header (aiohttp parses a ``content_type`` argument)."""
+    body = b'{"accepted":true,"id":' + orjson.dumps(msg_id) + (b',"durable":true}' if durable else b',"durable":false}')
+    return web.Response(status=202, body=body, headers=_JSON_HEADERS)
 
 
 class HttpDownlink(Node):
@@ -205,16 +229,3 @@ class HttpDownlink(Node):
 def flowhost_register_node_types(register):
     register(HttpUplink)
     register(HttpDownlink)
-
-
-def _checked_uplink(body: bytes) -> tuple[dict[str, Any], bool]:
-    """The checked document, and whether it is exactly what was posted (its DevEUI needed no upper-casing): then
-    the posted bytes go on, whitespace, number spellings (868.10, -80.000000) and all."""
-    try:
-        posted = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        posted = None
-    if type(posted) is not dict:
-        return parse_uplink(body), False  # raises DocumentError with the reason
-    document = parse_uplink(posted)
-    return document, document == posted

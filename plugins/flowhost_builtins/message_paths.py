@@ -24,6 +24,7 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from flowhost import Message
 from flowhost.template_budget import bounded
 
+from .json_kinds import json_kind
 from .thingpark_documents import UPLINK_ROOT, uplink_fields
 
 __all__ = [
@@ -297,23 +298,9 @@ def thawed(value: Any) -> Any:
 
 
 def kind_of(value: Any) -> str:
-    """A value's JSON kind: ``missing``, ``null``, ``boolean``, ``number``, ``string``, ``object``, ``array`` or
-    ``bytes`` (a frozen payload's tuples are arrays; what is none of these, its Python type name)."""
-    if value is MISSING:
-        return "missing"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, Mapping):
-        return "object"
-    if isinstance(value, bytes | bytearray):
-        return "bytes"
-    return "array" if isinstance(value, Sequence) else type(value).__name__
+    """A value's JSON kind: ``missing`` (no value at the path) or what :func:`json_kind` says (``null``,
+    ``boolean``, ``number``, ``string``, ``object``, ``array``, ``bytes``...)."""
+    return "missing" if value is MISSING else json_kind(value)
 
 
 _ARTICLES = {"boolean": "a ", "number": "a ", "string": "a ", "object": "an ", "array": "an "}

@@ -41,6 +41,7 @@ __all__ = [
     "make_uplink",
     "matches",
     "parse_downlink",
+    "parse_posted_uplink",
     "parse_uplink",
     "read_document",
     "uplink_age",
@@ -81,13 +82,36 @@ def parse_uplink(raw: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
     the roots known) or has no valid DevEUI.
     """
     document = raw if isinstance(raw, Mapping) else _load_json(raw, "uplink")
+    checked = _checked_uplink(document, shallow=False)
+    return checked if type(checked) is dict and checked is not raw else dict(checked)
+
+
+def parse_posted_uplink(body: bytes) -> tuple[dict[str, Any], bool]:
+    """:func:`parse_uplink` of a POSTed body, and whether the document is the one posted, unchanged (its DevEUI
+    needed no upper-casing): the body can then go on as it came, whitespace, number spellings (868.10) and all."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        document = None
+    if type(document) is not dict:
+        return parse_uplink(body), False  # raises DocumentError with the reason
+    # Fewer brackets in the text than levels allowed: it cannot nest too deep, and counting them costs a third of
+    # walking the document.
+    checked = _checked_uplink(document, shallow=body.count(b"{") + body.count(b"[") <= MAX_UPLINK_DEPTH)
+    return checked, checked is document
+
+
+def _checked_uplink(document: Any, *, shallow: bool) -> Mapping[str, Any]:
+    """``document`` itself when it needs no change, else a copy with its DevEUI upper-cased."""
     if not isinstance(document, Mapping):
         raise DocumentError(f"uplink must be a JSON object, got {json_type(document)}")
-    if type(document) is dict and _nested_deeper(document, MAX_UPLINK_DEPTH - 1):
+    if not shallow and type(document) is dict and _nested_deeper(document, MAX_UPLINK_DEPTH - 1):
         raise DocumentError(f"uplink is nested deeper than {MAX_UPLINK_DEPTH} levels of arrays and objects")
     kind, fields, wrapped = read_document(document)
-    if "DevEUI" in fields:
-        fields = {**fields, "DevEUI": fields["DevEUI"].upper()}
+    dev_eui = fields.get("DevEUI")
+    if type(dev_eui) is not str or dev_eui == dev_eui.upper():
+        return document  # None only in a base station's alarm, which may name no device
+    fields = {**fields, "DevEUI": dev_eui.upper()}
     return {**document, kind: fields} if wrapped else fields
 
 

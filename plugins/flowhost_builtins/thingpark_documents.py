@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from .json_kinds import json_kind, with_article
+
 __all__ = [
     "DEVICE_ROOTS",
     "DOCUMENT_ROOTS",
@@ -151,14 +153,4 @@ def excerpt(value: Any) -> str:
 
 def json_type(value: Any) -> str:
     """What kind of JSON value ``value`` is, as an error message says it: "an object", "a number"..."""
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, list | tuple):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    if value is None:
-        return "null"
-    return "a number"
+    return with_article(json_kind(value))

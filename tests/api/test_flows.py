@@ -257,7 +257,23 @@ async def test_export_and_import_keep_comments(api, runtime):
     response = await api.post("/api/flows/import", data="flowhost: 1\nid: [unclosed\n")
     assert response.status == 400
     [error] = (await response.json())["errors"]
-    assert error["message"].startswith("invalid YAML") and error["line"] == 3
+    assert error == {
+        "path": "",
+        "message": "invalid YAML: expected ',' or ']', but got '<stream end>'",
+        "line": 3,
+        "column": 1,
+    }
+
+
+async def test_import_refuses_yaml_its_parser_cannot_build_with_a_reason(api):
+    for text, reason in [
+        ("flowhost: 1\nid: x\na: {? [[x]]: 0}\n", "a mapping key holds a list or mapping inside it"),
+        ("flowhost: 1\nid: x\nport: !!int abc\n", "a value cannot be read"),
+    ]:
+        response = await api.post("/api/flows/import", data=text, headers={"Content-Type": "text/yaml"})
+        assert response.status == 400, await response.text()
+        [error] = (await response.json())["errors"]
+        assert error["message"].startswith(f"invalid YAML: {reason}"), error
 
 
 async def test_status_shows_each_nodes_counters(api):

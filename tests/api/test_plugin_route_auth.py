@@ -1,4 +1,5 @@
-"""Plugins' routes under ``/plugins/`` need the API token as ``/api/`` does, unless marked ``public_route``.
+"""Plugins' routes under ``/plugins/`` need the API token as ``/api/`` does, unless marked ``public_route``;
+nodes' endpoints need none (the web server's guard hands them to the node), except under ``/plugins/``.
 
 Tests ``flowhost_web_routes`` (docs/plugins.md) with a plugin of the test's own, served over real HTTP.
 """
@@ -8,8 +9,9 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
-from flowhost import hookimpl, public_route
+from flowhost import hookimpl, keys, public_route
 from flowhost.app import create_runtime, create_web_app
+from flowhost.flowfile import validate_flow
 from flowhost.plugins import load_plugins
 from tests.api.conftest import TOKEN
 
@@ -29,6 +31,7 @@ class RoutesPlugin:
             return web.json_response({"leaked": True})
 
         return [
+            web.post("/hooks/test-routes", webhook),  # outside /plugins/: anyone may call it
             web.get("/plugins/test-routes/private", private),
             web.post("/plugins/test-routes/private", private),
             web.post("/plugins/test-routes/hook", webhook),
@@ -68,3 +71,28 @@ async def test_a_route_marked_public_is_served_without_the_token_but_never_under
     response = await client.post("/plugins/test-routes/hook")
     assert response.status == 200 and await response.json() == {"public": True}
     assert (await client.get("/api/test-routes/marked")).status == 401
+
+
+def endpoints_flow(*paths: str) -> dict:
+    nodes = [
+        {"id": f"http{index}", "type": "http-uplink", "config": {"path": path}} for index, path in enumerate(paths)
+    ]
+    return {"flowhost": 1, "id": "endpoints", "nodes": nodes}
+
+
+async def test_a_node_endpoint_needs_no_token_except_under_plugins(client):
+    runtime = client.server.app[keys.RUNTIME]
+    await runtime.deploy(validate_flow(endpoints_flow("/uplinks", "/plugins/test-routes/uplinks"), runtime.registry))
+    served = await client.post("/uplinks", data=b"[]")
+    assert served.status == 400 and "must be a JSON object" in (await served.json())["error"]  # the node's answer
+    assert (await client.post("/plugins/test-routes/uplinks", data=b"[]")).status == 401
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    assert (await client.post("/plugins/test-routes/uplinks", data=b"[]", headers=bearer)).status == 400
+    assert (await client.get("/uplinks")).status == 405  # the node serves POST only
+
+
+async def test_a_plugin_route_comes_before_a_node_endpoint_at_the_same_path(client):
+    runtime = client.server.app[keys.RUNTIME]
+    await runtime.deploy(validate_flow(endpoints_flow("/hooks/test-routes"), runtime.registry))
+    response = await client.post("/hooks/test-routes", data=b"[]")
+    assert response.status == 200 and await response.json() == {"public": True}

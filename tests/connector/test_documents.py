@@ -49,6 +49,8 @@ async def test_thingpark_samples_are_published_on_their_rendered_topic(
         published = orjson.loads(message.payload)
         original = sample(document)
         assert published == (original if "DevEUI_uplink" in original else {"DevEUI_uplink": original})
+        # counted on the broker's PUBACK, which may be handled after the subscriber got its copy
+        await wait_until(lambda: connection.counters["uplinksPublished"] >= 1, 5, "PUBACKs counted")
         assert connection.counters["uplinksPublished"] == 1
 
 
@@ -100,6 +102,8 @@ async def test_hostile_topic_values_reject_only_their_uplink(mosquitto, deploy, 
         [message] = await subscriber.wait_for(1)
         await wait_until(lambda: connection.counters["uplinksRejected"] == len(HOSTILE))
     assert message.topic == "hostile/78AF580300000345/3"
+    # counted on the broker's PUBACK, which may be handled after the subscriber got its copy
+    await wait_until(lambda: connection.counters["uplinksPublished"] >= 1, 5, "PUBACKs counted")
     assert connection.counters["uplinksPublished"] == 1
     assert runtime.node("c", "connector").counters["rejected"] == len(HOSTILE)
     rejections = [record.getMessage() for record in caplog.records if " not taken: " in record.getMessage()]

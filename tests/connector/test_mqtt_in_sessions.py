@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from flowhost.flowfile import validate_flow
+from flowhost_builtins import mqtt_connection
 from tests.support.mqtt_helpers import publish, wait_until
 from tests.support.sample_nodes import Collector, FailingSubscriber
 
@@ -73,7 +74,11 @@ async def test_session_expiry_zero_is_a_clean_session_each_time(runtime, mosquit
 
 
 @pytest.mark.expect_node_errors
-async def test_a_failing_handler_keeps_the_message_from_no_one_and_leaves_it_unacknowledged(runtime, mosquitto):
+async def test_a_failing_handler_keeps_the_message_from_no_one_and_leaves_it_unacknowledged(
+    runtime, mosquitto, monkeypatch
+):
+    # the connection drops and comes back: how long it waits before reconnecting (a second) is not the matter here
+    monkeypatch.setattr(mqtt_connection, "INITIAL_RECONNECT_DELAY", 0.05)
     FailingSubscriber.handled.clear()
     failing = {"id": "buggy", "type": "test-failing-subscriber", "config": {"connection": "ns", "topic": "ns/#"}}
     await deploy_and_wait(runtime, listening_flow(mosquitto.tcp_port, extra_nodes=(failing,)))

@@ -25,6 +25,8 @@ async def test_deactivated_then_activated(mosquitto, deploy, runtime, states):
         flow["connections"][0]["active"] = True
         connection = await deploy(flow)
         await subscriber.wait_for(4)
+    # counted on the broker's PUBACK, which may be handled after the subscriber got its copy
+    await wait_until(lambda: connection.counters["uplinksPublished"] >= 4, 5, "PUBACKs counted")
     assert connection.counters["uplinksRecovered"] == 4 and connection.counters["uplinksPublished"] == 4
     assert [state for state, _ in states][:4] == ["DEACTIVATED", "OPENING", "AUTHENTICATING", "OPENED"]
 

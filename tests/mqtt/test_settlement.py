@@ -12,6 +12,7 @@ import pytest
 from flowhost import Receipt
 from flowhost import Refusal as PublicRefusal
 from flowhost.mqtt import Refusal, Settlement
+from flowhost.mqtt.deadlines import deadlines
 
 
 def recorder() -> tuple[list[Refusal | None], object]:
@@ -237,6 +238,22 @@ async def test_a_wait_that_is_cancelled_leaves_no_waiter_behind():
     assert settlement._waiter is None
     settlement.release()
     assert settlement.settled
+
+
+async def test_a_wait_that_ended_leaves_nothing_in_the_shared_timers():
+    """An answered or cancelled wait is taken out of its tick's set at once: the loop does not keep every HTTP
+    uplink's finished wait until its limit (a minute's worth of uplinks at a 60 s limit)."""
+    loop = asyncio.get_running_loop()
+    answered = Settlement()
+    loop.call_soon(answered.release)
+    assert await answered.wait(60) is None
+    cancelled = Settlement()
+    waiting = asyncio.ensure_future(cancelled.wait(60))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert [future for due in deadlines(loop)._due.values() for future in due] == []
 
 
 async def test_all_of_settles_when_every_part_has_and_prefers_a_retryable_refusal():

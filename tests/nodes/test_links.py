@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 
 import pytest
 import voluptuous as vol
 
+from flowhost.flow_links import check_across_flows
 from flowhost.flowfile import load_flow_file
 from flowhost.message import Message
 from flowhost_builtins.link_nodes import LinkOutNode
@@ -110,3 +112,56 @@ async def test_flowhost_validate_reports_a_link_to_nothing_with_file_and_line(tm
     expected = f"{sender}:5:78: nodes[0].config.links[3]: no link-in 'archive/nope' in the flows given"
     assert expected in stderr and "1 error(s)" in stderr, stderr
     assert (await run_command("validate", str(receiver)))[0] == 0
+
+
+LINKING = """
+flowhost: 1
+id: sender
+nodes:
+  - {id: fine, type: link-out, config: {links: [archive/in]}}
+  - {id: local-in, type: link-in}
+  - {id: out, type: link-out, config: {links: [alarms, archive/nope, nowhere]}}
+"""
+
+
+def _linked_flows(tmp_path, runtime):
+    sender, receiver = tmp_path / "sender.yaml", tmp_path / "receiver.yaml"
+    sender.write_text(textwrap.dedent(LINKING).lstrip("\n"))
+    receiver.write_text(
+        textwrap.dedent(RECEIVER.format(flow="archive")).lstrip("\n").replace("test-collect", "debug")
+        + "  - {id: back, type: link-out, config: {links: [sender/local-in, sender/gone]}}\n"
+    )
+    registry = runtime.registry
+    return sender, receiver, [load_flow_file(sender, registry), load_flow_file(receiver, registry)]
+
+
+def test_links_to_nothing_are_positioned_in_the_file_of_each_flow(tmp_path, runtime):
+    sender, receiver, specs = _linked_flows(tmp_path, runtime)
+    known = "(link-in nodes and names: archive/in, sender/local-in, alarms)"
+    assert [str(error) for error in check_across_flows(specs, runtime.registry)] == [
+        f"{sender}:6:56: nodes[2].config.links[1]: no link-in 'archive/nope' in the flows given {known}",
+        f"{sender}:6:70: nodes[2].config.links[2]: no link-in 'nowhere' in the flows given {known}",
+        f"{receiver}:6:66: nodes[2].config.links[1]: no link-in 'sender/gone' in the flows given {known}",
+    ]
+    only = "(link-in nodes and names: sender/local-in)"  # the sender checked alone: the archive flow is missing
+    assert [error.message for error in check_across_flows(specs[:1], runtime.registry)] == [
+        f"no link-in 'archive/in' in the flows given {only}",
+        f"no link-in 'alarms' in the flows given {only}",
+        f"no link-in 'archive/nope' in the flows given {only}",
+        f"no link-in 'nowhere' in the flows given {only}",
+    ]
+
+
+def test_a_flow_without_its_file_names_the_node_instead_of_a_position(tmp_path, runtime):
+    sender, _, (spec, archive) = _linked_flows(tmp_path, runtime)
+    known = "(link-in nodes and names: archive/in, sender/local-in, alarms)"
+    made_by_the_api = dataclasses.replace(spec, source=None)
+    assert [str(error) for error in check_across_flows([made_by_the_api, archive], runtime.registry)][:1] == [
+        f"node out: no link-in 'archive/nope' in the flows given {known}"
+    ]
+    # The file changed since it was loaded: the node is no longer in it, or it no longer reads as YAML.
+    for text in (LINKING.replace("id: out", "id: renamed"), "flowhost: 1\nid: [sender\n"):
+        sender.write_text(textwrap.dedent(text).lstrip("\n"))
+        errors = check_across_flows([spec, archive], runtime.registry)
+        assert str(errors[0]) == f"{sender}: node out: no link-in 'archive/nope' in the flows given {known}"
+        assert (errors[0].path, errors[0].line, errors[0].column) == ((), None, None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -46,10 +46,27 @@ def fail_on_node_error(request: pytest.FixtureRequest):
         pytest.fail(f"unexpected node errors (mark the test expect_node_errors if intended):\n{messages}")
 
 
-@pytest.fixture
-def plugins() -> PluginHost:
-    """Every installed plugin plus the test node types."""
+@pytest.fixture(scope="session")
+def loaded_plugins() -> PluginHost:
+    """The plugins loaded once for the session: use `plugins`, which gives each test a host of its own."""
     return load_plugins(extra=[("test-nodes", sample_nodes)])
+
+
+@pytest.fixture
+def plugins(loaded_plugins: PluginHost) -> Iterator[PluginHost]:
+    """Every installed plugin plus the test node types.
+
+    Registering the plugins with pluggy costs milliseconds, in hundreds of tests: each test gets a host of its own
+    (its own `errors`, its own `runtime_event` reporting to it) over the session's plugin manager, which nothing
+    changes after loading. The teardown checks that it stayed so: a test that registers or removes plugins
+    builds its own host with `load_plugins(extra=...)`.
+    """
+    shared = loaded_plugins
+    host = PluginHost(shared.manager, dict(shared.plugins), list(shared.errors))
+    host.runtime_event = host.resolve("flowhost_runtime_event")
+    registered = shared.manager.list_name_plugin()
+    yield host
+    assert shared.manager.list_name_plugin() == registered, "the test changed the shared plugin manager"
 
 
 @pytest.fixture

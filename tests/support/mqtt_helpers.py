@@ -12,12 +12,18 @@ import orjson
 from flowhost.mqtt import MQTT_311, MQTTClient, TcpEndpoint
 from flowhost.mqtt import Message as MqttMessage
 
+FIRST_POLLS = (0.001, 0.002, 0.004, 0.008)
+"""The first checks of a wait come soon (most conditions hold within milliseconds: a fixed 20 ms cost ~10 ms a
+wait, and the fast tier waits hundreds of times), then every POLL_INTERVAL."""
+POLL_INTERVAL = 0.02
+
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 10.0, message: str = "") -> None:
+    intervals = itertools.chain(FIRST_POLLS, itertools.repeat(POLL_INTERVAL))
     try:
         async with asyncio.timeout(timeout):
             while not condition():
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(next(intervals))
     except TimeoutError:
         raise AssertionError(f"not true within {timeout} s: {message or condition}") from None
 
