@@ -3,14 +3,13 @@ a whole batch failing, receipts, the flow-test tap, and what registration refuse
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from flowhost.input_tap import tapped_batch
 from flowhost.message import Message, Receipt
 from flowhost.node import Node
 from flowhost.registry import RegistrationError, Registry
+from tests.support.mqtt_helpers import wait_until
 from tests.support.sample_nodes import BatchCollector
 
 
@@ -19,12 +18,6 @@ def _clean_batches():
     BatchCollector.batches.clear()
     yield
     BatchCollector.batches.clear()
-
-
-async def wait_for(condition, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 def batch_flow(payloads: list, collector_config: str = "{}") -> str:
@@ -44,7 +37,7 @@ def received(node_id: str = "sink") -> list:
 async def test_what_waits_in_the_inbox_is_handed_over_in_order_in_bounded_batches(runtime, load_flow):
     payloads = list(range(500))
     await runtime.deploy(load_flow(batch_flow(payloads, "{delay: 2ms}")))
-    await wait_for(lambda: len(received()) == 500)
+    await wait_until(lambda: len(received()) == 500)
     assert received() == payloads
     sizes = [len(batch) for batch in BatchCollector.batches["sink"]]
     assert max(sizes) == BatchCollector.batch_size  # the emitter outruns a node that sleeps per batch
@@ -59,7 +52,7 @@ async def test_one_message_of_a_batch_fails_alone(runtime, load_flow):
     runtime.add_listener(lambda event: errors.append(event) if event.kind == "error" else None)
     payloads = [str(number) for number in range(40)]
     await runtime.deploy(load_flow(batch_flow(payloads, "{delay: 2ms, fail_on: '7'}")))
-    await wait_for(lambda: len(received()) == 39)
+    await wait_until(lambda: len(received()) == 39)
     assert received() == [payload for payload in payloads if payload != "7"]
     [event] = errors
     assert event.data["error"] == "ValueError: cannot handle '7'" and event.node_id == "sink"
@@ -82,7 +75,7 @@ async def test_a_batch_that_raises_fails_each_of_its_messages_and_the_next_batch
     assert len(errors) == 3 and len({event.data["message_id"] for event in errors}) == 3
     assert sink.counters["errors"] == 3 and sink.counters.get("processed", 0) == 0
     await sink.put_input(Message.create("after"))
-    await wait_for(lambda: received() == ["after"])
+    await wait_until(lambda: received() == ["after"])
 
 
 @pytest.mark.expect_node_errors
