@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import textwrap
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from flowhost.plugins import PluginHost, load_plugins
 from flowhost.runtime import Runtime
 
 from . import sample_nodes
+from .ports import free_port  # noqa: F401 (tests import it from here)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -95,9 +95,3 @@ def load_flow(write_flow, runtime: Runtime):
         return load_flow_file(write_flow(text, name), runtime.registry, **kwargs)
 
     return load
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
