@@ -1,10 +1,12 @@
 """The on-disk half of the connector's outbox: an append-only journal of the uplinks not yet acknowledged.
 
-Each batch of changes is one ``os.write`` to the current segment file: an *add* record per uplink written
-(sequence, expiry, topic, payload) and one *done* record listing the sequences that left the outbox
+Each batch of changes is one write to the current segment file: one *batch* record holding the uplinks written
+(sequence, expiry, topic, payload each) and one *done* record listing the sequences that left the outbox
 (acknowledged, expired, dropped). Reading the segments in order and replaying them gives back exactly what was
 pending. Every record carries a CRC-32, so a record cut short by a crash (``kill -9`` in the middle of a write)
-ends the replay of its segment instead of producing garbage.
+ends the replay of its segment instead of producing garbage. A batch is kept whole or not at all: none of its
+uplinks was reported stored before the write returned, so a torn batch holds nothing anybody was promised.
+(Journals written before batch records, with one *add* record per uplink, are read as well.)
 
 A segment that has grown past twice the size of what is still pending (and past ``min_segment_bytes``) is
 replaced: the pending uplinks are written to a new segment, then the old one is deleted, so the journal stays
@@ -28,8 +30,9 @@ import os
 import sqlite3
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from itertools import chain
 from pathlib import Path
 from typing import Protocol
 
@@ -40,8 +43,9 @@ PendingUplink = tuple[int, str, bytes, float | None]
 
 _HEAD = struct.Struct("<BI")  # record kind, CRC-32 of the rest of the record
 _ADD = struct.Struct("<QdHI")  # sequence, expires_at (NaN: never), topic length, payload length
+_BATCH = struct.Struct("<II")  # how many uplinks follow (an _ADD, the topic and the payload each), their bytes
 _DONE = struct.Struct("<I")  # how many sequences follow (u64 each)
-_ADD_KIND, _DONE_KIND = 0x41, 0x44  # "A", "D": readable in a hex dump
+_ADD_KIND, _BATCH_KIND, _DONE_KIND = 0x41, 0x42, 0x44  # "A", "B", "D": readable in a hex dump
 _SUFFIX = ".journal"
 MIN_SEGMENT_BYTES = 16 * 1024 * 1024
 LEGACY_SQLITE = "outbox.sqlite3"
@@ -55,23 +59,66 @@ class Entry(Protocol):
     expires_at: float | None
 
 
-_ADD_OVERHEAD = _HEAD.size + _ADD.size
+JournaledUplink = tuple[bytes, bytes, bytes]
+"""An uplink as the journal writes it: its _ADD fields, its topic and its payload (kept as they are, for rewriting
+a segment without encoding anything again)."""
 
 
-def _encode_add(sequence: int, topic: bytes, payload: bytes, expires_at: float | None) -> tuple[bytes, ...]:
+def _journaled(sequence: int, topic: bytes, payload: bytes, expires_at: float | None) -> JournaledUplink:
     fixed = _ADD.pack(sequence, math.nan if expires_at is None else expires_at, len(topic), len(payload))
-    crc = zlib.crc32(payload, zlib.crc32(topic, zlib.crc32(fixed)))
-    return _HEAD.pack(_ADD_KIND, crc), fixed, topic, payload
+    return fixed, topic, payload
 
 
-def _add_size(record: tuple[bytes, ...]) -> int:
-    """The bytes of an add record (cheaper than summing its parts: this runs for every uplink journaled)."""
-    return _ADD_OVERHEAD + len(record[2]) + len(record[3])
+def _size(uplink: JournaledUplink) -> int:
+    """The bytes of a journaled uplink (cheaper than summing its parts: this runs for every uplink journaled)."""
+    return _ADD.size + len(uplink[1]) + len(uplink[2])
 
 
-def _encode_done(sequences: list[int]) -> tuple[bytes, ...]:
+def _encode_batch(parts: Iterable[bytes], count: int) -> tuple[bytes, bytes]:
+    """The batch record of ``count`` journaled uplinks given as their parts, in order: (head, body). The CRC of
+    a large body is computed without the GIL (zlib releases it), which is why writes encode on the store's
+    thread."""
+    body = b"".join(parts)
+    fixed = _BATCH.pack(count, len(body))
+    return _HEAD.pack(_BATCH_KIND, zlib.crc32(body, zlib.crc32(fixed))) + fixed, body
+
+
+def _encode_done(sequences: list[int]) -> bytes:
     body = _DONE.pack(len(sequences)) + struct.pack(f"<{len(sequences)}Q", *sequences)
-    return _HEAD.pack(_DONE_KIND, zlib.crc32(body)), body
+    return _HEAD.pack(_DONE_KIND, zlib.crc32(body)) + body
+
+
+def _read_uplink(data: bytes, start: int, end: int) -> tuple[PendingUplink, int] | None:
+    """The uplink whose _ADD fields start at ``start``, and where it ends; None when it runs past ``end``."""
+    if start + _ADD.size > end:
+        return None
+    sequence, expires_at, topic_length, payload_length = _ADD.unpack_from(data, start)
+    topic_start = start + _ADD.size
+    uplink_end = topic_start + topic_length + payload_length
+    if uplink_end > end:
+        return None
+    topic = data[topic_start : topic_start + topic_length].decode()
+    payload = data[topic_start + topic_length : uplink_end]
+    return (sequence, topic, payload, None if math.isnan(expires_at) else expires_at), uplink_end
+
+
+def _read_batch(data: bytes, start: int, end: int, crc: int) -> tuple[list[PendingUplink], int] | None:
+    """The uplinks of the batch record whose fields start at ``start``, and where it ends; None when it is
+    incomplete or damaged (then none of them counts)."""
+    if start + _BATCH.size > end:
+        return None
+    count, body_length = _BATCH.unpack_from(data, start)
+    record_end = start + _BATCH.size + body_length
+    if record_end > end or zlib.crc32(data[start:record_end]) != crc:
+        return None
+    uplinks, pos = [], start + _BATCH.size
+    for _ in range(count):
+        read = _read_uplink(data, pos, record_end)
+        if read is None:
+            return None
+        uplink, pos = read
+        uplinks.append(uplink)
+    return (uplinks, record_end) if pos == record_end else None
 
 
 def replay(data: bytes, pending: dict[int, PendingUplink]) -> tuple[int, int]:
@@ -81,16 +128,21 @@ def replay(data: bytes, pending: dict[int, PendingUplink]) -> tuple[int, int]:
     while pos + _HEAD.size <= end:
         kind, crc = _HEAD.unpack_from(data, pos)
         start = pos + _HEAD.size
-        if kind == _ADD_KIND and start + _ADD.size <= end:
-            sequence, expires_at, topic_length, payload_length = _ADD.unpack_from(data, start)
-            topic_start = start + _ADD.size
-            record_end = topic_start + topic_length + payload_length
-            if record_end > end or zlib.crc32(data[start:record_end]) != crc:
+        if kind == _BATCH_KIND:
+            batch = _read_batch(data, start, end, crc)
+            if batch is None:
                 break
-            topic = data[topic_start : topic_start + topic_length].decode()
-            payload = data[topic_start + topic_length : record_end]
-            pending[sequence] = (sequence, topic, payload, None if math.isnan(expires_at) else expires_at)
-            highest = max(highest, sequence)
+            uplinks, record_end = batch
+            for uplink in uplinks:
+                pending[uplink[0]] = uplink
+                highest = max(highest, uplink[0])
+        elif kind == _ADD_KIND:  # one uplink per record: journals written by flowhost before batch records
+            read = _read_uplink(data, start, end)
+            if read is None or zlib.crc32(data[start : read[1]]) != crc:
+                break
+            uplink, record_end = read
+            pending[uplink[0]] = uplink
+            highest = max(highest, uplink[0])
         elif kind == _DONE_KIND and start + _DONE.size <= end:
             (count,) = _DONE.unpack_from(data, start)
             record_end = start + _DONE.size + 8 * count
@@ -146,7 +198,7 @@ class JournalStore:
         self._fd: int | None = None
         self._segment_number = 0
         self._segment_bytes = 0
-        self._live: dict[int, tuple[bytes, ...]] = {}  # sequence -> its add record, for rewriting a segment
+        self._live: dict[int, JournaledUplink] = {}  # sequence -> what was written of it, for rewriting a segment
         self._live_bytes = 0
         self._rewrite_next = False
         self.next_sequence = 0
@@ -171,9 +223,9 @@ class JournalStore:
         old_segments = _segments(self.directory)
         self._segment_number = int(old_segments[-1].stem) if old_segments else 0
         for sequence, topic, payload, expires_at in pending:
-            record = _encode_add(sequence, topic.encode(), payload, expires_at)
-            self._live[sequence] = record
-            self._live_bytes += _add_size(record)
+            uplink = _journaled(sequence, topic.encode(), payload, expires_at)
+            self._live[sequence] = uplink
+            self._live_bytes += _size(uplink)
         self._start_segment()
         for segment in old_segments:
             segment.unlink()
@@ -184,51 +236,57 @@ class JournalStore:
 
     async def write(self, inserts: Sequence[Entry], deletes: list[int]) -> None:
         """Journal new uplinks and the sequences that left the outbox, as one write."""
-        # Runs on the event loop for every uplink journaled: names are looked up once, sizes counted once.
+        # Runs on the event loop for every uplink journaled: names are looked up once, sizes counted once; the
+        # record itself (joined, CRC) is made on the store's thread.
         live = self._live
         parts: list[bytes] = []
         extend = parts.extend
-        added_bytes = added = 0
-        encode_add = _encode_add
+        added_bytes = 0
+        pack = _ADD.pack
+        nan = math.nan
         for entry in inserts:
-            sequence, topic, payload = entry.sequence, entry.topic.encode(), entry.payload
-            record = live[sequence] = encode_add(sequence, topic, payload, entry.expires_at)
+            sequence, topic, payload, expires_at = entry.sequence, entry.topic.encode(), entry.payload, entry.expires_at
+            uplink = live[sequence] = (
+                pack(sequence, nan if expires_at is None else expires_at, len(topic), len(payload)),
+                topic,
+                payload,
+            )
             added_bytes += len(topic) + len(payload)
-            added += 1
-            extend(record)
+            extend(uplink)
         done = []
         pop = live.pop
         for sequence in deletes:
-            record = pop(sequence, None)
-            if record is not None:
+            uplink = pop(sequence, None)
+            if uplink is not None:
                 done.append(sequence)
-                added_bytes -= len(record[2]) + len(record[3])
-        self._live_bytes += added_bytes + _ADD_OVERHEAD * (added - len(done))
-        if done:
-            parts += _encode_done(done)
-        if not parts and not self._rewrite_next:
+                added_bytes -= len(uplink[1]) + len(uplink[2])
+        self._live_bytes += added_bytes + _ADD.size * (len(inserts) - len(done))
+        if not parts and not done and not self._rewrite_next:
             return
         try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._append, b"".join(parts))
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._append, parts, len(inserts), done)
         except OSError:
             # What this write added is not on disk: forget it; the next write starts a clean segment (this
             # one may end in a partial record, which would hide whatever came after it).
             for entry in inserts:
-                record = live.pop(entry.sequence, None)
-                if record is not None:
-                    self._live_bytes -= _add_size(record)
+                uplink = live.pop(entry.sequence, None)
+                if uplink is not None:
+                    self._live_bytes -= _size(uplink)
             self._rewrite_next = True
             raise
 
-    def _append(self, data: bytes) -> None:
+    def _append(self, parts: list[bytes], count: int, done: list[int]) -> None:
         if self._rewrite_next or self._segment_bytes > max(self.min_segment_bytes, 2 * self._live_bytes):
-            # The new segment holds everything pending after this write: ``data`` itself need not follow.
+            # The new segment holds everything pending after this write: the batch itself need not follow.
             old = self.directory / f"{self._segment_number:08d}{_SUFFIX}"
             self._start_segment()
             self._rewrite_next = False
             old.unlink(missing_ok=True)
             return
-        self._write_all(data)
+        records = [*_encode_batch(parts, count)] if count else []
+        if done:
+            records.append(_encode_done(done))
+        self._write_all(records)
         if self.sync:
             os.fdatasync(self._fd)
             self.syncs += 1
@@ -243,7 +301,9 @@ class JournalStore:
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
         self._segment_bytes = 0
         # A snapshot: the event loop may change the live set while this thread writes.
-        self._write_all(b"".join(part for record in list(self._live.values()) for part in record))
+        live = list(self._live.values())
+        if live:
+            self._write_all(_encode_batch(chain.from_iterable(live), len(live)))
         if self.sync:  # the new segment and its name on disk before the old one may go
             os.fsync(self._fd)
             directory = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
@@ -253,12 +313,16 @@ class JournalStore:
                 os.close(directory)
             self.syncs += 1
 
-    def _write_all(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+    def _write_all(self, buffers: Sequence[bytes]) -> None:
+        """Write ``buffers`` in order, as one system call when the kernel takes them all at once."""
+        buffers = [memoryview(buffer) for buffer in buffers if buffer]
+        while buffers:
+            written = os.writev(self._fd, buffers)
             self._segment_bytes += written
+            while buffers and written >= len(buffers[0]):
+                written -= len(buffers.pop(0))
+            if written:
+                buffers[0] = buffers[0][written:]
 
     async def close(self) -> None:
         def close_file() -> None:

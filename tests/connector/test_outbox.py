@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import resource
 import signal
 import sqlite3
+import struct
+import zlib
 
 import pytest
 
@@ -136,6 +139,55 @@ async def test_a_record_cut_short_by_a_crash_ends_the_replay_and_the_rest_is_kep
     await stored(reopened, "t/new")  # written after the damage, in a fresh segment: readable again
     await reopened.close()
     assert [uplink[1] for uplink in read_journal(path)[0]] == ["t/0", "t/new"]
+
+
+async def test_a_batch_cut_short_by_a_crash_is_dropped_whole_and_the_batches_before_it_are_kept(tmp_path):
+    """The uplinks of one write are reported stored together, once the write returned: a crash in the middle
+    of it leaves none of them promised, so the replay takes none of them, not the first few."""
+    path = tmp_path / "outbox"
+    outbox = Outbox(100, JournalStore(path))
+    await outbox.open()
+    await stored(outbox, "t/alone")
+    receipts = [notice() for _ in range(5)]
+    outbox.add_many([((f"t/batch/{number}", b"p" * 200, None), receipt) for number, receipt in enumerate(receipts)])
+    for receipt in receipts:
+        assert await receipt.wait(5) is None
+    await outbox.close()
+    [segment] = path.iterdir()
+    data = segment.read_bytes()
+    assert [uplink[1] for uplink in read_journal(path)[0]] == ["t/alone", *(f"t/batch/{n}" for n in range(5))]
+    segment.write_bytes(data[: len(data) - 300])  # torn after its first uplinks: the batch's CRC fails
+    assert [uplink[1] for uplink in read_journal(path)[0]] == ["t/alone"]
+
+
+def _legacy_add_record(sequence: int, topic: str, payload: bytes, expires_at: float | None) -> bytes:
+    """An uplink as flowhost journaled it before batch records: kind "A", CRC-32, the fields, topic, payload."""
+    fixed = struct.pack("<QdHI", sequence, math.nan if expires_at is None else expires_at, len(topic), len(payload))
+    body = fixed + topic.encode() + payload
+    return struct.pack("<BI", 0x41, zlib.crc32(body)) + body
+
+
+async def test_a_journal_of_one_record_per_uplink_written_by_an_older_flowhost_is_replayed(tmp_path):
+    path = tmp_path / "outbox"
+    path.mkdir()
+    done = struct.pack("<I2Q", 2, 1, 3)
+    (path / "00000004.journal").write_bytes(
+        b"".join(_legacy_add_record(n, f"old/{n}", b"x" * n, 1e10 if n == 2 else None) for n in range(5))
+        + struct.pack("<BI", 0x44, zlib.crc32(done))
+        + done
+    )
+    outbox = Outbox(100, JournalStore(path))
+    assert await outbox.open() == 3
+    await stored(outbox, "new")
+    await outbox.close()
+    pending, next_sequence = read_journal(path)
+    assert [(uplink[0], uplink[1], uplink[2], uplink[3]) for uplink in pending] == [
+        (0, "old/0", b"", None),
+        (2, "old/2", b"xx", 1e10),
+        (4, "old/4", b"xxxx", None),
+        (5, "new", b"new", None),
+    ]
+    assert next_sequence == 6 and [file.name for file in path.iterdir()] == ["00000005.journal"]
 
 
 async def test_the_journal_stays_the_size_of_what_is_pending(tmp_path):
