@@ -4,6 +4,7 @@ No broker: the connector's decisions about one uplink, on their own."""
 from __future__ import annotations
 
 import json
+import random
 from datetime import datetime
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import orjson
 import pytest
 
 from flowhost_builtins.mqtt_connection_config import CONFIGURATION_SCHEMA, settings_from_configuration
-from flowhost_builtins.uplink_preparation import UplinkRejected, prepare_uplink
+from flowhost_builtins.uplink_preparation import UplinkPreparer, UplinkRejected, prepare_uplink
 
 DATA = Path(__file__).resolve().parent / "data" / "thingpark"
 UPLINK = json.loads((DATA / "uplink.json").read_text())
@@ -72,3 +73,101 @@ def test_aws_iot_limits_are_checked_on_the_rendered_topic():
     with pytest.raises(UplinkRejected, match="256") as rejected:
         prepare_uplink(document, aws, 0, 0)
     assert "AWS IoT" in str(rejected.value)
+
+
+# -- prepare_bytes: the same decisions from the JSON bytes, reading only the fields the connection needs -----------
+def outcome(prepare, *args):
+    try:
+        return prepare(*args)
+    except UplinkRejected as exc:
+        return ("rejected", str(exc), exc.expired)
+
+
+def both_ways(connection, data: bytes, arrival: float = SENT_AT, now: float = SENT_AT + 1):
+    """(what prepare_bytes gives, what prepare gives on the parsed document)."""
+    preparer = UplinkPreparer(connection)
+    return outcome(preparer.prepare_bytes, data, arrival, now), outcome(
+        preparer.prepare, orjson.loads(data), arrival, now, data
+    )
+
+
+@pytest.mark.parametrize(
+    ("pattern", "validity", "data"),
+    [
+        ("mqtt/things/{DevEUI}/uplink", None, (DATA / "uplink.json").read_bytes()),
+        ("s/{Lrrid}/{FPort}/{DevEUI}", "10m", (DATA / "uplink.json").read_bytes()),  # numbers, Time read
+        ("s/{Lrrid}/{DevEUI}", "10m", b'{"DevEUI_uplink":{"DevEUI":"0018B20000000B20","Time":"2026-01-01T00:00:00Z"}}'),
+        ("s/{Lrrid}/{DevEUI}", None, b'{"DevEUI_uplink":{"DevEUI":"0018B20000000B20"}}'),  # Lrrid missing
+        ("s/{Lrrid}/{DevEUI}", None, b'{"DevEUI_uplink":{"DevEUI":"0018B20000000B20","Lrrid":["a"]}}'),
+        ("s/{DevEUI}", None, b'{"DevEUI_uplink":{"DevEUI":"0018B2000000XX20"}}'),  # not a DevEUI
+        ("s/{DevEUI}", None, b'{"DevEUI_uplink":{"DevEUI":"0018B20000000B20","DevEUI":"0018B20000000B21"}}'),
+        ("s/{DevEUI}", None, b'{"DevEUI_uplink":{"DevEUI":"A"},"DevEUI_uplink":{"DevEUI":"0018B20000000B22"}}'),
+        ("s/{DevEUI}", None, b'{"DevEUI_uplink":{"FPort":1}}'),
+    ],
+)
+def test_from_the_bytes_an_uplink_gets_the_same_topic_payload_expiry_or_rejection(pattern, validity, data):
+    configuration = {"uplinkTopicPattern": pattern, **({"uplinkTimeValidity": validity} if validity else {})}
+    from_bytes, parsed = both_ways(settings(**configuration), data)
+    assert from_bytes == parsed
+    if not isinstance(from_bytes, tuple) or from_bytes[0] != "rejected":
+        assert from_bytes.payload is data  # published as the very bytes that came in
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        (DATA / "location.json").read_bytes(),  # another root
+        (DATA / "uplink-legacy.json").read_bytes(),  # no root
+        b'{"DevEUI_uplink":{"DevEUI":"0018B20000000B20"},"extra":1}',
+        b'{"DevEUI_uplink":{"DevEUI":"0018B20000000B20","name":"caf\xc3\xa9"}}',  # not ASCII: full parser
+        b'{"DevEUI_uplink":{"DevEUI":"0018B20000000B20"}',
+        b'{"DevEUI_uplink":[]}',
+        b'{"DevEUI_uplink":{"DevEUI":"0018B20000000B20","x":' + b"[" * 5000 + b"]" * 5000 + b"}}",
+        b"not json",
+    ],
+)
+def test_what_is_not_a_plain_uplink_in_json_is_left_to_the_full_parser(data):
+    assert UplinkPreparer(settings()).prepare_bytes(data, 0, 0) is None
+
+
+@pytest.mark.parametrize(
+    "configuration",
+    [
+        {"uplinkTopicPattern": "s/{CustomerData.name}/{DevEUI}"},  # a nested field
+        {"uplinkTopicPattern": "s/{$..tags[0]}/{DevEUI}"},  # a JsonPath
+        {"uplinkTopicPattern": "s/{DocumentType}/{DevEUI}"},  # the kind: fields are built for it
+        {"sendMetadata": True},
+        {"sendRawDecodedFormat": True},
+    ],
+)
+def test_connections_that_need_the_whole_document_always_parse_it(configuration):
+    data = (DATA / "uplink.json").read_bytes()
+    assert UplinkPreparer(settings(**configuration)).prepare_bytes(data, SENT_AT, SENT_AT) is None
+
+
+def test_damaged_uplinks_read_from_the_bytes_are_taken_exactly_when_the_full_parser_takes_them():
+    """3,000 uplinks damaged at random (bytes changed, inserted, deleted): whatever the byte path decides, the
+    parsed path decides the same; what it leaves alone, the full parser judges."""
+    rng = random.Random(20261202)
+    original = (DATA / "uplink.json").read_bytes()
+    alphabet = b'{}[]",:0123456789.eE+-\\u \tabcfnrtDTx'
+    preparer = UplinkPreparer(settings(uplinkTopicPattern="s/{Lrrid}/{DevEUI}", uplinkTimeValidity="1d"))
+    decided = 0
+    for _ in range(3000):
+        damaged = bytearray(original)
+        for _ in range(rng.randint(1, 3)):
+            position, byte = rng.randrange(len(damaged)), alphabet[rng.randrange(len(alphabet))]
+            operation = rng.randrange(3)
+            if operation == 0:
+                damaged[position] = byte
+            elif operation == 1:
+                damaged.insert(position, byte)
+            else:
+                del damaged[position]
+        data = bytes(damaged)
+        from_bytes = outcome(preparer.prepare_bytes, data, SENT_AT, SENT_AT + 1)
+        if from_bytes is None:
+            continue
+        decided += 1
+        assert from_bytes == outcome(preparer.prepare, orjson.loads(data), SENT_AT, SENT_AT + 1, data), data
+    assert decided > 500  # most damage lands in values, which the byte path reads past

@@ -187,6 +187,15 @@ class MqttIotConnection(Connection):
             self.counters["uplinksExpired" if exc.expired else "uplinksRejected"] += 1
             raise
 
+    def prepare_uplink_bytes(self, data: bytes, arrival: float, now: float) -> PreparedUplink | None:
+        """:meth:`prepare_uplink` for a document still in its JSON bytes, without parsing it whole when this
+        connection does not need it (see ``UplinkPreparer.prepare_bytes``); None: parse it and call that."""
+        try:
+            return self._preparer.prepare_bytes(data, arrival, now)
+        except UplinkRejected as exc:
+            self.counters["uplinksExpired" if exc.expired else "uplinksRejected"] += 1
+            raise
+
     def queue_uplinks(self, uplinks: Sequence[tuple[PreparedUplink, Receipt | None]]) -> None:
         """Queue prepared uplinks in order, as one submission to the outbox (one hand-off to its journal).
         Raises OutboxFull, queueing none, when there is no room for all of them (see :attr:`outbox_room_left`);

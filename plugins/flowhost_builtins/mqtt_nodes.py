@@ -156,9 +156,13 @@ class MqttConnector(Node):
         now = time.time()
         prepared: list[tuple[Message, PreparedUplink]] = []
         for msg in messages:
-            document, data = _document_of(msg)
             try:
-                prepared.append((msg, connection.prepare_uplink(document, now, now, data)))
+                data = msg.source_bytes
+                uplink = None if data is None else connection.prepare_uplink_bytes(data, now, now)
+                if uplink is None:
+                    document, data = _document_of(msg)
+                    uplink = connection.prepare_uplink(document, now, now, data)
+                prepared.append((msg, uplink))
             except UplinkRejected as exc:
                 self._refuse(msg, str(exc), retryable=False)
             except Exception as exc:  # a failure of this uplink alone: the others of the batch go on
