@@ -54,6 +54,12 @@ class NodeContext(Protocol):
         return False (then use :meth:`send`). For sources fed by callbacks, saving a queue and a task switch."""
         ...
 
+    def send_many_nowait(self, msgs: Sequence[Message], port: str = "out") -> int:
+        """Deliver the first of ``msgs``, in order, as far as every receiver's inbox has room, and return how
+        many went (the rest are for :meth:`send`): :meth:`send_nowait` for a source that receives many
+        messages at once, with the wiring looked up and the room checked once."""
+        ...
+
     def status(self, text: str, level: StatusLevel = "info") -> None:
         """Show a short status under the node in the editor and in the API (``connected``, ``3 errors``)."""
         ...

@@ -8,7 +8,7 @@ Sending and counting, done for every message, go straight to the node's ports an
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from .node import NodeContext, StatusLevel
@@ -47,6 +47,9 @@ class RunnerContext:
 
     def send_nowait(self, msg: Message, port: str = "out") -> bool:
         return self._ports.send_nowait(msg, port)
+
+    def send_many_nowait(self, msgs: Sequence[Message], port: str = "out") -> int:
+        return self._ports.send_many_nowait(msgs, port)
 
     def status(self, text: str, level: StatusLevel = "info") -> None:
         self._runner.status(text, level)

@@ -71,6 +71,30 @@ class Ports:
             receiver.inbox.put_nowait(msg)
         return True
 
+    def send_many_nowait(self, msgs: Sequence[Message], port: str) -> int:
+        targets = self.targets.get(port)
+        if targets is None:
+            self._check(port)
+            return len(msgs)
+        receivers = [target.current() for target in targets]
+        count = len(msgs)
+        for receiver in receivers:
+            inbox = receiver.inbox
+            if inbox.maxsize > 0:
+                count = min(count, inbox.maxsize - inbox.qsize())
+        if count <= 0:
+            return 0
+        taken = msgs[:count] if count < len(msgs) else msgs
+        holds = len(receivers)
+        for msg in taken:
+            if msg.receipt is not None:
+                msg.receipt.hold(holds)
+        for receiver in receivers:
+            put = receiver.inbox.put_nowait
+            for msg in taken:
+                put(msg)
+        return count
+
 
 async def deliver_to(target: Receiver, msg: Message, address: str) -> None:
     """Put ``msg`` into the input of ``target`` (or its successor), waiting while it is full, its receipt held as

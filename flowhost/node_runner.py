@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -100,6 +100,9 @@ class NodeRunner:
 
     def send_nowait(self, msg: Message, port: str = "out") -> bool:
         return self.ports.send_nowait(msg, port)
+
+    def send_many_nowait(self, msgs: Sequence[Message], port: str = "out") -> int:
+        return self.ports.send_many_nowait(msgs, port)
 
     async def put_input(self, msg: Message) -> None:
         """Put ``msg`` into this node's input as a wire does (waits while the inbox is full): how ``flowhost

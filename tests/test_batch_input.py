@@ -10,7 +10,7 @@ from flowhost.message import Message, Receipt
 from flowhost.node import Node
 from flowhost.registry import RegistrationError, Registry
 from tests.support.mqtt_helpers import wait_until
-from tests.support.sample_nodes import BatchCollector
+from tests.support.sample_nodes import EVENTS, BatchCollector, Collector, Emitter
 
 
 @pytest.fixture(autouse=True)
@@ -152,3 +152,32 @@ def test_registration_refuses_a_synchronous_batch_handler():
             pass
 
     assert _registry_refusal(Blocking) == "node type 'blocking': on_input_batch must be an async method"
+
+
+async def test_messages_sent_many_at_once_go_as_far_as_every_receiver_has_room_in_order_each_held_by_both(
+    runtime, load_flow
+):
+    """``send_many_nowait`` (how mqtt-in hands on what one socket read brought): the first messages, as many as
+    the fullest receiver has room for, go at once; each receipt is held by both receivers, so it settles only
+    once the slower one has handled its message too."""
+    EVENTS.clear()
+    Collector.received.clear()
+    payloads = [str(number) for number in range(10)]
+    Emitter.settled.clear()
+    await runtime.deploy(
+        load_flow(f"""
+        flowhost: 1
+        id: t
+        nodes:
+          - {{id: source, type: test-emit, config: {{payloads: {payloads}, at_once: true}}, wires: {{out: [a, b]}}}}
+          - {{id: a, type: test-collect, config: {{inbox: 6}}}}
+          - {{id: b, type: test-collect, config: {{inbox: 4, delay: 5ms}}}}
+        """)
+    )
+    await wait_until(lambda: len(Emitter.settled) == 10)
+    assert "sent at once 4" in EVENTS  # b's inbox holds 4
+    assert [msg.payload for msg in Collector.received["a"]] == payloads
+    assert [msg.payload for msg in Collector.received["b"]] == payloads
+    assert all(receipt.settled and receipt.refusal is None for receipt in Emitter.receipts["source"])
+    for payload, handled in Emitter.settled:  # never before the slower receiver had handled it too
+        assert handled["a"] > int(payload) and handled["b"] > int(payload), (payload, handled)

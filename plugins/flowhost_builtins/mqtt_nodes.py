@@ -76,6 +76,24 @@ class _InboundPump:
                 msg.receipt.release()
             return
         self.queue.put_nowait((msg, port))
+        self._pause_when_full()
+
+    def offer_many(self, msgs: Sequence[Message], port: str) -> None:
+        """:meth:`offer` for messages received together: one hand-off for as many as the receivers have room."""
+        sent = 0
+        if not self._sending and self.queue.empty():
+            sent = self.node.context.send_many_nowait(msgs, port)
+            for index in range(sent):
+                receipt = msgs[index].receipt
+                if receipt is not None:
+                    receipt.release()
+        if sent < len(msgs):
+            put = self.queue.put_nowait
+            for index in range(sent, len(msgs)):
+                put((msgs[index], port))
+            self._pause_when_full()
+
+    def _pause_when_full(self) -> None:
         if not self._paused and self.queue.qsize() >= INBOUND_QUEUE_SIZE:
             self._paused = True
             self.node.context.count("pauses")
@@ -233,6 +251,8 @@ class MqttIn(Node):
         self._store_first = self.config["acknowledge"] == "stored"
         self._connection = connection_of(self)
         self._pump = _InboundPump(self, self._connection)
+        self._received: list[Message] = []  # what arrived since the last hand-off to the flow
+        self._loop = asyncio.get_running_loop()
         self._unsubscribe = self._connection.add_subscription(
             self.config["topic"], self.config["qos"], self._on_message
         )
@@ -243,21 +263,35 @@ class MqttIn(Node):
         waits for: the PUBACK leaves once the flow took the message (a connector stored it on disk), or refused it
         for good (sending it again would not help); one refused as retryable (a full outbox) is left
         unacknowledged, so that the broker delivers it again."""
-        self.context.count("received")
         if message.dup:
             self.context.count("redelivered")  # sent again by the broker: the flow may have seen it before
+        received = self._received
+        if not received:
+            # What one read from the socket brings goes on in one hand-off, once the client has handled the read.
+            self._loop.call_soon(self._hand_on)
         meta = _META[message.qos, bool(message.retain)]
         if not (message.qos and self._store_first):
-            self._pump.offer(Message.from_bytes(message.payload, topic=message.topic, meta=meta), "out")
+            received.append(Message.from_bytes(message.payload, topic=message.topic, meta=meta))
             return None
         receipt = Receipt(patient=True)  # unacknowledged meanwhile: nodes may wait for room rather than refuse
-        self._pump.offer(Message.from_bytes(message.payload, topic=message.topic, meta=meta, receipt=receipt), "out")
+        received.append(Message.from_bytes(message.payload, topic=message.topic, meta=meta, receipt=receipt))
         return receipt
+
+    def _hand_on(self) -> None:
+        received, self._received = self._received, []
+        if received:
+            self.context.count("received", len(received))
+            self._pump.offer_many(received, "out")
 
     async def close(self) -> None:
         unsubscribe = getattr(self, "_unsubscribe", None)
         if unsubscribe is not None:
             unsubscribe()
+        received, self._received = getattr(self, "_received", []), []
+        for msg in received:  # not handed on: unacknowledged, so that the broker delivers them again
+            if msg.receipt is not None:
+                msg.receipt.refuse("the node stopped", retryable=True, node_id=self.id)
+                msg.receipt.release()
 
 
 @hookimpl

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import voluptuous as vol
 
-from flowhost import Connection, Message, Node, hookimpl
+from flowhost import Connection, Message, Node, Receipt, hookimpl
 from flowhost.validation import duration
 
 EVENTS: list[str] = []
@@ -90,15 +90,44 @@ class Emitter(Node):
     type = "test-emit"
     has_input = False
     outputs = ("out", "second")
-    config_schema = vol.Schema({vol.Required("payloads"): [object], vol.Optional("port", default="out"): str})
+    config_schema = vol.Schema(
+        {
+            vol.Required("payloads"): [object],
+            vol.Optional("port", default="out"): str,
+            vol.Optional("at_once", default=False): bool,
+        }
+    )
+    receipts: ClassVar[dict[str, list[Receipt]]] = defaultdict(list)
+    """With ``at_once``: the receipt of each message sent, in order."""
+    settled: ClassVar[list[tuple[object, dict[str, int]]]] = []
+    """With ``at_once``: (payload, how many messages each test-collect node had handled) as each receipt settled."""
 
     async def start(self) -> None:
         EVENTS.append(f"start {self.id}")
-        self.context.create_task(self._emit(), "emit")
+        self.context.create_task(self._emit_at_once() if self.config["at_once"] else self._emit(), "emit")
 
     async def _emit(self) -> None:
         for payload in self.config["payloads"]:
             await self.context.send(Message.create(payload), self.config["port"])
+        EVENTS.append(f"emitted {self.id}")
+
+    async def _emit_at_once(self) -> None:
+        """Every payload with a receipt of its own, handed on with one send_many_nowait; the rest with send."""
+        messages = [Message.create(payload, receipt=Receipt()) for payload in self.config["payloads"]]
+        self.receipts[self.id] = [msg.receipt for msg in messages]
+        for msg in messages:  # what each collector had handled when the message's receipt settled
+            msg.receipt.when_settled(
+                lambda _, payload=msg.payload: self.settled.append(
+                    (payload, {node: len(kept) for node, kept in Collector.received.items()})
+                )
+            )
+        sent = self.context.send_many_nowait(messages, self.config["port"])
+        EVENTS.append(f"sent at once {sent}")
+        for msg in messages[:sent]:
+            msg.receipt.release()  # the creator's hold: the receivers hold it now
+        for msg in messages[sent:]:
+            await self.context.send(msg, self.config["port"])
+            msg.receipt.release()
         EVENTS.append(f"emitted {self.id}")
 
     async def close(self) -> None:
