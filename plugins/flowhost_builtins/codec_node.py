@@ -187,18 +187,33 @@ class CodecNode(Node):
         for codec, items in groups.items():
             for item, outcome in zip(items, await self._decode_batch(codec, items), strict=True):
                 item.outcome = outcome
-        send, send_nowait, counts = self.context.send, self.context.send_nowait, Counter[str]()
+        counts = Counter[str]()
+        run: list[Message] = []  # consecutive results for one port, sent together
+        run_port = "out"
         try:
             for item in work:
                 if item.kind == "encode":
+                    await self._send_run(run, run_port)
                     await self._encode(item.msg, item.document, item.fields)
                     continue
                 message, port = _result(item, counts)
-                if not send_nowait(message, port):
-                    await send(message, port)
+                if port != run_port:
+                    await self._send_run(run, run_port)
+                    run_port = port
+                run.append(message)
+            await self._send_run(run, run_port)
         finally:
             for name, amount in counts.items():
                 self.context.count(name, amount)
+
+    async def _send_run(self, run: list[Message], port: str) -> None:
+        """Send ``run`` in order, as many at once as the receivers have room for, and empty it."""
+        if not run:
+            return
+        sent = self.context.send_many_nowait(run, port)
+        for index in range(sent, len(run)):
+            await self.context.send(run[index], port)
+        run.clear()
 
     def _prepare(self, msg: Message) -> _Work:
         document = _document(msg)
@@ -346,13 +361,11 @@ _JSON_SPACE = b" \t\r\n"
 def _inner_closing_brace(source: bytes) -> int | None:
     """Where the closing brace of the one object inside a JSON document's object is (the document is known to
     be ``{"DevEUI_uplink": {...}}``: its last two non-blank characters close both), or None."""
-    end = len(source) - 1
-    while end > 0 and source[end] in _JSON_SPACE:
-        end -= 1
-    inner = end - 1
-    while inner > 0 and source[inner] in _JSON_SPACE:
-        inner -= 1
-    return inner if source[end] == _BRACE == source[inner] else None
+    end = len(source.rstrip(_JSON_SPACE)) - 1  # rstrip, not a loop: a padded document ends in many blanks
+    if end < 1:
+        return None
+    inner = len(source[:end].rstrip(_JSON_SPACE)) - 1
+    return inner if inner > 0 and source[end] == _BRACE == source[inner] else None
 
 
 _BRACE = ord("}")
