@@ -75,9 +75,11 @@ def _size(uplink: JournaledUplink) -> int:
 
 
 def _encode_batch(parts: Iterable[bytes], count: int) -> tuple[bytes, bytes]:
-    """The batch record of ``count`` journaled uplinks given as their parts, in order: (head, body). The CRC of
-    a large body is computed without the GIL (zlib releases it), which is why writes encode on the store's
-    thread."""
+    """The batch record of ``count`` journaled uplinks given as their parts, in order: (head, body).
+
+    Made on the event loop, not on the store's thread: the thread would take the GIL back after the CRC (zlib
+    releases it for large buffers) and again after the write, and each wait for it delays the write, so the
+    acknowledgements behind it (measured: the paced relay 0.88-0.96x)."""
     body = b"".join(parts)
     fixed = _BATCH.pack(count, len(body))
     return _HEAD.pack(_BATCH_KIND, zlib.crc32(body, zlib.crc32(fixed))) + fixed, body
@@ -236,8 +238,7 @@ class JournalStore:
 
     async def write(self, inserts: Sequence[Entry], deletes: list[int]) -> None:
         """Journal new uplinks and the sequences that left the outbox, as one write."""
-        # Runs on the event loop for every uplink journaled: names are looked up once, sizes counted once; the
-        # record itself (joined, CRC) is made on the store's thread.
+        # Runs on the event loop for every uplink journaled: names are looked up once, sizes counted once.
         live = self._live
         parts: list[bytes] = []
         extend = parts.extend
@@ -264,7 +265,10 @@ class JournalStore:
         if not parts and not done and not self._rewrite_next:
             return
         try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._append, parts, len(inserts), done)
+            records = [*_encode_batch(parts, len(inserts))] if inserts else []
+            if done:
+                records.append(_encode_done(done))
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._append, records)
         except OSError:
             # What this write added is not on disk: forget it; the next write starts a clean segment (this
             # one may end in a partial record, which would hide whatever came after it).
@@ -275,7 +279,7 @@ class JournalStore:
             self._rewrite_next = True
             raise
 
-    def _append(self, parts: list[bytes], count: int, done: list[int]) -> None:
+    def _append(self, records: list[bytes]) -> None:
         if self._rewrite_next or self._segment_bytes > max(self.min_segment_bytes, 2 * self._live_bytes):
             # The new segment holds everything pending after this write: the batch itself need not follow.
             old = self.directory / f"{self._segment_number:08d}{_SUFFIX}"
@@ -283,9 +287,6 @@ class JournalStore:
             self._rewrite_next = False
             old.unlink(missing_ok=True)
             return
-        records = [*_encode_batch(parts, count)] if count else []
-        if done:
-            records.append(_encode_done(done))
         self._write_all(records)
         if self.sync:
             os.fdatasync(self._fd)
