@@ -90,9 +90,7 @@ nodes:
 
 
 @pytest.mark.expect_node_errors
-async def test_flowhost_web_routes_and_flowhost_runtime_event_of_the_plugin(
-    runtime, load_flow, aiohttp_client
-):
+async def test_flowhost_web_routes_and_flowhost_runtime_event_of_the_plugin(runtime, load_flow, aiohttp_client):
     client = await aiohttp_client(create_web_app(runtime, token="example-token"))
     await runtime.deploy(load_flow(FLOW.replace("0100e7022d", "ffff")))  # not a temp/hum frame: 3 errors
     await wait_until(lambda: runtime.node("decoded", "decoder").counters["errors"] == 3)

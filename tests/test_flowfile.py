@@ -79,10 +79,7 @@ async def test_every_error_is_reported_at_once(load_flow):
         in joined
     )
     assert "nodes[1].config.interval: '5 minutes' is not a duration; use a number and a unit" in joined
-    assert (
-        "nodes[1].wires.sideways: node type 'lorawan-simulator' has no output 'sideways' (outputs: out)"
-        in joined
-    )
+    assert "nodes[1].wires.sideways: node type 'lorawan-simulator' has no output 'sideways' (outputs: out)" in joined
     assert "11:9: nodes[2].id: node id 'b' is used twice" in joined
     assert "15:14: nodes[3].config.fport: unknown key 'fport' (did you mean 'fPorts'?)" in joined
     assert len(errors) == 6, joined
@@ -122,10 +119,7 @@ async def test_unknown_connector_and_connection_ids_are_named(load_flow):
     """
     errors = errors_of(load_flow, text)
     joined = "\n".join(errors)
-    assert (
-        "connections[0].connectorId: unknown connector 'test-loopbak' (did you mean 'test-loopback'?)"
-        in joined
-    )
+    assert "connections[0].connectorId: unknown connector 'test-loopbak' (did you mean 'test-loopback'?)" in joined
     assert "connections[1].configuration.labl: unknown key 'labl' (did you mean 'label'?)" in joined
     assert "7:54: nodes[0].config.connection: unknown connection 'remote' (defined: local, other)" in joined
 
@@ -200,10 +194,7 @@ async def test_env_var_takes_a_value_from_the_environment_or_its_default(write_f
     with pytest.raises(FlowValidationError) as caught:
         load_flow_file(path, runtime.registry, environ={"BROKER_LABEL": "from-env"})
     [error] = caught.value.errors
-    assert (
-        "5:68: connections[1].configuration.label: environment variable NOT_SET_ANYWHERE is not set"
-        in str(error)
-    )
+    assert "5:68: connections[1].configuration.label: environment variable NOT_SET_ANYWHERE is not set" in str(error)
     path.write_text(path.read_text().replace(" !env_var NOT_SET_ANYWHERE", " plain"))
     flow = load_flow_file(path, runtime.registry, environ={"BROKER_LABEL": "from-env"})
     assert flow.connections[0].configuration["label"] == "from-env"

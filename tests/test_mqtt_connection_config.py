@@ -90,9 +90,7 @@ def test_thingpark_example_settings() -> None:
         600,
     )
     assert settings.client_id == "flowhost-aws-mq"
-    assert (
-        settings.uplink_topic.render({"DevEUI": "0018b20000000b20"}) == "mqtt/things/0018B20000000B20/uplink"
-    )
+    assert settings.uplink_topic.render({"DevEUI": "0018b20000000b20"}) == "mqtt/things/0018B20000000B20/uplink"
     assert settings.downlink_subscription == "mqtt/things/+/downlink"
     assert settings.alpn_protocols == ()
 
@@ -171,16 +169,11 @@ def test_bad_host_name(host_name: object, message: str) -> None:
 def test_protocol_is_ssl_by_default_and_case_insensitive() -> None:
     assert CONFIGURATION_SCHEMA(MINIMAL)["protocol"] == "SSL"
     assert CONFIGURATION_SCHEMA({**MINIMAL, "protocol": "wss"})["protocol"] == "WSS"
-    assert (
-        error_of({**MINIMAL, "protocol": "HTTP"}, "protocol")
-        == "protocol must be SSL, WSS or TCP, got 'HTTP'"
-    )
+    assert error_of({**MINIMAL, "protocol": "HTTP"}, "protocol") == "protocol must be SSL, WSS or TCP, got 'HTTP'"
 
 
 def test_websocket_url_uses_ws_path_and_brackets_ipv6() -> None:
-    configuration = CONFIGURATION_SCHEMA(
-        {**MINIMAL, "hostName": "[::1]:9001", "protocol": "WSS", "wsPath": "/ws"}
-    )
+    configuration = CONFIGURATION_SCHEMA({**MINIMAL, "hostName": "[::1]:9001", "protocol": "WSS", "wsPath": "/ws"})
     assert settings_from_configuration("c", configuration).websocket_url == "wss://[::1]:9001/ws"
 
 
@@ -357,16 +350,11 @@ def test_expired_certificate_is_refused_with_its_dates(pki: PKI) -> None:
     certificate = x509.load_pem_x509_certificate(pki.expired.cert_pem.encode())
     until = certificate.not_valid_after_utc.strftime("%Y-%m-%d %H:%M UTC")
     since = certificate.not_valid_before_utc.strftime("%Y-%m-%d %H:%M UTC")
-    assert (
-        message
-        == f"certificate expired on {until} (valid from {since} to {until}); give a renewed certificate"
-    )
+    assert message == f"certificate expired on {until} (valid from {since} to {until}); give a renewed certificate"
 
 
 def test_certificate_not_yet_valid_is_refused(pki: PKI) -> None:
-    assert "certificate is not valid yet (valid from" in error_of(
-        with_client(pki, pki.not_yet_valid), "certificate"
-    )
+    assert "certificate is not valid yet (valid from" in error_of(with_client(pki, pki.not_yet_valid), "certificate")
 
 
 def test_certificate_and_key_come_together(pki: PKI) -> None:
@@ -429,9 +417,7 @@ def test_key_material_never_appears_in_an_error(pki: PKI) -> None:
 # ------------------------------------------------------------------------------------ TLS context
 
 
-def handshake(
-    client_context: ssl.SSLContext, server_context: ssl.SSLContext
-) -> tuple[ssl.SSLObject, ssl.SSLObject]:
+def handshake(client_context: ssl.SSLContext, server_context: ssl.SSLContext) -> tuple[ssl.SSLObject, ssl.SSLObject]:
     """A TLS handshake between two contexts through memory buffers, as a broker would do it."""
     client_in, client_out, server_in, server_out = (ssl.MemoryBIO() for _ in range(4))
     client = client_context.wrap_bio(client_in, client_out, server_hostname="localhost")

@@ -91,9 +91,7 @@ def test_unknown_hooks_are_refused_and_named():
     plugin = SimpleNamespace(flowhost_register_node_typez=hookimpl(lambda register: None))
     host = load_plugins(only=["core-nodes"], extra=[("typo-plugin", plugin)])
     [error] = host.errors
-    assert (
-        error.startswith("plugin 'typo-plugin': was not loaded:") and "flowhost_register_node_typez" in error
-    )
+    assert error.startswith("plugin 'typo-plugin': was not loaded:") and "flowhost_register_node_typez" in error
 
 
 class NotANode:
@@ -133,9 +131,7 @@ def test_invalid_and_duplicate_types_are_reported_and_the_rest_registers():
     plugin = SimpleNamespace(flowhost_register_node_types=hookimpl(register_all))
     host = load_plugins(only=["core-nodes"], extra=[("sloppy", plugin)])
     registry = Registry.from_plugins(host)
-    assert "good-node" in registry.node_types and registry.node_types["debug"].__module__.endswith(
-        "core_nodes"
-    )
+    assert "good-node" in registry.node_types and registry.node_types["debug"].__module__.endswith("core_nodes")
     assert host.errors == [
         f"plugin 'sloppy': registered {NotANode!r}, which is not a flowhost.Node subclass",
         "plugin 'sloppy': BadName.type must be lower-case letters, digits and dashes, got 'Bad Name'",

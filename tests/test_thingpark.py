@@ -351,9 +351,7 @@ def test_nesting_up_to_the_limit_is_accepted() -> None:
 # The stdlib encoder, unlike orjson, writes integers beyond 64 bits and lone surrogates ("\ud800").
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=20,
 )
 COMMAND_FIELDS = st.fixed_dictionaries(
