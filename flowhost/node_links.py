@@ -46,13 +46,20 @@ class Ports:
         if targets is None:  # a port wired to nothing
             self._check(port)
             return
-        if msg.receipt is not None:
-            msg.receipt.hold(len(targets))
-        for target in targets:
+        receipt = msg.receipt
+        if receipt is not None:
+            receipt.hold(len(targets))  # all first: a fast receiver must not settle it before the next one has it
+        for index, target in enumerate(targets):
             receiver = target.current()
             if receiver.inbox.full():
                 receiver.counters["backpressure"] += 1
-                await receiver.inbox.put(msg)
+                try:
+                    await receiver.inbox.put(msg)
+                except BaseException:  # cancelled while waiting for room: no inbox holds it for the rest
+                    if receipt is not None:
+                        for _ in range(len(targets) - index):
+                            receipt.release()
+                    raise
             else:
                 receiver.inbox.put_nowait(msg)
 

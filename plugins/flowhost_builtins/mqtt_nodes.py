@@ -101,19 +101,34 @@ class _InboundPump:
 
     async def run(self) -> None:
         queue, send = self.queue, self.node.context.send
+        sending: Message | None = None
         try:
             while True:
-                msg, port = await queue.get()
+                sending, port = await queue.get()
                 self._sending = True
-                await send(msg, port)
+                await send(sending, port)
                 self._sending = not queue.empty()
-                if msg.receipt is not None:
-                    msg.receipt.release()  # the source's own hold: the receivers now hold it
+                if sending.receipt is not None:
+                    sending.receipt.release()  # the source's own hold: the receivers now hold it
+                sending = None
                 if self._paused and queue.qsize() <= INBOUND_QUEUE_SIZE // 2:
                     self._paused = False
                     self.connection.resume_inbound(self)
         finally:
             self.connection.resume_inbound(self)
+            self._refuse_waiting(sending)
+
+    def _refuse_waiting(self, sending: Message | None) -> None:
+        """The node stopped: what it had not handed on is refused (retryable), so that its source learns it was
+        not taken (mqtt-in leaves it unacknowledged and the broker delivers it again) instead of waiting for it
+        for ever, and every acknowledgement behind it with it."""
+        waiting = [] if sending is None else [sending]
+        while not self.queue.empty():
+            waiting.append(self.queue.get_nowait()[0])
+        for msg in waiting:
+            if msg.receipt is not None:
+                msg.receipt.refuse("the node stopped", retryable=True, node_id=self.node.id)
+                msg.receipt.release()
 
 
 class MqttConnector(Node):
