@@ -55,6 +55,14 @@ def _patient(msg: Message) -> bool:
     return msg.receipt is None or msg.receipt.patient
 
 
+def _refuse_as_stopped(messages: Sequence[Message], node_id: str) -> None:
+    """Refuse (retryable) and let go of messages a stopping node never handed on."""
+    for msg in messages:
+        if msg.receipt is not None:
+            msg.receipt.refuse("the node stopped", retryable=True, node_id=node_id)
+            msg.receipt.release()
+
+
 class _InboundPump:
     """Moves messages from the connection's callbacks (synchronous) into the flow (which may make us wait).
 
@@ -125,10 +133,7 @@ class _InboundPump:
         waiting = [] if sending is None else [sending]
         while not self.queue.empty():
             waiting.append(self.queue.get_nowait()[0])
-        for msg in waiting:
-            if msg.receipt is not None:
-                msg.receipt.refuse("the node stopped", retryable=True, node_id=self.node.id)
-                msg.receipt.release()
+        _refuse_as_stopped(waiting, self.node.id)
 
 
 class MqttConnector(Node):
@@ -303,10 +308,7 @@ class MqttIn(Node):
         if unsubscribe is not None:
             unsubscribe()
         received, self._received = getattr(self, "_received", []), []
-        for msg in received:  # not handed on: unacknowledged, so that the broker delivers them again
-            if msg.receipt is not None:
-                msg.receipt.refuse("the node stopped", retryable=True, node_id=self.id)
-                msg.receipt.release()
+        _refuse_as_stopped(received, self.id)  # not handed on: unacknowledged, the broker delivers them again
 
 
 @hookimpl
