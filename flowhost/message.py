@@ -176,10 +176,8 @@ class Message:
     ) -> Message:
         """A new root message whose payload is the JSON document in ``data``, or ``data`` itself when it is not
         JSON; decoded when first read. ``source_bytes`` is ``data``; the options are those of :meth:`create`."""
-        # Made for every message mqtt-in receives: keywords rather than **options, and a meta frozen once by the
-        # caller is taken as it is (0.95 -> 0.67 us a message).
-        frozen_meta = _EMPTY if not meta else meta if type(meta) is FrozenDict else freeze(meta)
-        return cls(_UNDECODED, topic, frozen_meta, None, None, receipt, source_bytes=data)
+        # Keywords rather than **options: made for every message mqtt-in receives (0.95 -> 0.75 us a message).
+        return cls(_UNDECODED, topic, freeze(meta) if meta else _EMPTY, None, None, receipt, source_bytes=data)
 
     @property
     def id(self) -> str:

@@ -184,7 +184,7 @@ class MqttIotConnection(Connection):
         try:
             return self._preparer.prepare(document, arrival, now, source_bytes)
         except UplinkRejected as exc:
-            self.counters["uplinksExpired" if exc.expired else "uplinksRejected"] += 1
+            self._count_rejected(exc)
             raise
 
     def prepare_uplink_bytes(self, data: bytes, arrival: float, now: float) -> PreparedUplink | None:
@@ -193,8 +193,11 @@ class MqttIotConnection(Connection):
         try:
             return self._preparer.prepare_bytes(data, arrival, now)
         except UplinkRejected as exc:
-            self.counters["uplinksExpired" if exc.expired else "uplinksRejected"] += 1
+            self._count_rejected(exc)
             raise
+
+    def _count_rejected(self, rejection: UplinkRejected) -> None:
+        self.counters["uplinksExpired" if rejection.expired else "uplinksRejected"] += 1
 
     def queue_uplinks(self, uplinks: Sequence[tuple[PreparedUplink, Receipt | None]]) -> None:
         """Queue prepared uplinks in order, as one submission to the outbox (one hand-off to its journal).

@@ -243,16 +243,11 @@ class JournalStore:
         parts: list[bytes] = []
         extend = parts.extend
         added_bytes = 0
-        pack = _ADD.pack
-        nan = math.nan
         for entry in inserts:
-            sequence, topic, payload, expires_at = entry.sequence, entry.topic.encode(), entry.payload, entry.expires_at
-            uplink = live[sequence] = (
-                pack(sequence, nan if expires_at is None else expires_at, len(topic), len(payload)),
-                topic,
-                payload,
+            uplink = live[entry.sequence] = _journaled(
+                entry.sequence, entry.topic.encode(), entry.payload, entry.expires_at
             )
-            added_bytes += len(topic) + len(payload)
+            added_bytes += len(uplink[1]) + len(uplink[2])
             extend(uplink)
         done = []
         pop = live.pop

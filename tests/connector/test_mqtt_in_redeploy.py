@@ -36,7 +36,6 @@ async def test_a_redeployed_mqtt_in_loses_nothing_and_later_messages_keep_coming
     """60 messages into a sink that takes one per 20 ms behind an inbox of 2, so most wait in mqtt-in's queue
     when it is replaced; then 40 more: every one of the 100 reaches the sink (some twice: at least once)."""
     broker = mosquitto_factory(max_inflight=20, max_queued=0)  # the broker sends 20 unacknowledged at most
-    Collector.received.clear()
     await runtime.deploy(validate_flow(slow_flow(broker.tcp_port, "first"), runtime.registry))
     connection = runtime.connections["broker"].connection
     await wait_until(lambda: connection._client is not None and "src/#" in connection._client.subscriptions)
